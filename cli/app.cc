@@ -1,0 +1,216 @@
+#include "cli/app.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <sodium.h>
+
+#include <cstdlib>
+#include <ostream>
+
+#include "cli/json.h"
+#include "engine/decide.h"
+#include "engine/hash.h"
+#include "engine/describe.h"
+#include "schemas/schema_json.h"
+
+namespace sazesh::cli {
+namespace {
+
+const std::vector<option_spec>& global_options() {
+  static const std::vector<option_spec> specs{
+      {"data-dir", "DIR", "the data folder (default ./sazesh-data, or $SAZESH_DATA_DIR)"},
+      {"as", "ROLE:ID", "who is acting, e.g. consumer:U-3F9K2Q7A or operator:ali ($SAZESH_ACTOR)"},
+      {"command-id", "ID", "an id for this command; repeating it repeats nothing (default: random)"},
+      {"now", "TIME", "decide as of this time instead of the clock ($SAZESH_NOW)"},
+      {"digits", "latin|persian", "digits for Jalali dates (default latin)"},
+      {"json", "", "print JSON instead of text"},
+      {"help", "", "show help"},
+  };
+  return specs;
+}
+
+std::vector<command_spec> build_table() {
+  std::vector<command_spec> t;
+  add_write_commands(t);
+  add_read_commands(t);
+  t.push_back(demo_command());
+  return t;
+}
+
+const std::vector<command_spec>& table() {
+  static const std::vector<command_spec> t = build_table();
+  return t;
+}
+
+void print_overview(std::ostream& out) {
+  fmt::print(out,
+             "sazesh: complaint cases against online shops with a trust seal, as an event log.\n\n"
+             "usage: sazesh COMMAND [options]    (sazesh COMMAND --help for its options)\n");
+  std::string group;
+  for (const auto& c : table()) {
+    if (c.group != group) {
+      group = c.group;
+      fmt::print(out, "\n{}:\n", group);
+    }
+    fmt::print(out, "  {:<22} {}\n", c.name, c.summary);
+  }
+  fmt::print(out, "\nglobal options:\n{}", describe_options(global_options()));
+}
+
+void print_command_help(std::ostream& out, const command_spec& c) {
+  fmt::print(out, "usage: sazesh {} [options]\n\n{}\n\noptions:\n{}\nglobal options:\n{}", c.name,
+             c.summary, describe_options(c.options), describe_options(global_options()));
+}
+
+result<actor> parse_actor(std::string_view text) {
+  const auto colon = text.find(':');
+  const std::string_view role_text = text.substr(0, colon);
+  auto role = parse_role("as", role_text);
+  if (!role) return role.error();
+  std::string id = colon == std::string_view::npos ? "" : std::string(text.substr(colon + 1));
+  if (id.empty() && *role != fb::Role_consumer)
+    return error(errc::invalid_argument, "as", "must be ROLE:ID, e.g. operator:ali");
+  return actor{*role, id};
+}
+
+std::string random_command_id() {
+  unsigned char raw[16];
+  randombytes_buf(raw, sizeof raw);
+  return to_hex(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
+}
+
+}  // namespace
+
+result<engine*> session::open_engine() {
+  if (engine_) return engine_.get();
+  if (fixed_now) clock_ = std::make_unique<fixed_clock>(*fixed_now);
+  else clock_ = std::make_unique<system_clock_source>();
+  auto log = open_embedded_log(data_dir / "log");
+  if (!log) return log.error();
+  log_ = std::move(*log);
+  auto e = engine::open(*log_, *clock_);
+  if (!e) return e.error();
+  engine_ = std::move(*e);
+  return engine_.get();
+}
+
+int session::fail(const error& e) {
+  if (json) {
+    fmt::print(err, "{}\n",
+               json_object()
+                   .raw("error", json_object()
+                                     .field("code", to_string(e.code()))
+                                     .field("field", e.field())
+                                     .field("rule", e.rule())
+                                     .str())
+                   .str());
+  } else {
+    fmt::print(err, "error: {}\n", e.message());
+  }
+  return e.code() == errc::invalid_argument && e.field().rfind("--", 0) == 0 ? exit_usage
+                                                                              : exit_refused;
+}
+
+std::string both_calendars(timestamp_ms t, digits d) {
+  return fmt::format("{} ({})", format_gregorian(t), format_jalali(t, d));
+}
+
+int print_outcome(session& s, const char* command, const command_outcome& o) {
+  if (s.json) {
+    json_array events;
+    for (const auto& e : o.events) {
+      json_object ev;
+      ev.field("sequence", e.sequence.value())
+          .field("event_id", e.event_id)
+          .field("type", fb::EnumNameEvent(e.payload.type))
+          .field("time", format_iso_utc(e.time))
+          .field("summary", describe(e));
+      events.raw(ev.str());
+    }
+    fmt::print(s.out, "{}\n",
+               json_object()
+                   .field("command", command)
+                   .field("stream", o.stream)
+                   .field("repeated", o.repeated)
+                   .raw("events", events.str())
+                   .str());
+    return exit_ok;
+  }
+  if (o.repeated) fmt::print(s.out, "{}: command id seen before; nothing new written. It wrote:\n", o.stream);
+  else if (o.events.empty()) fmt::print(s.out, "{}: nothing was due\n", o.stream);
+  else fmt::print(s.out, "{}\n", o.stream);
+  for (const auto& e : o.events) fmt::print(s.out, "  #{:<3} {}\n", e.sequence.value(), describe(e));
+  return exit_ok;
+}
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  session s(out, err);
+  // Split global options from the subcommand's own; globals may come anywhere.
+  std::vector<std::string> rest;
+  std::string name;
+  parsed_args globals;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const std::string key = a.rfind("--", 0) == 0 ? a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2) : "";
+    auto g = std::find_if(global_options().begin(), global_options().end(),
+                          [&](const option_spec& o) { return o.name == key; });
+    if (!key.empty() && g != global_options().end()) {
+      if (g->value.empty()) {
+        globals.add(key, "true");
+      } else if (a.find('=') != std::string::npos) {
+        globals.add(key, a.substr(a.find('=') + 1));
+      } else if (i + 1 < args.size()) {
+        globals.add(key, args[++i]);
+      } else {
+        return s.fail(error(errc::invalid_argument, "--" + key, "needs a value (" + g->value + ")"));
+      }
+    } else if (name.empty() && a.rfind("--", 0) != 0) {
+      name = a;
+    } else {
+      rest.push_back(a);
+    }
+  }
+  s.json = globals.has("json");
+  if (name.empty() || name == "help") {
+    print_overview(out);
+    return name.empty() && !globals.has("help") ? exit_usage : exit_ok;
+  }
+  auto spec = std::find_if(table().begin(), table().end(), [&](const command_spec& c) { return c.name == name; });
+  if (spec == table().end())
+    return s.fail(error(errc::invalid_argument, "--command",
+                        fmt::format("{} is not a sazesh command (sazesh help lists them)", name)));
+  if (globals.has("help")) {
+    print_command_help(out, *spec);
+    return exit_ok;
+  }
+
+  const char* env_dir = std::getenv("SAZESH_DATA_DIR");
+  s.data_dir = globals.has("data-dir") ? globals.get("data-dir") : (env_dir ? env_dir : "sazesh-data");
+  const char* env_actor = std::getenv("SAZESH_ACTOR");
+  if (globals.has("as") || env_actor) {
+    auto who = parse_actor(globals.has("as") ? globals.get("as") : env_actor);
+    if (!who) return s.fail(error(errc::invalid_argument, "--as", who.error().rule()));
+    s.who = *who;
+  }
+  const char* env_now = std::getenv("SAZESH_NOW");
+  if (globals.has("now") || env_now) {
+    auto t = parse_time("now", globals.has("now") ? globals.get("now") : env_now);
+    if (!t) return s.fail(error(errc::invalid_argument, "--now", t.error().rule()));
+    s.fixed_now = *t;
+  }
+  if (globals.has("digits")) {
+    const auto& d = globals.get("digits");
+    if (d != "latin" && d != "persian")
+      return s.fail(error(errc::invalid_argument, "--digits", "must be latin or persian"));
+    s.jalali_digits = d == "persian" ? digits::persian : digits::latin;
+  }
+  s.command_id = globals.has("command-id") ? globals.get("command-id") : random_command_id();
+  if (s.command_id.empty() || s.command_id.size() > 128)
+    return s.fail(error(errc::invalid_argument, "--command-id", "must be 1-128 characters"));
+
+  auto parsed = parse_options(spec->options, rest);
+  if (!parsed) return s.fail(parsed.error());
+  return spec->run(s, *parsed);
+}
+
+}  // namespace sazesh::cli

@@ -1,0 +1,74 @@
+// The `sazesh` command line: one binary, one table of subcommands. Each subcommand declares its
+// options (so --help is generated from what is parsed) and a function that runs it.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "engine/calendar.h"
+#include "engine/clock.h"
+#include "engine/commands.h"
+#include "engine/engine.h"
+#include "engine/event_log.h"
+
+namespace sazesh::cli {
+
+// Exit codes: 0 success; 1 the command was refused or failed; 2 the command line is wrong.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_refused = 1;
+inline constexpr int exit_usage = 2;
+
+// What every subcommand runs with: the global options and the engine, opened on first use.
+class session {
+ public:
+  session(std::ostream& out_stream, std::ostream& err_stream) : out(out_stream), err(err_stream) {}
+
+  std::filesystem::path data_dir = "sazesh-data";
+  bool json = false;
+  std::optional<actor> who;
+  std::string command_id;                 // --command-id, or a fresh random one
+  std::optional<timestamp_ms> fixed_now;  // --now: decide as of this time
+  digits jalali_digits = digits::latin;
+  std::ostream& out;
+  std::ostream& err;
+
+  result<engine*> open_engine();
+  event_log* log() { return log_.get(); }
+
+  // Prints a one-line error (JSON on --json) and returns the exit code for it.
+  int fail(const error& e);
+
+ private:
+  std::unique_ptr<clock> clock_;
+  std::unique_ptr<event_log> log_;
+  std::unique_ptr<engine> engine_;
+};
+
+struct command_spec {
+  std::string name;
+  std::string group;
+  std::string summary;
+  std::vector<option_spec> options;
+  std::function<int(session&, const parsed_args&)> run;
+};
+
+// Runs one invocation, e.g. {"file", "--business", "shop.ir", …}.
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// The tables, filled by the files that implement them.
+void add_write_commands(std::vector<command_spec>& out);
+void add_read_commands(std::vector<command_spec>& out);
+command_spec demo_command();
+
+// Prints the events a command wrote (or the first run's, for a repeated command id).
+int print_outcome(session& s, const char* command, const command_outcome& o);
+// A date in both calendars: "2026-11-28 16:59 (1405/09/07 16:59)".
+std::string both_calendars(timestamp_ms t, digits d);
+
+}  // namespace sazesh::cli

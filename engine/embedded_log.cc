@@ -1,0 +1,648 @@
+// embedded_log: the event_log on RocksDB in one local folder.
+//
+// On-disk format (format version 1)
+// =================================
+//
+// One RocksDB database, default column family only. Every key starts with a one-byte kind, so
+// the kinds occupy disjoint key ranges and each can be scanned with tight iterator bounds.
+// Integers are unsigned big-endian, so byte order of keys equals numeric order.
+//
+//   kind  key                                        value
+//   ----  -----------------------------------------  -------------------------------------------
+//   'm'   'm' "format_version"                       u32 format version (1)
+//   'e'   'e' u64 position                           u64 sequence, u32 stream length, stream,
+//                                                    event bytes (the rest of the value)
+//   's'   's' stream 0x00 u64 sequence               u64 position
+//   'c'   'c' command id                             u64 first sequence, u64 count,
+//                                                    u64 first position, stream (the rest)
+//
+//  - 'e' is the log itself: read_all() is one forward scan. The value repeats the stream name and
+//    sequence so that a scan of the log needs no second lookup.
+//  - 's' is the stream index. Stream names never contain 0x00 (append refuses them), so the
+//    separator ends the name unambiguously: the keys of stream "a" cannot be confused with those
+//    of stream "a\x01...". A stream's version is the sequence of its last index key, found by
+//    one reverse seek.
+//  - 'c' records every accepted command, including commands with no events (count 0; first
+//    sequence is then the version the stream was at plus one, first position the log end then).
+//  - 'm' "format_version" is written when the folder is created; a folder with keys but no
+//    format version, or another version, is refused rather than misread.
+//
+// All keys of one append group are written in one WriteBatch, which RocksDB applies atomically
+// (one WAL record), so after a crash a group is either wholly present or wholly absent. Nothing
+// is ever overwritten or deleted.
+//
+// Why one column family: the kinds are read together (a stream read goes index -> events) and
+// always written together; one column family keeps a single memtable/WAL sequence, needs no
+// column-family handles or per-family options to manage, and lets tools open the folder with
+// plain default options. The prefix byte gives the separation column families would.
+//
+// Writes: group commit
+// ====================
+//
+// Appends queue up; whichever waiting thread finds no leader becomes the leader, takes the queue
+// (up to a byte budget), decides every request in order against the stored state plus the
+// requests decided before it in the same group, writes the accepted ones in one synced
+// WriteBatch, updates the in-memory state, and wakes the others. Only the leader writes to
+// RocksDB, so what it reads from RocksDB is never stale with respect to other writers.
+
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/status.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/event_log.h"
+
+namespace sazesh {
+namespace {
+
+constexpr char k_meta_kind = 'm';
+constexpr char k_event_kind = 'e';
+constexpr char k_stream_kind = 's';
+constexpr char k_command_kind = 'c';
+constexpr std::uint32_t k_format_version = 1;
+
+// A group's batch stops growing past this many bytes of payload (one request is always taken,
+// however big), so one huge burst of appends does not become one huge WAL record.
+constexpr std::size_t k_max_group_bytes = 4u << 20;
+
+// Bound on cached stream versions; past it arbitrary entries are dropped. A dropped stream is
+// reloaded with one reverse seek, so the bound only trades memory for seeks.
+constexpr std::size_t k_version_cache_capacity = 1u << 17;
+
+// --- encoding -----------------------------------------------------------------------------
+
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+// Reads a big-endian integer of N bytes at `at`; the caller has checked the length.
+template <class T>
+T get_uint(std::string_view in, std::size_t at) {
+  T v = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i) {
+    v = static_cast<T>((v << 8) | static_cast<unsigned char>(in[at + i]));
+  }
+  return v;
+}
+
+std::string format_key() { return std::string(1, k_meta_kind) + "format_version"; }
+
+std::string event_key(std::uint64_t position) {
+  std::string key(1, k_event_kind);
+  put_u64(key, position);
+  return key;
+}
+
+// The prefix shared by every index key of one stream.
+std::string stream_prefix(std::string_view stream) {
+  std::string key(1, k_stream_kind);
+  key.append(stream);
+  key.push_back('\0');
+  return key;
+}
+
+std::string stream_key(std::string_view stream, std::uint64_t sequence) {
+  std::string key = stream_prefix(stream);
+  put_u64(key, sequence);
+  return key;
+}
+
+std::string command_key(std::string_view command_id) {
+  std::string key(1, k_command_kind);
+  key.append(command_id);
+  return key;
+}
+
+// The smallest key greater than every key starting with `prefix` (prefixes here never end in
+// 0xff: they end in a kind byte or in the 0x00 separator).
+std::string prefix_end(std::string prefix) {
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+std::string encode_event(std::string_view stream, std::uint64_t sequence, std::string_view bytes) {
+  std::string value;
+  value.reserve(12 + stream.size() + bytes.size());
+  put_u64(value, sequence);
+  put_u32(value, static_cast<std::uint32_t>(stream.size()));
+  value.append(stream);
+  value.append(bytes);
+  return value;
+}
+
+result<stored_event> decode_event(std::string_view key, std::string_view value) {
+  if (key.size() != 9 || key[0] != k_event_kind || value.size() < 12) {
+    return error{errc::corrupt, "event", "malformed event record"};
+  }
+  const auto stream_size = get_uint<std::uint32_t>(value, 8);
+  if (value.size() - 12 < stream_size) {
+    return error{errc::corrupt, "event", "event record shorter than its stream name"};
+  }
+  stored_event event;
+  event.position = log_position{get_uint<std::uint64_t>(key, 1)};
+  event.sequence = stream_version{get_uint<std::uint64_t>(value, 0)};
+  event.stream.assign(value.substr(12, stream_size));
+  event.bytes.assign(value.substr(12 + stream_size));
+  return event;
+}
+
+std::string encode_command(const append_outcome& outcome) {
+  std::string value;
+  value.reserve(24 + outcome.stream.size());
+  put_u64(value, outcome.first_sequence.value());
+  put_u64(value, outcome.count);
+  put_u64(value, outcome.first_position.value());
+  value.append(outcome.stream);
+  return value;
+}
+
+result<append_outcome> decode_command(std::string_view value) {
+  if (value.size() < 24) return error{errc::corrupt, "command", "malformed command record"};
+  append_outcome outcome;
+  outcome.first_sequence = stream_version{get_uint<std::uint64_t>(value, 0)};
+  outcome.count = get_uint<std::uint64_t>(value, 8);
+  outcome.first_position = log_position{get_uint<std::uint64_t>(value, 16)};
+  outcome.stream.assign(value.substr(24));
+  return outcome;
+}
+
+std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// --- errors -------------------------------------------------------------------------------
+
+error from_status(const rocksdb::Status& s, std::string field) {
+  return error{s.IsCorruption() ? errc::corrupt : errc::io, std::move(field),
+               "rocksdb: " + s.ToString()};
+}
+
+// RocksDB reports a held LOCK file as a plain IOError; its message is the only way to tell it
+// from a failing disk. Both the cross-process (fcntl) and the same-process wording are matched.
+bool is_lock_error(const rocksdb::Status& s) {
+  if (!s.IsIOError()) return false;
+  const std::string text = s.ToString();
+  return text.find("lock file") != std::string::npos ||
+         text.find("lock hold by current process") != std::string::npos;
+}
+
+status check_stream_name(std::string_view stream) {
+  if (stream.empty()) return error{errc::invalid_argument, "stream", "must not be empty"};
+  if (stream.find('\0') != std::string_view::npos) {
+    return error{errc::invalid_argument, "stream", "must not contain a NUL character"};
+  }
+  return ok;
+}
+
+std::string version_rule(std::uint64_t current, std::uint64_t expected) {
+  std::string rule = "the stream is at version " + std::to_string(current) +
+                     ", the command was decided at " + std::to_string(expected);
+  return current > expected ? "stale: " + rule : rule + ", which the stream has not reached";
+}
+
+// Releases a snapshot when a read ends, so every return path gives it back (RocksDB asserts on
+// snapshots outliving the database).
+class snapshot_guard {
+ public:
+  explicit snapshot_guard(rocksdb::DB& db) : db_(db), snapshot_(db.GetSnapshot()) {}
+  ~snapshot_guard() { db_.ReleaseSnapshot(snapshot_); }
+  snapshot_guard(const snapshot_guard&) = delete;
+  snapshot_guard& operator=(const snapshot_guard&) = delete;
+  const rocksdb::Snapshot* get() const { return snapshot_; }
+
+ private:
+  rocksdb::DB& db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+// --- the log ------------------------------------------------------------------------------
+
+class embedded_log final : public event_log {
+ public:
+  embedded_log(std::unique_ptr<rocksdb::DB> db, embedded_log_options options,
+               std::uint64_t next_position)
+      : db_(std::move(db)), next_position_(next_position) {
+    write_options_.sync = options.sync;
+  }
+
+  result<append_outcome> append(append_request request) override {
+    if (auto checked = check_request(request); !checked) return checked.error();
+
+    pending mine{&request};
+    std::unique_lock lock(queue_mutex_);
+    queue_.push_back(&mine);
+    for (;;) {
+      queue_cv_.wait(lock, [&] { return mine.done || !leader_active_; });
+      if (mine.done) break;
+      // No leader: this thread leads. Its own request may fall outside the byte budget of the
+      // group it takes; it then loops and is decided by a later group.
+      leader_active_ = true;
+      std::vector<pending*> group = take_group();
+      lock.unlock();
+      commit_group(group);
+      lock.lock();
+      for (pending* p : group) p->done = true;
+      leader_active_ = false;
+      // One condition variable for followers and would-be leaders alike: the finished ones
+      // return, and one of the rest becomes the next leader.
+      queue_cv_.notify_all();
+    }
+    return std::move(mine.outcome);
+  }
+
+  result<std::optional<append_outcome>> find_command(std::string_view command_id) override {
+    if (command_id.empty()) {
+      return error{errc::invalid_argument, "command_id", "must not be empty"};
+    }
+    return lookup_command(command_id);
+  }
+
+  result<stream_version> version(std::string_view stream) override {
+    if (auto checked = check_stream_name(stream); !checked) return checked.error();
+    {
+      std::lock_guard lock(state_mutex_);
+      if (auto it = versions_.find(std::string(stream)); it != versions_.end()) {
+        return stream_version{it->second};
+      }
+    }
+    // Not cached: read it, but do not cache it. Only the leader fills the cache, so a value read
+    // here just before a commit can never overwrite the committed version.
+    auto loaded = load_version(stream);
+    if (!loaded) return loaded.error();
+    return stream_version{*loaded};
+  }
+
+  result<std::vector<stored_event>> read_stream(std::string_view stream,
+                                                stream_version from) override {
+    if (auto checked = check_stream_name(stream); !checked) return checked.error();
+    // One snapshot for the index scan and the event lookups, so both see the same groups.
+    snapshot_guard snapshot(*db_);
+    const std::string lower = stream_key(stream, std::max<std::uint64_t>(from.value(), 1));
+    const std::string upper = prefix_end(stream_prefix(stream));
+    const rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot.get();
+    options.iterate_upper_bound = &upper_slice;
+
+    const std::size_t index_key_size = upper.size() + 8;
+    std::vector<stored_event> events;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+    std::string value;
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      const std::string_view index_key = view(it->key());
+      const std::string_view index_value = view(it->value());
+      if (index_key.size() != index_key_size || index_value.size() != 8) {
+        return error{errc::corrupt, "stream_index", "malformed stream index entry"};
+      }
+      const std::string key = event_key(get_uint<std::uint64_t>(index_value, 0));
+      const rocksdb::Status s = db_->Get(options, key, &value);
+      if (!s.ok()) {
+        // The index entry and its event were written in one batch: a missing event is damage.
+        if (s.IsNotFound()) {
+          return error{errc::corrupt, "event", "stream index points at a missing event"};
+        }
+        return from_status(s, "event");
+      }
+      auto event = decode_event(key, value);
+      if (!event) return event.error();
+      if (event->stream != stream ||
+          event->sequence.value() != get_uint<std::uint64_t>(index_key, upper.size())) {
+        return error{errc::corrupt, "event", "event does not match its stream index entry"};
+      }
+      events.push_back(std::move(*event));
+    }
+    if (!it->status().ok()) return from_status(it->status(), "stream_index");
+    return events;
+  }
+
+  result<std::vector<stored_event>> read_all(log_position from, std::size_t max) override {
+    std::vector<stored_event> events;
+    if (max == 0) return events;
+    const std::string upper(1, static_cast<char>(k_event_kind + 1));
+    const rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions options;
+    options.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+    for (it->Seek(event_key(from.value())); it->Valid() && events.size() < max; it->Next()) {
+      auto event = decode_event(view(it->key()), view(it->value()));
+      if (!event) return event.error();
+      events.push_back(std::move(*event));
+    }
+    if (!it->status().ok()) return from_status(it->status(), "event");
+    return events;
+  }
+
+  result<log_position> end() override {
+    std::lock_guard lock(state_mutex_);
+    return log_position{next_position_};
+  }
+
+ private:
+  // One append waiting in the queue. Lives on the appending thread's stack; the leader writes
+  // `outcome` and then `done` (under queue_mutex_), after which only the owner touches it.
+  struct pending {
+    const append_request* request;
+    result<append_outcome> outcome{error{errc::io, "data_dir", "append was not decided"}};
+    bool done = false;
+  };
+
+  // What the leader has decided so far in the group being built, layered over the stored state.
+  struct group_state {
+    std::uint64_t next_position = 0;
+    std::unordered_map<std::string, std::uint64_t> versions;  // every stream looked at
+    std::unordered_map<std::string, append_outcome> commands;  // commands accepted
+  };
+
+  static status check_request(const append_request& request) {
+    if (auto checked = check_stream_name(request.stream); !checked) return checked;
+    if (request.command_id.empty()) {
+      return error{errc::invalid_argument, "command_id", "must not be empty"};
+    }
+    return ok;
+  }
+
+  // Roughly the bytes a request adds to a batch: each event is stored with its stream name
+  // twice (event value and index key) plus about 40 bytes of keys and integers.
+  static std::size_t payload_size(const append_request& request) {
+    std::size_t size = request.stream.size() + request.command_id.size() + 24;
+    for (const std::string& e : request.events) size += e.size() + 2 * request.stream.size() + 40;
+    return size;
+  }
+
+  // Called with queue_mutex_ held.
+  std::vector<pending*> take_group() {
+    std::vector<pending*> group;
+    std::size_t bytes = 0;
+    while (!queue_.empty()) {
+      const std::size_t size = payload_size(*queue_.front()->request);
+      if (!group.empty() && bytes + size > k_max_group_bytes) break;
+      bytes += size;
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    return group;
+  }
+
+  // Decides, writes and publishes one group. noexcept on purpose: an exception (only
+  // std::bad_alloc is possible) between the write and the in-memory update would leave memory
+  // disagreeing with disk, and later appends would reuse positions; terminating is safer.
+  void commit_group(const std::vector<pending*>& group) noexcept {
+    group_state state;
+    {
+      std::lock_guard lock(state_mutex_);
+      state.next_position = next_position_;
+    }
+    rocksdb::WriteBatch batch;
+    for (pending* p : group) p->outcome = decide(*p->request, state, batch);
+    if (batch.Count() == 0) return;  // only refusals and repeats: nothing to write
+
+    const rocksdb::Status s = db_->Write(write_options_, &batch);
+    if (!s.ok()) {
+      // Decisions inside the group depend on each other (a conflict may be due to an earlier
+      // request that is now not written), so no outcome of the group stands.
+      const error failed = from_status(s, "data_dir");
+      for (pending* p : group) p->outcome = failed;
+      return;
+    }
+
+    std::lock_guard lock(state_mutex_);
+    next_position_ = state.next_position;
+    for (auto& [stream, version] : state.versions) versions_.insert_or_assign(stream, version);
+    while (versions_.size() > k_version_cache_capacity) versions_.erase(versions_.begin());
+  }
+
+  // Decides one request of a group; an accepted request adds its keys to `batch` and its effect
+  // to `state`, a refused one changes neither.
+  result<append_outcome> decide(const append_request& request, group_state& state,
+                                rocksdb::WriteBatch& batch) {
+    if (auto it = state.commands.find(request.command_id); it != state.commands.end()) {
+      append_outcome first = it->second;
+      first.repeated = true;
+      return first;
+    }
+    auto stored = lookup_command(request.command_id);
+    if (!stored) return stored.error();
+    if (stored->has_value()) {
+      append_outcome first = std::move(**stored);
+      first.repeated = true;
+      return first;
+    }
+
+    auto current = group_version(request.stream, state);
+    if (!current) return current.error();
+    if (request.expected.value() != *current) {
+      return error{errc::conflict, "expected_version",
+                   version_rule(*current, request.expected.value())};
+    }
+
+    append_outcome outcome;
+    outcome.stream = request.stream;
+    outcome.first_sequence = stream_version{*current + 1};
+    outcome.count = request.events.size();
+    outcome.first_position = log_position{state.next_position};
+
+    // A Put can refuse an oversized record; roll the batch back so a refused request leaves
+    // none of its keys behind for the others to carry.
+    batch.SetSavePoint();
+    rocksdb::Status s;
+    for (std::size_t i = 0; i < request.events.size() && s.ok(); ++i) {
+      const std::uint64_t position = state.next_position + i;
+      const std::uint64_t sequence = *current + 1 + i;
+      s = batch.Put(event_key(position), encode_event(request.stream, sequence, request.events[i]));
+      if (s.ok()) {
+        std::string index_value;
+        put_u64(index_value, position);
+        s = batch.Put(stream_key(request.stream, sequence), index_value);
+      }
+    }
+    if (s.ok()) s = batch.Put(command_key(request.command_id), encode_command(outcome));
+    if (!s.ok()) {
+      const rocksdb::Status rolled_back = batch.RollbackToSavePoint();
+      (void)rolled_back;  // the save point was set just above, so the rollback cannot miss
+      return error{errc::invalid_argument, "events", "rocksdb: " + s.ToString()};
+    }
+    const rocksdb::Status popped = batch.PopSavePoint();
+    (void)popped;  // likewise set just above
+
+    state.next_position += request.events.size();
+    state.versions.insert_or_assign(request.stream, *current + request.events.size());
+    state.commands.emplace(request.command_id, outcome);
+    return outcome;
+  }
+
+  // The stream's version as the group sees it: decided in this group, else cached, else stored.
+  result<std::uint64_t> group_version(const std::string& stream, group_state& state) {
+    if (auto it = state.versions.find(stream); it != state.versions.end()) return it->second;
+    {
+      std::lock_guard lock(state_mutex_);
+      if (auto it = versions_.find(stream); it != versions_.end()) return it->second;
+    }
+    auto loaded = load_version(stream);
+    if (!loaded) return loaded.error();
+    // Remembered in the group so the cache learns it after the commit; only the leader writes,
+    // so the stored value is current.
+    state.versions.emplace(stream, *loaded);
+    return *loaded;
+  }
+
+  // The sequence of the stream's last index key: one reverse seek within the stream's range.
+  result<std::uint64_t> load_version(std::string_view stream) {
+    const std::string lower = stream_prefix(stream);
+    const std::string upper = prefix_end(lower);
+    const rocksdb::Slice lower_slice(lower);
+    const rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions options;
+    options.iterate_lower_bound = &lower_slice;
+    options.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+    it->SeekForPrev(stream_key(stream, std::numeric_limits<std::uint64_t>::max()));
+    if (!it->Valid()) {
+      if (!it->status().ok()) return from_status(it->status(), "stream_index");
+      return std::uint64_t{0};
+    }
+    const std::string_view key = view(it->key());
+    if (key.size() != lower.size() + 8) {
+      return error{errc::corrupt, "stream_index", "malformed stream index key"};
+    }
+    return get_uint<std::uint64_t>(key, lower.size());
+  }
+
+  result<std::optional<append_outcome>> lookup_command(std::string_view command_id) {
+    std::string value;
+    const rocksdb::Status s = db_->Get(rocksdb::ReadOptions{}, command_key(command_id), &value);
+    if (s.IsNotFound()) return std::optional<append_outcome>{};
+    if (!s.ok()) return from_status(s, "command");
+    auto outcome = decode_command(value);
+    if (!outcome) return outcome.error();
+    return std::optional<append_outcome>{std::move(*outcome)};
+  }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::WriteOptions write_options_;
+
+  // The append queue and its leader flag.
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<pending*> queue_;
+  bool leader_active_ = false;
+
+  // In-memory state; changed only by the leader, and only after its write succeeded.
+  std::mutex state_mutex_;
+  std::uint64_t next_position_;
+  std::unordered_map<std::string, std::uint64_t> versions_;
+};
+
+// Checks the format version of an opened folder, writing it into a new one.
+status check_format(rocksdb::DB& db) {
+  std::string value;
+  rocksdb::Status s = db.Get(rocksdb::ReadOptions{}, format_key(), &value);
+  if (s.ok()) {
+    if (value.size() != 4) return error{errc::corrupt, "format_version", "malformed"};
+    const auto found = get_uint<std::uint32_t>(value, 0);
+    if (found != k_format_version) {
+      return error{errc::corrupt, "format_version",
+                   "the folder has format version " + std::to_string(found) + ", this build reads " +
+                       std::to_string(k_format_version)};
+    }
+    return ok;
+  }
+  if (!s.IsNotFound()) return from_status(s, "format_version");
+
+  // No format version: acceptable only for an empty database (a new folder, or one whose first
+  // open stopped before this write); anything else is not ours.
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions{}));
+  it->SeekToFirst();
+  if (it->Valid()) {
+    return error{errc::corrupt, "format_version", "the folder holds data but no format version"};
+  }
+  if (!it->status().ok()) return from_status(it->status(), "data_dir");
+  std::string version;
+  put_u32(version, k_format_version);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  s = db.Put(write_options, format_key(), version);
+  if (!s.ok()) return from_status(s, "format_version");
+  return ok;
+}
+
+// The position after the last stored event: one reverse seek over the event range.
+result<std::uint64_t> recover_next_position(rocksdb::DB& db) {
+  const std::string lower(1, k_event_kind);
+  const std::string upper(1, static_cast<char>(k_event_kind + 1));
+  const rocksdb::Slice lower_slice(lower);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_slice;
+  options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options));
+  it->SeekForPrev(event_key(std::numeric_limits<std::uint64_t>::max()));
+  if (!it->Valid()) {
+    if (!it->status().ok()) return from_status(it->status(), "event");
+    return std::uint64_t{0};
+  }
+  const std::string_view key = view(it->key());
+  if (key.size() != 9) return error{errc::corrupt, "event", "malformed event key"};
+  return get_uint<std::uint64_t>(key, 1) + 1;
+}
+
+}  // namespace
+
+result<std::unique_ptr<event_log>> open_embedded_log(const std::filesystem::path& folder,
+                                                     embedded_log_options options) {
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec) {
+    return error{errc::io, "data_dir", "cannot create " + folder.string() + ": " + ec.message()};
+  }
+
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  // Envelopes are small records written once and read in order; 16 MiB memtables keep flushes
+  // infrequent without holding much memory.
+  db_options.write_buffer_size = 16u << 20;
+  db_options.keep_log_file_num = 4;
+  // LZ4 is cheap enough to leave on for text-heavy events; fall back if this build lacks it.
+  const auto supported = rocksdb::GetSupportedCompressions();
+  db_options.compression =
+      std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end()
+          ? rocksdb::kLZ4Compression
+          : rocksdb::kNoCompression;
+
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(db_options, folder.string(), &raw);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (!s.ok()) {
+    if (is_lock_error(s)) {
+      return error{errc::unavailable, "data_dir",
+                   folder.string() + " is already open (" + s.ToString() + ")"};
+    }
+    return from_status(s, "data_dir");
+  }
+
+  if (auto checked = check_format(*db); !checked) return checked.error();
+  auto next_position = recover_next_position(*db);
+  if (!next_position) return next_position.error();
+
+  return std::unique_ptr<event_log>(
+      std::make_unique<embedded_log>(std::move(db), options, *next_position));
+}
+
+}  // namespace sazesh

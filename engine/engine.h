@@ -1,0 +1,83 @@
+// engine: the command handler. It keeps the state folded from the log, decides each command
+// against it, and appends the resulting events to the log with the expected stream version
+// and the command id, so a retried command is never applied twice.
+//
+//   auto log = open_embedded_log("data");
+//   auto eng = engine::open(**log, clock);
+//   auto out = (*eng)->execute({fb::Role_consumer, "U-…"}, "cmd-1", file_case{...});
+//
+// Thread safety: execute(), tick() and catch_up() may be called from several threads; they
+// are serialised. The log may be shared with readers (projectors) in other threads.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/clock.h"
+#include "engine/commands.h"
+#include "engine/event_log.h"
+#include "engine/result.h"
+#include "engine/rules.h"
+#include "engine/state.h"
+
+namespace sazesh {
+
+struct command_outcome {
+  std::string stream;                // the case or party the command acted on (or created)
+  std::vector<event_record> events;  // the events the command wrote (its first run, if repeated)
+  bool repeated = false;             // the command id had been executed before; nothing new
+};
+
+struct tick_report {
+  std::size_t cases_due = 0;                // cases that had a deadline due
+  std::vector<command_outcome> applied;     // one per case whose deadlines produced events
+};
+
+class engine {
+ public:
+  // Opens an engine on `log`, folding every event already in it. The log and the clock must
+  // outlive the engine. Fails with errc::corrupt naming the position of a bad record.
+  static result<std::unique_ptr<engine>> open(event_log& log, const clock& clk,
+                                              case_rules rules = {});
+
+  // Decides and appends one command. A refused command writes nothing.
+  result<command_outcome> execute(const actor& who, const std::string& command_id,
+                                  const command& cmd);
+
+  // Turns every deadline due at the clock's time into its events, exactly once however often
+  // it runs: each case's deadline command has an id derived from the case and its version.
+  result<tick_report> tick();
+
+  // Folds events appended to the log since the engine last looked (by another writer).
+  status catch_up();
+
+  // Events of one stream, decoded, with the hash chain checked (errc::corrupt otherwise).
+  result<std::vector<event_record>> history(const std::string& stream) const;
+
+  // The folded state. Not synchronised: read it only while no command runs.
+  const world& state() const { return state_; }
+  const case_rules& rules() const { return rules_; }
+  const clock& time_source() const { return clock_; }
+
+ private:
+  engine(event_log& log, const clock& clk, case_rules rules)
+      : log_(log), clock_(clk), rules_(std::move(rules)) {}
+  result<command_outcome> execute_locked(const actor& who, const std::string& command_id,
+                                         const command& cmd);
+  result<command_outcome> replay_outcome(const append_outcome& first) const;
+  status catch_up_locked();
+
+  event_log& log_;
+  const clock& clock_;
+  case_rules rules_;
+  world state_;
+  log_position applied_{0};
+  std::mutex mutex_;
+};
+
+// Checks that `events` (one stream, in order) form an unbroken hash chain from sequence 1.
+status verify_chain(const std::vector<event_record>& events);
+
+}  // namespace sazesh

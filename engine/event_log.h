@@ -1,0 +1,91 @@
+// event_log: the append-only log every event of Sazesh is written to.
+//
+// The log stores opaque event records (verified FlatBuffers `Envelope`s, see
+// schemas/envelope.fbs) grouped in streams: a case's events form one stream, and so do a
+// party's. Within a stream, events have consecutive sequence numbers from 1. Across streams,
+// every event has one position in the whole log, and reading from a position gives every event
+// after it in the order they were made durable.
+//
+// Two rules make appends safe to retry and safe to race:
+//  - expected version: an append names the stream version it was decided on; if the stream has
+//    moved since, the append is refused with errc::conflict and nothing is written;
+//  - command id: an append carries the id of the command that produced it; if that id was
+//    already appended, nothing is written and the first append's outcome is returned again,
+//    with `repeated` set.
+//
+// An append returns only once its events are durable (synced to disk for the embedded log,
+// acknowledged by all in-sync replicas for Kafka). Implementations: open_embedded_log()
+// (RocksDB in a local folder); the Kafka log implements the same interface.
+//
+// Thread safety: every method may be called from several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/ids.h"
+#include "engine/result.h"
+
+namespace sazesh {
+
+struct stored_event {
+  log_position position;
+  std::string stream;
+  stream_version sequence;
+  std::string bytes;  // the Envelope, exactly as appended
+};
+
+struct append_request {
+  std::string stream;
+  stream_version expected;           // the stream's version the events were decided on
+  std::string command_id;            // non-empty; unique per command
+  std::vector<std::string> events;   // Envelope bytes; sequences expected+1, expected+2, ...
+};
+
+struct append_outcome {
+  std::string stream;
+  stream_version first_sequence;  // sequence of the first event written by the command
+  std::uint64_t count = 0;        // events written by the command (0 for a command with none)
+  log_position first_position;
+  bool repeated = false;          // the command id had been appended before; nothing written now
+};
+
+class event_log {
+ public:
+  virtual ~event_log() = default;
+
+  // Appends the events of one command to one stream, atomically and durably.
+  virtual result<append_outcome> append(append_request request) = 0;
+
+  // The outcome of an earlier append of this command id, if there was one.
+  virtual result<std::optional<append_outcome>> find_command(std::string_view command_id) = 0;
+
+  // The stream's current version (0 if it has no events).
+  virtual result<stream_version> version(std::string_view stream) = 0;
+
+  // Events of one stream with sequence >= from, in order.
+  virtual result<std::vector<stored_event>> read_stream(std::string_view stream,
+                                                        stream_version from) = 0;
+
+  // Up to `max` events at positions >= from, in log order.
+  virtual result<std::vector<stored_event>> read_all(log_position from, std::size_t max) = 0;
+
+  // One past the position of the last durable event.
+  virtual result<log_position> end() = 0;
+};
+
+struct embedded_log_options {
+  bool sync = true;  // fsync each group of appends before acknowledging; off only in benchmarks
+};
+
+// Opens (creating if needed) the embedded RocksDB log in `folder`. Only one process may have a
+// folder open at a time; a second gets errc::unavailable.
+result<std::unique_ptr<event_log>> open_embedded_log(const std::filesystem::path& folder,
+                                                     embedded_log_options options = {});
+
+}  // namespace sazesh

@@ -1,0 +1,19 @@
+// SHA-256 and the ids derived from it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sazesh {
+
+// The 32 raw bytes of SHA-256(data).
+std::string sha256(std::string_view data);
+// Lower-case hex of raw bytes.
+std::string to_hex(std::string_view raw);
+// Raw bytes from hex; empty when `hex` is not an even-length hex string.
+std::string from_hex(std::string_view hex);
+// A short id derived from a command id, e.g. derive_id("C-", "cmd-42") -> "C-7K2Q9XD3MA".
+// Crockford base32 of the hash's first bytes: readable, no I, L, O or U.
+std::string derive_id(std::string_view prefix, std::string_view command_id, std::size_t length = 10);
+
+}  // namespace sazesh

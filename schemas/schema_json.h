@@ -1,0 +1,17 @@
+// Records as JSON, through the schema the binary was built with (flatc's text format), for
+// people and for clients that do not read FlatBuffers.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sazesh {
+
+// The schema text (events.fbs and envelope.fbs as one file).
+extern const char* const schema_text;
+
+// The Envelope in `bytes` as one line of JSON; the buffer must already be verified.
+// Returns an empty string if the schema cannot render it.
+std::string envelope_to_json(std::string_view bytes);
+
+}  // namespace sazesh
