@@ -14,7 +14,9 @@
 //    with `repeated` set.
 //
 // An append returns only once its events are durable (synced to disk for the embedded log,
-// acknowledged by all in-sync replicas for Kafka). Implementations: open_embedded_log()
+// acknowledged by all in-sync replicas for Kafka). If it fails with errc::io the outcome is
+// unknown: the events may or may not be stored. Retrying with the same command id (after
+// reopening the log) is always safe: it either appends or returns the first outcome. Implementations: open_embedded_log()
 // (RocksDB in a local folder); the Kafka log implements the same interface.
 //
 // Thread safety: every method may be called from several threads at once.
@@ -50,6 +52,7 @@ struct append_request {
 struct append_outcome {
   std::string stream;
   stream_version first_sequence;  // sequence of the first event written by the command
+                                  // (for a command with no events: the stream's version + 1)
   std::uint64_t count = 0;        // events written by the command (0 for a command with none)
   log_position first_position;
   bool repeated = false;          // the command id had been appended before; nothing written now
@@ -72,7 +75,8 @@ class event_log {
   virtual result<std::vector<stored_event>> read_stream(std::string_view stream,
                                                         stream_version from) = 0;
 
-  // Up to `max` events at positions >= from, in log order.
+  // Up to `max` events at positions >= from, in log order. Events appended meanwhile may be
+  // included even past a value end() returned a moment before.
   virtual result<std::vector<stored_event>> read_all(log_position from, std::size_t max) = 0;
 
   // One past the position of the last durable event.
