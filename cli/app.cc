@@ -11,6 +11,7 @@
 #include "engine/decide.h"
 #include "engine/hash.h"
 #include "engine/describe.h"
+#include "projections/projector.h"
 #include "schemas/schema_json.h"
 
 namespace sazesh::cli {
@@ -24,6 +25,7 @@ const std::vector<option_spec>& global_options() {
       {"now", "TIME", "decide as of this time instead of the clock ($SAZESH_NOW)"},
       {"digits", "latin|persian", "digits for Jalali dates (default latin)"},
       {"json", "", "print JSON instead of text"},
+      {"csv", "", "print query results as CSV"},
       {"help", "", "show help"},
   };
   return specs;
@@ -33,6 +35,7 @@ std::vector<command_spec> build_table() {
   std::vector<command_spec> t;
   add_write_commands(t);
   add_read_commands(t);
+  add_query_commands(t);
   t.push_back(demo_command());
   return t;
 }
@@ -92,6 +95,30 @@ result<engine*> session::open_engine() {
   if (!e) return e.error();
   engine_ = std::move(*e);
   return engine_.get();
+}
+
+result<event_log*> session::open_log_for_reading() {
+  if (log_) return log_.get();
+  if (!follower_) {
+    embedded_log_options options;
+    options.follower = true;
+    auto f = open_embedded_log(data_dir / "log", options);
+    if (!f) return f.error();
+    follower_ = std::move(*f);
+  }
+  return follower_.get();
+}
+
+status session::refresh_projections() {
+  auto log = open_log_for_reading();
+  if (!log) return log.error();
+  projections::recover_interrupted_swap(projections_dir());
+  auto store = projections::projection_store::open(projections_dir(), projections::store_mode::read_write);
+  if (!store) return store.error();
+  projections::projector p(**log, **store);
+  auto n = p.catch_up();
+  if (!n) return n.error();
+  return ok;
 }
 
 int session::fail(const error& e) {
@@ -171,6 +198,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     }
   }
   s.json = globals.has("json");
+  s.csv = globals.has("csv");
   if (name.empty() || name == "help") {
     print_overview(out);
     return name.empty() && !globals.has("help") ? exit_usage : exit_ok;

@@ -31,6 +31,7 @@ class session {
 
   std::filesystem::path data_dir = "sazesh-data";
   bool json = false;
+  bool csv = false;
   std::optional<actor> who;
   std::string command_id;                 // --command-id, or a fresh random one
   std::optional<timestamp_ms> fixed_now;  // --now: decide as of this time
@@ -40,6 +41,13 @@ class session {
 
   result<engine*> open_engine();
   event_log* log() { return log_.get(); }
+  // The log for reading: the engine's if it is open, else a read-only follower, so queries and
+  // feeds run while another process writes.
+  result<event_log*> open_log_for_reading();
+  std::filesystem::path projections_dir() const { return data_dir / "projections"; }
+  // Brings the projections up to the end of the log, unless another projector holds them
+  // (errc::unavailable: that one keeps them current).
+  status refresh_projections();
 
   // Prints a one-line error (JSON on --json) and returns the exit code for it.
   int fail(const error& e);
@@ -47,6 +55,7 @@ class session {
  private:
   std::unique_ptr<clock> clock_;
   std::unique_ptr<event_log> log_;
+  std::unique_ptr<event_log> follower_;
   std::unique_ptr<engine> engine_;
 };
 
@@ -64,6 +73,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 // The tables, filled by the files that implement them.
 void add_write_commands(std::vector<command_spec>& out);
 void add_read_commands(std::vector<command_spec>& out);
+void add_query_commands(std::vector<command_spec>& out);
 command_spec demo_command();
 
 // Prints the events a command wrote (or the first run's, for a repeated command id).

@@ -10,9 +10,12 @@
 #include <map>
 
 #include "cli/app.h"
+#include "cli/table.h"
 #include "engine/decide.h"
 #include "engine/describe.h"
 #include "engine/document_store.h"
+#include "projections/projector.h"
+#include "projections/queries.h"
 
 namespace sazesh::cli {
 namespace {
@@ -78,6 +81,44 @@ class script {
   std::filesystem::path docs_;
   int n_ = 0;
 };
+
+// The end of the job: the projections built from the same log, as an analyst and the
+// agencies see them.
+void print_read_side(session& s, event_log& log) {
+  namespace pj = sazesh::projections;
+  auto store = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_write);
+  if (!store) throw std::runtime_error(store.error().message());
+  pj::projector p(log, **store);
+  auto n = p.catch_up();
+  if (!n) throw std::runtime_error(n.error().message());
+  fmt::print(s.out, "\n── Business scorecards (projected from {} events) ──\n", *n);
+  auto cards = pj::all_scorecards(**store);
+  if (!cards) throw std::runtime_error(cards.error().message());
+  table t;
+  t.columns = {"business", "domain", "complaints", "open", "timely", "late", "delays", "unanswered",
+               "by_negotiation", "by_mediation", "mediation_failed", "referred", "upheld", "satisfaction"};
+  for (const auto& c : *cards)
+    t.add({txt(c.business_id), txt(c.domain), num(c[pj::counter::complaints]), num(c[pj::counter::open_cases]),
+           num(c[pj::counter::timely_responses]), num(c[pj::counter::late_responses]),
+           num(c[pj::counter::delays_1] + c[pj::counter::delays_2]), num(c[pj::counter::unanswered]),
+           num(c[pj::counter::settled_negotiation]), num(c[pj::counter::settled_mediation]),
+           num(c[pj::counter::mediation_failed]), num(c[pj::counter::referred]), num(c[pj::counter::decisions_upheld]),
+           {fmt::format("{:.1f}", c.satisfaction()), true}});
+  print(s.out, t, output_format::text);
+  for (const char* agency : {"consumer-protection", "tazirat", "cyber-police"}) {
+    auto q = pj::agency_queue(**store, agency, true);
+    if (!q) throw std::runtime_error(q.error().message());
+    fmt::print(s.out, "\n── Cases {} has received (held now or passed on) ──\n", agency);
+    table qt;
+    qt.columns = {"case", "status", "business", "category", "received_from", "acknowledged", "left_to", "verdict"};
+    for (const auto& e : *q)
+      qt.add({txt(e.row.state.id), txt(to_string(e.row.state.status)), txt(e.row.state.business_id),
+              txt(fb::EnumNameCategory(e.row.state.category)), txt(e.dossier.received_from),
+              txt(e.dossier.acknowledged_at ? format_jalali(e.dossier.acknowledged_at, s.jalali_digits) : ""),
+              txt(e.dossier.left_to), txt(e.dossier.verdict ? fb::EnumNameAgencyVerdict(*e.dossier.verdict) : "")});
+    print(s.out, qt, output_format::text);
+  }
+}
 
 int run_demo(session& s, const parsed_args& args) {
   if (args.has("data-dir-fresh")) s.data_dir = args.get("data-dir-fresh");
@@ -248,6 +289,7 @@ int run_demo(session& s, const parsed_args& args) {
     }
     fmt::print(s.out, "\n  every case history re-read from the log and its hash chain verified ({} events)\n", total);
     fmt::print(s.out, "  story 4 wrote nothing: the duplicate was refused and named the open case\n");
+    print_read_side(s, **log);
     fmt::print(s.out, "\nexplore it:\n  sazesh --data-dir {} show --case {}\n  sazesh --data-dir {} events --case {}\n  sazesh --data-dir {} verify\n",
                s.data_dir.string(), c, s.data_dir.string(), c, s.data_dir.string());
   } catch (const std::exception& ex) {

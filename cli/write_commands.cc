@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <fmt/ostream.h>
 
 #include "cli/app.h"
 #include "engine/decide.h"
@@ -81,7 +82,12 @@ int run_write(session& s, const parsed_args& args, const builder& build) {
     discard();
     return s.fail(out.error());
   }
-  return print_outcome(s, command_name(*cmd), *out);
+  const int code = print_outcome(s, command_name(*cmd), *out);
+  // Keep the projections current for the queries that follow. If another projector holds
+  // them it does this itself; a corrupt log is worth saying, but the command stands.
+  if (auto p = s.refresh_projections(); !p && p.error().code() != errc::unavailable)
+    fmt::print(s.err, "warning: projections not updated: {}\n", p.error().message());
+  return code;
 }
 
 void add(std::vector<command_spec>& t, std::string name, std::string group, std::string summary,

@@ -35,7 +35,7 @@ std::optional<timestamp_ms> earliest_deadline(const case_state& c) {
 
 }  // namespace
 
-void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time) {
+void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time, fb::Role by) {
   c.last_change = time;
   switch (e.type) {
     case fb::Event_CaseFiled: {
@@ -102,9 +102,9 @@ void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time) {
       const auto& o = *e.AsOfferMade();
       for (auto& earlier : c.offers)
         if (earlier.status == offer_status::open) earlier.status = offer_status::superseded;
-      // The role of the maker is not in the payload; the other party is the one who answers.
-      c.offers.push_back({o.offer_number, fb::Role_business, o.remedy, o.amount_rials,
-                          o.remedy_days, offer_status::open});
+      // The maker is the event's actor; the other party is the one who answers.
+      c.offers.push_back({o.offer_number, by, o.remedy, o.amount_rials, o.remedy_days,
+                          offer_status::open});
       break;
     }
     case fb::Event_OfferAccepted: {
@@ -294,8 +294,7 @@ void evolve(world& w, const event_record& r) {
   const bool was_open = r.sequence.value() > 1 && is_open(c.status);
   const auto earliest_before = earliest_deadline(c);
 
-  evolve_case(c, e, r.time);
-  if (e.type == fb::Event_OfferMade) c.offers.back().by = r.by.role;
+  evolve_case(c, e, r.time, r.by.role);
   c.head = head;
 
   // Keep the indexes in step: open cases by order, and cases by earliest deadline.

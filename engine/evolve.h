@@ -11,8 +11,10 @@ namespace sazesh {
 // stream head (version and hash) of the record's stream.
 void evolve(world& w, const event_record& e);
 
-// Applies one case event to a case, as of `time`. Used by evolve() and by decide() when a
-// command's later events depend on its earlier ones (the deadline ladder).
-void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time);
+// Applies one case event to a case, as of `time`, made by an actor of role `by`. Used by
+// evolve(), by the projector, and by decide() when a command's later events depend on its
+// earlier ones (the deadline ladder).
+void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time,
+                 fb::Role by = fb::Role_system);
 
 }  // namespace sazesh

@@ -1,0 +1,462 @@
+// The read side on the command line: running the projector, rebuilding, the queries of
+// auditors, analysts and agencies, and the agencies' referral feed.
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "cli/app.h"
+#include "cli/json.h"
+#include "cli/table.h"
+#include "engine/codec.h"
+#include "engine/decide.h"
+#include "engine/describe.h"
+#include "engine/hash.h"
+#include "projections/apply.h"
+#include "projections/projector.h"
+#include "projections/queries.h"
+#include "schemas/schema_json.h"
+
+namespace sazesh::cli {
+namespace {
+
+namespace pj = sazesh::projections;
+
+std::atomic<bool> interrupted{false};
+void on_signal(int) { interrupted = true; }
+
+output_format format_of(const session& s) {
+  return s.json ? output_format::json : s.csv ? output_format::csv : output_format::text;
+}
+
+// Progress on a terminal only; scripts and logs get the final line alone.
+pj::progress_fn terminal_progress(session& s, const char* what) {
+  if (!::isatty(STDERR_FILENO)) return {};
+  return [&s, what](const pj::progress& p) {
+    const double pct = p.end.value() ? 100.0 * static_cast<double>(p.position.value()) / static_cast<double>(p.end.value()) : 100.0;
+    fmt::print(s.err, "\r{} {} / {} events ({:.0f}%)   ", what, p.position.value(), p.end.value(), pct);
+    s.err.flush();
+  };
+}
+
+// Opens the projections for a query, after bringing them up to date if no projector holds them.
+result<std::unique_ptr<pj::projection_store>> open_for_query(session& s) {
+  if (auto st = s.refresh_projections(); !st && st.error().code() == errc::corrupt) return st.error();
+  return pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only);
+}
+
+bool sees_personal_data(const session& s) {
+  return s.who && (s.who->role == fb::Role_operator_ || s.who->role == fb::Role_auditor);
+}
+
+std::string date_of(timestamp_ms t, const session& s) { return t ? format_jalali(t, s.jalali_digits) : ""; }
+
+std::string next_deadline(const case_state& c) {
+  const deadline* next = nullptr;
+  for (const auto& d : c.deadlines)
+    if (!next || d.due < next->due) next = &d;
+  return next ? fmt::format("{} {}", to_string(next->kind), format_gregorian(next->due)) : "";
+}
+
+table cases_table(const session& s, const std::vector<pj::case_row>& rows) {
+  table t;
+  const bool personal = sees_personal_data(s);
+  t.columns = {"case", "status", "business", "category", "amount_rials", "filed", "agency", "mediator", "events", "next_deadline"};
+  if (personal) t.columns.insert(t.columns.begin() + 3, "consumer");
+  for (const auto& r : rows) {
+    const auto& c = r.state;
+    std::vector<cell> row{txt(c.id), txt(to_string(c.status)), txt(c.business_id), txt(fb::EnumNameCategory(c.category)),
+                          num(c.amount_rials), txt(date_of(c.filed_at, s)), txt(c.status == case_status::referred ? c.agency_id : ""),
+                          txt(c.mediator_id), num(r.events), txt(next_deadline(c))};
+    if (personal) row.insert(row.begin() + 3, txt(c.consumer_id));
+    t.add(std::move(row));
+  }
+  return t;
+}
+
+table scorecards_table(const std::vector<pj::scorecard>& cards) {
+  table t;
+  t.columns = {"business", "domain", "stars", "restricted", "satisfaction"};
+  for (std::size_t i = 0; i < pj::counter_count; ++i) t.columns.push_back(pj::counter_name(static_cast<pj::counter>(i)));
+  for (const auto& sc : cards) {
+    std::vector<cell> row{txt(sc.business_id), txt(sc.domain), num(static_cast<std::uint64_t>(sc.stars)),
+                          txt(sc.restricted ? "yes" : "no"), {fmt::format("{:.2f}", sc.satisfaction()), true}};
+    for (auto v : sc.counters) row.push_back(num(v));
+    t.add(std::move(row));
+  }
+  return t;
+}
+
+int project(session& s, const parsed_args& a) {
+  auto log = s.open_log_for_reading();
+  if (!log) return s.fail(log.error());
+  auto store = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_write);
+  if (!store) return s.fail(store.error());
+  pj::projector p(**log, **store);
+  if (a.has("follow")) {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    int interval = 200;
+    if (a.has("interval-ms")) interval = std::max(10, std::atoi(a.get("interval-ms").c_str()));
+    std::uint64_t last_reported = 0;
+    auto st = p.follow([] { return interrupted.load(); }, std::chrono::milliseconds(interval),
+                       [&](const pj::progress& pr) {
+                         if (pr.position.value() != last_reported) {
+                           last_reported = pr.position.value();
+                           fmt::print(s.out, "projected up to position {}\n", pr.position.value());
+                           s.out.flush();
+                         }
+                       });
+    if (!st) return s.fail(st.error());
+    return exit_ok;
+  }
+  auto n = p.catch_up(terminal_progress(s, "projecting"));
+  if (::isatty(STDERR_FILENO)) fmt::print(s.err, "\n");
+  if (!n) return s.fail(n.error());
+  const auto pos = pj::stored_position(**store);
+  if (s.json) fmt::print(s.out, "{}\n", json_object().field("applied", *n).field("position", pos.value()).str());
+  else fmt::print(s.out, "applied {} events; projections at log position {}\n", *n, pos.value());
+  return exit_ok;
+}
+
+int rebuild_cmd(session& s, const parsed_args&) {
+  auto log = s.open_log_for_reading();
+  if (!log) return s.fail(log.error());
+  // Bring the live projections to the log's end first, so the two digests are comparable.
+  std::string live_digest;
+  std::uint64_t live_position = 0;
+  {
+    auto live = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_write);
+    if (!live) return s.fail(live.error());
+    pj::projector p(**log, **live);
+    if (auto n = p.catch_up(); !n) return s.fail(n.error());
+    auto d = (*live)->digest();
+    if (!d) return s.fail(d.error());
+    live_digest = *d;
+    live_position = pj::stored_position(**live).value();
+  }
+  auto report = pj::rebuild(**log, s.projections_dir(), terminal_progress(s, "rebuilding"));
+  if (::isatty(STDERR_FILENO)) fmt::print(s.err, "\n");
+  if (!report) return s.fail(report.error());
+  const bool same = report->digest == live_digest;
+  if (s.json) {
+    fmt::print(s.out, "{}\n", json_object().field("events", report->events).field("position", live_position)
+                                   .field("digest", report->digest).field("live_digest", live_digest)
+                                   .field("identical", same).field("seconds", static_cast<std::int64_t>(report->seconds * 1000) / 1000).str());
+  } else {
+    fmt::print(s.out, "rebuilt {} events in {:.2f}s ({:.0f} events/s)\n", report->events, report->seconds,
+               report->seconds > 0 ? static_cast<double>(report->events) / report->seconds : 0.0);
+    fmt::print(s.out, "digest of the rebuilt projections: {}\ndigest of the live projections:    {}\n{}\n", report->digest, live_digest,
+               same ? "identical: the rebuild equals the live projections key for key" : "DIFFERENT: the live projections did not match the log");
+  }
+  return same ? exit_ok : exit_refused;
+}
+
+int case_cmd(session& s, const parsed_args& a) {
+  auto store = open_for_query(s);
+  if (!store) return s.fail(store.error());
+  auto row = pj::find_case(**store, a.get("case"));
+  if (!row) return s.fail(row.error());
+  if (!*row) return s.fail(error(errc::not_found, "case_id", fmt::format("no case {}", a.get("case"))));
+  print(s.out, cases_table(s, {**row}), format_of(s));
+  return exit_ok;
+}
+
+int cases_cmd(session& s, const parsed_args& a) {
+  pj::case_filter f;
+  if (a.has("status")) {
+    bool found = false;
+    for (int i = 0; i <= static_cast<int>(case_status::withdrawn); ++i)
+      if (a.get("status") == to_string(static_cast<case_status>(i))) { f.status = static_cast<case_status>(i); found = true; }
+    if (!found)
+      return s.fail(error(errc::invalid_argument, "status", "must be a case status such as awaiting_triage, with_business, negotiation, in_mediation, referred, closed"));
+  }
+  if (a.has("business")) f.business = a.get("business");
+  if (a.has("agency")) f.agency = a.get("agency");
+  if (a.has("category")) {
+    auto c = parse_category("category", a.get("category"));
+    if (!c) return s.fail(c.error());
+    f.category = *c;
+  }
+  if (a.has("from")) {
+    auto t = parse_time("from", a.get("from"));
+    if (!t) return s.fail(t.error());
+    f.filed_from = *t;
+  }
+  if (a.has("to")) {
+    auto t = parse_time("to", a.get("to"));
+    if (!t) return s.fail(t.error());
+    f.filed_to = *t;
+  }
+  if (f.filed_from && f.filed_to && *f.filed_to <= *f.filed_from)
+    return s.fail(error(errc::invalid_argument, "to", "must be after --from"));
+  if (a.has("overdue")) f.overdue_at = s.fixed_now.value_or(system_clock_source().now());
+  if (a.has("limit")) {
+    const auto& l = a.get("limit");
+    if (l.empty() || l.find_first_not_of("0123456789") != std::string::npos || l.size() > 9)
+      return s.fail(error(errc::invalid_argument, "limit", "must be a whole number"));
+    f.limit = std::stoul(l);
+  }
+  auto store = open_for_query(s);
+  if (!store) return s.fail(store.error());
+  auto rows = pj::list_cases(**store, f);
+  if (!rows) return s.fail(rows.error());
+  print(s.out, cases_table(s, *rows), format_of(s));
+  return exit_ok;
+}
+
+int scorecard_cmd(session& s, const parsed_args& a) {
+  auto store = open_for_query(s);
+  if (!store) return s.fail(store.error());
+  std::vector<pj::scorecard> cards;
+  if (a.has("business")) {
+    auto sc = pj::find_scorecard(**store, a.get("business"));
+    if (!sc) return s.fail(sc.error());
+    if (!*sc) return s.fail(error(errc::not_found, "business", fmt::format("no scorecard for {}", a.get("business"))));
+    cards.push_back(**sc);
+  } else {
+    auto all = pj::all_scorecards(**store);
+    if (!all) return s.fail(all.error());
+    cards = std::move(*all);
+  }
+  print(s.out, scorecards_table(cards), format_of(s));
+  return exit_ok;
+}
+
+int top_cmd(session& s, const parsed_args& a) {
+  std::size_t n = 10;
+  if (a.has("n")) {
+    const auto& t = a.get("n");
+    if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos || t.size() > 6 || std::stoul(t) == 0)
+      return s.fail(error(errc::invalid_argument, "n", "must be a whole number from 1"));
+    n = std::stoul(t);
+  }
+  auto store = open_for_query(s);
+  if (!store) return s.fail(store.error());
+  auto cards = pj::top_businesses(**store, a.maybe("by").value_or("complaints"), n);
+  if (!cards) return s.fail(cards.error());
+  print(s.out, scorecards_table(*cards), format_of(s));
+  return exit_ok;
+}
+
+int queue_cmd(session& s, const parsed_args& a) {
+  auto store = open_for_query(s);
+  if (!store) return s.fail(store.error());
+  auto party = pj::find_party(**store, a.get("agency"));
+  if (!party) return s.fail(party.error());
+  if (!*party || (*party)->role != fb::Role_agency)
+    return s.fail(error(errc::not_found, "agency", fmt::format("no registered agency {}", a.get("agency"))));
+  auto q = pj::agency_queue(**store, a.get("agency"), a.has("all"));
+  if (!q) return s.fail(q.error());
+  table t;
+  t.columns = {"case", "status", "business", "category", "amount_rials", "received", "from", "acknowledged", "left_to", "verdict", "next_deadline"};
+  for (const auto& e : *q) {
+    const auto& c = e.row.state;
+    t.add({txt(c.id), txt(to_string(c.status)), txt(c.business_id), txt(fb::EnumNameCategory(c.category)), num(c.amount_rials),
+           txt(date_of(e.dossier.received_at, s)), txt(e.dossier.received_from), txt(date_of(e.dossier.acknowledged_at, s)),
+           txt(e.dossier.left_to), txt(e.dossier.verdict ? fb::EnumNameAgencyVerdict(*e.dossier.verdict) : ""),
+           txt(e.dossier.left_at == 0 && c.status == case_status::referred ? next_deadline(c) : "")});
+  }
+  print(s.out, t, format_of(s));
+  return exit_ok;
+}
+
+std::string bundle_json(const pj::dossier_bundle& b, const session& s) {
+  json_array history;
+  for (const auto& bytes : b.history) history.raw(envelope_to_json(bytes));
+  json_array documents;
+  for (const auto& d : b.row.state.documents)
+    documents.raw(json_object().field("kind", fb::EnumNameDocumentKind(d.kind)).field("sha256", to_hex(d.sha256))
+                      .field("file_name", d.file_name).field("size_bytes", d.size_bytes).str());
+  json_array agencies;
+  for (const auto& ag : b.row.state.agencies) agencies.string(ag);
+  const auto& c = b.row.state;
+  return json_object()
+      .field("agency", b.dossier.agency_id)
+      .field("case", c.id)
+      .field("status", to_string(c.status))
+      .field("holds_case", b.dossier.left_at == 0 && c.status == case_status::referred)
+      .field("received_at", format_iso_utc(b.dossier.received_at))
+      .field("received_from", b.dossier.received_from)
+      .field("left_to", b.dossier.left_to)
+      .field("category", fb::EnumNameCategory(c.category))
+      .field("amount_rials", c.amount_rials)
+      .field("order_reference", c.order_reference)
+      .raw("consumer", json_object().field("id", c.consumer_id).field("name", b.consumer.name)
+                           .field("national_code", b.consumer.national_code).field("mobile", b.consumer.mobile).str())
+      .raw("business", json_object().field("seal_id", c.business_id).field("name", b.business.name)
+                           .field("domain", b.business.domain).field("restricted", b.business_restricted).str())
+      .raw("agencies", agencies.str())
+      .raw("documents", documents.str())
+      .field("events", static_cast<std::uint64_t>(b.history.size()))
+      .field("last_event_hash", to_hex(c.head.last_hash))
+      .raw("history", history.str())
+      .field("digits", s.jalali_digits == digits::persian ? "persian" : "latin")
+      .str();
+}
+
+int dossier_cmd(session& s, const parsed_args& a) {
+  const std::string agency = a.get("agency");
+  // The dossier is the whole case file, personal data included: only the agency that held it,
+  // operators and auditors may read it.
+  if (!s.who || !((s.who->role == fb::Role_agency && s.who->id == agency) || s.who->role == fb::Role_operator_ ||
+                  s.who->role == fb::Role_auditor))
+    return s.fail(error(errc::unauthorized, "actor",
+                        fmt::format("a dossier holds personal data: only agency {}, operators and auditors read it (--as agency:{})", agency, agency)));
+  auto store = open_for_query(s);
+  if (!store) return s.fail(store.error());
+  auto b = pj::dossier(**store, agency, a.get("case"));
+  if (!b) return s.fail(b.error());
+  const std::string bundle = bundle_json(*b, s);
+  if (a.has("bundle")) {
+    std::ofstream f(a.get("bundle"), std::ios::binary | std::ios::trunc);
+    if (!(f << bundle << '\n')) return s.fail(error(errc::io, "bundle", "cannot write " + a.get("bundle")));
+  }
+  if (s.json || a.has("bundle")) {
+    if (s.json) fmt::print(s.out, "{}\n", bundle);
+    else fmt::print(s.out, "wrote the dossier of case {} for {} ({} events, {} documents) to {}\n", b->row.state.id, agency,
+                    b->history.size(), b->row.state.documents.size(), a.get("bundle"));
+    return exit_ok;
+  }
+  const auto& c = b->row.state;
+  fmt::print(s.out, "dossier of case {} for {} [{}]\n", c.id, agency, to_string(c.status));
+  fmt::print(s.out, "  received {}{}; {}\n", both_calendars(b->dossier.received_at, s.jalali_digits),
+             b->dossier.received_from.empty() ? "" : " from " + b->dossier.received_from,
+             b->dossier.left_at ? "transferred to " + b->dossier.left_to : (c.status == case_status::referred ? "held now" : "closed"));
+  fmt::print(s.out, "  consumer {} ({}, national code {}, mobile {})\n", b->consumer.name, c.consumer_id, b->consumer.national_code, b->consumer.mobile);
+  fmt::print(s.out, "  business {} ({}, seal {}){}\n", b->business.name, b->business.domain, c.business_id,
+             b->business_restricted ? " [seal restricted]" : "");
+  fmt::print(s.out, "  documents:\n");
+  for (const auto& d : c.documents)
+    fmt::print(s.out, "    {:<16} {}  {} ({} bytes)\n", fb::EnumNameDocumentKind(d.kind), to_hex(d.sha256), d.file_name, d.size_bytes);
+  fmt::print(s.out, "  history:\n");
+  for (const auto& bytes : b->history) {
+    auto r = decode(bytes);
+    if (!r) return s.fail(r.error());
+    fmt::print(s.out, "    #{:<3} {}  {}\n", r->sequence.value(), format_jalali(r->time, s.jalali_digits), describe(*r));
+  }
+  return exit_ok;
+}
+
+int stats_cmd(session& s, const parsed_args& a) {
+  auto store = open_for_query(s);
+  if (!store) return s.fail(store.error());
+  const std::string by = a.maybe("by").value_or("month_category");
+  auto rows = pj::statistics(**store, by);
+  if (!rows) return s.fail(rows.error());
+  table t;
+  if (by == "month_category") {
+    t.columns = {"month", "category", "cases"};
+    for (const auto& [k, v] : *rows) {
+      const auto slash = k.find('/');
+      t.add({txt(k.substr(0, slash)), txt(slash == std::string::npos ? "" : k.substr(slash + 1)), num(v)});
+    }
+  } else {
+    t.columns = {by, "cases"};
+    for (const auto& [k, v] : *rows) t.add({txt(k), num(v)});
+  }
+  print(s.out, t, format_of(s));
+  return exit_ok;
+}
+
+// The events an agency's feed carries: referrals to it, transfers to or from it, and its own
+// acknowledgements, extensions and decisions.
+bool concerns(const event_record& e, const std::string& agency) {
+  const auto& p = e.payload;
+  switch (p.type) {
+    case fb::Event_ReferredToAgency: return p.AsReferredToAgency()->agency_id == agency;
+    case fb::Event_ReferralTransferred:
+      return p.AsReferralTransferred()->to_agency_id == agency || p.AsReferralTransferred()->from_agency_id == agency;
+    case fb::Event_ReferralAcknowledged: return p.AsReferralAcknowledged()->agency_id == agency;
+    case fb::Event_ReferralExtended: return p.AsReferralExtended()->agency_id == agency;
+    case fb::Event_ReferralOverdue: return p.AsReferralOverdue()->agency_id == agency;
+    case fb::Event_AgencyDecided: return p.AsAgencyDecided()->agency_id == agency;
+    default: return false;
+  }
+}
+
+int subscribe_cmd(session& s, const parsed_args& a) {
+  const std::string agency = a.get("agency");
+  if (!s.who || !((s.who->role == fb::Role_agency && s.who->id == agency) || s.who->role == fb::Role_operator_ ||
+                  s.who->role == fb::Role_auditor))
+    return s.fail(error(errc::unauthorized, "actor", fmt::format("only agency {} reads its feed (--as agency:{})", agency, agency)));
+  auto log = s.open_log_for_reading();
+  if (!log) return s.fail(log.error());
+  log_position from(0);
+  if (a.has("from")) {
+    const auto& f = a.get("from");
+    if (f.empty() || f.find_first_not_of("0123456789") != std::string::npos || f.size() > 19)
+      return s.fail(error(errc::invalid_argument, "from", "must be a log position (a whole number)"));
+    from = log_position(std::stoull(f));
+  }
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  for (;;) {
+    auto batch = (*log)->read_all(from, 1024);
+    if (!batch) return s.fail(batch.error());
+    bool any_concern = false;
+    for (const auto& st : *batch) {
+      from = log_position(st.position.value() + 1);
+      auto r = decode(st.bytes);
+      if (!r) return s.fail(error(errc::corrupt, "log", fmt::format("position {}: {}", st.position.value(), r.error().message())));
+      if (!concerns(*r, agency)) continue;
+      any_concern = true;
+      // The dossier as of now, from the projections brought up to this event at least.
+      std::string dossier_json = "null";
+      if (auto st2 = s.refresh_projections(); st2 || st2.error().code() != errc::corrupt) {
+        if (auto store = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only)) {
+          if (auto b = pj::dossier(**store, agency, r->stream)) dossier_json = bundle_json(*b, s);
+        }
+      }
+      fmt::print(s.out, "{}\n", json_object().field("position", st.position.value()).field("agency", agency)
+                                    .field("case", r->stream).field("type", fb::EnumNameEvent(r->payload.type))
+                                    .field("summary", describe(*r)).raw("event", envelope_to_json(st.bytes))
+                                    .raw("dossier", dossier_json).str());
+    }
+    if (any_concern) s.out.flush();
+    if (batch->size() == 1024) continue;
+    if (!a.has("follow") || interrupted) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_query_commands(std::vector<command_spec>& t) {
+  const std::string proj = "projections";
+  t.push_back({"project", proj, "bring the projections up to the end of the log (or --follow it)",
+               {{"follow", "", "keep running and apply new events as they come (Ctrl-C stops)"},
+                {"interval-ms", "MS", "with --follow: how often to look for new events (default 200)"}},
+               project});
+  t.push_back({"rebuild", proj, "drop and rebuild every projection from the log, swap it in, compare digests", {}, rebuild_cmd});
+  const std::string q = "queries (table, --json or --csv)";
+  t.push_back({"case", q, "one case as the projections hold it", {{"case", "CASE", "the case id", true}}, case_cmd});
+  t.push_back({"cases", q, "cases filtered by status, business, agency, category, filing date, overdue",
+               {{"status", "STATUS", "current status"}, {"business", "SEAL", "the business"},
+                {"agency", "AGENCY", "held by this agency"}, {"category", "CATEGORY", "the category"},
+                {"from", "DATE", "filed on or after"}, {"to", "DATE", "filed before"},
+                {"overdue", "", "open cases with a deadline already passed"}, {"limit", "N", "at most N rows (default 1000)"}},
+               cases_cmd});
+  t.push_back({"scorecard", q, "a business's scorecard (or every business's)", {{"business", "SEAL", "the business"}}, scorecard_cmd});
+  t.push_back({"top", q, "the top N businesses by complaints, unanswered, satisfaction or any counter",
+               {{"by", "COUNTER", "complaints (default), unanswered, satisfaction, …"}, {"n", "N", "how many (default 10)"}}, top_cmd});
+  t.push_back({"queue", q, "an agency's queue: the cases it holds (--all: every case it ever held)",
+               {{"agency", "AGENCY", "the agency", true}, {"all", "", "include cases transferred on or decided"}}, queue_cmd});
+  t.push_back({"dossier", q, "the full transferable case file an agency holds (personal data: agency, operators, auditors)",
+               {{"agency", "AGENCY", "the agency", true}, {"case", "CASE", "the case", true},
+                {"bundle", "FILE", "write the whole dossier as one JSON file"}},
+               dossier_cmd});
+  t.push_back({"stats", q, "case counts by month, category, status, outcome or month_category",
+               {{"by", "DIMENSION", "month, category, status, outcome, month_category (default)"}}, stats_cmd});
+  t.push_back({"subscribe", "agencies' feed", "an agency's referral events with the dossier, as JSON lines",
+               {{"agency", "AGENCY", "the agency", true}, {"from", "POSITION", "start at this log position (default 0)"},
+                {"follow", "", "keep waiting for new events (Ctrl-C stops)"}},
+               subscribe_cmd});
+}
+
+}  // namespace sazesh::cli

@@ -1,0 +1,149 @@
+#include "projections/projector.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "engine/codec.h"
+#include "projections/apply.h"
+#include "projections/rows.h"
+
+namespace sazesh::projections {
+namespace {
+
+// A case event must continue its case's hash chain as the projections know it.
+status check_chain(const change_set& kv, const event_record& e) {
+  if (e.payload.type == fb::Event_CaseFiled) {
+    if (e.sequence.value() != 1 || !e.previous_hash.empty())
+      return error(errc::corrupt, "log", "a filing must be the first event of its case");
+    return ok;
+  }
+  auto raw = kv.get(keys::case_row(e.stream));
+  if (!raw) return ok;  // party streams are not chained in the projections
+  auto row = decode_case_row(*raw);
+  if (!row) return row.error();
+  if (row->state.head.version.value() + 1 != e.sequence.value() || row->state.head.last_hash != e.previous_hash)
+    return error(errc::corrupt, "log", fmt::format("breaks the hash chain of case {}", e.stream));
+  return ok;
+}
+
+}  // namespace
+
+result<std::uint64_t> projector::apply_batch(log_position from, bool& reached_end) {
+  auto events = log_.read_all(from, batch_size_);
+  if (!events) return events.error();
+  reached_end = events->size() < batch_size_;
+  change_set changes(store_);
+  std::uint64_t applied = 0;
+  log_position next = from;
+  const auto fail = [&](log_position at, const error& why) -> result<std::uint64_t> {
+    // Keep what came before the bad record; apply nothing after it.
+    store_position(changes, at);
+    if (auto s = store_.commit(changes); !s) return s.error();
+    return error(errc::corrupt, "log",
+                 fmt::format("the event at position {} cannot be projected: {}", at.value(), why.message()));
+  };
+  for (const auto& stored : *events) {
+    auto rec = decode(stored.bytes);
+    if (!rec) return fail(stored.position, rec.error());
+    if (auto s = check_chain(changes, *rec); !s) return fail(stored.position, s.error());
+    if (auto s = apply_event(changes, *rec, stored.bytes); !s) return fail(stored.position, s.error());
+    next = log_position(stored.position.value() + 1);
+    ++applied;
+  }
+  if (applied == 0) return std::uint64_t{0};
+  store_position(changes, next);
+  if (auto s = store_.commit(changes); !s) return s.error();
+  return applied;
+}
+
+result<std::uint64_t> projector::catch_up(const progress_fn& on_progress) {
+  auto end = log_.end();
+  if (!end) return end.error();
+  std::uint64_t total = 0;
+  for (;;) {
+    const log_position from = stored_position(store_);
+    if (from >= *end) break;
+    bool reached_end = false;
+    auto n = apply_batch(from, reached_end);
+    if (!n) return n.error();
+    total += *n;
+    if (on_progress) on_progress({stored_position(store_), *end, total});
+    if (*n == 0 || reached_end) break;
+  }
+  return total;
+}
+
+status projector::follow(const std::function<bool()>& stop, std::chrono::milliseconds interval,
+                         const progress_fn& on_progress) {
+  while (!stop()) {
+    if (auto r = log_.refresh(); !r) return r.error();
+    auto n = catch_up(on_progress);
+    if (!n) return n.error();
+    if (*n == 0) std::this_thread::sleep_for(interval);
+  }
+  return ok;
+}
+
+void recover_interrupted_swap(const std::filesystem::path& folder) {
+  std::error_code ec;
+  const auto fresh = std::filesystem::path(folder.string() + ".rebuilt");
+  const auto old = std::filesystem::path(folder.string() + ".old");
+  // The rebuilt folder is only renamed to ".rebuilt" once complete; if the swap stopped between
+  // its two renames, finish it.
+  if (!std::filesystem::exists(folder, ec) && std::filesystem::exists(fresh, ec))
+    std::filesystem::rename(fresh, folder, ec);
+  if (std::filesystem::exists(folder, ec)) std::filesystem::remove_all(old, ec);
+}
+
+result<rebuild_report> rebuild(event_log& log, const std::filesystem::path& folder,
+                               const progress_fn& on_progress) {
+  const auto started = std::chrono::steady_clock::now();
+  recover_interrupted_swap(folder);
+  std::error_code ec;
+  // Holding the live projections' lock keeps a running projector from writing mid-swap.
+  std::unique_ptr<projection_store> live;
+  if (std::filesystem::exists(folder, ec)) {
+    auto opened = projection_store::open(folder, store_mode::read_write);
+    if (!opened) return opened.error();
+    live = std::move(*opened);
+  }
+  const auto building = std::filesystem::path(folder.string() + ".building-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(building, ec);
+  rebuild_report report;
+  {
+    auto fresh = projection_store::open(building, store_mode::bulk_load);
+    if (!fresh) return fresh.error();
+    projector p(log, **fresh, 8192);
+    auto n = p.catch_up(on_progress);
+    if (!n) {
+      fresh->reset();
+      std::filesystem::remove_all(building, ec);
+      return n.error();
+    }
+    report.events = *n;
+    if (auto s = (*fresh)->flush(); !s) return s.error();
+    auto d = (*fresh)->digest();
+    if (!d) return d.error();
+    report.digest = *d;
+  }
+  const auto rebuilt = std::filesystem::path(folder.string() + ".rebuilt");
+  const auto old = std::filesystem::path(folder.string() + ".old");
+  std::filesystem::remove_all(rebuilt, ec);
+  std::filesystem::rename(building, rebuilt, ec);
+  if (ec) return error(errc::io, "projections", "cannot rename the rebuilt projections: " + ec.message());
+  live.reset();
+  if (std::filesystem::exists(folder)) {
+    std::filesystem::remove_all(old, ec);
+    std::filesystem::rename(folder, old, ec);
+    if (ec) return error(errc::io, "projections", "cannot move the old projections aside: " + ec.message());
+  }
+  std::filesystem::rename(rebuilt, folder, ec);
+  if (ec) return error(errc::io, "projections", "cannot swap in the rebuilt projections: " + ec.message());
+  std::filesystem::remove_all(old, ec);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace sazesh::projections

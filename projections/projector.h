@@ -1,0 +1,70 @@
+// projector: keeps the projections up to date with the log.
+//
+// It reads the log from the position stored in the projections, verifies and decodes each
+// record, applies it (apply.h), and commits each batch of changes together with the new
+// position in one write. Killed at any moment, it restarts from the last committed position:
+// no event is applied twice or missed. A record that fails verification, or breaks its case's
+// hash chain, stops it with an error naming the position; everything before it is committed,
+// nothing after it is applied.
+//
+//   projector p(log, *store);
+//   auto applied = p.catch_up();           // up to the end of the log
+//   p.follow([&] { return stopping; });    // then new events as they come
+//
+// Thread safety: one projector per store; the log may be shared.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+
+#include "engine/event_log.h"
+#include "projections/store.h"
+
+namespace sazesh::projections {
+
+struct progress {
+  log_position position;  // next event to apply
+  log_position end;       // the log's end when the run started
+  std::uint64_t applied = 0;
+};
+using progress_fn = std::function<void(const progress&)>;
+
+class projector {
+ public:
+  projector(event_log& log, projection_store& store, std::size_t batch_size = 4096)
+      : log_(log), store_(store), batch_size_(batch_size) {}
+
+  // Applies every event from the stored position to the log's end; returns how many.
+  result<std::uint64_t> catch_up(const progress_fn& on_progress = {});
+
+  // Catches up, then keeps applying new events until `stop()` is true, checking every
+  // `interval` when idle.
+  status follow(const std::function<bool()>& stop, std::chrono::milliseconds interval,
+                const progress_fn& on_progress = {});
+
+ private:
+  result<std::uint64_t> apply_batch(log_position from, bool& reached_end);
+
+  event_log& log_;
+  projection_store& store_;
+  std::size_t batch_size_;
+};
+
+struct rebuild_report {
+  std::uint64_t events = 0;
+  std::string digest;  // of the new projections
+  double seconds = 0;
+};
+
+// Drops and rebuilds every projection from the log: builds into a new folder beside `folder`
+// and swaps it in only when complete, so readers see the old projections until then and a crash
+// mid-way leaves them untouched. Fails with errc::unavailable if a projector holds `folder`.
+result<rebuild_report> rebuild(event_log& log, const std::filesystem::path& folder,
+                               const progress_fn& on_progress = {});
+
+// Finishes a swap a crash interrupted (called by every opener of the projections).
+void recover_interrupted_swap(const std::filesystem::path& folder);
+
+}  // namespace sazesh::projections

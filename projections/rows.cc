@@ -1,0 +1,384 @@
+#include "projections/rows.h"
+
+#include <fmt/format.h>
+
+#include "engine/calendar.h"
+
+namespace sazesh::projections {
+namespace {
+
+class row_writer {
+ public:
+  void u8(std::uint8_t v) { out_ += static_cast<char>(v); }
+  void u32(std::uint32_t v) { for (int i = 3; i >= 0; --i) out_ += static_cast<char>((v >> (8 * i)) & 0xFF); }
+  void u64(std::uint64_t v) { for (int i = 7; i >= 0; --i) out_ += static_cast<char>((v >> (8 * i)) & 0xFF); }
+  void i64(std::int64_t v) { u64(static_cast<std::uint64_t>(v)); }
+  void flag(bool v) { u8(v ? 1 : 0); }
+  void str(std::string_view s) { u32(static_cast<std::uint32_t>(s.size())); out_.append(s); }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+// Reads what row_writer wrote; any overrun makes ok() false and every later read return 0/"".
+class row_reader {
+ public:
+  explicit row_reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  bool done() const { return ok_ && pos_ == in_.size(); }
+  std::uint8_t u8() { return need(1) ? static_cast<std::uint8_t>(in_[pos_++]) : 0; }
+  std::uint32_t u32() {
+    if (!need(4)) return 0;
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(in_[pos_++]);
+    return v;
+  }
+  std::uint64_t u64() {
+    if (!need(8)) return 0;
+    std::uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in_[pos_++]);
+    return v;
+  }
+  std::int64_t i64() { return static_cast<std::int64_t>(u64()); }
+  bool flag() { return u8() != 0; }
+  std::string str() {
+    const std::uint32_t n = u32();
+    if (!need(n)) return {};
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+
+ private:
+  bool need(std::size_t n) {
+    if (ok_ && in_.size() - pos_ >= n) return true;
+    ok_ = false;
+    return false;
+  }
+  std::string_view in_;
+  std::size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+template <class T>
+result<T> finish(row_reader& r, T value, const char* what) {
+  if (!r.done()) return error(errc::corrupt, what, "the stored row does not decode");
+  return value;
+}
+
+}  // namespace
+
+std::string outcome_of(const case_row& r) {
+  const case_state& s = r.state;
+  switch (s.status) {
+    case case_status::rejected: return "rejected";
+    case case_status::withdrawn: return "withdrawn";
+    case case_status::closed:
+      if (s.close_reason == fb::CloseReason_incomplete) return "incomplete";
+      if (s.close_reason == fb::CloseReason_agency_decided)
+        return std::string("agency_") + (r.verdict ? fb::EnumNameAgencyVerdict(*r.verdict) : "decided");
+      if (s.resolution == fb::Resolution_mediation) return "settled_mediation";
+      return "settled_negotiation";
+    default: return "open";
+  }
+}
+
+std::string filing_month(const case_state& s) {
+  const jalali_date j = to_jalali(tehran_date(s.filed_at));
+  return fmt::format("{:04}-{:02}", j.year, j.month);
+}
+
+const char* counter_name(counter c) {
+  static constexpr std::array<const char*, counter_count> names{
+      "complaints", "open_cases", "forwarded", "timely_responses", "late_responses", "delays_1",
+      "delays_2", "unanswered", "offers", "settled_negotiation", "settled_mediation",
+      "mediation_failed", "referred", "decisions_upheld", "decisions_partially_upheld",
+      "decisions_dismissed", "decisions_not_competent", "remedy_not_fulfilled", "reopened",
+      "withdrawn", "rejected", "incomplete", "ratings", "rating_sum", "rated_resolved",
+      "restrictions"};
+  return names[static_cast<std::size_t>(c)];
+}
+
+double scorecard::satisfaction() const {
+  const auto n = (*this)[counter::ratings];
+  return n == 0 ? 0.0 : static_cast<double>((*this)[counter::rating_sum]) / static_cast<double>(n);
+}
+
+std::string encode(const case_row& r) {
+  const case_state& s = r.state;
+  row_writer w;
+  w.str(s.id);
+  w.u64(s.head.version.value());
+  w.str(s.head.last_hash);
+  w.u8(static_cast<std::uint8_t>(s.status));
+  w.str(s.consumer_id);
+  w.str(s.business_id);
+  w.str(s.order_reference);
+  w.i64(s.purchase_date_days);
+  w.u64(s.amount_rials);
+  w.u8(s.category);
+  w.u8(s.requested_remedy);
+  w.u32(static_cast<std::uint32_t>(s.documents.size()));
+  for (const auto& d : s.documents) {
+    w.u8(d.kind);
+    w.str(d.sha256);
+    w.str(d.file_name);
+    w.u64(d.size_bytes);
+  }
+  w.u32(static_cast<std::uint32_t>(s.missing_documents.size()));
+  for (auto k : s.missing_documents) w.u8(k);
+  w.u8(static_cast<std::uint8_t>(s.response_level));
+  w.flag(s.responded);
+  w.flag(s.timely_response);
+  w.flag(s.unanswered);
+  w.u32(static_cast<std::uint32_t>(s.offers.size()));
+  for (const auto& o : s.offers) {
+    w.u32(o.number);
+    w.u8(o.by);
+    w.u8(o.remedy);
+    w.u64(o.amount_rials);
+    w.u32(o.remedy_days);
+    w.u8(static_cast<std::uint8_t>(o.status));
+  }
+  w.str(s.mediator_id);
+  w.str(s.agency_id);
+  w.u32(static_cast<std::uint32_t>(s.agencies.size()));
+  for (const auto& a : s.agencies) w.str(a);
+  w.flag(s.referral_acknowledged);
+  w.flag(s.referral_extended);
+  w.u32(static_cast<std::uint32_t>(s.deadlines.size()));
+  for (const auto& d : s.deadlines) {
+    w.u8(static_cast<std::uint8_t>(d.kind));
+    w.i64(d.due);
+  }
+  w.flag(s.resolution.has_value());
+  w.u8(s.resolution.value_or(fb::Resolution_negotiation));
+  w.flag(s.close_reason.has_value());
+  w.u8(s.close_reason.value_or(fb::CloseReason_resolved));
+  w.i64(s.filed_at);
+  w.i64(s.closed_at);
+  w.i64(s.reopen_until);
+  w.i64(s.last_change);
+  w.u8(static_cast<std::uint8_t>(s.rating));
+  w.u32(static_cast<std::uint32_t>(s.reopened));
+  w.u64(r.events);
+  w.flag(r.verdict.has_value());
+  w.u8(r.verdict.value_or(fb::AgencyVerdict_upheld));
+  return w.take();
+}
+
+result<case_row> decode_case_row(std::string_view bytes) {
+  row_reader rd(bytes);
+  case_row r;
+  case_state& s = r.state;
+  s.id = rd.str();
+  s.head.version = stream_version(rd.u64());
+  s.head.last_hash = rd.str();
+  s.status = static_cast<case_status>(rd.u8());
+  s.consumer_id = rd.str();
+  s.business_id = rd.str();
+  s.order_reference = rd.str();
+  s.purchase_date_days = static_cast<std::int32_t>(rd.i64());
+  s.amount_rials = rd.u64();
+  s.category = static_cast<fb::Category>(rd.u8());
+  s.requested_remedy = static_cast<fb::RemedyKind>(rd.u8());
+  for (std::uint32_t n = rd.u32(); rd.ok() && n > 0; --n) {
+    document_ref d;
+    d.kind = static_cast<fb::DocumentKind>(rd.u8());
+    d.sha256 = rd.str();
+    d.file_name = rd.str();
+    d.size_bytes = rd.u64();
+    s.documents.push_back(std::move(d));
+  }
+  for (std::uint32_t n = rd.u32(); rd.ok() && n > 0; --n)
+    s.missing_documents.push_back(static_cast<fb::DocumentKind>(rd.u8()));
+  s.response_level = rd.u8();
+  s.responded = rd.flag();
+  s.timely_response = rd.flag();
+  s.unanswered = rd.flag();
+  for (std::uint32_t n = rd.u32(); rd.ok() && n > 0; --n) {
+    offer o;
+    o.number = rd.u32();
+    o.by = static_cast<fb::Role>(rd.u8());
+    o.remedy = static_cast<fb::RemedyKind>(rd.u8());
+    o.amount_rials = rd.u64();
+    o.remedy_days = rd.u32();
+    o.status = static_cast<offer_status>(rd.u8());
+    s.offers.push_back(o);
+  }
+  s.mediator_id = rd.str();
+  s.agency_id = rd.str();
+  for (std::uint32_t n = rd.u32(); rd.ok() && n > 0; --n) s.agencies.push_back(rd.str());
+  s.referral_acknowledged = rd.flag();
+  s.referral_extended = rd.flag();
+  for (std::uint32_t n = rd.u32(); rd.ok() && n > 0; --n) {
+    deadline d;
+    d.kind = static_cast<deadline_kind>(rd.u8());
+    d.due = rd.i64();
+    s.deadlines.push_back(d);
+  }
+  const bool has_resolution = rd.flag();
+  const auto resolution = static_cast<fb::Resolution>(rd.u8());
+  if (has_resolution) s.resolution = resolution;
+  const bool has_close = rd.flag();
+  const auto close = static_cast<fb::CloseReason>(rd.u8());
+  if (has_close) s.close_reason = close;
+  s.filed_at = rd.i64();
+  s.closed_at = rd.i64();
+  s.reopen_until = rd.i64();
+  s.last_change = rd.i64();
+  s.rating = rd.u8();
+  s.reopened = static_cast<int>(rd.u32());
+  r.events = rd.u64();
+  const bool has_verdict = rd.flag();
+  const auto verdict = static_cast<fb::AgencyVerdict>(rd.u8());
+  if (has_verdict) r.verdict = verdict;
+  return finish(rd, std::move(r), "case_row");
+}
+
+std::string encode(const scorecard& r) {
+  row_writer w;
+  w.str(r.business_id);
+  w.str(r.name);
+  w.str(r.domain);
+  w.u8(static_cast<std::uint8_t>(r.stars));
+  w.flag(r.restricted);
+  w.str(r.restriction_reason);
+  w.u32(static_cast<std::uint32_t>(counter_count));
+  for (auto v : r.counters) w.u64(v);
+  return w.take();
+}
+
+result<scorecard> decode_scorecard(std::string_view bytes) {
+  row_reader rd(bytes);
+  scorecard r;
+  r.business_id = rd.str();
+  r.name = rd.str();
+  r.domain = rd.str();
+  r.stars = rd.u8();
+  r.restricted = rd.flag();
+  r.restriction_reason = rd.str();
+  const std::uint32_t n = rd.u32();
+  // Rows written with fewer counters (an older format) read the missing ones as zero.
+  for (std::uint32_t i = 0; rd.ok() && i < n; ++i) {
+    const auto v = rd.u64();
+    if (i < counter_count) r.counters[i] = v;
+  }
+  return finish(rd, std::move(r), "scorecard");
+}
+
+std::string encode(const dossier_row& r) {
+  row_writer w;
+  w.str(r.agency_id);
+  w.str(r.case_id);
+  w.i64(r.received_at);
+  w.str(r.received_from);
+  w.i64(r.acknowledged_at);
+  w.flag(r.extended);
+  w.i64(r.left_at);
+  w.str(r.left_to);
+  w.i64(r.decided_at);
+  w.flag(r.verdict.has_value());
+  w.u8(r.verdict.value_or(fb::AgencyVerdict_upheld));
+  return w.take();
+}
+
+result<dossier_row> decode_dossier_row(std::string_view bytes) {
+  row_reader rd(bytes);
+  dossier_row r;
+  r.agency_id = rd.str();
+  r.case_id = rd.str();
+  r.received_at = rd.i64();
+  r.received_from = rd.str();
+  r.acknowledged_at = rd.i64();
+  r.extended = rd.flag();
+  r.left_at = rd.i64();
+  r.left_to = rd.str();
+  r.decided_at = rd.i64();
+  const bool has_verdict = rd.flag();
+  const auto verdict = static_cast<fb::AgencyVerdict>(rd.u8());
+  if (has_verdict) r.verdict = verdict;
+  return finish(rd, std::move(r), "dossier_row");
+}
+
+std::string encode(const party_row& r) {
+  row_writer w;
+  w.u8(r.role);
+  w.str(r.id);
+  w.str(r.name);
+  w.str(r.national_code);
+  w.str(r.mobile);
+  w.str(r.domain);
+  w.u8(static_cast<std::uint8_t>(r.stars));
+  w.u32(static_cast<std::uint32_t>(r.categories.size()));
+  for (auto c : r.categories) w.u8(c);
+  w.i64(r.registered_at);
+  return w.take();
+}
+
+result<party_row> decode_party_row(std::string_view bytes) {
+  row_reader rd(bytes);
+  party_row r;
+  r.role = static_cast<fb::Role>(rd.u8());
+  r.id = rd.str();
+  r.name = rd.str();
+  r.national_code = rd.str();
+  r.mobile = rd.str();
+  r.domain = rd.str();
+  r.stars = rd.u8();
+  for (std::uint32_t n = rd.u32(); rd.ok() && n > 0; --n) r.categories.push_back(static_cast<fb::Category>(rd.u8()));
+  r.registered_at = rd.i64();
+  return finish(rd, std::move(r), "party_row");
+}
+
+std::string encode_u64(std::uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
+  return out;
+}
+
+std::uint64_t decode_u64(std::string_view b) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8 && i < b.size(); ++i) v = (v << 8) | static_cast<unsigned char>(b[i]);
+  return v;
+}
+
+namespace keys {
+namespace {
+std::string join(std::string_view kind, std::string_view a) {
+  std::string k(kind);
+  k.append(a);
+  return k;
+}
+}  // namespace
+
+std::string position() { return "mposition"; }
+std::string format() { return "mformat"; }
+std::string case_row(std::string_view id) { return join("c", id); }
+std::string history_prefix(std::string_view id) { return join("h", id) + '\0'; }
+std::string history(std::string_view id, std::uint64_t seq) { return history_prefix(id) + encode_u64(seq); }
+std::string party(std::string_view id) { return join("p", id); }
+std::string scorecard(std::string_view id) { return join("b", id); }
+std::string dossier_prefix(std::string_view agency) { return join("d", agency) + '\0'; }
+std::string dossier(std::string_view agency, std::string_view id) { return dossier_prefix(agency) + std::string(id); }
+std::string stat_prefix(std::string_view dim) { return join("s", dim) + '\0'; }
+std::string stat(std::string_view dim, std::string_view value) { return stat_prefix(dim) + std::string(value); }
+std::string index_prefix(std::string_view idx, std::string_view value) { return join(idx, value) + '\0'; }
+std::string index(std::string_view idx, std::string_view value, std::string_view id) { return index_prefix(idx, value) + std::string(id); }
+std::string by_time(std::string_view idx, std::uint64_t t, std::string_view id) { return join(idx, encode_u64(t)) + std::string(id); }
+std::string prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    auto& last = end.back();
+    if (static_cast<unsigned char>(last) != 0xFF) {
+      last = static_cast<char>(static_cast<unsigned char>(last) + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\xFF');  // nothing sorts after every key; unused in practice
+}
+}  // namespace keys
+
+}  // namespace sazesh::projections

@@ -1,0 +1,133 @@
+// The rows of the projection store and their keys. Key layout (every key starts with a kind
+// byte; integers are big-endian so keys sort numerically; 0x00 ends variable-length parts):
+//
+//   m position                      u64 the next log position to apply
+//   m format                        u32 row format version (1)
+//   c <case>                        case_row
+//   h <case> 0 <seq u64>            the event's envelope bytes (case history, for dossiers)
+//   p <party>                       party_row: consumers' personal data lives only here
+//   b <business>                    scorecard
+//   d <agency> 0 <case>             dossier_row: one per agency that ever held the case
+//   xs <status> 0 <case>            index: cases by current status
+//   xb <business> 0 <case>          index: cases by business
+//   xa <agency> 0 <case>            index: open cases held by an agency (its queue)
+//   xc <category> 0 <case>          index: cases by category
+//   xm <jalali month> 0 <case>      index: cases by filing month, e.g. "1405-08"
+//   xf <filed_at u64> <case>        index: cases by filing time
+//   xd <due u64> <case>             index: open cases by their earliest deadline (overdue = due < now)
+//   s <dimension> 0 <value>         u64 count: month, category, status, outcome, month_category
+//
+// Values are this file's own compact binary encoding (row_writer/row_reader), checked on
+// decode; a row that does not decode is reported as corrupt, never guessed at.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/result.h"
+#include "engine/state.h"
+
+namespace sazesh::projections {
+
+inline constexpr std::uint32_t row_format_version = 1;
+
+struct case_row {
+  case_state state;
+  std::uint64_t events = 0;
+  std::optional<fb::AgencyVerdict> verdict;
+  bool operator==(const case_row&) const = default;
+};
+
+// How a case ended (or "open"): the outcome dimension of the statistics.
+std::string outcome_of(const case_row& r);
+// The Jalali month a case was filed in, "1405-08".
+std::string filing_month(const case_state& s);
+
+// The counters of a business scorecard. Names are the column names of queries.
+enum class counter : std::size_t {
+  complaints, open_cases, forwarded, timely_responses, late_responses, delays_1, delays_2,
+  unanswered, offers, settled_negotiation, settled_mediation, mediation_failed, referred,
+  decisions_upheld, decisions_partially_upheld, decisions_dismissed, decisions_not_competent,
+  remedy_not_fulfilled, reopened, withdrawn, rejected, incomplete, ratings, rating_sum,
+  rated_resolved, restrictions,
+  count_  // the number of counters
+};
+inline constexpr std::size_t counter_count = static_cast<std::size_t>(counter::count_);
+const char* counter_name(counter c);
+
+struct scorecard {
+  std::string business_id, name, domain;
+  int stars = 0;
+  bool restricted = false;
+  std::string restriction_reason;
+  std::array<std::uint64_t, counter_count> counters{};
+  std::uint64_t& operator[](counter c) { return counters[static_cast<std::size_t>(c)]; }
+  std::uint64_t operator[](counter c) const { return counters[static_cast<std::size_t>(c)]; }
+  // Average rating, 0 when unrated.
+  double satisfaction() const;
+  bool operator==(const scorecard&) const = default;
+};
+
+struct dossier_row {
+  std::string agency_id, case_id;
+  timestamp_ms received_at = 0;
+  std::string received_from;          // empty: referred by an operator; else the agency it came from
+  timestamp_ms acknowledged_at = 0;
+  bool extended = false;
+  timestamp_ms left_at = 0;           // 0 while the agency holds the case
+  std::string left_to;                // the agency it was transferred to
+  timestamp_ms decided_at = 0;
+  std::optional<fb::AgencyVerdict> verdict;
+  bool operator==(const dossier_row&) const = default;
+};
+
+struct party_row {
+  fb::Role role = fb::Role_consumer;
+  std::string id, name;
+  std::string national_code, mobile;   // consumers and mediators (mobile only)
+  std::string domain;                  // businesses
+  int stars = 0;
+  std::vector<fb::Category> categories;  // agencies
+  timestamp_ms registered_at = 0;
+  bool operator==(const party_row&) const = default;
+};
+
+std::string encode(const case_row& r);
+std::string encode(const scorecard& r);
+std::string encode(const dossier_row& r);
+std::string encode(const party_row& r);
+result<case_row> decode_case_row(std::string_view bytes);
+result<scorecard> decode_scorecard(std::string_view bytes);
+result<dossier_row> decode_dossier_row(std::string_view bytes);
+result<party_row> decode_party_row(std::string_view bytes);
+
+std::string encode_u64(std::uint64_t v);   // 8 bytes, big-endian
+std::uint64_t decode_u64(std::string_view bytes);
+
+// ---- Keys ----
+namespace keys {
+std::string position();
+std::string format();
+std::string case_row(std::string_view case_id);
+std::string history(std::string_view case_id, std::uint64_t sequence);
+std::string history_prefix(std::string_view case_id);
+std::string party(std::string_view id);
+std::string scorecard(std::string_view business_id);
+inline constexpr std::string_view scorecard_prefix = "b";
+std::string dossier(std::string_view agency_id, std::string_view case_id);
+std::string dossier_prefix(std::string_view agency_id);
+std::string stat(std::string_view dimension, std::string_view value);
+std::string stat_prefix(std::string_view dimension);
+// Index keys: `index` is "xs", "xb", "xa", "xc", "xm"; the value part ends with 0.
+std::string index(std::string_view index, std::string_view value, std::string_view case_id);
+std::string index_prefix(std::string_view index, std::string_view value);
+std::string by_time(std::string_view index, std::uint64_t t, std::string_view case_id);  // "xf", "xd"
+// The end of a prefix range: the smallest key greater than every key starting with `prefix`.
+std::string prefix_end(std::string_view prefix);
+}  // namespace keys
+
+}  // namespace sazesh::projections
