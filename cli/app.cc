@@ -143,9 +143,9 @@ std::string both_calendars(timestamp_ms t, digits d) {
 }
 
 int print_outcome(session& s, const char* command, const command_outcome& o) {
-  if (s.json) {
+  const auto to_json = [](const std::vector<event_record>& list) {
     json_array events;
-    for (const auto& e : o.events) {
+    for (const auto& e : list) {
       json_object ev;
       ev.field("sequence", e.sequence.value())
           .field("event_id", e.event_id)
@@ -154,14 +154,22 @@ int print_outcome(session& s, const char* command, const command_outcome& o) {
           .field("summary", describe(e));
       events.raw(ev.str());
     }
+    return events.str();
+  };
+  if (s.json) {
     fmt::print(s.out, "{}\n",
                json_object()
                    .field("command", command)
                    .field("stream", o.stream)
                    .field("repeated", o.repeated)
-                   .raw("events", events.str())
+                   .raw("deadlines_first", to_json(o.deadlines_first))
+                   .raw("events", to_json(o.events))
                    .str());
     return exit_ok;
+  }
+  if (!o.deadlines_first.empty()) {
+    fmt::print(s.out, "{}: deadlines that had passed were applied first\n", o.stream);
+    for (const auto& e : o.deadlines_first) fmt::print(s.out, "  #{:<3} {}\n", e.sequence.value(), describe(e));
   }
   if (o.repeated) fmt::print(s.out, "{}: command id seen before; nothing new written. It wrote:\n", o.stream);
   else if (o.events.empty()) fmt::print(s.out, "{}: nothing was due\n", o.stream);

@@ -45,7 +45,7 @@ event_list on_due(const context& cx, const case_state& k, const deadline& d) {
     }
     case deadline_kind::remedy_confirmation:
       for (auto& ev : resolved_and_closed(cx, fb::Resolution_remedy_confirmed_by_deadline,
-                                          "the consumer did not object to the delivered remedy"))
+                                          "the consumer did not object to the delivered remedy", d.due))
         out.push_back(std::move(ev));
       break;
     case deadline_kind::mediation: {

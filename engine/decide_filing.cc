@@ -114,6 +114,8 @@ result<decision> handle(const context& cx, const accept_case& c) {
                               list_documents(cx.rules.documents_for(category)), k.id,
                               list_documents(missing)));
   SAZESH_CHECK(check_text("note", c.note, 0, max_reason));
+  if (c.route < fb::Route_MIN || c.route > fb::Route_MAX)
+    return refuse(errc::invalid_argument, "route", "must be negotiation or referral");
 
   fb::CaseAcceptedT a;
   a.category = category;

@@ -18,8 +18,18 @@ result<decision> handle(const context& cx, const respond& c) {
   SAZESH_CHECK(check_text("text", c.text, 1, max_text));
   fb::BusinessRespondedT e;
   e.text = c.text;
-  e.timely = k.response_level == 0;
-  e.delay_level = static_cast<std::uint8_t>(k.response_level);
+  // Timeliness follows the clock, not the scheduler: rungs whose time has passed count even if
+  // no tick has written them yet.
+  int level = k.response_level;
+  if (const auto due = k.deadline_of(deadline_kind::response)) {
+    timestamp_ms next = due->due;
+    while (level < 2 && cx.now >= next) {
+      ++level;
+      next += level == 1 ? cx.rules.response_second_ms : cx.rules.response_final_ms;
+    }
+  }
+  e.timely = level == 0;
+  e.delay_level = static_cast<std::uint8_t>(level);
   event_list out;
   out.push_back(make(std::move(e)));
   return on_case(k, std::move(out));

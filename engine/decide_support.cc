@@ -141,13 +141,14 @@ fb::ReferredToAgencyT referral(const context& cx, const std::string& agency_id, 
   return e;
 }
 
-event_list resolved_and_closed(const context& cx, fb::Resolution how, std::string text) {
+event_list resolved_and_closed(const context& cx, fb::Resolution how, std::string text,
+                               std::optional<timestamp_ms> closed_at) {
   fb::CaseResolvedT r;
   r.resolution = how;
   r.text = std::move(text);
   fb::CaseClosedT c;
   c.reason = fb::CloseReason_resolved;
-  c.reopen_until_ms = cx.now + cx.rules.reopen_window_ms;
+  c.reopen_until_ms = closed_at.value_or(cx.now) + cx.rules.reopen_window_ms;
   event_list out;
   out.push_back(make(std::move(r)));
   out.push_back(make(std::move(c)));

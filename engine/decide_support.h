@@ -62,7 +62,9 @@ std::vector<fb::DocumentKind> missing_for(const std::vector<fb::DocumentKind>& n
 status check_agency_for(const context& cx, const case_state& c, const std::string& agency_id,
                         const char* field);
 fb::ReferredToAgencyT referral(const context& cx, const std::string& agency_id, std::string text);
-event_list resolved_and_closed(const context& cx, fb::Resolution how, std::string text);
+// Resolution and closure; the reopen window runs from `closed_at` (default: now).
+event_list resolved_and_closed(const context& cx, fb::Resolution how, std::string text,
+                               std::optional<timestamp_ms> closed_at = std::nullopt);
 fb::MediationRequestedT mediation_requested(fb::MediationReason why, std::string text);
 result<const business_state*> find_business(const context& cx, const std::string& id);
 

@@ -44,6 +44,32 @@
 // requests decided before it in the same group, writes the accepted ones in one synced
 // WriteBatch, updates the in-memory state, and wakes the others. Only the leader writes to
 // RocksDB, so what it reads from RocksDB is never stale with respect to other writers.
+//
+// Followers: RocksDB secondary instances
+// ======================================
+//
+// A follower opens the folder with rocksdb::DB::OpenAsSecondary, which takes no lock and writes
+// nothing in the folder: it reads the writer's MANIFEST and WAL files, and keeps its own info
+// log in a private folder (mkdtemp under the temp directory, removed on close). Its view moves
+// only in TryCatchUpWithPrimary(), which replays the MANIFEST (flushes and compactions: which
+// table files hold the data) and then the tail of the WALs (unflushed appends). Consequences:
+//  - max_open_files = -1: the follower keeps every table file of its view open, so a file the
+//    writer's compaction deletes stays readable until the follower's next catch-up drops it;
+//  - the follower needs the writer's WALs, which hold every append not yet flushed; it reads
+//    each group's WAL record as one unit, so a group is seen whole or not at all;
+//  - secondaries support no snapshots: read_stream reads without one, which is safe because
+//    nothing is ever overwritten or deleted and an index entry and its event share a group;
+//  - a catch-up can race a flush: if the writer flushes and deletes a WAL between the
+//    catch-up's MANIFEST read and its WAL listing, the unread tail of that WAL is missing from
+//    the view (it sits in a table file the follower learns of at its next catch-up) while
+//    later groups are present. Positions and sequences are dense, so the reads check density
+//    and catch up again on a hole; a catch-up failing on a vanished file is retried likewise;
+//  - stream versions are never cached (the cache is filled only by a writer's commits);
+//  - a catch-up that finds nothing new costs about 30 us (a directory listing and a few small
+//    reads), once max_file_opening_threads is 1 (see open_follower); read_all catches up only
+//    when asked from the end, and callers waiting at the end at once share one catch-up;
+//  - what RocksDB reports about secondaries' stale values after a flush or a writer's reopen
+//    concerns overwritten keys; this log never overwrites a key.
 
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -53,15 +79,23 @@
 #include <rocksdb/status.h>
 #include <rocksdb/write_batch.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -84,6 +118,11 @@ constexpr std::size_t k_max_group_bytes = 4u << 20;
 // Bound on cached stream versions; past it arbitrary entries are dropped. A dropped stream is
 // reloaded with one reverse seek, so the bound only trades memory for seeks.
 constexpr std::size_t k_version_cache_capacity = 1u << 17;
+
+// How often a follower tries to catch up before reporting a failure, and how often a read that
+// meets a hole in its view catches up and reads again (see "Followers" above: one more catch-up
+// always fills a hole left by a racing flush).
+constexpr int k_catch_up_attempts = 4;
 
 // --- encoding -----------------------------------------------------------------------------
 
@@ -233,17 +272,73 @@ class snapshot_guard {
   const rocksdb::Snapshot* snapshot_;
 };
 
+result<bool> read_format(rocksdb::DB& db);
+result<std::uint64_t> recover_next_position(rocksdb::DB& db);
+
+// A follower's private folder for the secondary instance's own files; removed with everything
+// in it when dropped.
+class scratch_folder {
+ public:
+  scratch_folder() = default;
+  explicit scratch_folder(std::filesystem::path path) : path_(std::move(path)) {}
+  scratch_folder(scratch_folder&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  scratch_folder& operator=(scratch_folder&& other) noexcept {
+    if (this != &other) {
+      remove();
+      path_ = std::exchange(other.path_, {});
+    }
+    return *this;
+  }
+  ~scratch_folder() { remove(); }
+  const std::filesystem::path& path() const { return path_; }
+
+  static result<scratch_folder> make() {
+    std::error_code ec;
+    std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+    if (ec) base = "/tmp";
+    std::string pattern = (base / "sazesh-follower-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      const std::error_code failure(errno, std::generic_category());
+      return error{errc::io, "data_dir",
+                   "cannot create a follower folder under " + base.string() + ": " +
+                       failure.message()};
+    }
+    return scratch_folder(std::filesystem::path(pattern));
+  }
+
+ private:
+  void remove() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+    path_.clear();
+  }
+  std::filesystem::path path_;
+};
+
 // --- the log ------------------------------------------------------------------------------
 
 class embedded_log final : public event_log {
  public:
+  // A writer: `scratch` is empty. A follower: `db` is a secondary instance keeping its files in
+  // `scratch`, and `format_known` says whether the folder's format version was already seen.
   embedded_log(std::unique_ptr<rocksdb::DB> db, embedded_log_options options,
-               std::uint64_t next_position)
-      : db_(std::move(db)), next_position_(next_position) {
+               std::uint64_t next_position, scratch_folder scratch = {},
+               bool format_known = true)
+      : follower_(options.follower),
+        scratch_(std::move(scratch)),
+        db_(std::move(db)),
+        format_known_(format_known),
+        next_position_(next_position) {
     write_options_.sync = options.sync;
   }
 
+  // The database goes first: a secondary instance writes its info log into the scratch folder
+  // until it is closed.
+  ~embedded_log() override { db_.reset(); }
+
   result<append_outcome> append(append_request request) override {
+    if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
     if (auto checked = check_request(request); !checked) return checked.error();
 
     pending mine{&request};
@@ -277,7 +372,7 @@ class embedded_log final : public event_log {
 
   result<stream_version> version(std::string_view stream) override {
     if (auto checked = check_stream_name(stream); !checked) return checked.error();
-    {
+    if (!follower_) {  // a follower's cache would go stale: it always reads
       std::lock_guard lock(state_mutex_);
       if (auto it = versions_.find(std::string(stream)); it != versions_.end()) {
         return stream_version{it->second};
@@ -293,13 +388,72 @@ class embedded_log final : public event_log {
   result<std::vector<stored_event>> read_stream(std::string_view stream,
                                                 stream_version from) override {
     if (auto checked = check_stream_name(stream); !checked) return checked.error();
-    // One snapshot for the index scan and the event lookups, so both see the same groups.
-    snapshot_guard snapshot(*db_);
+    if (!follower_) return scan_stream(stream, from);
+    // A follower's view can have a hole (see "Followers"): sequences must follow each other.
+    const std::uint64_t first = std::max<std::uint64_t>(from.value(), 1);
+    for (int attempt = 1;; ++attempt) {
+      auto events = scan_stream(stream, from);
+      if (!events) return events;
+      std::size_t dense = 0;
+      while (dense < events->size() && (*events)[dense].sequence.value() == first + dense) ++dense;
+      if (dense == events->size()) return events;
+      if (attempt == k_catch_up_attempts) {
+        return error{errc::corrupt, "stream_index",
+                     "stream " + std::string(stream) + " has no event " +
+                         std::to_string(first + dense) + " but has later ones"};
+      }
+      if (auto caught_up = catch_up(); !caught_up) return caught_up.error();
+    }
+  }
+
+  result<std::vector<stored_event>> read_all(log_position from, std::size_t max) override {
+    if (max == 0) return std::vector<stored_event>{};
+    if (!follower_) return scan_log(from, max);
+    // A caller at (or past) the end is waiting for new events: catch up first, unless a catch-up
+    // that started after this call (in another thread) has succeeded meanwhile.
+    if (from.value() >= known_end()) {
+      if (auto caught_up = catch_up(catch_ups_started_.load()); !caught_up) {
+        return caught_up.error();
+      }
+    }
+    // The log is dense from position 0, so events at or after `from` start exactly at `from`
+    // and follow each other; a hole is the view's, and a catch-up fills it.
+    for (int attempt = 1;; ++attempt) {
+      auto events = scan_log(from, max);
+      if (!events) return events;
+      std::size_t dense = 0;
+      while (dense < events->size() && (*events)[dense].position.value() == from.value() + dense) {
+        ++dense;
+      }
+      if (dense == events->size()) return events;
+      if (attempt == k_catch_up_attempts) {
+        return error{errc::corrupt, "event",
+                     "the log has no event at position " + std::to_string(from.value() + dense) +
+                         " but has later ones"};
+      }
+      if (auto caught_up = catch_up(); !caught_up) return caught_up.error();
+    }
+  }
+
+  result<log_position> end() override { return log_position{known_end()}; }
+
+  status refresh() override {
+    if (!follower_) return ok;
+    return catch_up();
+  }
+
+ private:
+  // Events of one stream with sequence >= from, in order, as stored.
+  result<std::vector<stored_event>> scan_stream(std::string_view stream, stream_version from) {
+    // One snapshot for the index scan and the event lookups, so both see the same groups. A
+    // secondary instance has none; it needs none either (see "Followers").
+    std::optional<snapshot_guard> snapshot;
+    if (!follower_) snapshot.emplace(*db_);
     const std::string lower = stream_key(stream, std::max<std::uint64_t>(from.value(), 1));
     const std::string upper = prefix_end(stream_prefix(stream));
     const rocksdb::Slice upper_slice(upper);
     rocksdb::ReadOptions options;
-    options.snapshot = snapshot.get();
+    if (snapshot) options.snapshot = snapshot->get();
     options.iterate_upper_bound = &upper_slice;
 
     const std::size_t index_key_size = upper.size() + 8;
@@ -333,9 +487,9 @@ class embedded_log final : public event_log {
     return events;
   }
 
-  result<std::vector<stored_event>> read_all(log_position from, std::size_t max) override {
+  // Up to `max` events at positions >= from, in log order, as stored.
+  result<std::vector<stored_event>> scan_log(log_position from, std::size_t max) {
     std::vector<stored_event> events;
-    if (max == 0) return events;
     const std::string upper(1, static_cast<char>(k_event_kind + 1));
     const rocksdb::Slice upper_slice(upper);
     rocksdb::ReadOptions options;
@@ -350,12 +504,43 @@ class embedded_log final : public event_log {
     return events;
   }
 
-  result<log_position> end() override {
+  std::uint64_t known_end() {
     std::lock_guard lock(state_mutex_);
-    return log_position{next_position_};
+    return next_position_;
   }
 
- private:
+  // A follower's catch-up with the writer. Catch-ups take turns. Given `started`, the number of
+  // catch-ups started when the caller asked, it is skipped if one started since has succeeded:
+  // that one already saw everything durable when the caller asked. A failed attempt is retried:
+  // the writer may have deleted a file the attempt was about to read (a flushed WAL, a MANIFEST
+  // replaced on reopen), and the next attempt reads the newer state that replaced it.
+  status catch_up(std::optional<std::uint64_t> started = std::nullopt) {
+    std::lock_guard lock(catch_up_mutex_);
+    if (started && last_good_catch_up_ > *started) return ok;
+    const std::uint64_t number = catch_ups_started_.fetch_add(1) + 1;
+    rocksdb::Status s;
+    for (int attempt = 1; attempt <= k_catch_up_attempts; ++attempt) {
+      s = db_->TryCatchUpWithPrimary();
+      if (s.ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
+    }
+    if (!s.ok()) return from_status(s, "data_dir");
+    if (!format_known_) {
+      // Opened on a log so new that its format version was not written yet.
+      auto format = read_format(*db_);
+      if (!format) return format.error();
+      format_known_ = *format;
+    }
+    auto next = recover_next_position(*db_);
+    if (!next) return next.error();
+    {
+      std::lock_guard state_lock(state_mutex_);
+      next_position_ = *next;
+    }
+    last_good_catch_up_ = number;
+    return ok;
+  }
+
   // One append waiting in the queue. Lives on the appending thread's stack; the leader writes
   // `outcome` and then `done` (under queue_mutex_), after which only the owner touches it.
   struct pending {
@@ -535,8 +720,17 @@ class embedded_log final : public event_log {
     return std::optional<append_outcome>{std::move(*outcome)};
   }
 
+  const bool follower_;
+  scratch_folder scratch_;  // a follower's secondary-instance folder; declared before db_
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::WriteOptions write_options_;
+
+  // A follower's catch-ups: one at a time, numbered from 1 as they start. The two fields after
+  // the counter are guarded by catch_up_mutex_.
+  std::mutex catch_up_mutex_;
+  std::atomic<std::uint64_t> catch_ups_started_{0};
+  std::uint64_t last_good_catch_up_ = 0;  // the number of the last one that succeeded
+  bool format_known_;                     // the folder's format version has been checked
 
   // The append queue and its leader flag.
   std::mutex queue_mutex_;
@@ -544,14 +738,17 @@ class embedded_log final : public event_log {
   std::deque<pending*> queue_;
   bool leader_active_ = false;
 
-  // In-memory state; changed only by the leader, and only after its write succeeded.
+  // In-memory state; changed only by the leader, and only after its write succeeded (for a
+  // follower: next_position_ is the end as of the last catch-up).
   std::mutex state_mutex_;
   std::uint64_t next_position_;
   std::unordered_map<std::string, std::uint64_t> versions_;
 };
 
-// Checks the format version of an opened folder, writing it into a new one.
-status check_format(rocksdb::DB& db) {
+// Reads the format version of an opened folder: true if it is this build's, false if there is
+// none and the database is empty (a new folder, or one whose first open stopped before writing
+// it); any other folder is not ours.
+result<bool> read_format(rocksdb::DB& db) {
   std::string value;
   rocksdb::Status s = db.Get(rocksdb::ReadOptions{}, format_key(), &value);
   if (s.ok()) {
@@ -562,23 +759,28 @@ status check_format(rocksdb::DB& db) {
                    "the folder has format version " + std::to_string(found) + ", this build reads " +
                        std::to_string(k_format_version)};
     }
-    return ok;
+    return true;
   }
   if (!s.IsNotFound()) return from_status(s, "format_version");
-
-  // No format version: acceptable only for an empty database (a new folder, or one whose first
-  // open stopped before this write); anything else is not ours.
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions{}));
   it->SeekToFirst();
   if (it->Valid()) {
     return error{errc::corrupt, "format_version", "the folder holds data but no format version"};
   }
   if (!it->status().ok()) return from_status(it->status(), "data_dir");
+  return false;
+}
+
+// Checks the format version of a folder opened for writing, writing it into a new one.
+status check_format(rocksdb::DB& db) {
+  auto known = read_format(db);
+  if (!known) return known.error();
+  if (*known) return ok;
   std::string version;
   put_u32(version, k_format_version);
   rocksdb::WriteOptions write_options;
   write_options.sync = true;
-  s = db.Put(write_options, format_key(), version);
+  const rocksdb::Status s = db.Put(write_options, format_key(), version);
   if (!s.ok()) return from_status(s, "format_version");
   return ok;
 }
@@ -603,18 +805,9 @@ result<std::uint64_t> recover_next_position(rocksdb::DB& db) {
   return get_uint<std::uint64_t>(key, 1) + 1;
 }
 
-}  // namespace
-
-result<std::unique_ptr<event_log>> open_embedded_log(const std::filesystem::path& folder,
-                                                     embedded_log_options options) {
-  std::error_code ec;
-  std::filesystem::create_directories(folder, ec);
-  if (ec) {
-    return error{errc::io, "data_dir", "cannot create " + folder.string() + ": " + ec.message()};
-  }
-
+// Options shared by the writer and its followers.
+rocksdb::Options database_options() {
   rocksdb::Options db_options;
-  db_options.create_if_missing = true;
   // Envelopes are small records written once and read in order; 16 MiB memtables keep flushes
   // infrequent without holding much memory.
   db_options.write_buffer_size = 16u << 20;
@@ -625,6 +818,61 @@ result<std::unique_ptr<event_log>> open_embedded_log(const std::filesystem::path
       std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end()
           ? rocksdb::kLZ4Compression
           : rocksdb::kNoCompression;
+  return db_options;
+}
+
+result<std::unique_ptr<event_log>> open_follower(const std::filesystem::path& folder,
+                                                 embedded_log_options options) {
+  // A RocksDB folder has a CURRENT file from its creation on (written last, by rename); without
+  // one there is no log to follow, and nothing is created to wait for one.
+  std::error_code ec;
+  const bool exists = std::filesystem::is_regular_file(folder / "CURRENT", ec);
+  if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) {
+    return error{errc::io, "data_dir", "cannot read " + folder.string() + ": " + ec.message()};
+  }
+  if (!exists) return error{errc::not_found, "data_dir", "no event log in " + folder.string()};
+
+  auto scratch = scratch_folder::make();
+  if (!scratch) return scratch.error();
+  rocksdb::Options db_options = database_options();
+  db_options.create_if_missing = false;
+  // Keep every table file open, so files the writer's compactions delete stay readable until
+  // the next catch-up moves past them.
+  db_options.max_open_files = -1;
+  // With max_open_files = -1 every catch-up loads table handles with this many threads, started
+  // and joined on each call even when nothing changed: 16 (the default) made a catch-up that
+  // found nothing new cost about 1 ms, one makes it about 30 us.
+  db_options.max_file_opening_threads = 1;
+  // Every catch-up logs a line at INFO level; a follower polling for days would fill its
+  // scratch folder with them.
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s =
+      rocksdb::DB::OpenAsSecondary(db_options, folder.string(), scratch->path().string(), &raw);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (!s.ok()) return from_status(s, "data_dir");
+
+  auto format_known = read_format(*db);
+  if (!format_known) return format_known.error();
+  auto next_position = recover_next_position(*db);
+  if (!next_position) return next_position.error();
+  return std::unique_ptr<event_log>(std::make_unique<embedded_log>(
+      std::move(db), options, *next_position, std::move(*scratch), *format_known));
+}
+
+}  // namespace
+
+result<std::unique_ptr<event_log>> open_embedded_log(const std::filesystem::path& folder,
+                                                     embedded_log_options options) {
+  if (options.follower) return open_follower(folder, options);
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec) {
+    return error{errc::io, "data_dir", "cannot create " + folder.string() + ": " + ec.message()};
+  }
+
+  rocksdb::Options db_options = database_options();
+  db_options.create_if_missing = true;
 
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(db_options, folder.string(), &raw);

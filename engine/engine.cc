@@ -6,6 +6,9 @@
 #include "engine/decide.h"
 #include "engine/evolve.h"
 
+#include <algorithm>
+#include <optional>
+
 namespace sazesh {
 
 status verify_chain(const std::vector<event_record>& events) {
@@ -80,14 +83,81 @@ result<command_outcome> engine::replay_outcome(const append_outcome& first) cons
   return out;
 }
 
+namespace {
+
+constexpr std::string_view deadline_prefix = "deadline:";
+
+// The case a command acts on, if it names one.
+std::optional<std::string> case_of(const command& cmd) {
+  return std::visit(
+      [](const auto& c) -> std::optional<std::string> {
+        if constexpr (requires { c.case_id; }) return c.case_id;
+        else return std::nullopt;
+      },
+      cmd);
+}
+
+std::string deadline_command_id(const case_state& c) {
+  return fmt::format("{}{}:{}", deadline_prefix, c.id, c.head.version.value());
+}
+
+}  // namespace
+
+result<std::optional<command_outcome>> engine::apply_due_locked(const std::string& case_id) {
+  const case_state* c = state_.find_case(case_id);
+  if (c == nullptr) return std::optional<command_outcome>();
+  const timestamp_ms now = clock_.now();
+  const bool due = std::any_of(c->deadlines.begin(), c->deadlines.end(),
+                               [&](const deadline& d) { return d.due <= now; });
+  if (!due) return std::optional<command_outcome>();
+  // The id depends only on the case and its version: two schedulers racing (or one run twice)
+  // produce the same command, and the log keeps the first.
+  auto out = execute_locked({fb::Role_system, "scheduler"}, deadline_command_id(*c), apply_deadlines{case_id});
+  if (!out) return out.error();
+  return std::optional<command_outcome>(std::move(*out));
+}
+
 result<command_outcome> engine::execute_locked(const actor& who, const std::string& command_id,
                                                const command& cmd) {
   if (auto s = catch_up_locked(); !s) return s.error();
+  if (command_id.rfind(deadline_prefix, 0) == 0 && who.role != fb::Role_system)
+    return error(errc::invalid_argument, "command_id",
+                 fmt::format("ids starting with {} are the scheduler's", deadline_prefix));
   // A repeated command returns what it did the first time, before deciding anything: deciding
   // again could refuse it (a second filing of the same order is a duplicate).
   auto earlier = log_.find_command(command_id);
   if (!earlier) return earlier.error();
-  if (*earlier) return replay_outcome(**earlier);
+  if (*earlier) {
+    auto first = replay_outcome(**earlier);
+    if (first && !first->events.empty() &&
+        (first->events.front().by.role != who.role || first->events.front().by.id != who.id))
+      return error(errc::conflict, "command_id", "was already used by another actor");
+    return first;
+  }
+
+  // Deadlines are facts of time: a command is decided on its case as the clock sees it, so what
+  // it may do (and how timely it is) never depends on when the scheduler last ran. The due
+  // deadline events are written (as the scheduler's own command) only if the command itself is
+  // accepted: a refused command writes nothing.
+  std::vector<event_record> applied_first;
+  if (who.role != fb::Role_system) {
+    if (auto id = case_of(cmd); id && state_.find_case(*id) != nullptr) {
+      const timestamp_ms now = clock_.now();
+      auto due = decide(state_, {fb::Role_system, "scheduler"}, apply_deadlines{*id}, now, rules_,
+                        deadline_command_id(*state_.find_case(*id)));
+      if (due && !due->events.empty()) {
+        case_state& live = state_.cases.at(*id);
+        const case_state saved = live;
+        for (const auto& ev : due->events) evolve_case(live, ev, now, fb::Role_system);
+        auto trial = decide(state_, who, cmd, now, rules_, command_id);
+        live = saved;
+        if (!trial) return trial.error();
+        auto applied = apply_due_locked(*id);
+        if (!applied) return applied.error();
+        if (*applied) applied_first = std::move((*applied)->events);
+      }
+    }
+  }
 
   const timestamp_ms now = clock_.now();
   auto d = decide(state_, who, cmd, now, rules_, command_id);
@@ -111,14 +181,19 @@ result<command_outcome> engine::execute_locked(const actor& who, const std::stri
     request.events.push_back(std::move(bytes));
     ++index;
   }
-  if (request.events.empty()) return command_outcome{d->stream, {}, false};
+  if (request.events.empty()) return command_outcome{d->stream, {}, false, std::move(applied_first)};
 
   auto appended = log_.append(std::move(request));
   if (!appended) return appended.error();
   if (appended->repeated) return replay_outcome(*appended);
-  for (const auto& r : records) evolve(state_, r);
-  applied_ = log_position(appended->first_position.value() + appended->count);
-  return command_outcome{d->stream, std::move(records), false};
+  if (appended->first_position == applied_) {
+    for (const auto& r : records) evolve(state_, r);
+    applied_ = log_position(appended->first_position.value() + appended->count);
+  } else if (auto s = catch_up_locked(); !s) {
+    // Another writer appended in between: fold everything in log order, ours included.
+    return s.error();
+  }
+  return command_outcome{d->stream, std::move(records), false, std::move(applied_first)};
 }
 
 result<tick_report> engine::tick() {
@@ -132,16 +207,10 @@ result<tick_report> engine::tick() {
   }
   tick_report report;
   report.cases_due = due.size();
-  const actor scheduler{fb::Role_system, "scheduler"};
   for (const auto& case_id : due) {
-    const case_state* c = state_.find_case(case_id);
-    if (c == nullptr) continue;
-    // The id depends only on the case and its version: two schedulers racing (or one run
-    // twice) produce the same command, and the log keeps the first.
-    const std::string command_id = fmt::format("deadline:{}:{}", case_id, c->head.version.value());
-    auto out = execute_locked(scheduler, command_id, apply_deadlines{case_id});
+    auto out = apply_due_locked(case_id);
     if (!out) return out.error();
-    if (!out->events.empty()) report.applied.push_back(std::move(*out));
+    if (*out && !(*out)->events.empty()) report.applied.push_back(std::move(**out));
   }
   return report;
 }

@@ -28,6 +28,9 @@ struct command_outcome {
   std::string stream;                // the case or party the command acted on (or created)
   std::vector<event_record> events;  // the events the command wrote (its first run, if repeated)
   bool repeated = false;             // the command id had been executed before; nothing new
+  // Deadline events of the case that were due when the command came, written just before it
+  // (as the scheduler's command) so that the command acted on the case as the clock saw it.
+  std::vector<event_record> deadlines_first;
 };
 
 struct tick_report {
@@ -42,7 +45,10 @@ class engine {
   static result<std::unique_ptr<engine>> open(event_log& log, const clock& clk,
                                               case_rules rules = {});
 
-  // Decides and appends one command. A refused command writes nothing.
+  // Decides and appends one command. A refused command writes nothing. Deadlines of the case
+  // that are already due are applied first (as the scheduler's own command), so the command is
+  // decided on the case as it stands at the clock's time. Command ids starting "deadline:" are
+  // the scheduler's; a command id already used by another actor is refused.
   result<command_outcome> execute(const actor& who, const std::string& command_id,
                                   const command& cmd);
 
@@ -67,6 +73,8 @@ class engine {
   result<command_outcome> execute_locked(const actor& who, const std::string& command_id,
                                          const command& cmd);
   result<command_outcome> replay_outcome(const append_outcome& first) const;
+  // Applies the case's due deadlines, if any, as the scheduler would.
+  result<std::optional<command_outcome>> apply_due_locked(const std::string& case_id);
   status catch_up_locked();
 
   event_log& log_;

@@ -81,14 +81,35 @@ class event_log {
 
   // One past the position of the last durable event.
   virtual result<log_position> end() = 0;
+
+  // Brings a follower up to date with the writer's durable appends; a no-op for a writer.
+  virtual status refresh() { return ok; }
 };
 
 struct embedded_log_options {
   bool sync = true;  // fsync each group of appends before acknowledging; off only in benchmarks
+  bool follower = false;  // read-only: sees the writer's appends as they become durable
 };
 
-// Opens (creating if needed) the embedded RocksDB log in `folder`. Only one process may have a
+// Opens (creating if needed) the embedded RocksDB log in `folder`. Only one writer may have a
 // folder open at a time; a second gets errc::unavailable.
+//
+// With `follower` set, opens the folder read-only instead, beside its writer (in this process
+// or another) and any number of other followers; a projector following new events, a feed or
+// a query service reads the log this way. A follower:
+//  - sees the log as of its last refresh (end() included): refresh(), or by itself whenever
+//    read_all is asked from end() or beyond, so a loop of read_all calls from the last position
+//    read sees new events without calling refresh(); events arrive in log order, dense, byte
+//    for byte as appended;
+//  - refuses append with errc::unavailable ("data_dir: opened read-only as a follower");
+//  - needs an existing log: a folder with none (or no folder) gives errc::not_found
+//    ("data_dir: no event log in FOLDER"); it never creates or changes anything in the folder
+//    (it keeps its own scratch files in a private temporary folder, removed on close);
+//  - keeps working while the writer closes, crashes or is reopened: it then sees what the next
+//    writer recovered and appends.
+// A follower reads the writer's write-ahead log as it is written, so it can see a group of
+// appends a moment before the writer's fsync returns: after a power loss or OS crash (not a
+// process crash) such a group can be lost although a follower has seen it.
 result<std::unique_ptr<event_log>> open_embedded_log(const std::filesystem::path& folder,
                                                      embedded_log_options options = {});
 

@@ -203,6 +203,7 @@ void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time, fb::
       break;
     case fb::Event_CaseReopened:
       c.reopened += 1;
+      c.mediator_id.clear();  // a new mediation; the former mediator may be assigned again
       c.rating = 0;
       c.close_reason.reset();
       c.resolution.reset();

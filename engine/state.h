@@ -37,6 +37,7 @@ struct event_record {
 struct stream_head {
   stream_version version;
   std::string last_hash;
+  bool operator==(const stream_head&) const = default;
 };
 
 enum class case_status {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -691,6 +693,457 @@ TEST_CASE("malformed requests are refused naming the field") {
   auto bad_find = log->find_command("");
   REQUIRE_FALSE(bad_find.has_value());
   CHECK(bad_find.error().field() == "command_id");
+}
+
+// --- followers ------------------------------------------------------------------------------
+
+std::unique_ptr<event_log> open_follower(const std::filesystem::path& folder) {
+  auto opened = open_embedded_log(folder, embedded_log_options{.follower = true});
+  REQUIRE_MESSAGE(opened.has_value(), "open follower: " << opened.error().message());
+  return std::move(opened).value();
+}
+
+// Name and size of every file under `folder`, to show that nothing there changed.
+std::map<std::string, std::uintmax_t> folder_listing(const std::filesystem::path& folder) {
+  std::map<std::string, std::uintmax_t> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(folder)) {
+    files[entry.path().lexically_relative(folder).string()] =
+        entry.is_regular_file() ? entry.file_size() : 0;
+  }
+  return files;
+}
+
+// Reads from `from` through read_all alone (no refresh) until `count` events have arrived or a
+// minute has passed; every batch must continue the log densely.
+std::vector<stored_event> follow(event_log& log, std::uint64_t from, std::size_t count) {
+  std::vector<stored_event> events;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (events.size() < count && std::chrono::steady_clock::now() < deadline) {
+    auto batch = log.read_all(log_position{from + events.size()}, 64);
+    REQUIRE_MESSAGE(batch.has_value(), batch.error().message());
+    if (batch->empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (auto& e : *batch) {
+      REQUIRE(e.position == log_position{from + events.size()});
+      events.push_back(std::move(e));
+    }
+  }
+  return events;
+}
+
+TEST_CASE("a follower sees the writer's appends made after it opened") {
+  temp_dir dir;
+  auto writer = open_log(dir.path());
+  REQUIRE(writer->append(request("case-1", 0, "cmd-1", events_for("cmd-1"))).has_value());
+  auto follower = open_follower(dir.path());
+  CHECK(same_events(read_everything(*writer), read_everything(*follower)));
+  CHECK(follower->end().value() == writer->end().value());
+  const std::uint64_t case_1 = events_for("cmd-1").size();
+  CHECK(follower->version("case-1").value() == stream_version{case_1});
+  CHECK_FALSE(follower->find_command("cmd-2").value().has_value());
+
+  REQUIRE(writer->append(request("case-2", 0, "cmd-2", events_for("cmd-2"))).has_value());
+  REQUIRE(writer->append(request("case-1", case_1, "cmd-3", events_for("cmd-3"))).has_value());
+
+  // Until it refreshes, a follower keeps the view it had, end and versions included.
+  const log_position old_end = follower->end().value();
+  CHECK(old_end == log_position{case_1});
+  CHECK(follower->read_all(log_position{0}, 1000).value().size() == case_1);
+  CHECK(follower->version("case-1").value() == stream_version{case_1});
+
+  REQUIRE(follower->refresh().has_value());
+  const auto all = read_everything(*writer);
+  CHECK(same_events(all, read_everything(*follower)));
+  CHECK(follower->end().value() == writer->end().value());
+  // Versions are not cached stale: the follower read case-1 at its old version above.
+  CHECK(follower->version("case-1").value() == writer->version("case-1").value());
+  CHECK(follower->version("case-2").value() == writer->version("case-2").value());
+  for (const std::string stream : {"case-1", "case-2"}) {
+    CHECK(same_events(writer->read_stream(stream, stream_version{1}).value(),
+                      follower->read_stream(stream, stream_version{1}).value()));
+    CHECK(same_events(writer->read_stream(stream, stream_version{2}).value(),
+                      follower->read_stream(stream, stream_version{2}).value()));
+  }
+  for (const std::string id : {"cmd-1", "cmd-2", "cmd-3"}) {
+    auto mine = writer->find_command(id).value();
+    auto theirs = follower->find_command(id).value();
+    REQUIRE(theirs.has_value());
+    CHECK(theirs->stream == mine->stream);
+    CHECK(theirs->first_sequence == mine->first_sequence);
+    CHECK(theirs->count == mine->count);
+    CHECK(theirs->first_position == mine->first_position);
+  }
+
+  // Reading from the end catches up by itself: a read_all loop needs no refresh().
+  const std::uint64_t at = follower->end().value().value();
+  CHECK(follower->read_all(log_position{at}, 10).value().empty());
+  std::vector<std::string> expected;
+  for (int i = 4; i < 30; ++i) {
+    const std::string id = "cmd-" + std::to_string(i);
+    const std::string stream = "case-" + std::to_string(i % 4);
+    const auto events = events_for(id);
+    REQUIRE(writer->append(request(stream, writer->version(stream).value().value(), id, events))
+                .has_value());
+    expected.insert(expected.end(), events.begin(), events.end());
+    if (i % 5 == 0) {  // read while the writer is still appending
+      auto some = follower->read_all(log_position{at}, 1000);
+      REQUIRE(some.has_value());
+      CHECK(some->size() <= expected.size());
+    }
+  }
+  auto followed = follow(*follower, at, expected.size());
+  REQUIRE(followed.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) CHECK(followed[i].bytes == expected[i]);
+  CHECK(same_events(read_everything(*writer), read_everything(*follower)));
+  CHECK(follower->end().value() == writer->end().value());
+
+  // A writer's refresh does nothing.
+  CHECK(writer->refresh().has_value());
+}
+
+TEST_CASE("a follower refuses appends") {
+  temp_dir dir;
+  auto writer = open_log(dir.path());
+  REQUIRE(writer->append(request("case-1", 0, "cmd-1", {"a"})).has_value());
+  auto follower = open_follower(dir.path());
+  auto refused = follower->append(request("case-1", 1, "cmd-2", {"b"}));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code() == errc::unavailable);
+  CHECK(refused.error().message() == "data_dir: opened read-only as a follower");
+  // Refused before anything else is looked at, malformed or repeated alike.
+  CHECK(follower->append(request("", 0, "", {})).error().code() == errc::unavailable);
+  CHECK(follower->append(request("case-1", 0, "cmd-1", {"a"})).error().code() ==
+        errc::unavailable);
+  REQUIRE(follower->refresh().has_value());
+  CHECK(read_everything(*follower).size() == 1);
+  CHECK(writer->end().value() == log_position{1});
+  CHECK_FALSE(writer->find_command("cmd-2").value().has_value());
+}
+
+TEST_CASE("a follower needs an existing log and changes nothing in its folder") {
+  temp_dir dir;
+  // Scratch folders go to TMPDIR; pointing it at a folder of our own shows they are removed.
+  temp_dir scratch;
+  const char* old_tmpdir = getenv("TMPDIR");
+  const std::string saved = old_tmpdir ? old_tmpdir : "";
+  REQUIRE(setenv("TMPDIR", scratch.path().c_str(), 1) == 0);
+
+  const auto missing = dir.path() / "no-such-folder";
+  auto none = open_embedded_log(missing, embedded_log_options{.follower = true});
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code() == errc::not_found);
+  CHECK(none.error().message() == "data_dir: no event log in " + missing.string());
+  CHECK_FALSE(std::filesystem::exists(missing));
+
+  auto empty = open_embedded_log(dir.path(), embedded_log_options{.follower = true});
+  REQUIRE_FALSE(empty.has_value());
+  CHECK(empty.error().code() == errc::not_found);
+  CHECK(empty.error().message() == "data_dir: no event log in " + dir.path().string());
+  CHECK(std::filesystem::is_empty(dir.path()));
+  CHECK(std::filesystem::is_empty(scratch.path()));
+
+  {
+    auto writer = open_log(dir.path());
+    REQUIRE(writer->append(request("case-1", 0, "cmd-1", {"a", "b"})).has_value());
+  }
+  // The writer is gone: its WAL is still there, unflushed, and the follower reads it.
+  const auto before = folder_listing(dir.path());
+  {
+    auto follower = open_follower(dir.path());
+    CHECK(std::distance(std::filesystem::directory_iterator(scratch.path()),
+                        std::filesystem::directory_iterator()) == 1);
+    CHECK(read_everything(*follower).size() == 2);
+    REQUIRE(follower->refresh().has_value());
+    CHECK(follower->read_all(log_position{2}, 10).value().empty());
+    CHECK(follower->version("case-1").value() == stream_version{2});
+    CHECK(follower->find_command("cmd-1").value().has_value());
+  }
+  CHECK(folder_listing(dir.path()) == before);
+  CHECK(std::filesystem::is_empty(scratch.path()));
+
+  if (old_tmpdir) {
+    setenv("TMPDIR", saved.c_str(), 1);
+  } else {
+    unsetenv("TMPDIR");
+  }
+}
+
+TEST_CASE("a follower keeps working while writers close and reopen") {
+  temp_dir dir;
+  std::vector<std::string> expected;
+  auto writer = open_log(dir.path());
+  auto append = [&](event_log& log, const std::string& id) {
+    const std::string stream = "case-" + std::to_string(expected.size() % 3);
+    const auto events = events_for(id);
+    auto r = log.append(request(stream, log.version(stream).value().value(), id, events));
+    REQUIRE_MESSAGE(r.has_value(), r.error().message());
+    expected.insert(expected.end(), events.begin(), events.end());
+  };
+  append(*writer, "first");
+  auto follower = open_follower(dir.path());
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 20; ++i) {
+      append(*writer, "r" + std::to_string(round) + "-" + std::to_string(i));
+    }
+    const std::uint64_t at = follower->end().value().value();
+    auto followed = follow(*follower, at, expected.size() - at);
+    REQUIRE(followed.size() == expected.size() - at);
+    for (std::size_t i = 0; i < followed.size(); ++i) CHECK(followed[i].bytes == expected[at + i]);
+
+    // Close the writer: the follower still reads, refreshes and sees nothing new.
+    writer.reset();
+    REQUIRE(follower->refresh().has_value());
+    CHECK(read_everything(*follower).size() == expected.size());
+    CHECK(follower->read_all(log_position{expected.size()}, 10).value().empty());
+
+    // A new writer recovers the log (flushing it and starting a new MANIFEST and WAL); the
+    // follower follows it too.
+    writer = open_log(dir.path());
+    REQUIRE(follower->refresh().has_value());
+    CHECK(same_events(read_everything(*writer), read_everything(*follower)));
+  }
+  append(*writer, "last");
+  auto followed = follow(*follower, 0, expected.size());
+  REQUIRE(followed.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) CHECK(followed[i].bytes == expected[i]);
+  CHECK(same_events(read_everything(*writer), read_everything(*follower)));
+}
+
+// Runs in a forked child: appends `count` commands one after another to three streams, each
+// command's events being events_for("f-<i>"), then exits without closing (like a crash).
+[[noreturn]] void run_appending_child(const std::filesystem::path& folder, int ready_fd,
+                                      int go_fd, int count) {
+  auto opened = open_embedded_log(folder);
+  if (!opened) _exit(30);
+  event_log& log = **opened;
+  if (!log.append(request("f-stream-0", 0, "f-0", events_for("f-0")))) _exit(31);
+  // The log exists: the parent may open its follower; wait for it before appending more.
+  if (write(ready_fd, "r", 1) != 1) _exit(32);
+  char byte = 0;
+  if (read(go_fd, &byte, 1) != 1) _exit(33);
+  std::uint64_t versions[3] = {events_for("f-0").size(), 0, 0};
+  for (int i = 1; i < count; ++i) {
+    const std::string id = "f-" + std::to_string(i);
+    const auto events = events_for(id);
+    auto r = log.append(request("f-stream-" + std::to_string(i % 3), versions[i % 3], id, events));
+    if (!r || r->repeated) _exit(34);
+    versions[i % 3] += events.size();
+  }
+  _exit(0);
+}
+
+TEST_CASE("a follower follows a writer in another process, and the next writer after it") {
+  temp_dir dir;
+  constexpr int count = 300;
+  int ready[2];
+  int go[2];
+  REQUIRE(pipe(ready) == 0);
+  REQUIRE(pipe(go) == 0);
+  std::fflush(nullptr);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    close(ready[0]);
+    close(go[1]);
+    run_appending_child(dir.path(), ready[1], go[0], count);
+  }
+  close(ready[1]);
+  close(go[0]);
+  char byte = 0;
+  REQUIRE(read(ready[0], &byte, 1) == 1);
+  close(ready[0]);
+
+  auto follower = open_follower(dir.path());
+  // The writer in the child holds the folder; a writer here is refused, a follower is not.
+  CHECK(open_embedded_log(dir.path()).error().code() == errc::unavailable);
+  REQUIRE(write(go[1], "g", 1) == 1);
+  close(go[1]);
+
+  std::vector<std::string> expected;
+  for (int i = 0; i < count; ++i) {
+    const auto events = events_for("f-" + std::to_string(i));
+    expected.insert(expected.end(), events.begin(), events.end());
+  }
+  // Follows while the child appends, through read_all alone.
+  auto followed = follow(*follower, 0, expected.size());
+  int wait_status = 0;
+  REQUIRE(waitpid(child, &wait_status, 0) == child);
+  REQUIRE(WIFEXITED(wait_status));
+  REQUIRE_MESSAGE(WEXITSTATUS(wait_status) == 0, "child exit " << WEXITSTATUS(wait_status));
+  REQUIRE(followed.size() == expected.size());
+  std::map<std::string, std::uint64_t> last_sequence;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    CHECK(followed[i].bytes == expected[i]);
+    auto& last = last_sequence[followed[i].stream];
+    CHECK(followed[i].sequence.value() == last + 1);
+    last = followed[i].sequence.value();
+  }
+
+  // The child died without closing; a writer here recovers its WAL and carries on, and the
+  // follower opened beside the child sees both.
+  auto writer = open_log(dir.path());
+  CHECK(same_events(read_everything(*writer), followed));
+  const auto tail = events_for("after-child");
+  REQUIRE(writer->append(request("f-stream-0", last_sequence["f-stream-0"], "after-child", tail))
+              .has_value());
+  auto more = follow(*follower, expected.size(), tail.size());
+  REQUIRE(more.size() == tail.size());
+  for (std::size_t i = 0; i < tail.size(); ++i) CHECK(more[i].bytes == tail[i]);
+  CHECK(same_events(read_everything(*writer), read_everything(*follower)));
+}
+
+// Big-endian bytes of an integer, as the log's keys and values hold them.
+std::string be(std::uint64_t v, int bytes) {
+  std::string out;
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+  return out;
+}
+
+TEST_CASE("a follower opened before the writer wrote the format version checks it later") {
+  temp_dir dir;
+  {
+    // An empty RocksDB folder: what a writer leaves if it stops before its first write.
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(options, dir.path().string(), &raw).ok());
+    delete raw;
+  }
+  auto follower = open_follower(dir.path());
+  CHECK(follower->end().value() == log_position{0});
+  CHECK(read_everything(*follower).empty());
+  auto writer = open_log(dir.path());
+  REQUIRE(writer->append(request("case-1", 0, "cmd-1", {"a"})).has_value());
+  auto followed = follow(*follower, 0, 1);
+  REQUIRE(followed.size() == 1);
+  CHECK(followed[0].bytes == "a");
+}
+
+TEST_CASE("a follower reports a hole in the log instead of skipping it") {
+  temp_dir dir;
+  {
+    // Written by hand: positions 0, 1 and 3 of stream "s" (sequences 1, 2 and 4).
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(options, dir.path().string(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::WriteBatch batch;
+    REQUIRE(batch.Put("mformat_version", be(1, 4)).ok());
+    for (std::uint64_t position : {0, 1, 3}) {
+      const std::uint64_t sequence = position + 1;
+      REQUIRE(batch.Put("e" + be(position, 8), be(sequence, 8) + be(1, 4) + "s" + "x").ok());
+      REQUIRE(batch.Put("ss" + std::string(1, '\0') + be(sequence, 8), be(position, 8)).ok());
+    }
+    REQUIRE(db->Write(rocksdb::WriteOptions{}, &batch).ok());
+  }
+  auto follower = open_follower(dir.path());
+  CHECK(follower->read_all(log_position{0}, 2).value().size() == 2);
+  auto all = follower->read_all(log_position{0}, 10);
+  REQUIRE_FALSE(all.has_value());
+  CHECK(all.error().code() == errc::corrupt);
+  CHECK(all.error().message() == "event: the log has no event at position 2 but has later ones");
+  auto from_hole = follower->read_all(log_position{2}, 10);
+  REQUIRE_FALSE(from_hole.has_value());
+  CHECK(from_hole.error().code() == errc::corrupt);
+  auto stream = follower->read_stream("s", stream_version{1});
+  REQUIRE_FALSE(stream.has_value());
+  CHECK(stream.error().code() == errc::corrupt);
+  CHECK(follower->read_stream("s", stream_version{4}).value().size() == 1);
+}
+
+// Event bytes for the flush test: a header naming the position, then incompressible bytes.
+std::string big_event(std::uint64_t position, std::size_t size) {
+  std::string bytes = "big-" + std::to_string(position) + ":";
+  std::uint64_t h = position * 0x9e3779b97f4a7c15ull + 1;
+  while (bytes.size() < size) {
+    h = h * 6364136223846793005ull + 1442695040888963407ull;
+    bytes.push_back(static_cast<char>(h >> 56));
+  }
+  return bytes;
+}
+
+TEST_CASE("followers keep up while the writer flushes and compacts") {
+  temp_dir dir;
+  // ~96 MiB of incompressible events: six 16 MiB memtable flushes, and L0 compactions after the
+  // fourth, all while the followers read.
+  constexpr std::uint64_t total = 384;
+  constexpr std::size_t size = 256u << 10;
+  auto opened = open_embedded_log(dir.path(), embedded_log_options{.sync = false});
+  REQUIRE(opened.has_value());
+  auto writer = std::move(opened).value();
+  REQUIRE(writer->append(request("big-0", 0, "big-cmd-0", {big_event(0, size)})).has_value());
+  auto shared = open_follower(dir.path());
+  auto own = open_follower(dir.path());
+
+  std::atomic<bool> failed{false};
+  std::mutex failure_mutex;
+  std::string failure;
+  std::set<std::string> tables_seen;
+  auto note_failure = [&](const std::string& what) {
+    std::lock_guard lock(failure_mutex);
+    if (!failed.exchange(true)) failure = what;
+  };
+  // Two threads share one follower, a third has its own; each checks every event it reads.
+  auto reader = [&](event_log& log, bool watch_tables) {
+    std::uint64_t next = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+    while (next < total && !failed && std::chrono::steady_clock::now() < deadline) {
+      auto batch = log.read_all(log_position{next}, 8);
+      if (!batch) return note_failure("read_all: " + batch.error().message());
+      for (const auto& e : *batch) {
+        if (e.position.value() != next || e.bytes != big_event(next, size) ||
+            e.sequence.value() != next / 2 + 1) {
+          return note_failure("wrong event at " + std::to_string(next));
+        }
+        ++next;
+      }
+      if (batch->empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      if (watch_tables) {
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(dir.path(), ec)) {
+          if (entry.path().extension() == ".sst") tables_seen.insert(entry.path().filename());
+        }
+      }
+    }
+    if (next < total && !failed) note_failure("stopped at " + std::to_string(next));
+  };
+  std::vector<std::thread> readers;
+  readers.emplace_back(reader, std::ref(*shared), true);
+  readers.emplace_back(reader, std::ref(*shared), false);
+  readers.emplace_back(reader, std::ref(*own), false);
+
+  // Two streams, alternating, so read_stream has dense sequences to check as well.
+  for (std::uint64_t p = 1; p < total && !failed; ++p) {
+    const std::string stream = "big-" + std::to_string(p % 2);
+    auto r = writer->append(request(stream, p / 2, "big-cmd-" + std::to_string(p),
+                                    {big_event(p, size)}));
+    if (!r) note_failure("append: " + r.error().message());
+  }
+  for (auto& t : readers) t.join();
+  REQUIRE_MESSAGE(!failed, failure);
+
+  std::set<std::string> tables_now;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().extension() == ".sst") tables_now.insert(entry.path().filename());
+  }
+  std::size_t deleted = 0;
+  for (const auto& t : tables_seen) deleted += tables_now.count(t) == 0;
+  MESSAGE("table files seen while following: " << tables_seen.size() << ", now "
+                                               << tables_now.size() << ", deleted by compaction "
+                                               << deleted);
+  CHECK(!tables_seen.empty());
+  for (event_log* log : {shared.get(), own.get()}) {
+    REQUIRE(log->refresh().has_value());
+    CHECK(log->end().value() == log_position{total});
+    for (const std::string stream : {"big-0", "big-1"}) {
+      auto events = log->read_stream(stream, stream_version{1});
+      REQUIRE_MESSAGE(events.has_value(), events.error().message());
+      CHECK(events->size() == total / 2);
+      CHECK(log->version(stream).value() == stream_version{total / 2});
+    }
+  }
 }
 
 }  // namespace

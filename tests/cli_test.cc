@@ -1,0 +1,475 @@
+// The `sazesh` command line driven in-process through cli::run, on a real data folder per test.
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cli/app.h"
+#include "engine/calendar.h"
+
+namespace sazesh {
+namespace {
+
+class temp_dir {
+ public:
+  temp_dir() {
+    std::string pattern = "/tmp/sazesh-cli-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct run_result {
+  int code = -1;
+  std::string out, err;
+};
+
+run_result sazesh_cli(const std::vector<std::string>& args) {
+  // The environment must not choose the folder, the actor or the time for us.
+  unsetenv("SAZESH_DATA_DIR");
+  unsetenv("SAZESH_ACTOR");
+  unsetenv("SAZESH_NOW");
+  std::ostringstream out, err;
+  const int code = cli::run(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// "error: <field>: <rule>" on exactly one line, nothing on stdout.
+void check_one_error_line(const run_result& r, const std::string& field) {
+  INFO("stdout: " << r.out << "\nstderr: " << r.err);
+  CHECK(r.out.empty());
+  REQUIRE_FALSE(r.err.empty());
+  CHECK(r.err.back() == '\n');
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.rfind("error: " + field + ": ", 0) == 0);
+  CHECK(r.err.size() > ("error: " + field + ": \n").size());  // a rule follows
+}
+
+// A data folder and the options every invocation on it starts with.
+struct workspace {
+  temp_dir dir;
+  std::string now = "2026-11-28T13:29:00Z";  // 16:59 in Tehran, 1405/09/07
+
+  std::vector<std::string> base(const std::string& as = "") const {
+    std::vector<std::string> a{"--data-dir", dir.path().string(), "--now", now};
+    if (!as.empty()) {
+      a.push_back("--as");
+      a.push_back(as);
+    }
+    return a;
+  }
+  run_result run(const std::string& as, std::vector<std::string> args) const {
+    auto a = base(as);
+    a.insert(a.end(), args.begin(), args.end());
+    return sazesh_cli(a);
+  }
+  // Runs a command that must succeed and returns the stream it printed first.
+  std::string ok(const std::string& as, std::vector<std::string> args) const {
+    auto r = run(as, args);
+    INFO("args: " << args.front() << "\nstdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.code == 0);
+    CHECK(r.err.empty());
+    const auto ls = lines_of(r.out);
+    REQUIRE_FALSE(ls.empty());
+    return ls.front();
+  }
+  std::string file(const std::string& name, const std::string& content) const {
+    const auto p = dir.path() / name;
+    std::ofstream(p, std::ios::binary) << content;
+    return p.string();
+  }
+};
+
+// Shops, an agency, a consumer, and one filed, accepted case.
+struct scenario {
+  workspace ws;
+  std::string consumer, case_id;
+  scenario() {
+    ws.ok("operator:ops-ali", {"register-business", "--seal-id", "1001", "--domain", "kalaland.ir", "--name", "کالالند"});
+    ws.ok("operator:ops-ali", {"register-agency", "--id", "consumer-protection", "--name", "حمایت", "--categories", "defective,other"});
+    consumer = ws.ok("", {"register-consumer", "--national-code", "5260181591", "--mobile", "09121234567", "--name", "سارا"});
+    REQUIRE(consumer.rfind("U-", 0) == 0);
+    case_id = ws.ok("consumer:" + consumer,
+                    {"file", "--business", "kalaland.ir", "--order-ref", "KL-1", "--purchase-date", "1405/09/01",
+                     "--amount", "۴۸,۵۰۰,۰۰۰", "--category", "defective", "--description", "بدنه ترک داشت",
+                     "--document", "invoice=" + ws.file("invoice.pdf", "invoice KL-1"),
+                     "--document", "photo=" + ws.file("photo.jpg", "photo KL-1")});
+    REQUIRE(case_id.rfind("C-", 0) == 0);
+    ws.ok("operator:ops-ali", {"accept", "--case", case_id});
+  }
+};
+
+std::vector<cli::command_spec> all_specs() {
+  std::vector<cli::command_spec> t;
+  cli::add_write_commands(t);
+  cli::add_read_commands(t);
+  cli::add_query_commands(t);
+  t.push_back(cli::demo_command());
+  return t;
+}
+
+TEST_CASE("every subcommand has a working --help naming each of its options") {
+  temp_dir dir;
+  const auto overview = sazesh_cli({"help"});
+  CHECK(overview.code == 0);
+  CHECK(contains(overview.out, "usage: sazesh COMMAND"));
+  // The commands the overview lists are exactly the ones the tables define.
+  std::set<std::string> listed;
+  bool in_commands = false;
+  for (const auto& line : lines_of(overview.out)) {
+    if (line.rfind("usage:", 0) == 0) in_commands = true;
+    if (line.rfind("global options:", 0) == 0) in_commands = false;
+    if (in_commands && line.rfind("  ", 0) == 0 && line.size() > 2 && line[2] != ' ' && line[2] != '-')
+      listed.insert(line.substr(2, line.find(' ', 2) - 2));
+  }
+  std::set<std::string> defined;
+  for (const auto& spec : all_specs()) defined.insert(spec.name);
+  CHECK(listed == defined);
+  CHECK(defined.size() >= 30);
+
+  for (const auto& spec : all_specs()) {
+    INFO("command: " << spec.name);
+    const auto r = sazesh_cli({"--data-dir", dir.path().string(), spec.name, "--help"});
+    CHECK(r.code == 0);
+    CHECK(r.err.empty());
+    CHECK(contains(r.out, "usage: sazesh " + spec.name));
+    CHECK(contains(r.out, spec.summary));
+    for (const auto& o : spec.options) {
+      INFO("option: --" << o.name);
+      const auto at = r.out.find("  --" + o.name + (o.value.empty() ? "" : " " + o.value));
+      REQUIRE(at != std::string::npos);
+      const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+      CHECK(contains(line, o.help));
+      CHECK(contains(line, "(required)") == o.required);
+    }
+    // The global options are described too.
+    for (const char* g : {"--data-dir", "--as", "--command-id", "--now", "--json"}) CHECK(contains(r.out, g));
+    // --help after the options works the same, and before the name too.
+    CHECK(sazesh_cli({"--help", spec.name}).code == 0);
+  }
+  // Help touches no data folder.
+  CHECK(std::filesystem::is_empty(dir.path()));
+  // No command at all: the overview, as a usage error.
+  const auto none = sazesh_cli({});
+  CHECK(none.code == 2);
+  CHECK(contains(none.out, "usage: sazesh COMMAND"));
+}
+
+TEST_CASE("unknown commands and options are usage errors naming them") {
+  workspace ws;
+  SUBCASE("unknown command") {
+    const auto r = ws.run("", {"frobnicate", "--case", "C-1"});
+    CHECK(r.code == 2);
+    CHECK(r.out.empty());
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(contains(r.err, "frobnicate"));
+  }
+  SUBCASE("unknown option of a read command") {
+    const auto r = ws.run("", {"show", "--bogus", "x"});
+    CHECK(r.code == 2);
+    check_one_error_line(r, "--bogus");
+  }
+  SUBCASE("unknown option of a write command") {
+    const auto r = ws.run("operator:ops-ali", {"register-mediator", "--name", "x", "--mobile", "09121234567", "--colour", "red"});
+    CHECK(r.code == 2);
+    check_one_error_line(r, "--colour");
+  }
+  SUBCASE("a global option without its value") {
+    const auto r = sazesh_cli({"show", "--case", "C-1", "--data-dir"});
+    CHECK(r.code == 2);
+    check_one_error_line(r, "--data-dir");
+  }
+  SUBCASE("a bad --as") {
+    const auto r = ws.run("wizard:merlin", {"respond", "--case", "C-1", "--text", "x"});
+    CHECK(r.code == 2);
+    check_one_error_line(r, "--as");
+  }
+  SUBCASE("a bad --now") {
+    auto args = ws.base("operator:x");
+    args[3] = "1404/12/30";  // Esfand 1404 has 29 days
+    args.push_back("tick");
+    const auto r = sazesh_cli(args);
+    CHECK(r.code == 2);
+    check_one_error_line(r, "--now");
+  }
+  SUBCASE("an option given twice") {
+    const auto r = ws.run("operator:ops-ali", {"register-mediator", "--name", "x", "--name", "y", "--mobile", "09121234567"});
+    CHECK(r.code == 2);
+    check_one_error_line(r, "--name");
+  }
+  // None of them got as far as opening the data folder.
+  CHECK_FALSE(std::filesystem::exists(ws.dir.path() / "log"));
+}
+
+TEST_CASE("a missing required option is named") {
+  workspace ws;
+  const auto r1 = ws.run("business:1001", {"respond", "--text", "hello"});
+  CHECK(r1.code == 2);
+  check_one_error_line(r1, "--case");
+  const auto r2 = ws.run("business:1001", {"respond", "--case", "C-1"});
+  CHECK(r2.code == 2);
+  check_one_error_line(r2, "--text");
+  const auto r3 = ws.run("consumer:U-1", {"file", "--business", "kalaland.ir", "--order-ref", "1", "--purchase-date",
+                                          "2026-11-20", "--category", "other", "--description", "x"});
+  CHECK(r3.code == 2);
+  check_one_error_line(r3, "--amount");
+  // A write command with no --as (other than a consumer registering).
+  const auto r4 = ws.run("", {"respond", "--case", "C-1", "--text", "x"});
+  CHECK(r4.code == 2);
+  check_one_error_line(r4, "--as");
+}
+
+TEST_CASE("a refused command prints one error line and writes nothing") {
+  scenario s;
+  const auto before = s.ws.run("", {"events", "--all"});
+  REQUIRE(before.code == 0);
+
+  const auto bad_code = s.ws.run("", {"register-consumer", "--national-code", "5260181592", "--mobile", "09120000000", "--name", "x"});
+  CHECK(bad_code.code == 1);
+  check_one_error_line(bad_code, "national_code");
+
+  const auto bad_mobile = s.ws.run("", {"register-consumer", "--national-code", "0830166130", "--mobile", "9120000000", "--name", "x"});
+  CHECK(bad_mobile.code == 1);
+  check_one_error_line(bad_mobile, "mobile");
+
+  const auto unknown_case = s.ws.run("business:1001", {"respond", "--case", "C-NOSUCH", "--text", "x"});
+  CHECK(unknown_case.code == 1);
+  check_one_error_line(unknown_case, "case_id");
+  CHECK(contains(unknown_case.err, "C-NOSUCH"));
+
+  const auto wrong_party = s.ws.run("consumer:U-SOMEONE", {"message", "--case", s.case_id, "--text", "x"});
+  CHECK(wrong_party.code == 1);
+  check_one_error_line(wrong_party, "actor");
+
+  const auto duplicate = s.ws.run("consumer:" + s.consumer,
+                                  {"file", "--business", "1001", "--order-ref", "KL-1", "--purchase-date", "2026-11-20",
+                                   "--amount", "1", "--category", "other", "--description", "again"});
+  CHECK(duplicate.code == 1);
+  check_one_error_line(duplicate, "order_reference");
+  CHECK(contains(duplicate.err, s.case_id));
+
+  const auto negative = s.ws.run("consumer:" + s.consumer,
+                                 {"file", "--business", "1001", "--order-ref", "KL-2", "--purchase-date", "2026-11-20",
+                                  "--amount", "-5", "--category", "other", "--description", "x"});
+  CHECK(negative.code != 0);
+  check_one_error_line(negative, "amount_rials");
+
+  const auto bad_stars = s.ws.run("consumer:" + s.consumer, {"rate", "--case", s.case_id, "--stars", "many", "--resolved", "yes"});
+  CHECK(bad_stars.code == 1);
+  check_one_error_line(bad_stars, "stars");
+
+  const auto missing_file = s.ws.run("consumer:" + s.consumer, {"attach", "--case", s.case_id, "--kind", "other", "--file", "/nonexistent/x.pdf"});
+  CHECK(missing_file.code == 1);
+  CHECK(std::count(missing_file.err.begin(), missing_file.err.end(), '\n') == 1);
+
+  // With --json the error is one JSON object naming the code, the field and the rule.
+  auto json_args = s.ws.base();
+  json_args.insert(json_args.end(), {"--json", "register-consumer", "--national-code", "1111111111", "--mobile", "09120000000", "--name", "x"});
+  const auto as_json = sazesh_cli(json_args);
+  CHECK(as_json.code == 1);
+  CHECK(as_json.out.empty());
+  CHECK(as_json.err.rfind("{\"error\":{", 0) == 0);
+  CHECK(contains(as_json.err, "\"code\":\"invalid_argument\""));
+  CHECK(contains(as_json.err, "\"field\":\"national_code\""));
+  CHECK(std::count(as_json.err.begin(), as_json.err.end(), '\n') == 1);
+
+  const auto after = s.ws.run("", {"events", "--all"});
+  REQUIRE(after.code == 0);
+  CHECK(after.out == before.out);
+}
+
+TEST_CASE("--json output is one JSON object with the stream") {
+  workspace ws;
+  auto args = ws.base("operator:ops-ali");
+  args.insert(args.end(), {"--json", "register-business", "--seal-id", "1001", "--domain", "kalaland.ir", "--name", "کالالند"});
+  const auto r = sazesh_cli(args);
+  REQUIRE(r.code == 0);
+  CHECK(r.err.empty());
+  REQUIRE_FALSE(r.out.empty());
+  CHECK(r.out.front() == '{');
+  CHECK(r.out[r.out.find_last_not_of('\n')] == '}');
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+  CHECK(contains(r.out, "\"stream\":\"1001\""));
+  CHECK(contains(r.out, "\"command\":\"register_business\""));
+  CHECK(contains(r.out, "\"repeated\":false"));
+  CHECK(contains(r.out, "\"type\":\"BusinessRegistered\""));
+  CHECK(contains(r.out, "کالالند"));  // UTF-8 passes through as is
+  CHECK(std::count(r.out.begin(), r.out.end(), '{') == std::count(r.out.begin(), r.out.end(), '}'));
+  CHECK(std::count(r.out.begin(), r.out.end(), '[') == std::count(r.out.begin(), r.out.end(), ']'));
+}
+
+TEST_CASE("show prints Gregorian and Jalali dates, and --now sets the time") {
+  scenario s;
+  // The filing and the acceptance ran at --now 2026-11-28T13:29:00Z: 16:59 in Tehran, 1405/09/07.
+  const auto shown = s.ws.run("", {"show", "--case", s.case_id});
+  REQUIRE(shown.code == 0);
+  CHECK(contains(shown.out, "case " + s.case_id));
+  CHECK(contains(shown.out, "filed 2026-11-28 16:59 (1405/09/07 16:59)"));
+  CHECK(contains(shown.out, "[with_business]"));
+  // The response deadline, 72 hours on, in both calendars.
+  CHECK(contains(shown.out, "deadline response: 2026-12-01 16:59 (1405/09/10 16:59)"));
+  CHECK(contains(shown.out, "hash chain verified"));
+
+  // A later --now is the time of the next event.
+  s.ws.now = "1405/09/08 10:00";  // Jalali, Tehran time
+  s.ws.ok("business:1001", {"respond", "--case", s.case_id, "--text", "پوزش"});
+  const auto later = s.ws.run("", {"show", "--case", s.case_id});
+  REQUIRE(later.code == 0);
+  CHECK(contains(later.out, "2026-11-29 10:00"));
+  CHECK(contains(later.out, "1405/09/08 10:00"));
+
+  // Persian digits on request.
+  auto args = s.ws.base();
+  args.insert(args.end(), {"--digits", "persian", "show", "--case", s.case_id});
+  const auto persian = sazesh_cli(args);
+  REQUIRE(persian.code == 0);
+  CHECK(contains(persian.out, "۱۴۰۵/۰۹/۰۷ ۱۶:۵۹"));
+
+  // --json too.
+  auto json_args = s.ws.base();
+  json_args.insert(json_args.end(), {"--json", "show", "--case", s.case_id});
+  const auto as_json = sazesh_cli(json_args);
+  REQUIRE(as_json.code == 0);
+  CHECK(as_json.out.front() == '{');
+  CHECK(contains(as_json.out, "\"stream\":\"" + s.case_id + "\""));
+  CHECK(contains(as_json.out, "\"time_jalali\":\"1405/09/07 16:59\""));
+  CHECK(contains(as_json.out, "\"time\":\"2026-11-28T13:29:00.000Z\""));
+}
+
+TEST_CASE("events --case prints one JSON line per event; verify says ok") {
+  scenario s;
+  // Filed with two documents (3 events), accepted and forwarded (2 events).
+  const auto r = s.ws.run("", {"events", "--case", s.case_id});
+  REQUIRE(r.code == 0);
+  CHECK(r.err.empty());
+  const auto ls = lines_of(r.out);
+  CHECK(ls.size() == 5);
+  for (const auto& l : ls) {
+    INFO(l);
+    REQUIRE_FALSE(l.empty());
+    CHECK(l.front() == '{');
+    CHECK(l.back() == '}');
+    CHECK(contains(l, s.case_id));
+  }
+  CHECK(contains(ls.front(), "CaseFiled"));
+  CHECK(contains(ls.front(), "بدنه ترک داشت"));
+  CHECK(contains(ls.back(), "ForwardedToBusiness"));
+
+  const auto all = s.ws.run("", {"events", "--all"});
+  REQUIRE(all.code == 0);
+  const auto all_lines = lines_of(all.out);
+  CHECK(all_lines.size() == 5 + 3);  // and the business, the agency, the consumer
+  for (std::size_t i = 0; i < all_lines.size(); ++i)
+    CHECK(all_lines[i].rfind("{\"position\":" + std::to_string(i) + ",", 0) == 0);
+
+  const auto none = s.ws.run("", {"events", "--case", "C-NOSUCH"});
+  CHECK(none.code == 1);
+  check_one_error_line(none, "case_id");
+
+  const auto v = s.ws.run("auditor:audit-1", {"verify"});
+  REQUIRE(v.code == 0);
+  CHECK(v.out.rfind("ok: 8 events in 4 streams", 0) == 0);
+}
+
+TEST_CASE("a repeated --command-id prints the repeat and writes nothing") {
+  scenario s;
+  auto with_id = [&](const std::string& id, const std::string& as, std::vector<std::string> rest) {
+    auto a = s.ws.base(as);
+    a.push_back("--command-id");
+    a.push_back(id);
+    a.insert(a.end(), rest.begin(), rest.end());
+    return sazesh_cli(a);
+  };
+  const auto first = with_id("msg-1", "consumer:" + s.consumer, {"message", "--case", s.case_id, "--text", "سلام"});
+  REQUIRE(first.code == 0);
+  CHECK_FALSE(contains(first.out, "seen before"));
+  const auto before = s.ws.run("", {"events", "--all"});
+  REQUIRE(before.code == 0);
+
+  const auto again = with_id("msg-1", "consumer:" + s.consumer, {"message", "--case", s.case_id, "--text", "سلام"});
+  CHECK(again.code == 0);
+  CHECK(contains(again.out, s.case_id + ": command id seen before; nothing new written"));
+  CHECK(contains(again.out, "سلام"));  // what the first run wrote
+  // Even another command under the same id repeats the first.
+  const auto other = with_id("msg-1", "consumer:" + s.consumer, {"withdraw", "--case", s.case_id});
+  CHECK(other.code == 0);
+  CHECK(contains(other.out, "seen before"));
+  auto json = s.ws.base("consumer:" + s.consumer);
+  json.insert(json.end(), {"--json", "--command-id", "msg-1", "message", "--case", s.case_id, "--text", "x"});
+  const auto as_json = sazesh_cli(json);
+  CHECK(as_json.code == 0);
+  CHECK(contains(as_json.out, "\"repeated\":true"));
+
+  const auto after = s.ws.run("", {"events", "--all"});
+  REQUIRE(after.code == 0);
+  CHECK(after.out == before.out);
+  const auto shown = s.ws.run("", {"show", "--case", s.case_id});
+  CHECK(contains(shown.out, "[with_business]"));
+}
+
+TEST_CASE("tick from the command line applies deadlines once") {
+  scenario s;
+  s.ws.now = "2026-12-01T13:29:00Z";  // 72 hours after forwarding
+  const auto first = s.ws.run("", {"tick"});
+  REQUIRE(first.code == 0);
+  CHECK(contains(first.out, "1 case(s) had deadlines due"));
+  CHECK(contains(first.out, s.case_id));
+  const auto events = s.ws.run("", {"events", "--all"}).out;
+  const auto second = s.ws.run("", {"tick"});
+  REQUIRE(second.code == 0);
+  CHECK(contains(second.out, "0 case(s) had deadlines due"));
+  CHECK(s.ws.run("", {"events", "--all"}).out == events);
+}
+
+TEST_CASE("demo runs the six stories into a fresh folder") {
+  temp_dir dir;
+  const auto folder = dir.path() / "demo";
+  const auto r = sazesh_cli({"demo", "--data-dir-fresh", folder.string()});
+  INFO("stderr: " << r.err);
+  REQUIRE(r.code == 0);
+  for (const char* story : {"1. Settled by negotiation", "2. Up the response ladder to unanswered, settled in mediation",
+                            "3. Mediation fails; referred, transferred and decided", "4. Refused as a duplicate",
+                            "5. Waiting for documents", "6. Reopened when the remedy was not delivered"})
+    CHECK_MESSAGE(contains(r.out, story), story);
+  CHECK(contains(r.out, "Where every case stands"));
+  CHECK(contains(r.out, "hash chain verified"));
+  const auto v = sazesh_cli({"--data-dir", folder.string(), "verify"});
+  CHECK(v.code == 0);
+  CHECK(v.out.rfind("ok: ", 0) == 0);
+  // A second demo into the same (now full) folder is refused.
+  const auto again = sazesh_cli({"demo", "--data-dir-fresh", folder.string()});
+  CHECK(again.code == 1);
+  check_one_error_line(again, "data_dir");
+}
+
+}  // namespace
+}  // namespace sazesh
