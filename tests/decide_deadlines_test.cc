@@ -536,12 +536,9 @@ TEST_CASE("reopening is refused while another case is open for the same order") 
                 new_case);
 }
 
-// After a reopen the case goes back to awaiting_mediator, but it still remembers its former
-// mediator: the operator cannot give it back to the mediator who knows it ("already the
-// mediator"), and that mediator keeps the rights of an assigned one while nobody is assigned.
-// BUG: CaseReopened does not clear case_state::mediator_id (evolve.cc), so assign_mediator's
-// "already the mediator" rule refuses a legitimate assignment.
-TEST_CASE("after a reopen the former mediator can be assigned again" * doctest::may_fail()) {
+// Regression: a reopened case used to keep its former mediator, so the operator could not give
+// it back to the mediator who knew it, and that mediator kept an assigned one's rights.
+TEST_CASE("after a reopen the former mediator can be assigned again") {
   scenario s = parties();
   const auto c = s.in_mediation();
   s.apply(s.mediator, conclude_mediation{c, fb::MediationOutcome_settled, "agreed"});
@@ -628,12 +625,7 @@ TEST_CASE("a late answer records the rung it reached") {
   CHECK(s.kase(c).deadlines.empty());
 }
 
-// BUG: respond() decides `timely` from response_level, i.e. from the rungs the scheduler has
-// already written, not from the time: an answer at 73h counts as timely (delay_level 0) whenever
-// apply_deadlines has not run yet, and the engine does not apply due deadlines before a command.
-// The trust score's timely-response rate then depends on the scheduler's timing.
-TEST_CASE("an answer after the first rung's due time is late even before the scheduler runs" *
-          doctest::may_fail()) {
+TEST_CASE("an answer after the first rung's due time is late even before the scheduler runs") {
   scenario s = parties();
   const auto c = s.with_business();
   s.now = t0 + 73 * hour_ms;
