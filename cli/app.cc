@@ -24,6 +24,9 @@ const std::vector<option_spec>& global_options() {
       {"command-id", "ID", "an id for this command; repeating it repeats nothing (default: random)"},
       {"now", "TIME", "decide as of this time instead of the clock ($SAZESH_NOW)"},
       {"digits", "latin|persian", "digits for Jalali dates (default latin)"},
+      {"calendar", "DIR", "folder of holidays-YYYY.txt files ($SAZESH_CALENDAR_DIR)"},
+      {"rules", "FILE", "trust score rules ($SAZESH_RULES; default rules/trust-v1.rules)"},
+      {"weekend", "friday|thursday-friday", "the weekend for working-day deadlines (default friday)"},
       {"json", "", "print JSON instead of text"},
       {"csv", "", "print query results as CSV"},
       {"help", "", "show help"},
@@ -36,6 +39,7 @@ std::vector<command_spec> build_table() {
   add_write_commands(t);
   add_read_commands(t);
   add_query_commands(t);
+  add_trust_commands(t);
   t.push_back(demo_command());
   return t;
 }
@@ -91,10 +95,31 @@ result<engine*> session::open_engine() {
   auto log = open_embedded_log(data_dir / "log");
   if (!log) return log.error();
   log_ = std::move(*log);
-  auto e = engine::open(*log_, *clock_);
+  auto r = rules();
+  if (!r) return r.error();
+  auto e = engine::open(*log_, *clock_, std::move(*r));
   if (!e) return e.error();
   engine_ = std::move(*e);
   return engine_.get();
+}
+
+result<case_rules> session::rules() {
+  case_rules r;
+  std::error_code ec;
+  if (std::filesystem::is_directory(calendar_dir, ec)) {
+    auto cal = work_calendar::load_folder(calendar_dir);
+    if (!cal) return cal.error();
+    r.calendar = std::move(*cal);
+  } else if (!calendar_dir.empty()) {
+    return error(errc::not_found, "calendar", "no calendar folder " + calendar_dir.string());
+  }
+  if (thursday_off) r.calendar.set_weekend({5, 6});
+  if (!rules_file.empty()) {
+    auto trust = load_trust_rules(rules_file.string());
+    if (!trust) return trust.error();
+    r.trust = std::move(*trust);
+  }
+  return r;
 }
 
 result<event_log*> session::open_log_for_reading() {
@@ -201,6 +226,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       }
     } else if (name.empty() && a.rfind("--", 0) != 0) {
       name = a;
+    } else if (name == "business" && a.rfind("--", 0) != 0) {
+      name = a;  // "sazesh business explain …" is "sazesh explain …"
     } else {
       rest.push_back(a);
     }
@@ -239,6 +266,20 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     if (d != "latin" && d != "persian")
       return s.fail(error(errc::invalid_argument, "--digits", "must be latin or persian"));
     s.jalali_digits = d == "persian" ? digits::persian : digits::latin;
+  }
+  const char* env_cal = std::getenv("SAZESH_CALENDAR_DIR");
+  s.calendar_dir = globals.has("calendar") ? std::filesystem::path(globals.get("calendar"))
+                   : env_cal                ? std::filesystem::path(env_cal)
+                                            : std::filesystem::path(SAZESH_DEFAULT_CALENDAR_DIR);
+  const char* env_rules = std::getenv("SAZESH_RULES");
+  s.rules_file = globals.has("rules") ? std::filesystem::path(globals.get("rules"))
+                 : env_rules          ? std::filesystem::path(env_rules)
+                                      : std::filesystem::path(SAZESH_DEFAULT_RULES_FILE);
+  if (globals.has("weekend")) {
+    const auto& w = globals.get("weekend");
+    if (w != "friday" && w != "thursday-friday")
+      return s.fail(error(errc::invalid_argument, "--weekend", "must be friday or thursday-friday"));
+    s.thursday_off = w == "thursday-friday";
   }
   s.command_id = globals.has("command-id") ? globals.get("command-id") : random_command_id();
   if (s.command_id.empty() || s.command_id.size() > 128)

@@ -40,6 +40,12 @@ class session {
   std::ostream& err;
 
   result<engine*> open_engine();
+  // The case rules with the working calendar (--calendar DIR, $SAZESH_CALENDAR_DIR, or the
+  // calendar/ folder the binary was built with; --weekend adds Thursday).
+  result<case_rules> rules();
+  std::filesystem::path calendar_dir;
+  std::filesystem::path rules_file;  // --rules, $SAZESH_RULES, or rules/trust-v1.rules
+  bool thursday_off = false;
   event_log* log() { return log_.get(); }
   // The log for reading: the engine's if it is open, else a read-only follower, so queries and
   // feeds run while another process writes.
@@ -74,6 +80,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 void add_write_commands(std::vector<command_spec>& out);
 void add_read_commands(std::vector<command_spec>& out);
 void add_query_commands(std::vector<command_spec>& out);
+void add_trust_commands(std::vector<command_spec>& out);
 command_spec demo_command();
 
 // Prints the events a command wrote (or the first run's, for a repeated command id).

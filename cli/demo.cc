@@ -65,6 +65,16 @@ class script {
     return document_input{kind, d->sha256, std::move(name), d->size_bytes};
   }
 
+  // Moves the clock to `after` past the earliest deadline of a case (the scheduler's next
+  // moment of interest), so the script follows the real calendar, weekends and holidays included.
+  void after_deadline(const std::string& case_id, timestamp_ms after) {
+    const case_state* c = eng_.state().find_case(case_id);
+    if (c == nullptr || c->deadlines.empty()) throw std::runtime_error("demo: case " + case_id + " has no deadline");
+    timestamp_ms due = c->deadlines.front().due;
+    for (const auto& d : c->deadlines) due = std::min(due, d.due);
+    clock_.set(due + after);
+  }
+
   std::string stamp() const {
     return fmt::format("{} | {}", format_jalali(clock_.now(), s_.jalali_digits), format_gregorian(clock_.now()));
   }
@@ -136,7 +146,9 @@ int run_demo(session& s, const parsed_args& args) {
   auto log = open_embedded_log(s.data_dir / "log");
   if (!log) return s.fail(log.error());
   fixed_clock clock(0);
-  auto opened = engine::open(**log, clock);
+  auto rules = s.rules();
+  if (!rules) return s.fail(rules.error());
+  auto opened = engine::open(**log, clock, std::move(*rules));
   if (!opened) return s.fail(opened.error());
   engine& eng = **opened;
   script run(s, eng, clock, s.data_dir / "documents");
@@ -197,19 +209,18 @@ int run_demo(session& s, const parsed_args& args) {
         {run.document(fb::DocumentKind_invoice, "SP-4410.pdf", "invoice SP-4410: wool coat"),
          run.document(fb::DocumentKind_photo, "coat.jpg", "photo: the coat that arrived")}});
     run.act(op, "accepts it", accept_case{b, std::nullopt, fb::Route_negotiation, "", ""});
-    run.at("1405/08/14 14:30");
-    run.tick("72 hours later");
-    run.at("1405/08/16 14:30");
-    run.tick("48 hours more");
-    run.at("1405/08/17 14:30");
-    run.tick("24 hours more");
-    run.at("1405/08/17 15:00");
+    run.after_deadline(b, 30 * 60'000);
+    run.tick("72 working hours after forwarding");
+    run.after_deadline(b, 30 * 60'000);
+    run.tick("48 working hours more");
+    run.after_deadline(b, 30 * 60'000);
+    run.tick("24 working hours more");
     run.tick("run again: nothing is emitted twice");
     run.act(op, "assigns a mediator", assign_mediator{b, mediator.id});
-    run.at("1405/08/18 10:00");
+    run.at("1405/08/22 10:00");
     run.act(mediator, "writes to both parties", post_message{b, "جلسه آنلاین فردا ساعت ۱۰ برگزار می‌شود."});
     run.act(shikposh, "finally joins", post_message{b, "موجودی رنگ درخواستی تمام شده بود."});
-    run.at("1405/08/19 10:45");
+    run.at("1405/08/24 10:45");
     run.act(mediator, "proposes a settlement", propose_settlement{b, "بازگشت کامل وجه پس از مرجوعی", fb::RemedyKind_refund, 23'000'000});
     run.act(mediator, "concludes: settled", conclude_mediation{b, fb::MediationOutcome_settled, "طرفین بازگشت وجه را پذیرفتند"});
     run.act(reza, "rates it", rate_case{b, 4, true, "دیر ولی درست"});
@@ -267,8 +278,8 @@ int run_demo(session& s, const parsed_args& args) {
     run.act(leila, "accepts", accept_offer{f, 1});
     run.at("1405/08/27 17:00");
     run.act(shikposh, "says the repair was delivered", mark_remedy_fulfilled{f, "ارسال شد"});
-    run.at("1405/09/05 09:00");
-    run.tick("the consumer did not answer for 7 days");
+    run.after_deadline(f, 60 * 60'000);
+    run.tick("the consumer did not object within 7 days");
     run.at("1405/09/07 19:30");
     run.act(leila, "reopens: the watch never came back", reopen_case{f, "ساعت تعمیرشده هرگز به دستم نرسید."});
     run.act(op, "assigns the mediator", assign_mediator{f, mediator.id});

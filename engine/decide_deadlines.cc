@@ -23,8 +23,8 @@ event_list on_due(const context& cx, const case_state& k, const deadline& d) {
       if (k.response_level < 2) {
         fb::ResponseDelayedT e;
         e.level = static_cast<std::uint8_t>(k.response_level + 1);
-        e.next_due_ms = d.due + (k.response_level == 0 ? cx.rules.response_second_ms
-                                                       : cx.rules.response_final_ms);
+        e.next_due_ms = cx.rules.ladder_due(d.due, k.response_level == 0 ? cx.rules.response_second_ms
+                                                                         : cx.rules.response_final_ms);
         out.push_back(make(std::move(e)));
       } else {
         fb::ResponseUnansweredT e;

@@ -10,7 +10,10 @@ namespace sazesh::detail {
 
 // ---- Filing and triage -----------------------------------------------------------------------
 
-result<decision> handle(const context& cx, const file_case& c) {
+result<decision> handle(const context& cx, const file_case& in) {
+  // One order, however its digits were typed: KL-88213 and KL-۸۸۲۱۳ are the same order.
+  file_case c = in;
+  c.order_reference = normalize_digits(in.order_reference);
   SAZESH_CHECK(require_role(cx, {fb::Role_consumer}));
   if (cx.w.consumers.count(cx.who.id) == 0)
     return refuse(errc::unauthorized, "actor",
@@ -71,7 +74,7 @@ result<decision> handle(const context& cx, const file_case& c) {
     fb::DocumentsRequestedT r;
     r.kinds = std::move(missing);
     r.note = fmt::format("required for a {} complaint", fb::EnumNameCategory(c.category));
-    r.due_ms = cx.now + cx.rules.documents_ms;
+    r.due_ms = cx.rules.documents_due(cx.now);
     out.push_back(make(std::move(r)));
   }
   return decision{std::move(id), stream_version(0), std::move(out)};
@@ -133,7 +136,7 @@ result<decision> handle(const context& cx, const accept_case& c) {
       return refuse(errc::invalid_argument, "agency", "is only given with route referral");
     fb::ForwardedToBusinessT f;
     f.business_id = k.business_id;
-    f.response_due_ms = cx.now + cx.rules.response_first_ms;
+    f.response_due_ms = cx.rules.ladder_due(cx.now, cx.rules.response_first_ms);
     out.push_back(make(std::move(f)));
   }
   return on_case(k, std::move(out));
@@ -186,7 +189,7 @@ result<decision> handle(const context& cx, const request_documents& c) {
   fb::DocumentsRequestedT e;
   e.kinds = std::move(kinds);
   e.note = c.note;
-  e.due_ms = cx.now + cx.rules.documents_ms;
+  e.due_ms = cx.rules.documents_due(cx.now);
   event_list out;
   out.push_back(make(std::move(e)));
   return on_case(k, std::move(out));

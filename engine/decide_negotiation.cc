@@ -25,7 +25,7 @@ result<decision> handle(const context& cx, const respond& c) {
     timestamp_ms next = due->due;
     while (level < 2 && cx.now >= next) {
       ++level;
-      next += level == 1 ? cx.rules.response_second_ms : cx.rules.response_final_ms;
+      next = cx.rules.ladder_due(next, level == 1 ? cx.rules.response_second_ms : cx.rules.response_final_ms);
     }
   }
   e.timely = level == 0;

@@ -10,8 +10,12 @@ namespace sazesh::detail {
 
 // ---- Registration and seals ------------------------------------------------------------------
 
-result<decision> handle(const context& cx, const register_consumer& c) {
+result<decision> handle(const context& cx, const register_consumer& in) {
   SAZESH_CHECK(require_role(cx, {fb::Role_consumer, fb::Role_operator_}));
+  // People type numbers in Persian digits as often as in Latin ones; store one form.
+  register_consumer c = in;
+  c.national_code = normalize_digits(in.national_code);
+  c.mobile = normalize_digits(in.mobile);
   SAZESH_CHECK(check_national_code("national_code", c.national_code));
   SAZESH_CHECK(check_mobile("mobile", c.mobile));
   SAZESH_CHECK(check_text("name", c.name, 1, max_name));
@@ -41,6 +45,12 @@ result<decision> handle(const context& cx, const register_business& c) {
   if (cx.w.businesses.count(c.seal_id) != 0 || cx.w.consumers.count(c.seal_id) != 0 ||
       cx.w.agencies.count(c.seal_id) != 0 || cx.w.mediators.count(c.seal_id) != 0)
     return refuse(errc::duplicate, "seal_id", fmt::format("{} is already registered", c.seal_id));
+  // A complaint names its business by seal id or by domain, so neither may equal the other kind
+  // of an existing business: that would send complaints to the wrong shop.
+  if (cx.w.business_by_domain.count(c.seal_id) != 0)
+    return refuse(errc::duplicate, "seal_id", fmt::format("{} is already the domain of another business", c.seal_id));
+  if (cx.w.businesses.count(c.domain) != 0)
+    return refuse(errc::duplicate, "domain", fmt::format("{} is already the seal id of another business", c.domain));
   if (auto it = cx.w.business_by_domain.find(c.domain); it != cx.w.business_by_domain.end())
     return refuse(errc::duplicate, "domain",
                   fmt::format("{} is already registered to seal {}", c.domain, it->second));
@@ -76,8 +86,10 @@ result<decision> handle(const context& cx, const register_agency& c) {
   return decision{c.agency_id, stream_version(0), std::move(out)};
 }
 
-result<decision> handle(const context& cx, const register_mediator& c) {
+result<decision> handle(const context& cx, const register_mediator& in) {
   SAZESH_CHECK(require_role(cx, {fb::Role_operator_}));
+  register_mediator c = in;
+  c.mobile = normalize_digits(in.mobile);
   SAZESH_CHECK(check_text("name", c.name, 1, max_name));
   SAZESH_CHECK(check_mobile("mobile", c.mobile));
   std::string id = derive_id("M-", cx.command_id, 8);

@@ -74,7 +74,7 @@ result<decision> handle(const context& cx, const transfer_referral& c) {
   e.from_agency_id = k.agency_id;
   e.to_agency_id = c.to_agency_id;
   e.reason = c.reason;
-  e.acknowledge_due_ms = cx.now + cx.rules.referral_acknowledge_ms;
+  e.acknowledge_due_ms = cx.rules.acknowledge_due(cx.now);
   e.decision_due_ms = cx.now + cx.rules.referral_decision_ms;
   event_list out;
   out.push_back(make(std::move(e)));

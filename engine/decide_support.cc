@@ -136,7 +136,7 @@ fb::ReferredToAgencyT referral(const context& cx, const std::string& agency_id, 
   fb::ReferredToAgencyT e;
   e.agency_id = agency_id;
   e.text = std::move(text);
-  e.acknowledge_due_ms = cx.now + cx.rules.referral_acknowledge_ms;
+  e.acknowledge_due_ms = cx.rules.acknowledge_due(cx.now);
   e.decision_due_ms = cx.now + cx.rules.referral_decision_ms;
   return e;
 }

@@ -120,9 +120,9 @@ result<std::optional<command_outcome>> engine::apply_due_locked(const std::strin
 result<command_outcome> engine::execute_locked(const actor& who, const std::string& command_id,
                                                const command& cmd) {
   if (auto s = catch_up_locked(); !s) return s.error();
-  if (command_id.rfind(deadline_prefix, 0) == 0 && who.role != fb::Role_system)
-    return error(errc::invalid_argument, "command_id",
-                 fmt::format("ids starting with {} are the scheduler's", deadline_prefix));
+  if ((command_id.rfind(deadline_prefix, 0) == 0 || command_id.rfind("policy:", 0) == 0) &&
+      who.role != fb::Role_system)
+    return error(errc::invalid_argument, "command_id", "ids starting with deadline: or policy: are the scheduler's");
   // A repeated command returns what it did the first time, before deciding anything: deciding
   // again could refuse it (a second filing of the same order is a duplicate).
   auto earlier = log_.find_command(command_id);
@@ -211,6 +211,25 @@ result<tick_report> engine::tick() {
     auto out = apply_due_locked(case_id);
     if (!out) return out.error();
     if (*out && !(*out)->events.empty()) report.applied.push_back(std::move(**out));
+  }
+  if (rules_.trust.version > 0) {
+    static const std::vector<score_event> none;
+    std::vector<std::pair<std::string, policy_action>> actions;
+    for (const auto& [id, b] : state_.businesses) {
+      auto it = state_.score_events.find(id);
+      auto action = evaluate_seal_policy(rules_.trust, it == state_.score_events.end() ? none : it->second,
+                                         b.restricted, b.restriction_rule, now);
+      if (action) actions.emplace_back(id, std::move(*action));
+    }
+    for (auto& [id, action] : actions) {
+      const std::string command_id = fmt::format("policy:{}:{}", id, state_.businesses.at(id).head.version.value());
+      const std::string reason = fmt::format("{} (trust rules v{})", action.reason, rules_.trust.version);
+      command cmd = action.restrict ? command(restrict_seal{id, reason, action.rule})
+                                    : command(reinstate_seal{id, reason, action.rule});
+      auto out = execute_locked({fb::Role_system, "scheduler"}, command_id, cmd);
+      if (!out) return out.error();
+      if (!out->events.empty()) report.seal_actions.push_back(std::move(*out));
+    }
   }
   return report;
 }

@@ -36,6 +36,7 @@ struct command_outcome {
 struct tick_report {
   std::size_t cases_due = 0;                // cases that had a deadline due
   std::vector<command_outcome> applied;     // one per case whose deadlines produced events
+  std::vector<command_outcome> seal_actions;  // restrictions and reinstatements by the policy
 };
 
 class engine {
@@ -52,8 +53,9 @@ class engine {
   result<command_outcome> execute(const actor& who, const std::string& command_id,
                                   const command& cmd);
 
-  // Turns every deadline due at the clock's time into its events, exactly once however often
-  // it runs: each case's deadline command has an id derived from the case and its version.
+  // Turns every deadline due at the clock's time into its events, then applies the seal policy
+  // of the trust rules to every business; exactly once however often it runs, because each
+  // command's id is derived from its stream and that stream's version.
   result<tick_report> tick();
 
   // Folds events appended to the log since the engine last looked (by another writer).

@@ -35,6 +35,62 @@ std::optional<timestamp_ms> earliest_deadline(const case_state& c) {
 
 }  // namespace
 
+std::optional<score_kind> score_kind_of(const fb::EventUnion& e) {
+  switch (e.type) {
+    case fb::Event_CaseAccepted: return score_kind::complaint;
+    case fb::Event_BusinessResponded:
+      return e.AsBusinessResponded()->timely ? score_kind::timely_response : score_kind::late_response;
+    case fb::Event_ResponseDelayed: return score_kind::delay;
+    case fb::Event_ResponseUnanswered: return score_kind::unanswered;
+    case fb::Event_CaseResolved:
+      return e.AsCaseResolved()->resolution == fb::Resolution_mediation ? score_kind::settled_mediation
+                                                                        : score_kind::settled_negotiation;
+    case fb::Event_MediationConcluded:
+      if (e.AsMediationConcluded()->outcome == fb::MediationOutcome_failed) return score_kind::mediation_failed;
+      return std::nullopt;
+    case fb::Event_ReferredToAgency: return score_kind::referred;
+    case fb::Event_AgencyDecided:
+      switch (e.AsAgencyDecided()->verdict) {
+        case fb::AgencyVerdict_upheld: return score_kind::upheld;
+        case fb::AgencyVerdict_partially_upheld: return score_kind::partially_upheld;
+        case fb::AgencyVerdict_dismissed: return score_kind::dismissed;
+        case fb::AgencyVerdict_not_competent_closed: return std::nullopt;
+      }
+      return std::nullopt;
+    case fb::Event_RemedyNotFulfilled: return score_kind::remedy_not_fulfilled;
+    case fb::Event_CaseReopened: return score_kind::reopened;
+    case fb::Event_CaseRated: return score_kind::rating;
+    case fb::Event_NONE:
+    case fb::Event_ConsumerRegistered:
+    case fb::Event_BusinessRegistered:
+    case fb::Event_AgencyRegistered:
+    case fb::Event_MediatorRegistered:
+    case fb::Event_SealRestricted:
+    case fb::Event_SealReinstated:
+    case fb::Event_CaseFiled:
+    case fb::Event_DocumentAttached:
+    case fb::Event_DocumentsRequested:
+    case fb::Event_CaseRejected:
+    case fb::Event_ForwardedToBusiness:
+    case fb::Event_MessagePosted:
+    case fb::Event_OfferMade:
+    case fb::Event_OfferAccepted:
+    case fb::Event_OfferRejected:
+    case fb::Event_RemedyFulfilled:
+    case fb::Event_MediationRequested:
+    case fb::Event_MediatorAssigned:
+    case fb::Event_SettlementProposed:
+    case fb::Event_ReferralAcknowledged:
+    case fb::Event_ReferralExtended:
+    case fb::Event_ReferralTransferred:
+    case fb::Event_ReferralOverdue:
+    case fb::Event_CaseClosed:
+    case fb::Event_CaseWithdrawn:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time, fb::Role by) {
   c.last_change = time;
   switch (e.type) {
@@ -234,7 +290,7 @@ void evolve(world& w, const event_record& r) {
     }
     case fb::Event_BusinessRegistered: {
       const auto& b = *e.AsBusinessRegistered();
-      w.businesses[r.stream] = business_state{r.stream, b.domain, b.name, b.stars, false, head};
+      w.businesses[r.stream] = business_state{r.stream, b.domain, b.name, b.stars, false, "", head};
       w.business_by_domain[b.domain] = r.stream;
       return;
     }
@@ -252,6 +308,7 @@ void evolve(world& w, const event_record& r) {
     case fb::Event_SealReinstated: {
       auto& b = w.businesses[r.stream];
       b.restricted = e.type == fb::Event_SealRestricted;
+      b.restriction_rule = b.restricted ? e.AsSealRestricted()->rule : "";
       b.head = head;
       return;
     }
@@ -297,6 +354,10 @@ void evolve(world& w, const event_record& r) {
 
   evolve_case(c, e, r.time, r.by.role);
   c.head = head;
+  if (auto kind = score_kind_of(e)) {
+    const int value = e.type == fb::Event_CaseRated ? e.AsCaseRated()->stars : 0;
+    w.score_events[c.business_id].push_back({r.time, c.id, r.sequence.value(), *kind, value});
+  }
 
   // Keep the indexes in step: open cases by order, and cases by earliest deadline.
   const bool now_open = is_open(c.status);

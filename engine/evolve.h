@@ -3,6 +3,8 @@
 // the same events in the same order always gives the same state.
 #pragma once
 
+#include <optional>
+
 #include "engine/state.h"
 
 namespace sazesh {
@@ -10,6 +12,9 @@ namespace sazesh {
 // Applies a decoded log record to the whole world: parties, cases and their indexes, and the
 // stream head (version and hash) of the record's stream.
 void evolve(world& w, const event_record& e);
+
+// What a case event means for its business's trust score, if anything.
+std::optional<score_kind> score_kind_of(const fb::EventUnion& e);
 
 // Applies one case event to a case, as of `time`, made by an actor of role `by`. Used by
 // evolve(), by the projector, and by decide() when a command's later events depend on its

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/trust.h"
+#include "engine/work_calendar.h"
 #include "schemas/events_generated.h"
 
 namespace sazesh {
@@ -17,13 +19,20 @@ inline constexpr std::int64_t hour_ms = 3'600'000;
 inline constexpr std::int64_t day_ms = 24 * hour_ms;
 
 struct case_rules {
+  // Weekends and official holidays. The answer ladder counts working hours only, and the
+  // documents and acknowledgement deadlines count working days.
+  work_calendar calendar;
+  // The trust score and seal policy (rules/trust-v1.rules); without one, no policy runs.
+  trust_rules trust;
+  bool ladder_in_working_hours = true;
+  int documents_working_days = 7;
+  int referral_acknowledge_working_days = 7;
+
   std::int64_t response_first_ms = 72 * hour_ms;   // from forwarding to delay #1
   std::int64_t response_second_ms = 48 * hour_ms;  // delay #1 to delay #2
   std::int64_t response_final_ms = 24 * hour_ms;   // delay #2 to unanswered
-  std::int64_t documents_ms = 7 * day_ms;          // awaiting documents until closed: incomplete
   std::int64_t remedy_confirmation_ms = 7 * day_ms;  // consumer's silence after "fulfilled"
   std::int64_t mediation_ms = 21 * day_ms;         // from mediator assignment
-  std::int64_t referral_acknowledge_ms = 7 * day_ms;
   std::int64_t referral_decision_ms = 30 * day_ms;
   std::int64_t referral_extension_ms = 30 * day_ms;
   std::int64_t reopen_window_ms = 10 * day_ms;     // after closure with a settlement
@@ -43,6 +52,17 @@ struct case_rules {
       {fb::DocumentKind_invoice},                                      // service
       {},                                                              // other
   }};
+
+  // A rung of the answer ladder `ms` after `from`.
+  timestamp_ms ladder_due(timestamp_ms from, std::int64_t ms) const {
+    return ladder_in_working_hours ? calendar.add_working_time(from, ms) : from + ms;
+  }
+  timestamp_ms documents_due(timestamp_ms from) const {
+    return calendar.add_working_days(from, documents_working_days);
+  }
+  timestamp_ms acknowledge_due(timestamp_ms from) const {
+    return calendar.add_working_days(from, referral_acknowledge_working_days);
+  }
 
   const std::vector<fb::DocumentKind>& documents_for(fb::Category c) const {
     return required_documents[static_cast<std::size_t>(c)];

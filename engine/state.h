@@ -14,6 +14,7 @@
 #include "engine/calendar.h"
 #include "engine/commands.h"
 #include "engine/ids.h"
+#include "engine/trust.h"
 #include "schemas/envelope_generated.h"
 
 namespace sazesh {
@@ -136,6 +137,7 @@ struct business_state {
   std::string id, domain, name;  // id is the seal id
   int stars = 0;
   bool restricted = false;
+  std::string restriction_rule;  // the policy rule that restricted it; empty if by hand
   stream_head head;
   bool operator==(const business_state&) const = default;
 };
@@ -166,6 +168,8 @@ struct world {
   std::map<order_key, std::string> open_case_by_order;
   // Cases with at least one deadline, by earliest due time: what tick() has to look at.
   std::set<std::pair<timestamp_ms, std::string>> deadline_index;
+  // What each business's cases did that the trust score weighs, in log order.
+  std::map<std::string, std::vector<score_event>> score_events;
 
   bool operator==(const world&) const = default;
 

@@ -89,9 +89,18 @@ accept_case accept(std::string c, std::optional<fb::Category> category = std::nu
   return accept_case{std::move(c), category, route, std::move(agency), std::move(note)};
 }
 
+// These tests are about the lifecycle's clocks, not the calendar: every day is a working day
+// here, so deadlines are plain sums of hours and days (working_calendar_test covers weekends
+// and holidays).
+case_rules plain_days() {
+  case_rules r;
+  r.calendar.set_weekend({});
+  return r;
+}
+
 struct scenario {
   world w;
-  case_rules rules;
+  case_rules rules = plain_days();
   timestamp_ms now = t0;
   std::vector<event_record> log;  // every committed record, in order
   actor alice, bob, mediator, mediator2;
@@ -812,11 +821,13 @@ TEST_CASE("every deadline is configuration: custom case_rules change them") {
     CHECK(d->events[0].AsResponseDelayed()->next_due_ms == t0 + 3 * hour_ms);
     CHECK(d->events[1].AsResponseDelayed()->next_due_ms == t0 + 6 * hour_ms);
   }
-  SUBCASE("one day for documents") {
-    s.rules.documents_ms = day_ms;
+  SUBCASE("one working day for documents") {
+    s.rules.documents_working_days = 1;
     const auto c = s.apply(s.alice, s.filing("INV-1001", fb::Category_pricing)).stream;
-    CHECK(s.kase(c).deadline_of(deadline_kind::documents)->due == t0 + day_ms);
-    CHECK(names(tick(s, c, t0 + day_ms)) == "CaseClosed");
+    const timestamp_ms due = s.rules.calendar.add_working_days(t0, 1);
+    CHECK(s.kase(c).deadline_of(deadline_kind::documents)->due == due);
+    CHECK(names(tick(s, c, due - 1)) == "");
+    CHECK(names(tick(s, c, due)) == "CaseClosed");
   }
   SUBCASE("two days of mediation") {
     s.rules.mediation_ms = 2 * day_ms;
@@ -824,7 +835,8 @@ TEST_CASE("every deadline is configuration: custom case_rules change them") {
     CHECK(names(tick(s, c, t0 + 2 * day_ms)) == "MediationConcluded");
   }
   SUBCASE("referral: 1 day to acknowledge, 5 to decide, 2 more on extension") {
-    s.rules.referral_acknowledge_ms = day_ms;
+    s.rules.referral_acknowledge_working_days = 1;
+    s.rules.calendar.set_weekend({});  // every day a working day: due dates in plain days
     s.rules.referral_decision_ms = 5 * day_ms;
     s.rules.referral_extension_ms = 2 * day_ms;
     const auto c = s.referred();

@@ -578,7 +578,9 @@ TEST_CASE("a filing missing required documents asks for exactly the missing kind
   CHECK(d->events[1].AsDocumentAttached()->sha256.size() == 32u);
   const auto& r = *d->events[2].AsDocumentsRequested();
   CHECK(r.kinds == std::vector<fb::DocumentKind>{fb::DocumentKind_payment_receipt});
-  CHECK(r.due_ms == t0 + 7 * day_ms);
+  // Seven working days: the Friday in between does not count.
+  CHECK(r.due_ms == s.rules.calendar.add_working_days(t0, 7));
+  CHECK(r.due_ms == t0 + 8 * day_ms);
   s.commit(s.alice, *d);
   CHECK(s.status(d->stream) == case_status::awaiting_documents);
   CHECK(s.kase(d->stream).missing_documents == r.kinds);
@@ -665,7 +667,7 @@ TEST_CASE("the operator requests more documents, never ones already attached") {
   REQUIRE(names(d) == "DocumentsRequested");
   CHECK(d->events[0].AsDocumentsRequested()->kinds ==
         std::vector<fb::DocumentKind>{fb::DocumentKind_photo});
-  CHECK(d->events[0].AsDocumentsRequested()->due_ms == t0 + 7 * day_ms);
+  CHECK(d->events[0].AsDocumentsRequested()->due_ms == s.rules.calendar.add_working_days(t0, 7));
   s.commit(op, *d);
   CHECK(s.status(c) == case_status::awaiting_documents);
 }
@@ -712,7 +714,7 @@ TEST_CASE("route referral sends the case straight to a registered, competent age
   CHECK(d->events[0].AsCaseAccepted()->route == fb::Route_referral);
   const auto& r = *d->events[1].AsReferredToAgency();
   CHECK(r.agency_id == police.id);
-  CHECK(r.acknowledge_due_ms == t0 + 7 * day_ms);
+  CHECK(r.acknowledge_due_ms == s.rules.calendar.add_working_days(t0, 7));
   CHECK(r.decision_due_ms == t0 + 30 * day_ms);
   s.commit(op, *d);
   CHECK(s.status(c) == case_status::referred);

@@ -12,7 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <concepts>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -33,16 +32,6 @@
 #include "engine/state.h"
 
 namespace sazesh {
-
-// ENGINE DEFECT (reported): stream_head has no operator==, so the defaulted operator== of world
-// (and of case_state and the party states) is deleted. This supplies it, member by member; a
-// template, so that a non-template operator== added to stream_head later is preferred.
-template <class T>
-  requires std::same_as<T, stream_head>
-bool operator==(const T& a, const T& b) {
-  return a.version == b.version && a.last_hash == b.last_hash;
-}
-
 namespace {
 
 class temp_dir {
@@ -365,7 +354,7 @@ TEST_CASE("acknowledged commands survive SIGKILL, intact, and a retried script c
     CHECK(buffer.empty());
     REQUIRE(acked.size() >= kill_after);
     MESSAGE("round " << round << ": killed after " << acked.size() << " of " << ref.acks
-                     << " acknowledgements (asked for " << kill_after << ")" << (finished ? ", but it had finished" : ""));
+                     << " acknowledgements (asked for " << kill_after << ")" << std::string(finished ? ", but it had finished" : ""));
 
     auto log = open_embedded_log(folder);
     REQUIRE_MESSAGE(log.has_value(), log.error().message());

@@ -1,0 +1,206 @@
+// The trust score on the command line: scores (as of any date), their explanation, a what-if
+// comparison of two rule sets, and the long-running scheduler that applies deadlines and the
+// seal policy.
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <thread>
+
+#include "cli/app.h"
+#include "cli/json.h"
+#include "cli/table.h"
+#include "engine/describe.h"
+
+namespace sazesh::cli {
+namespace {
+
+std::atomic<bool> stop_requested{false};
+void on_stop(int) { stop_requested = true; }
+
+output_format format_of(const session& s) {
+  return s.json ? output_format::json : s.csv ? output_format::csv : output_format::text;
+}
+
+// --as-of: a date means the end of that day; a time means that moment.
+result<timestamp_ms> as_of(const session& s, const parsed_args& a, const engine& eng) {
+  if (!a.has("as-of")) return eng.time_source().now();
+  const std::string& text = a.get("as-of");
+  auto t = parse_time("as_of", text);
+  if (!t) return t.error();
+  const bool date_only = text.find(' ') == std::string::npos && text.find('T') == std::string::npos;
+  (void)s;
+  return date_only ? *t + 24 * 3'600'000LL - 1 : *t;
+}
+
+const std::vector<score_event>& events_of(const engine& eng, const std::string& business) {
+  static const std::vector<score_event> none;
+  auto it = eng.state().score_events.find(business);
+  return it == eng.state().score_events.end() ? none : it->second;
+}
+
+struct ranked {
+  std::string business;
+  trust_score score;
+  std::size_t rank = 0;
+};
+
+std::vector<ranked> rank_all(const engine& eng, const trust_rules& rules, timestamp_ms when) {
+  std::vector<ranked> out;
+  for (const auto& [id, b] : eng.state().businesses) out.push_back({id, compute_trust_score(rules, events_of(eng, id), when), 0});
+  std::stable_sort(out.begin(), out.end(), [](const ranked& x, const ranked& y) { return x.score.score > y.score.score; });
+  for (std::size_t i = 0; i < out.size(); ++i) out[i].rank = i + 1;
+  return out;
+}
+
+cell score_cell(double v) { return {fmt::format("{:.1f}", v), true}; }
+
+int score_cmd(session& s, const parsed_args& a) {
+  auto eng = s.open_engine();
+  if (!eng) return s.fail(eng.error());
+  const trust_rules& rules = (*eng)->rules().trust;
+  if (rules.version == 0) return s.fail(error(errc::not_found, "rules", "no trust rules loaded (--rules FILE)"));
+  auto when = as_of(s, a, **eng);
+  if (!when) return s.fail(when.error());
+  if (a.has("business") && !(*eng)->state().businesses.count(a.get("business")))
+    return s.fail(error(errc::not_found, "business", fmt::format("no registered business {}", a.get("business"))));
+  table t;
+  t.columns = {"rank", "business", "domain", "score", "standing", "restricted", "complaints", "rules"};
+  for (const auto& r : rank_all(**eng, rules, *when)) {
+    if (a.has("business") && r.business != a.get("business")) continue;
+    const auto& b = (*eng)->state().businesses.at(r.business);
+    t.add({num(r.rank), txt(r.business), txt(b.domain), score_cell(r.score.score), txt(r.score.standing),
+           txt(b.restricted ? (b.restriction_rule.empty() ? "yes (by hand)" : "yes (" + b.restriction_rule + ")") : "no"),
+           score_cell(r.score.complaints), txt(fmt::format("v{}", rules.version))});
+  }
+  if (!s.json && !s.csv) fmt::print(s.out, "trust scores as of {} under rules v{} ({})\n", both_calendars(*when, s.jalali_digits), rules.version, rules.name);
+  print(s.out, t, format_of(s));
+  return exit_ok;
+}
+
+int explain_cmd(session& s, const parsed_args& a) {
+  auto eng = s.open_engine();
+  if (!eng) return s.fail(eng.error());
+  const trust_rules& rules = (*eng)->rules().trust;
+  if (rules.version == 0) return s.fail(error(errc::not_found, "rules", "no trust rules loaded (--rules FILE)"));
+  const std::string business = a.get("business");
+  if (!(*eng)->state().businesses.count(business))
+    return s.fail(error(errc::not_found, "business", fmt::format("no registered business {}", business)));
+  auto when = as_of(s, a, **eng);
+  if (!when) return s.fail(when.error());
+  const trust_score sc = compute_trust_score(rules, events_of(**eng, business), *when);
+  table t;
+  t.columns = {"when", "case", "event", "weight", "decay", "points"};
+  t.add({txt(""), txt(""), txt("base"), txt(""), txt(""), {fmt::format("{:+.3f}", rules.base), true}});
+  for (const auto& c : sc.contributions)
+    t.add({txt(format_jalali(c.event.time, s.jalali_digits)), txt(fmt::format("{}#{}", c.event.case_id, c.event.sequence)),
+           txt(c.event.kind == score_kind::rating ? fmt::format("rating {}", c.event.value) : to_string(c.event.kind)),
+           {fmt::format("{:+g}", c.weight), true}, {fmt::format("{:.3f}", c.decay), true}, {fmt::format("{:+.3f}", c.points), true}});
+  if (sc.bound_adjustment != 0)
+    t.add({txt(""), txt(""), txt("held within 0..100"), txt(""), txt(""), {fmt::format("{:+.3f}", sc.bound_adjustment), true}});
+  if (!s.json && !s.csv)
+    fmt::print(s.out, "{}: score {:.3f} ({}) as of {}, rules v{}; {:.2f} decayed complaints, so each point of weight counts 1/{:.2f}\n",
+               business, sc.score, sc.standing, both_calendars(*when, s.jalali_digits), rules.version, sc.complaints,
+               rules.smoothing + sc.complaints);
+  print(s.out, t, format_of(s));
+  if (!s.json && !s.csv) fmt::print(s.out, "the lines above add up to {:.3f}\n", sc.score);
+  return exit_ok;
+}
+
+int what_if_cmd(session& s, const parsed_args& a) {
+  auto eng = s.open_engine();
+  if (!eng) return s.fail(eng.error());
+  const trust_rules& current = (*eng)->rules().trust;
+  if (current.version == 0) return s.fail(error(errc::not_found, "rules", "no trust rules loaded (--rules FILE)"));
+  auto other = load_trust_rules(a.get("with"));
+  if (!other) return s.fail(other.error());
+  auto when = as_of(s, a, **eng);
+  if (!when) return s.fail(when.error());
+  const auto before = rank_all(**eng, current, *when);
+  const auto after = rank_all(**eng, *other, *when);
+  table t;
+  t.columns = {"business", fmt::format("rank_v{}", current.version), fmt::format("score_v{}", current.version),
+               fmt::format("standing_v{}", current.version), fmt::format("rank_v{}", other->version),
+               fmt::format("score_v{}", other->version), fmt::format("standing_v{}", other->version), "change"};
+  std::size_t changed = 0;
+  for (const auto& b : before) {
+    const auto& o = *std::find_if(after.begin(), after.end(), [&](const ranked& r) { return r.business == b.business; });
+    std::string change;
+    if (o.rank != b.rank) change += fmt::format("rank {:+d}", static_cast<long>(b.rank) - static_cast<long>(o.rank));
+    if (o.score.standing != b.score.standing) change += (change.empty() ? "" : ", ") + b.score.standing + " -> " + o.score.standing;
+    if (!change.empty()) ++changed;
+    t.add({txt(b.business), num(b.rank), score_cell(b.score.score), txt(b.score.standing), num(o.rank), score_cell(o.score.score),
+           txt(o.score.standing), txt(change)});
+  }
+  if (!s.json && !s.csv)
+    fmt::print(s.out, "rules v{} ({}) beside v{} ({}), as of {}; nothing is written\n", current.version, current.name,
+               other->version, other->name, both_calendars(*when, s.jalali_digits));
+  print(s.out, t, format_of(s));
+  if (!s.json && !s.csv) fmt::print(s.out, "{} of {} businesses change rank or standing\n", changed, before.size());
+  return exit_ok;
+}
+
+void print_tick(session& s, const tick_report& r, timestamp_ms now) {
+  if (s.json) {
+    json_array applied;
+    for (const auto& o : r.applied)
+      for (const auto& e : o.events) applied.raw(json_object().field("stream", o.stream).field("summary", describe(e)).str());
+    for (const auto& o : r.seal_actions)
+      for (const auto& e : o.events) applied.raw(json_object().field("stream", o.stream).field("summary", describe(e)).str());
+    fmt::print(s.out, "{}\n", json_object().field("time", format_iso_utc(now)).field("cases_due", static_cast<std::uint64_t>(r.cases_due)).raw("events", applied.str()).str());
+    return;
+  }
+  for (const auto& o : r.applied)
+    for (const auto& e : o.events) fmt::print(s.out, "[{}] {} #{} {}\n", format_jalali(now, s.jalali_digits), o.stream, e.sequence.value(), describe(e));
+  for (const auto& o : r.seal_actions)
+    for (const auto& e : o.events) fmt::print(s.out, "[{}] {} #{} {}\n", format_jalali(now, s.jalali_digits), o.stream, e.sequence.value(), describe(e));
+}
+
+int scheduler_cmd(session& s, const parsed_args& a) {
+  auto eng = s.open_engine();
+  if (!eng) return s.fail(eng.error());
+  long interval = 1000;
+  if (a.has("interval-ms")) {
+    const auto& v = a.get("interval-ms");
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 9 || std::stol(v) < 10)
+      return s.fail(error(errc::invalid_argument, "interval_ms", "must be a whole number of milliseconds, at least 10"));
+    interval = std::stol(v);
+  }
+  std::signal(SIGINT, on_stop);
+  std::signal(SIGTERM, on_stop);
+  if (!s.json) fmt::print(s.out, "scheduler: applying deadlines and the seal policy every {} ms (Ctrl-C stops)\n", interval);
+  s.out.flush();
+  while (!stop_requested) {
+    auto r = (*eng)->tick();
+    if (!r) return s.fail(r.error());
+    if (!r->applied.empty() || !r->seal_actions.empty()) {
+      print_tick(s, *r, (*eng)->time_source().now());
+      if (auto p = s.refresh_projections(); !p && p.error().code() != errc::unavailable)
+        fmt::print(s.err, "warning: projections not updated: {}\n", p.error().message());
+      s.out.flush();
+    }
+    for (long waited = 0; waited < interval && !stop_requested; waited += 50)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<long>(50, interval - waited)));
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_trust_commands(std::vector<command_spec>& t) {
+  const std::string g = "trust score and scheduler";
+  const option_spec as_of_opt{"as-of", "DATE", "the score the business had then (a date: its end), from the log"};
+  t.push_back({"score", g, "trust scores and standings of every business (or one), ranked",
+               {{"business", "SEAL", "one business"}, as_of_opt}, score_cmd});
+  t.push_back({"explain", g, "the events that moved a business's score, and by how much",
+               {{"business", "SEAL", "the business", true}, as_of_opt}, explain_cmd});
+  t.push_back({"what-if", g, "every business re-scored under another rule set, side by side (writes nothing)",
+               {{"with", "FILE", "the other rule set, e.g. rules/trust-v2.rules", true}, as_of_opt}, what_if_cmd});
+  t.push_back({"scheduler", g, "run tick and the seal policy on a timer until stopped",
+               {{"interval-ms", "MS", "how often (default 1000)"}}, scheduler_cmd});
+}
+
+}  // namespace sazesh::cli
