@@ -23,7 +23,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <stdexcept>

@@ -208,6 +208,7 @@ void check_against_engine(const pj::kv_reader& kv, const world& w) {
     INFO("case " << id);
     CHECK(std::string(to_string(s.status)) == to_string(c.status));
     CHECK(s == c);
+    CHECK((**row).events == c.head.version.value());
   }
   std::size_t row_keys = 0;
   kv.scan("c", pj::keys::prefix_end("c"), [&](std::string_view, std::string_view) {
@@ -1281,30 +1282,56 @@ TEST_CASE("a stored row that does not decode is reported as corrupt by every que
   expect_corrupt(pj::list_cases(*store, f), "list_cases with a missing row");
 }
 
-TEST_CASE("a projector following the log in another thread while commands run ends equal to a rebuild") {
+TEST_CASE("projectors following the log in other threads while commands run end equal to a rebuild") {
   const std::uint64_t seed = test_seed("follow");
   history_options options;
   options.cases = 150;
   history_fixture h(seed, options);
+  // One on the writer's log, one on a read-only follower of the same folder (as a projector in
+  // another process reads it); the follower keeps its scratch files in our folder.
+  const auto scratch = h.dir.path() / "scratch";
+  std::filesystem::create_directories(scratch);
+  const char* old_tmpdir = std::getenv("TMPDIR");
+  const std::string saved_tmpdir = old_tmpdir ? old_tmpdir : "";
+  setenv("TMPDIR", scratch.c_str(), 1);
+  auto follower_log = open_embedded_log(h.dir.path() / "log", embedded_log_options{.follower = true});
+  if (old_tmpdir) setenv("TMPDIR", saved_tmpdir.c_str(), 1);
+  else unsetenv("TMPDIR");
+  REQUIRE_MESSAGE(follower_log.has_value(), follower_log.error().message());
   auto store = open_store(h.projections(), pj::store_mode::read_write);
+  auto store2 = open_store(h.dir.path() / "projections-2", pj::store_mode::read_write);
   pj::projector p(*h.log, *store, 5);
+  pj::projector p2(**follower_log, *store2, 64);
   std::atomic<bool> stop{false};
-  std::optional<error> failure;
-  std::thread follower([&] {
+  std::optional<error> failure, failure2;
+  std::thread t1([&] {
     auto st = p.follow([&] { return stop.load(); }, std::chrono::milliseconds(1));
     if (!st) failure = st.error();
+  });
+  std::thread t2([&] {
+    auto st = p2.follow([&] { return stop.load(); }, std::chrono::milliseconds(2));
+    if (!st) failure2 = st.error();
   });
   h.gen->register_parties();
   h.gen->run();
   stop = true;
-  follower.join();
+  t1.join();
+  t2.join();
   require_no_unexpected(*h.gen);
   REQUIRE_FALSE(failure.has_value());
+  REQUIRE_FALSE(failure2.has_value());
+  const log_position end = log_end(*h.log);
   REQUIRE(p.catch_up().has_value());
-  CHECK(pj::stored_position(*store) == log_end(*h.log));
+  for (int i = 0; i < 100 && pj::stored_position(*store2) < end; ++i) {
+    REQUIRE((*follower_log)->refresh().has_value());
+    REQUIRE(p2.catch_up().has_value());
+  }
+  CHECK(pj::stored_position(*store) == end);
+  CHECK(pj::stored_position(*store2) == end);
   auto report = pj::rebuild(*h.log, h.dir.path() / "rebuilt");
   REQUIRE(report.has_value());
   CHECK(*store->digest() == report->digest);
+  CHECK(*store2->digest() == report->digest);
   check_against_engine(*store, h.eng->state());
 }
 
