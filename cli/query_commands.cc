@@ -45,7 +45,9 @@ pj::progress_fn terminal_progress(session& s, const char* what) {
 
 // Opens the projections for a query, after bringing them up to date if no projector holds them.
 result<std::unique_ptr<pj::projection_store>> open_for_query(session& s) {
-  if (auto st = s.refresh_projections(); !st && st.error().code() == errc::corrupt) return st.error();
+  // A missing log (a wrong --data-dir, most likely) or a corrupt one is worth saying; a
+  // projector holding the projections keeps them current itself.
+  if (auto st = s.refresh_projections(); !st && st.error().code() != errc::unavailable) return st.error();
   return pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only);
 }
 

@@ -42,8 +42,16 @@ status engine::catch_up() {
 
 status engine::catch_up_locked() {
   constexpr std::size_t batch = 4096;
+  if (applied_.size() != log_.partitions()) applied_.resize(log_.partitions(), log_position(0));
+  for (std::uint32_t p = 0; p < applied_.size(); ++p)
+    if (auto s = catch_up_partition(p, batch); !s) return s;
+  return ok;
+}
+
+status engine::catch_up_partition(std::uint32_t partition, std::size_t batch) {
+  log_position& applied = applied_[partition];
   for (;;) {
-    auto events = log_.read_all(applied_, batch);
+    auto events = log_.read_partition(partition, applied, batch);
     if (!events) return events.error();
     for (const auto& stored : *events) {
       auto rec = decode(stored.bytes);
@@ -57,7 +65,7 @@ status engine::catch_up_locked() {
                      fmt::format("the event at position {} breaks the hash chain of stream {}",
                                  stored.position.value(), rec->stream));
       evolve(state_, *rec);
-      applied_ = log_position(stored.position.value() + 1);
+      applied = log_position(stored.position.value() + 1);
     }
     if (events->size() < batch) return ok;
   }
@@ -186,9 +194,9 @@ result<command_outcome> engine::execute_locked(const actor& who, const std::stri
   auto appended = log_.append(std::move(request));
   if (!appended) return appended.error();
   if (appended->repeated) return replay_outcome(*appended);
-  if (appended->first_position == applied_) {
+  if (appended->partition < applied_.size() && appended->first_position == applied_[appended->partition]) {
     for (const auto& r : records) evolve(state_, r);
-    applied_ = log_position(appended->first_position.value() + appended->count);
+    applied_[appended->partition] = log_position(appended->first_position.value() + appended->count);
   } else if (auto s = catch_up_locked(); !s) {
     // Another writer appended in between: fold everything in log order, ours included.
     return s.error();

@@ -78,12 +78,13 @@ class engine {
   // Applies the case's due deadlines, if any, as the scheduler would.
   result<std::optional<command_outcome>> apply_due_locked(const std::string& case_id);
   status catch_up_locked();
+  status catch_up_partition(std::uint32_t partition, std::size_t batch);
 
   event_log& log_;
   const clock& clock_;
   case_rules rules_;
   world state_;
-  log_position applied_{0};
+  std::vector<log_position> applied_;  // next position to fold, per partition
   std::mutex mutex_;
 };
 

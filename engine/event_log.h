@@ -36,7 +36,8 @@
 namespace sazesh {
 
 struct stored_event {
-  log_position position;
+  std::uint32_t partition = 0;
+  log_position position;  // within its partition
   std::string stream;
   stream_version sequence;
   std::string bytes;  // the Envelope, exactly as appended
@@ -54,6 +55,7 @@ struct append_outcome {
   stream_version first_sequence;  // sequence of the first event written by the command
                                   // (for a command with no events: the stream's version + 1)
   std::uint64_t count = 0;        // events written by the command (0 for a command with none)
+  std::uint32_t partition = 0;   // the partition the stream lives in
   log_position first_position;
   bool repeated = false;          // the command id had been appended before; nothing written now
 };
@@ -81,6 +83,17 @@ class event_log {
 
   // One past the position of the last durable event.
   virtual result<log_position> end() = 0;
+
+  // A log may be split into partitions (Kafka's); each stream lives in exactly one, and
+  // positions count within a partition. Readers that must see every event (the engine, the
+  // projector) read each partition from their own position in it. The embedded log has one
+  // partition, and read_partition(0, …) is read_all(…).
+  virtual std::uint32_t partitions() const { return 1; }
+  virtual result<std::vector<stored_event>> read_partition(std::uint32_t partition, log_position from,
+                                                           std::size_t max) {
+    if (partition != 0) return error(errc::invalid_argument, "partition", "this log has one partition");
+    return read_all(from, max);
+  }
 
   // Brings a follower up to date with the writer's durable appends; a no-op for a writer.
   virtual status refresh() { return ok; }

@@ -285,13 +285,13 @@ status apply_event(change_set& kv, const event_record& e, std::string_view bytes
   return ok;
 }
 
-log_position stored_position(const kv_reader& kv) {
-  auto raw = kv.get(keys::position());
+log_position stored_position(const kv_reader& kv, std::uint32_t partition) {
+  auto raw = kv.get(keys::position(partition));
   return log_position(raw ? decode_u64(*raw) : 0);
 }
 
-void store_position(change_set& kv, log_position next) {
-  kv.put(keys::position(), encode_u64(next.value()));
+void store_position(change_set& kv, log_position next, std::uint32_t partition) {
+  kv.put(keys::position(partition), encode_u64(next.value()));
 }
 
 }  // namespace sazesh::projections

@@ -14,12 +14,12 @@ namespace {
 
 // A case event must continue its case's hash chain as the projections know it.
 status check_chain(const change_set& kv, const event_record& e) {
+  auto raw = kv.get(keys::case_row(e.stream));
   if (e.payload.type == fb::Event_CaseFiled) {
-    if (e.sequence.value() != 1 || !e.previous_hash.empty())
-      return error(errc::corrupt, "log", "a filing must be the first event of its case");
+    if (e.sequence.value() != 1 || !e.previous_hash.empty() || raw)
+      return error(errc::corrupt, "log", fmt::format("a filing must be the first event of case {}", e.stream));
     return ok;
   }
-  auto raw = kv.get(keys::case_row(e.stream));
   if (!raw) return ok;  // party streams are not chained in the projections
   auto row = decode_case_row(*raw);
   if (!row) return row.error();
@@ -30,8 +30,8 @@ status check_chain(const change_set& kv, const event_record& e) {
 
 }  // namespace
 
-result<std::uint64_t> projector::apply_batch(log_position from, bool& reached_end) {
-  auto events = log_.read_all(from, batch_size_);
+result<std::uint64_t> projector::apply_batch(std::uint32_t partition, log_position from, bool& reached_end) {
+  auto events = log_.read_partition(partition, from, batch_size_);
   if (!events) return events.error();
   reached_end = events->size() < batch_size_;
   change_set changes(store_);
@@ -39,10 +39,11 @@ result<std::uint64_t> projector::apply_batch(log_position from, bool& reached_en
   log_position next = from;
   const auto fail = [&](log_position at, const error& why) -> result<std::uint64_t> {
     // Keep what came before the bad record; apply nothing after it.
-    store_position(changes, at);
+    store_position(changes, at, partition);
     if (auto s = store_.commit(changes); !s) return s.error();
     return error(errc::corrupt, "log",
-                 fmt::format("the event at position {} cannot be projected: {}", at.value(), why.message()));
+                 fmt::format("the event at position {}{} cannot be projected: {}", at.value(),
+                             partition == 0 ? std::string() : fmt::format(" of partition {}", partition), why.message()));
   };
   for (const auto& stored : *events) {
     auto rec = decode(stored.bytes);
@@ -53,24 +54,32 @@ result<std::uint64_t> projector::apply_batch(log_position from, bool& reached_en
     ++applied;
   }
   if (applied == 0) return std::uint64_t{0};
-  store_position(changes, next);
+  store_position(changes, next, partition);
   if (auto s = store_.commit(changes); !s) return s.error();
   return applied;
 }
 
 result<std::uint64_t> projector::catch_up(const progress_fn& on_progress) {
-  auto end = log_.end();
-  if (!end) return end.error();
+  // The end is known up front only for a single-partition log; it bounds the run, so a
+  // projector racing a writer still returns.
+  std::optional<log_position> end;
+  if (log_.partitions() == 1) {
+    auto e = log_.end();
+    if (!e) return e.error();
+    end = *e;
+  }
   std::uint64_t total = 0;
-  for (;;) {
-    const log_position from = stored_position(store_);
-    if (from >= *end) break;
-    bool reached_end = false;
-    auto n = apply_batch(from, reached_end);
-    if (!n) return n.error();
-    total += *n;
-    if (on_progress) on_progress({stored_position(store_), *end, total});
-    if (*n == 0 || reached_end) break;
+  for (std::uint32_t p = 0; p < log_.partitions(); ++p) {
+    for (;;) {
+      const log_position from = stored_position(store_, p);
+      if (end && from >= *end) break;
+      bool reached_end = false;
+      auto n = apply_batch(p, from, reached_end);
+      if (!n) return n.error();
+      total += *n;
+      if (on_progress) on_progress({stored_position(store_, p), end.value_or(stored_position(store_, p)), total});
+      if (*n == 0 || reached_end) break;
+    }
   }
   return total;
 }

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 
 #include "engine/event_log.h"
 #include "projections/store.h"
@@ -45,7 +46,7 @@ class projector {
                 const progress_fn& on_progress = {});
 
  private:
-  result<std::uint64_t> apply_batch(log_position from, bool& reached_end);
+  result<std::uint64_t> apply_batch(std::uint32_t partition, log_position from, bool& reached_end);
 
   event_log& log_;
   projection_store& store_;

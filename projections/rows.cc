@@ -353,7 +353,11 @@ std::string join(std::string_view kind, std::string_view a) {
 }
 }  // namespace
 
-std::string position() { return "mposition"; }
+std::string position(std::uint32_t partition) {
+  std::string k = "mposition";
+  if (partition != 0) k += encode_u64(partition).substr(4);
+  return k;
+}
 std::string format() { return "mformat"; }
 std::string case_row(std::string_view id) { return join("c", id); }
 std::string history_prefix(std::string_view id) { return join("h", id) + '\0'; }

@@ -1,7 +1,7 @@
 // The rows of the projection store and their keys. Key layout (every key starts with a kind
 // byte; integers are big-endian so keys sort numerically; 0x00 ends variable-length parts):
 //
-//   m position                      u64 the next log position to apply
+//   m position [u32 partition]      u64 the next position to apply (partition 0 has no suffix)
 //   m format                        u32 row format version (1)
 //   c <case>                        case_row
 //   h <case> 0 <seq u64>            the event's envelope bytes (case history, for dossiers)
@@ -110,7 +110,7 @@ std::uint64_t decode_u64(std::string_view bytes);
 
 // ---- Keys ----
 namespace keys {
-std::string position();
+std::string position(std::uint32_t partition = 0);
 std::string format();
 std::string case_row(std::string_view case_id);
 std::string history(std::string_view case_id, std::uint64_t sequence);

@@ -759,12 +759,8 @@ fb::EventUnion filed_again(const case_state& c) {
   return u;
 }
 
-// BUG: check_chain (projections/projector.cc) accepts any CaseFiled with sequence 1 and no
-// previous hash without looking at the case's row, so a second filing of an existing case
-// (its chain going from version N back to 1) is applied: the row is re-filed, its head goes
-// back to sequence 1, and the business's scorecard counts the complaint twice. The engine
-// refuses to open on the same log (errc::corrupt).
-TEST_CASE("a second filing of an existing case breaks its chain and stops the projector" * doctest::may_fail()) {
+// Regression: this was once accepted.
+TEST_CASE("a second filing of an existing case breaks its chain and stops the projector") {
   const std::uint64_t seed = test_seed("second filing");
   history_options options;
   options.cases = 20;
@@ -1036,12 +1032,8 @@ TEST_CASE("CLI queries on a folder with no log give one clear error and create n
   }
 }
 
-// BUG: on a data folder with no event log, every query answers "projections: there are no
-// projections in DIR/projections yet (run: sazesh project)", and `sazesh project` then fails with
-// "data_dir: no event log in DIR/log". open_for_query (cli/query_commands.cc) drops every error of
-// refresh_projections but errc::corrupt, so the real cause, the missing log (most likely a wrong
-// --data-dir), is never named.
-TEST_CASE("CLI queries on a folder with no log say that there is no event log" * doctest::may_fail()) {
+// Regression: this was once accepted.
+TEST_CASE("CLI queries on a folder with no log say that there is no event log") {
   temp_dir d;
   const std::string dir = d.path().string();
   const auto project = run_cli({"--data-dir", dir, "project"});
