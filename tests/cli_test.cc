@@ -15,28 +15,10 @@
 
 #include "cli/app.h"
 #include "engine/calendar.h"
+#include "tests/temp_dir.h"
 
 namespace sazesh {
 namespace {
-
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = "/tmp/sazesh-cli-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 struct run_result {
   int code = -1;

@@ -30,28 +30,10 @@
 #include "engine/event_log.h"
 #include "engine/hash.h"
 #include "engine/state.h"
+#include "tests/temp_dir.h"
 
 namespace sazesh {
 namespace {
-
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = "/tmp/sazesh-durability-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::vector<stored_event> read_everything(event_log& log) {
   auto all = log.read_all(log_position{0}, 10'000'000);

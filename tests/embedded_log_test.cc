@@ -28,29 +28,10 @@
 #include <vector>
 
 #include "engine/event_log.h"
+#include "tests/temp_dir.h"
 
 namespace sazesh {
 namespace {
-
-// A fresh folder under /tmp, removed with everything in it when the test ends.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = "/tmp/sazesh-log-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::unique_ptr<event_log> open_log(const std::filesystem::path& folder) {
   auto opened = open_embedded_log(folder);

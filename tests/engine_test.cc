@@ -29,31 +29,12 @@
 #include "engine/evolve.h"
 #include "engine/hash.h"
 #include "engine/state.h"
+#include "tests/temp_dir.h"
 
 namespace sazesh {
 namespace {
 
 // ---- Harness ---------------------------------------------------------------------------------
-
-// A fresh folder under /tmp, removed with everything in it when the test ends.
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = "/tmp/sazesh-engine-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 timestamp_ms start_time() { return parse_time("start", "2026-11-28T09:00:00Z").value(); }
 

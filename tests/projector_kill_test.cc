@@ -35,6 +35,7 @@
 #include "projections/projector.h"
 #include "projections/rows.h"
 #include "projections/store.h"
+#include "tests/temp_dir.h"
 
 namespace sazesh {
 namespace {
@@ -46,25 +47,6 @@ using testing::history_options;
 constexpr std::uint64_t target_events = 100'000;
 constexpr std::size_t child_batch = 512;
 constexpr int min_kills = 10;
-
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = "/tmp/sazesh-projkill-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::uint64_t test_seed() {
   std::uint64_t seed = 0;

@@ -39,6 +39,7 @@
 #include "projections/queries.h"
 #include "projections/rows.h"
 #include "projections/store.h"
+#include "tests/temp_dir.h"
 
 namespace sazesh {
 namespace {
@@ -48,25 +49,6 @@ using testing::history_generator;
 using testing::history_options;
 
 // ---- Folders, seeds ----------------------------------------------------------------------------
-
-class temp_dir {
- public:
-  temp_dir() {
-    std::string pattern = "/tmp/sazesh-proj-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // The seed of a randomised test: SAZESH_SEED if set, else a fresh one. Always printed.
 std::uint64_t test_seed(const char* what) {
