@@ -29,11 +29,15 @@ output_format format_of(const session& s) {
 result<timestamp_ms> as_of(const session& s, const parsed_args& a, const engine& eng) {
   if (!a.has("as-of")) return eng.time_source().now();
   const std::string& text = a.get("as-of");
-  auto t = parse_time("as_of", text);
-  if (!t) return t.error();
-  const bool date_only = text.find(' ') == std::string::npos && text.find('T') == std::string::npos;
   (void)s;
-  return date_only ? *t + 24 * 3'600'000LL - 1 : *t;
+  const bool date_only = text.find(' ') == std::string::npos && text.find('T') == std::string::npos;
+  if (date_only) {
+    // The end of that day in Tehran (days are 23 or 25 hours long where clocks changed).
+    auto day = parse_date("as_of", text);
+    if (!day) return day.error();
+    return tehran_start_of_day(civil_from_days(days_from_civil(*day) + 1)) - 1;
+  }
+  return parse_time("as_of", text);
 }
 
 const std::vector<score_event>& events_of(const engine& eng, const std::string& business) {
@@ -94,13 +98,18 @@ int explain_cmd(session& s, const parsed_args& a) {
   const trust_score sc = compute_trust_score(rules, events_of(**eng, business), *when);
   table t;
   t.columns = {"when", "case", "event", "weight", "decay", "points"};
-  t.add({txt(""), txt(""), txt("base"), txt(""), txt(""), {fmt::format("{:+.3f}", rules.base), true}});
+  // Signs help people read the table; JSON numbers may not carry a plus sign.
+  const bool text = !s.json && !s.csv;
+  const auto signed_number = [&](double v, const char* spec) {
+    return cell{fmt::format(fmt::runtime(text ? std::string("{:+") + spec + "}" : std::string("{:") + spec + "}"), v), true};
+  };
+  t.add({txt(""), txt(""), txt("base"), txt(""), txt(""), signed_number(rules.base, ".3f")});
   for (const auto& c : sc.contributions)
     t.add({txt(format_jalali(c.event.time, s.jalali_digits)), txt(fmt::format("{}#{}", c.event.case_id, c.event.sequence)),
            txt(c.event.kind == score_kind::rating ? fmt::format("rating {}", c.event.value) : to_string(c.event.kind)),
-           {fmt::format("{:+g}", c.weight), true}, {fmt::format("{:.3f}", c.decay), true}, {fmt::format("{:+.3f}", c.points), true}});
+           signed_number(c.weight, "g"), {fmt::format("{:.3f}", c.decay), true}, signed_number(c.points, ".3f")});
   if (sc.bound_adjustment != 0)
-    t.add({txt(""), txt(""), txt("held within 0..100"), txt(""), txt(""), {fmt::format("{:+.3f}", sc.bound_adjustment), true}});
+    t.add({txt(""), txt(""), txt("held within 0..100"), txt(""), txt(""), signed_number(sc.bound_adjustment, ".3f")});
   if (!s.json && !s.csv)
     fmt::print(s.out, "{}: score {:.3f} ({}) as of {}, rules v{}; {:.2f} decayed complaints, so each point of weight counts 1/{:.2f}\n",
                business, sc.score, sc.standing, both_calendars(*when, s.jalali_digits), rules.version, sc.complaints,

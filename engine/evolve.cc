@@ -308,7 +308,9 @@ void evolve(world& w, const event_record& r) {
     case fb::Event_SealReinstated: {
       auto& b = w.businesses[r.stream];
       b.restricted = e.type == fb::Event_SealRestricted;
-      b.restriction_rule = b.restricted ? e.AsSealRestricted()->rule : "";
+      // Only the scheduler's policy restricts "by rule"; an operator's restriction is by hand,
+      // whatever it cites, so the policy never lifts it.
+      b.restriction_rule = b.restricted && r.by.role == fb::Role_system ? e.AsSealRestricted()->rule : "";
       b.head = head;
       return;
     }

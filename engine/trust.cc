@@ -99,8 +99,13 @@ result<trust_rules> parse_trust_rules(std::string_view text, std::string_view or
       r.weights[*k] = v;
     } else if (key.rfind("standing.", 0) == 0) {
       r.standings.emplace_back(key.substr(9), v);
-    } else if (key == "policy.unanswered_limit") r.unanswered_limit = static_cast<int>(v);
-    else if (key == "policy.unanswered_window_days") r.unanswered_window_days = static_cast<int>(v);
+    } else if (key == "policy.unanswered_limit") {
+      if (v < 0 || v > 1e6 || v != std::floor(v)) return bad("policy.unanswered_limit must be a whole number from 0 to 1000000");
+      r.unanswered_limit = static_cast<int>(v);
+    } else if (key == "policy.unanswered_window_days") {
+      if (v < 1 || v > 36500 || v != std::floor(v)) return bad("policy.unanswered_window_days must be a whole number from 1 to 36500");
+      r.unanswered_window_days = static_cast<int>(v);
+    }
     else if (key == "policy.restrict_below") r.restrict_below = v;
     else if (key == "policy.reinstate_at") r.reinstate_at = v;
     else return bad(fmt::format("{} is not a setting of the trust rules", key));

@@ -23,11 +23,16 @@ status work_calendar::add_holiday_file(const std::filesystem::path& file) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty() || line[0] == '#') continue;
     const auto tab = line.find('\t');
+    if (tab == std::string::npos)
+      return error(errc::invalid_argument, "holidays",
+                   fmt::format("{} line {}: must be YYYY/MM/DD, a tab, then the holiday's name", file.filename().string(), number));
     const std::string date = line.substr(0, tab);
     const std::string name = tab == std::string::npos ? "" : line.substr(tab + 1, line.find('\t', tab + 1) - tab - 1);
     int y = 0, m = 0, d = 0;
     char s1 = 0, s2 = 0;
-    if (std::sscanf(date.c_str(), "%d%c%d%c%d", &y, &s1, &m, &s2, &d) != 5 || s1 != '/' || s2 != '/' ||
+    int used = 0;
+    if (std::sscanf(date.c_str(), "%d%c%d%c%d%n", &y, &s1, &m, &s2, &d, &used) != 5 ||
+        static_cast<std::size_t>(used) != date.size() || s1 != '/' || s2 != '/' ||
         !is_valid(jalali_date{y, m, d}))
       return error(errc::invalid_argument, "holidays",
                    fmt::format("{} line {}: {} is not a Jalali date YYYY/MM/DD", file.filename().string(), number, date));

@@ -142,9 +142,12 @@ std::optional<std::string> fold_in_memory(event_log& log, log_position end, pj::
       at = log_position(stored.position.value() + 1);
     }
   }
-  pj::change_set pos(mem);
-  pj::store_position(pos, end);
-  mem.commit(pos);
+  // A projector killed before its first commit has stored no position at all.
+  if (end.value() > 0) {
+    pj::change_set pos(mem);
+    pj::store_position(pos, end);
+    mem.commit(pos);
+  }
   return std::nullopt;
 }
 
