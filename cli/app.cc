@@ -27,6 +27,10 @@ const std::vector<option_spec>& global_options() {
       {"calendar", "DIR", "folder of holidays-YYYY.txt files ($SAZESH_CALENDAR_DIR)"},
       {"rules", "FILE", "trust score rules ($SAZESH_RULES; default rules/trust-v1.rules)"},
       {"weekend", "friday|thursday-friday", "the weekend for working-day deadlines (default friday)"},
+      {"kafka", "BOOTSTRAP", "keep the log on Kafka (host:port,…) instead of the data folder ($SAZESH_KAFKA)"},
+      {"kafka-prefix", "PREFIX", "prefix of every Kafka topic (default sazesh.; $SAZESH_KAFKA_PREFIX)"},
+      {"kafka-config", "KEY=VALUE", "a librdkafka setting, e.g. security.protocol=SASL_SSL ("
+                                    "$SAZESH_KAFKA_CONFIG, comma-separated)", false, true},
       {"json", "", "print JSON instead of text"},
       {"csv", "", "print query results as CSV"},
       {"help", "", "show help"},
@@ -40,6 +44,7 @@ std::vector<command_spec> build_table() {
   add_read_commands(t);
   add_query_commands(t);
   add_trust_commands(t);
+  add_kafka_commands(t);
   t.push_back(demo_command());
   return t;
 }
@@ -80,6 +85,40 @@ result<actor> parse_actor(std::string_view text) {
   return actor{*role, id};
 }
 
+// The Kafka log's settings from --kafka* or $SAZESH_KAFKA*; nothing if neither names a cluster.
+result<std::optional<kafka_log_options>> kafka_options(const parsed_args& globals) {
+  const char* env_bootstrap = std::getenv("SAZESH_KAFKA");
+  const std::string bootstrap = globals.has("kafka") ? globals.get("kafka") : env_bootstrap ? env_bootstrap : "";
+  if (bootstrap.empty()) {
+    if (globals.has("kafka-prefix") || globals.has("kafka-config"))
+      return error(errc::invalid_argument, "--kafka", "is needed by --kafka-prefix and --kafka-config");
+    return std::optional<kafka_log_options>();
+  }
+  kafka_log_options o;
+  o.bootstrap_servers = bootstrap;
+  const char* env_prefix = std::getenv("SAZESH_KAFKA_PREFIX");
+  if (globals.has("kafka-prefix")) o.topic_prefix = globals.get("kafka-prefix");
+  else if (env_prefix && *env_prefix) o.topic_prefix = env_prefix;
+  std::vector<std::string> settings;
+  if (const char* env_config = std::getenv("SAZESH_KAFKA_CONFIG"); env_config && *env_config) {
+    std::string_view rest(env_config);
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      settings.emplace_back(rest.substr(0, comma));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  if (globals.has("kafka-config"))  // after the environment's, so the command line wins
+    for (const auto& setting : globals.all("kafka-config")) settings.push_back(setting);
+  for (const auto& setting : settings) {
+    const auto eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return error(errc::invalid_argument, "--kafka-config", "must be KEY=VALUE, e.g. security.protocol=SSL, not " + setting);
+    o.config[setting.substr(0, eq)] = setting.substr(eq + 1);
+  }
+  return std::optional<kafka_log_options>(std::move(o));
+}
+
 std::string random_command_id() {
   unsigned char raw[16];
   randombytes_buf(raw, sizeof raw);
@@ -92,7 +131,7 @@ result<engine*> session::open_engine() {
   if (engine_) return engine_.get();
   if (fixed_now) clock_ = std::make_unique<fixed_clock>(*fixed_now);
   else clock_ = std::make_unique<system_clock_source>();
-  auto log = open_embedded_log(data_dir / "log");
+  auto log = kafka ? open_kafka_log(*kafka) : open_embedded_log(data_dir / "log");
   if (!log) return log.error();
   log_ = std::move(*log);
   auto r = rules();
@@ -127,7 +166,9 @@ result<event_log*> session::open_log_for_reading() {
   if (!follower_) {
     embedded_log_options options;
     options.follower = true;
-    auto f = open_embedded_log(data_dir / "log", options);
+    std::optional<kafka_log_options> kafka_follower = kafka;
+    if (kafka_follower) kafka_follower->follower = true;
+    auto f = kafka_follower ? open_kafka_log(*kafka_follower) : open_embedded_log(data_dir / "log", options);
     if (!f) return f.error();
     follower_ = std::move(*f);
   }
@@ -281,6 +322,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       return s.fail(error(errc::invalid_argument, "--weekend", "must be friday or thursday-friday"));
     s.thursday_off = w == "thursday-friday";
   }
+  if (auto k = kafka_options(globals); !k) return s.fail(k.error());
+  else s.kafka = std::move(*k);
   s.command_id = globals.has("command-id") ? globals.get("command-id") : random_command_id();
   if (s.command_id.empty() || s.command_id.size() > 128)
     return s.fail(error(errc::invalid_argument, "--command-id", "must be 1-128 characters"));

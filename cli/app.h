@@ -16,6 +16,7 @@
 #include "engine/commands.h"
 #include "engine/engine.h"
 #include "engine/event_log.h"
+#include "engine/kafka_log.h"
 
 namespace sazesh::cli {
 
@@ -36,6 +37,10 @@ class session {
   std::string command_id;                 // --command-id, or a fresh random one
   std::optional<timestamp_ms> fixed_now;  // --now: decide as of this time
   digits jalali_digits = digits::latin;
+  // --kafka BOOTSTRAP ($SAZESH_KAFKA): the log is on Kafka instead of in data_dir/log, with
+  // --kafka-prefix ($SAZESH_KAFKA_PREFIX) and --kafka-config key=value ($SAZESH_KAFKA_CONFIG,
+  // comma-separated) passed to librdkafka. Projections and documents stay in data_dir.
+  std::optional<kafka_log_options> kafka;
   std::ostream& out;
   std::ostream& err;
 
@@ -81,6 +86,9 @@ void add_write_commands(std::vector<command_spec>& out);
 void add_read_commands(std::vector<command_spec>& out);
 void add_query_commands(std::vector<command_spec>& out);
 void add_trust_commands(std::vector<command_spec>& out);
+void add_kafka_commands(std::vector<command_spec>& out);
+// `subscribe` on Kafka: the agency's topic through a consumer group (cli/kafka_commands.cc).
+int subscribe_kafka(session& s, const parsed_args& a);
 command_spec demo_command();
 
 // Prints the events a command wrote (or the first run's, for a repeated command id).

@@ -386,6 +386,7 @@ int subscribe_cmd(session& s, const parsed_args& a) {
   if (!s.who || !((s.who->role == fb::Role_agency && s.who->id == agency) || s.who->role == fb::Role_operator_ ||
                   s.who->role == fb::Role_auditor))
     return s.fail(error(errc::unauthorized, "actor", fmt::format("only agency {} reads its feed (--as agency:{})", agency, agency)));
+  if (s.kafka) return subscribe_kafka(s, a);  // the agency's own topic (cli/kafka_commands.cc)
   auto log = s.open_log_for_reading();
   if (!log) return s.fail(log.error());
   log_position from(0);
@@ -457,7 +458,8 @@ void add_query_commands(std::vector<command_spec>& t) {
                {{"by", "DIMENSION", "month, category, status, outcome, month_category (default)"}}, stats_cmd});
   t.push_back({"subscribe", "agencies' feed", "an agency's referral events with the dossier, as JSON lines",
                {{"agency", "AGENCY", "the agency", true}, {"from", "POSITION", "start at this log position (default 0)"},
-                {"follow", "", "keep waiting for new events (Ctrl-C stops)"}},
+                {"follow", "", "keep waiting for new events (Ctrl-C stops)"},
+                {"group", "GROUP", "with --kafka: the consumer group (default PREFIXagency.AGENCY.feed)"}},
                subscribe_cmd});
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/agency_feed.h"
 #include "engine/codec.h"
 #include "engine/decide.h"
 #include "engine/evolve.h"
@@ -190,6 +191,13 @@ result<command_outcome> engine::execute_locked(const actor& who, const std::stri
     ++index;
   }
   if (request.events.empty()) return command_outcome{d->stream, {}, false, std::move(applied_first)};
+  // Agencies' referral feeds are published with the events, atomically, by a log that has
+  // topics for them (Kafka); the embedded log has none, so nothing is built for it.
+  if (log_.publishes_side_records()) {
+    auto sides = agency_side_records(log_, records, request.events);
+    if (!sides) return sides.error();
+    request.side_records = std::move(*sides);
+  }
 
   auto appended = log_.append(std::move(request));
   if (!appended) return appended.error();

@@ -15,9 +15,11 @@
 //
 // An append returns only once its events are durable (synced to disk for the embedded log,
 // acknowledged by all in-sync replicas for Kafka). If it fails with errc::io the outcome is
-// unknown: the events may or may not be stored. Retrying with the same command id (after
+// unknown: the events may or may not be stored; a remote log (Kafka) reports a cluster it cannot
+// reach in time as errc::unavailable, its rule saying whether nothing was written or the outcome
+// is unknown. Retrying with the same command id (after
 // reopening the log) is always safe: it either appends or returns the first outcome. Implementations: open_embedded_log()
-// (RocksDB in a local folder); the Kafka log implements the same interface.
+// (RocksDB in a local folder) and open_kafka_log() (engine/kafka_log.h).
 //
 // Thread safety: every method may be called from several threads at once.
 #pragma once
@@ -43,11 +45,24 @@ struct stored_event {
   std::string bytes;  // the Envelope, exactly as appended
 };
 
+// A record published with a command's events, atomically with them, to another topic of the
+// log (an agency's referral feed, say). Only a log with topics publishes them (the Kafka log:
+// to topic prefix + topic_suffix, in the events' transaction); the embedded log has no topics
+// and ignores them. They are not events: no stream, no sequence, never read back by the log.
+struct side_record {
+  std::string topic_suffix;  // e.g. "agency.consumer-protection"
+  std::string key;
+  std::string value;
+};
+
 struct append_request {
   std::string stream;
   stream_version expected;           // the stream's version the events were decided on
   std::string command_id;            // non-empty; unique per command
   std::vector<std::string> events;   // Envelope bytes; sequences expected+1, expected+2, ...
+  // Records published with the events in the same transaction (see side_record); the
+  // embedded log ignores them. Written only if the events are; a repeat writes none.
+  std::vector<side_record> side_records = {};
 };
 
 struct append_outcome {
@@ -97,6 +112,9 @@ class event_log {
 
   // Brings a follower up to date with the writer's durable appends; a no-op for a writer.
   virtual status refresh() { return ok; }
+
+  // Whether append publishes side records; callers skip building them for a log that does not.
+  virtual bool publishes_side_records() const { return false; }
 };
 
 struct embedded_log_options {

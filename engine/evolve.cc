@@ -1,6 +1,7 @@
 #include "engine/evolve.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace sazesh {
 namespace {
@@ -358,7 +359,14 @@ void evolve(world& w, const event_record& r) {
   c.head = head;
   if (auto kind = score_kind_of(e)) {
     const int value = e.type == fb::Event_CaseRated ? e.AsCaseRated()->stars : 0;
-    w.score_events[c.business_id].push_back({r.time, c.id, r.sequence.value(), *kind, value});
+    // Kept in (time, case, sequence) order, not fold order: a log split into partitions is
+    // folded partition by partition, and the score's history must not depend on that.
+    auto& list = w.score_events[c.business_id];
+    score_event ev{r.time, c.id, r.sequence.value(), *kind, value};
+    const auto key = [](const score_event& x) { return std::tie(x.time, x.case_id, x.sequence); };
+    list.insert(std::upper_bound(list.begin(), list.end(), ev,
+                                 [&](const score_event& a, const score_event& b) { return key(a) < key(b); }),
+                std::move(ev));
   }
 
   // Keep the indexes in step: open cases by order, and cases by earliest deadline.

@@ -8,31 +8,50 @@
 namespace sazesh {
 namespace {
 
+flatbuffers::IDLOptions json_options() {
+  flatbuffers::IDLOptions opts;
+  opts.strict_json = true;
+  opts.indent_step = -1;  // one line
+  opts.output_default_scalars_in_json = true;
+  opts.natural_utf8 = true;  // Persian text as itself, not \u escapes
+  return opts;
+}
+
 // Parsing the schema takes a moment; do it once, on first use.
 const flatbuffers::Parser* parser() {
   static std::unique_ptr<flatbuffers::Parser> p;
   static std::once_flag once;
   std::call_once(once, [] {
-    flatbuffers::IDLOptions opts;
-    opts.strict_json = true;
-    opts.indent_step = -1;  // one line
-    opts.output_default_scalars_in_json = true;
-    opts.natural_utf8 = true;  // Persian text as itself, not \u escapes
-    auto made = std::make_unique<flatbuffers::Parser>(opts);
+    auto made = std::make_unique<flatbuffers::Parser>(json_options());
     if (made->Parse(schema_text)) p = std::move(made);
   });
   return p.get();
 }
 
-}  // namespace
+// The same schema with dossier.fbs after it, so its root type is Dossier.
+const flatbuffers::Parser* dossier_parser() {
+  static std::unique_ptr<flatbuffers::Parser> p;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto made = std::make_unique<flatbuffers::Parser>(json_options());
+    const std::string text = std::string(schema_text) + dossier_schema_text;
+    if (made->Parse(text.c_str())) p = std::move(made);
+  });
+  return p.get();
+}
 
-std::string envelope_to_json(std::string_view bytes) {
-  const flatbuffers::Parser* ps = parser();
+std::string render(const flatbuffers::Parser* ps, std::string_view bytes) {
   if (ps == nullptr) return {};
   std::string json;
   if (!flatbuffers::GenerateText(*ps, bytes.data(), &json)) return {};
   while (!json.empty() && (json.back() == '\n' || json.back() == ' ')) json.pop_back();
   return json;
 }
+
+}  // namespace
+
+std::string envelope_to_json(std::string_view bytes) { return render(parser(), bytes); }
+
+std::string dossier_to_json(std::string_view bytes) { return render(dossier_parser(), bytes); }
 
 }  // namespace sazesh

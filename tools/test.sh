@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# The test suite: builds everything (installing what it needs) and runs every doctest suite
-# through ctest against real RocksDB folders.
+# The test suite: builds everything (installing what it needs), starts a local Kafka broker with
+# tools/kafka.sh for tests/kafka_test.cc, and runs every doctest suite through ctest against real
+# RocksDB folders and that broker. The broker runs from a private state folder and is stopped
+# (its state wiped) when the script exits, however it exits.
+# To use a broker you run yourself instead, export SAZESH_TEST_KAFKA=host:port, and the
+# SAZESH_KAFKA_DIR tools/kafka.sh runs it from (the broker-restart test restarts it).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/tools/build.sh"
+if [ -z "${SAZESH_TEST_KAFKA:-}" ]; then
+  SAZESH_KAFKA_DIR="$(mktemp -u /tmp/sazesh-kafka-test.XXXXXX)"
+  export SAZESH_KAFKA_DIR
+  trap '"$root/tools/kafka.sh" stop >/dev/null 2>&1 || true; rm -f "$SAZESH_KAFKA_DIR.lock"' EXIT
+  SAZESH_TEST_KAFKA="$("$root/tools/kafka.sh" start)"
+  export SAZESH_TEST_KAFKA
+fi
 cd "$root/build"
 ctest --output-on-failure -j"${SAZESH_JOBS:-2}" "$@"

@@ -1,0 +1,138 @@
+// The log on Kafka from the command line: agencies' feeds read from their own topics, and copying
+// the log between the embedded folder and a Kafka cluster.
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <atomic>
+#include <csignal>
+#include <ostream>
+
+#include "cli/app.h"
+#include "cli/json.h"
+#include "engine/codec.h"
+#include "engine/describe.h"
+#include "engine/kafka_feed.h"
+#include "engine/kafka_log.h"
+#include "engine/log_copy.h"
+#include "schemas/dossier_generated.h"
+#include "schemas/schema_json.h"
+
+namespace sazesh::cli {
+namespace {
+
+std::atomic<bool> stopping{false};
+void on_stop_signal(int) { stopping = true; }
+
+// One feed record as the JSON line `subscribe` prints: where it sits, what it is about, and the
+// event itself as flatc renders it.
+result<std::string> feed_line(const std::string& topic, const feed_record& r) {
+  const auto where = [&] { return fmt::format("{} partition {} offset {}", topic, r.partition, r.offset); };
+  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(r.value.data()), r.value.size());
+  if (!fb::VerifyDossierBuffer(verifier))
+    return error(errc::corrupt, "feed", fmt::format("{}: not a Dossier (schemas/dossier.fbs)", where()));
+  const fb::Dossier* d = fb::GetDossier(r.value.data());
+  if (d->event() == nullptr || d->agency_id() == nullptr || d->case_id() == nullptr)
+    return error(errc::corrupt, "feed", fmt::format("{}: a Dossier without its event, agency or case", where()));
+  const std::string event(reinterpret_cast<const char*>(d->event()->data()), d->event()->size());
+  auto rec = decode(event);
+  if (!rec) return error(errc::corrupt, "feed", fmt::format("{}: {}", where(), rec.error().message()));
+  const std::string event_json = envelope_to_json(event);
+  return json_object()
+      .field("topic", topic)
+      .field("partition", static_cast<std::uint64_t>(r.partition))
+      .field("offset", r.offset)
+      .field("agency", d->agency_id()->str())
+      .field("case", d->case_id()->str())
+      .field("type", fb::EnumNameEvent(rec->payload.type))
+      .field("summary", describe(*rec))
+      .raw("event", event_json.empty() ? "null" : event_json)
+      .field("history_events", static_cast<std::uint64_t>(d->history() ? d->history()->size() : 0))
+      .field("documents", static_cast<std::uint64_t>(d->documents() ? d->documents()->size() : 0))
+      .str();
+}
+
+int copy_log_cmd(session& s, const parsed_args& a) {
+  const bool to_kafka = a.has("to-kafka");
+  if (to_kafka == a.has("from-kafka"))
+    return s.fail(error(errc::invalid_argument, "--to-kafka", "give exactly one of --to-kafka and --from-kafka"));
+  if (!s.kafka) return s.fail(error(errc::invalid_argument, "--kafka", "copy-log needs the cluster (--kafka BOOTSTRAP)"));
+  const auto folder = s.data_dir / "log";
+  std::unique_ptr<event_log> source, target;
+  if (to_kafka) {
+    auto embedded = open_embedded_log(folder, embedded_log_options{.follower = true});
+    if (!embedded) return s.fail(embedded.error());
+    auto kafka = open_kafka_log(*s.kafka);
+    if (!kafka) return s.fail(kafka.error());
+    source = std::move(*embedded);
+    target = std::move(*kafka);
+  } else {
+    auto follower = *s.kafka;
+    follower.follower = true;
+    auto kafka = open_kafka_log(follower);
+    if (!kafka) return s.fail(kafka.error());
+    auto embedded = open_embedded_log(folder);
+    if (!embedded) return s.fail(embedded.error());
+    source = std::move(*kafka);
+    target = std::move(*embedded);
+  }
+  const std::string from = to_kafka ? folder.string() : kafka_events_topic(s.kafka->topic_prefix);
+  const std::string to = to_kafka ? kafka_events_topic(s.kafka->topic_prefix) : folder.string();
+  auto report = copy_log(*source, *target);
+  if (!report) return s.fail(report.error());
+  if (s.json) {
+    fmt::print(s.out, "{}\n",
+               json_object().field("from", from).field("to", to).field("events", report->events)
+                   .field("commands", report->commands).field("streams", report->streams).str());
+  } else {
+    fmt::print(s.out, "copied {} events ({} commands, {} streams) from {} to {}\n", report->events, report->commands,
+               report->streams, from, to);
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+int subscribe_kafka(session& s, const parsed_args& a) {
+  const std::string agency = a.get("agency");
+  if (a.has("from"))
+    return s.fail(error(errc::invalid_argument, "--from",
+                        "on Kafka a feed resumes where its consumer group committed; name the group with --group"));
+  kafka_feed_options o;
+  o.bootstrap_servers = s.kafka->bootstrap_servers;
+  o.topic = kafka_agency_topic(s.kafka->topic_prefix, agency);
+  o.group_id = a.has("group") ? a.get("group") : o.topic + ".feed";
+  o.config = s.kafka->config;
+  o.timeout = s.kafka->timeout;
+  auto feed = open_kafka_feed(o);
+  if (!feed) return s.fail(feed.error());
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  const bool follow = a.has("follow");
+  while (!stopping) {
+    auto batch = (*feed)->poll(std::chrono::milliseconds(200), 256);
+    if (!batch) return s.fail(batch.error());
+    for (const auto& r : *batch) {
+      auto line = feed_line(o.topic, r);
+      if (!line) return s.fail(line.error());
+      fmt::print(s.out, "{}\n", *line);
+    }
+    if (!batch->empty()) {
+      s.out.flush();
+      // Printed, so delivered: the next run starts after these.
+      if (auto c = (*feed)->commit(); !c) return s.fail(c.error());
+    }
+    if (!follow && (*feed)->at_end()) break;
+  }
+  return exit_ok;
+}
+
+void add_kafka_commands(std::vector<command_spec>& t) {
+  t.push_back({"copy-log", "the log on Kafka",
+               "copy every event, byte for byte with its command id, between the data folder's log and Kafka "
+               "(the target must be empty)",
+               {{"to-kafka", "", "from --data-dir's log to the --kafka cluster"},
+                {"from-kafka", "", "from the --kafka cluster to --data-dir's log"}},
+               copy_log_cmd});
+}
+
+}  // namespace sazesh::cli

@@ -1,0 +1,33 @@
+// agency_feed: the records of agencies' referral feeds (schemas/dossier.fbs), built by the
+// engine for the events a command writes and published by the log with those events (side
+// records: on Kafka, topic PREFIX "agency." AGENCY, in the events' transaction).
+//
+//   auto sides = agency_side_records(log, records, request.events);
+//   request.side_records = std::move(*sides);
+//
+// One record per (event, concerned agency): ReferredToAgency, ReferralAcknowledged,
+// ReferralExtended, ReferralOverdue and AgencyDecided concern their agency; ReferralTransferred
+// concerns both the agency it leaves and the one it goes to. The record's key is the case id; its
+// value a Dossier: the event, every event of the case up to and with it, and the documents.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/event_log.h"
+#include "engine/result.h"
+#include "engine/state.h"
+
+namespace sazesh {
+
+// The agencies an event concerns (none for most events).
+std::vector<std::string> agencies_concerned(const event_record& e);
+
+// The side records for a command's events: `records` (decoded) and `bytes` (as appended) are
+// its events in order, all of one stream. The stream's earlier events (sequence below the first
+// record's) are read from `history`, the log the command is appended to or, for a copy, the log
+// copied from; the documents are those their DocumentAttached events name.
+result<std::vector<side_record>> agency_side_records(event_log& history, const std::vector<event_record>& records,
+                                                     const std::vector<std::string>& bytes);
+
+}  // namespace sazesh

@@ -1,0 +1,44 @@
+// log_copy: copies every event of one event_log into another (embedded <-> Kafka), byte for
+// byte, each command's events in one append with the command's own id, so the copy answers
+// find_command, versions and hash chains exactly as the source does.
+//
+//   auto report = copy_log(*embedded, *kafka);   // refuses a target that has any event
+//
+// Order: each stream's events keep their order (they are appended at expected versions
+// 0, 1, 2, … of the target). Across streams the copy follows the source's order loosely: the
+// source's partitions are merged by event time, and `workers` threads append streams in
+// parallel (a stream always by the same thread), since an event log promises no order across
+// streams beyond a partition's. Commands are recognised by their envelope's command id: the
+// consecutive events of one stream with one command id in a partition form one command.
+//
+// A target that publishes side records (Kafka) gets the agencies' feed records of the copied
+// events too (engine/agency_feed.h), in the same transactions, as if the engine had written them.
+//
+// Errors: errc::already_exists if the target has events; errc::corrupt if a source record does
+// not decode, or if the target says a command was already appended (it never should, the
+// target being empty at the start); the first append error otherwise. A copy that fails midway
+// leaves what it copied: start again into an empty target.
+//
+// Thread safety: the logs must not be written by anyone else during the copy.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "engine/event_log.h"
+#include "engine/result.h"
+
+namespace sazesh {
+
+struct copy_report {
+  std::uint64_t events = 0;
+  std::uint64_t commands = 0;
+  std::uint64_t streams = 0;
+};
+
+using copy_progress_fn = std::function<void(const copy_report&)>;
+
+result<copy_report> copy_log(event_log& source, event_log& target, unsigned workers = 8,
+                             const copy_progress_fn& on_progress = {});
+
+}  // namespace sazesh
