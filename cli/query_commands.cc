@@ -4,6 +4,7 @@
 #include <fmt/ostream.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "cli/app.h"
 #include "cli/json.h"
 #include "cli/table.h"
+#include "engine/agency_feed.h"
 #include "engine/codec.h"
 #include "engine/decide.h"
 #include "engine/describe.h"
@@ -49,6 +51,13 @@ result<std::unique_ptr<pj::projection_store>> open_for_query(session& s) {
   // projector holding the projections keeps them current itself.
   if (auto st = s.refresh_projections(); !st && st.error().code() != errc::unavailable) return st.error();
   return pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only);
+}
+
+// An agency's dossiers and feed are the whole case files, personal data included: the agency
+// itself, operators and auditors read them.
+bool reads_agency_files(const session& s, const std::string& agency) {
+  return s.who && ((s.who->role == fb::Role_agency && s.who->id == agency) ||
+                   s.who->role == fb::Role_operator_ || s.who->role == fb::Role_auditor);
 }
 
 bool sees_personal_data(const session& s) {
@@ -305,8 +314,7 @@ int dossier_cmd(session& s, const parsed_args& a) {
   const std::string agency = a.get("agency");
   // The dossier is the whole case file, personal data included: only the agency that held it,
   // operators and auditors may read it.
-  if (!s.who || !((s.who->role == fb::Role_agency && s.who->id == agency) || s.who->role == fb::Role_operator_ ||
-                  s.who->role == fb::Role_auditor))
+  if (!reads_agency_files(s, agency))
     return s.fail(error(errc::unauthorized, "actor",
                         fmt::format("a dossier holds personal data: only agency {}, operators and auditors read it (--as agency:{})", agency, agency)));
   auto store = open_for_query(s);
@@ -365,26 +373,9 @@ int stats_cmd(session& s, const parsed_args& a) {
   return exit_ok;
 }
 
-// The events an agency's feed carries: referrals to it, transfers to or from it, and its own
-// acknowledgements, extensions and decisions.
-bool concerns(const event_record& e, const std::string& agency) {
-  const auto& p = e.payload;
-  switch (p.type) {
-    case fb::Event_ReferredToAgency: return p.AsReferredToAgency()->agency_id == agency;
-    case fb::Event_ReferralTransferred:
-      return p.AsReferralTransferred()->to_agency_id == agency || p.AsReferralTransferred()->from_agency_id == agency;
-    case fb::Event_ReferralAcknowledged: return p.AsReferralAcknowledged()->agency_id == agency;
-    case fb::Event_ReferralExtended: return p.AsReferralExtended()->agency_id == agency;
-    case fb::Event_ReferralOverdue: return p.AsReferralOverdue()->agency_id == agency;
-    case fb::Event_AgencyDecided: return p.AsAgencyDecided()->agency_id == agency;
-    default: return false;
-  }
-}
-
 int subscribe_cmd(session& s, const parsed_args& a) {
   const std::string agency = a.get("agency");
-  if (!s.who || !((s.who->role == fb::Role_agency && s.who->id == agency) || s.who->role == fb::Role_operator_ ||
-                  s.who->role == fb::Role_auditor))
+  if (!reads_agency_files(s, agency))
     return s.fail(error(errc::unauthorized, "actor", fmt::format("only agency {} reads its feed (--as agency:{})", agency, agency)));
   if (s.kafka) return subscribe_kafka(s, a);  // the agency's own topic (cli/kafka_commands.cc)
   auto log = s.open_log_for_reading();
@@ -406,7 +397,8 @@ int subscribe_cmd(session& s, const parsed_args& a) {
       from = log_position(st.position.value() + 1);
       auto r = decode(st.bytes);
       if (!r) return s.fail(error(errc::corrupt, "log", fmt::format("position {}: {}", st.position.value(), r.error().message())));
-      if (!concerns(*r, agency)) continue;
+      const auto concerned = agencies_concerned(*r);
+      if (std::find(concerned.begin(), concerned.end(), agency) == concerned.end()) continue;
       any_concern = true;
       // The dossier as of now, from the projections brought up to this event at least.
       std::string dossier_json = "null";
