@@ -31,6 +31,9 @@ const std::vector<option_spec>& global_options() {
       {"kafka-prefix", "PREFIX", "prefix of every Kafka topic (default sazesh.; $SAZESH_KAFKA_PREFIX)"},
       {"kafka-config", "KEY=VALUE", "a librdkafka setting, e.g. security.protocol=SASL_SSL ("
                                     "$SAZESH_KAFKA_CONFIG, comma-separated)", false, true},
+      {"kafka-timeout", "MS", "how long to wait for the cluster at each step (default 30000; $SAZESH_KAFKA_TIMEOUT_MS)"},
+      {"kafka-projector-group", "GROUP", "the consumer group showing the projector's lag (default "
+                                         "PREFIXprojector; $SAZESH_KAFKA_PROJECTOR_GROUP)"},
       {"json", "", "print JSON instead of text"},
       {"csv", "", "print query results as CSV"},
       {"help", "", "show help"},
@@ -90,8 +93,9 @@ result<std::optional<kafka_log_options>> kafka_options(const parsed_args& global
   const char* env_bootstrap = std::getenv("SAZESH_KAFKA");
   const std::string bootstrap = globals.has("kafka") ? globals.get("kafka") : env_bootstrap ? env_bootstrap : "";
   if (bootstrap.empty()) {
-    if (globals.has("kafka-prefix") || globals.has("kafka-config"))
-      return error(errc::invalid_argument, "--kafka", "is needed by --kafka-prefix and --kafka-config");
+    if (globals.has("kafka-prefix") || globals.has("kafka-config") || globals.has("kafka-timeout") ||
+        globals.has("kafka-projector-group"))
+      return error(errc::invalid_argument, "--kafka", "is needed by every other --kafka-… option");
     return std::optional<kafka_log_options>();
   }
   kafka_log_options o;
@@ -99,6 +103,16 @@ result<std::optional<kafka_log_options>> kafka_options(const parsed_args& global
   const char* env_prefix = std::getenv("SAZESH_KAFKA_PREFIX");
   if (globals.has("kafka-prefix")) o.topic_prefix = globals.get("kafka-prefix");
   else if (env_prefix && *env_prefix) o.topic_prefix = env_prefix;
+  const char* env_timeout = std::getenv("SAZESH_KAFKA_TIMEOUT_MS");
+  if (globals.has("kafka-timeout") || (env_timeout && *env_timeout)) {
+    const std::string t = globals.has("kafka-timeout") ? globals.get("kafka-timeout") : env_timeout;
+    if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string::npos || std::stol(t) == 0)
+      return error(errc::invalid_argument, "--kafka-timeout", "must be a number of milliseconds from 1, not " + t);
+    o.timeout = std::chrono::milliseconds(std::stol(t));
+  }
+  const char* env_group = std::getenv("SAZESH_KAFKA_PROJECTOR_GROUP");
+  if (globals.has("kafka-projector-group")) o.progress_group = globals.get("kafka-projector-group");
+  else if (env_group && *env_group) o.progress_group = env_group;
   std::vector<std::string> settings;
   if (const char* env_config = std::getenv("SAZESH_KAFKA_CONFIG"); env_config && *env_config) {
     std::string_view rest(env_config);

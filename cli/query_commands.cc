@@ -36,17 +36,57 @@ output_format format_of(const session& s) {
 }
 
 // Progress on a terminal only; scripts and logs get the final line alone.
-pj::progress_fn terminal_progress(session& s, const char* what) {
+pj::progress_fn terminal_progress(session& s, const char* what, std::uint32_t partitions) {
   if (!::isatty(STDERR_FILENO)) return {};
-  return [&s, what](const pj::progress& p) {
+  return [&s, what, partitions](const pj::progress& p) {
     const double pct = p.end.value() ? 100.0 * static_cast<double>(p.position.value()) / static_cast<double>(p.end.value()) : 100.0;
-    fmt::print(s.err, "\r{} {} / {} events ({:.0f}%)   ", what, p.position.value(), p.end.value(), pct);
+    if (partitions == 1)
+      fmt::print(s.err, "\r{} {} / {} events ({:.0f}%)   ", what, p.position.value(), p.end.value(), pct);
+    else  // a partitioned log's end is not known up front
+      fmt::print(s.err, "\r{} partition {}: position {}   ", what, p.partition, p.position.value());
     s.err.flush();
   };
 }
 
+// The answer comes from projections that could not be brought up to date: said on stderr, in
+// the form errors take there, so that stdout stays the answer alone.
+void warn_stale(session& s, const error& why) {
+  const std::string& servers = s.kafka->bootstrap_servers;
+  if (s.json) {
+    fmt::print(s.err, "{}\n",
+               json_object()
+                   .raw("warning", json_object()
+                                       .field("code", to_string(why.code()))
+                                       .field("field", why.field())
+                                       .field("rule", why.rule())
+                                       .field("bootstrap_servers", servers)
+                                       .field("stale", true)
+                                       .str())
+                   .str());
+  } else {
+    fmt::print(s.err,
+               "warning: Kafka at {} cannot be reached; this answer comes from the projections as they were last "
+               "brought up to date and may be stale ({})\n",
+               servers, why.message());
+  }
+}
+
 // Opens the projections for a query, after bringing them up to date if no projector holds them.
 result<std::unique_ptr<pj::projection_store>> open_for_query(session& s) {
+  if (s.kafka) {
+    // A cluster that cannot be reached leaves the projections as they are: answer from them,
+    // saying so, rather than not at all.
+    if (auto log = s.open_log_for_reading(); !log) {
+      if (log.error().code() != errc::unavailable) return log.error();
+      auto store = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only);
+      if (!store && store.error().code() == errc::not_found)
+        return error(errc::unavailable, "kafka",
+                     fmt::format("cannot reach the cluster at {}, and {} holds no projections yet to answer from ({})",
+                                 s.kafka->bootstrap_servers, s.projections_dir().string(), log.error().rule()));
+      if (store) warn_stale(s, log.error());
+      return store;
+    }
+  }
   // A missing log (a wrong --data-dir, most likely) or a corrupt one is worth saying; a
   // projector holding the projections keeps them current itself.
   if (auto st = s.refresh_projections(); !st && st.error().code() != errc::unavailable) return st.error();
@@ -108,29 +148,61 @@ int project(session& s, const parsed_args& a) {
   auto store = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_write);
   if (!store) return s.fail(store.error());
   pj::projector p(**log, **store);
+  const std::uint32_t partitions = (*log)->partitions();
   if (a.has("follow")) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     int interval = 200;
     if (a.has("interval-ms")) interval = std::max(10, std::atoi(a.get("interval-ms").c_str()));
-    std::uint64_t last_reported = 0;
+    std::vector<std::uint64_t> last_reported(partitions, 0);
     auto st = p.follow([] { return interrupted.load(); }, std::chrono::milliseconds(interval),
                        [&](const pj::progress& pr) {
-                         if (pr.position.value() != last_reported) {
-                           last_reported = pr.position.value();
+                         if (pr.partition >= partitions || pr.position.value() == last_reported[pr.partition]) return;
+                         last_reported[pr.partition] = pr.position.value();
+                         if (partitions == 1) {
                            fmt::print(s.out, "projected up to position {}\n", pr.position.value());
-                           s.out.flush();
+                         } else {
+                           const auto end = (*log)->partition_end(pr.partition);
+                           const std::uint64_t e = end ? std::max(end->value(), pr.position.value()) : pr.position.value();
+                           fmt::print(s.out, "partition {}: projected up to position {}, log end {}, lag {}\n", pr.partition,
+                                      pr.position.value(), e, e - pr.position.value());
                          }
+                         s.out.flush();
                        });
     if (!st) return s.fail(st.error());
     return exit_ok;
   }
-  auto n = p.catch_up(terminal_progress(s, "projecting"));
+  auto n = p.catch_up(terminal_progress(s, "projecting", partitions));
   if (::isatty(STDERR_FILENO)) fmt::print(s.err, "\n");
   if (!n) return s.fail(n.error());
-  const auto pos = pj::stored_position(**store);
-  if (s.json) fmt::print(s.out, "{}\n", json_object().field("applied", *n).field("position", pos.value()).str());
-  else fmt::print(s.out, "applied {} events; projections at log position {}\n", *n, pos.value());
+  if (partitions == 1) {
+    const auto pos = pj::stored_position(**store);
+    if (s.json) fmt::print(s.out, "{}\n", json_object().field("applied", *n).field("position", pos.value()).str());
+    else fmt::print(s.out, "applied {} events; projections at log position {}\n", *n, pos.value());
+    return exit_ok;
+  }
+  // A partitioned log (Kafka's) has a position per partition: each with its end and the lag
+  // between them, in log positions (on Kafka, offsets: transaction markers in between count).
+  table t;
+  t.columns = {"partition", "position", "end", "lag"};
+  json_array rows;
+  std::uint64_t total_lag = 0;
+  for (std::uint32_t part = 0; part < partitions; ++part) {
+    const auto pos = pj::stored_position(**store, part);
+    const auto end = (*log)->partition_end(part);
+    if (!end) return s.fail(end.error());
+    const std::uint64_t lag = end->value() > pos.value() ? end->value() - pos.value() : 0;
+    total_lag += lag;
+    t.add({num(part), num(pos.value()), num(end->value()), num(lag)});
+    rows.raw(json_object().field("partition", static_cast<std::uint64_t>(part)).field("position", pos.value())
+                 .field("end", end->value()).field("lag", lag).str());
+  }
+  if (s.json) {
+    fmt::print(s.out, "{}\n", json_object().field("applied", *n).field("lag", total_lag).raw("partitions", rows.str()).str());
+  } else {
+    fmt::print(s.out, "applied {} events; projections at these log positions:\n", *n);
+    print(s.out, t, output_format::text);
+  }
   return exit_ok;
 }
 
@@ -139,7 +211,7 @@ int rebuild_cmd(session& s, const parsed_args&) {
   if (!log) return s.fail(log.error());
   // Bring the live projections to the log's end first, so the two digests are comparable.
   std::string live_digest;
-  std::uint64_t live_position = 0;
+  std::vector<std::uint64_t> live_positions;  // per partition
   {
     auto live = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_write);
     if (!live) return s.fail(live.error());
@@ -148,15 +220,22 @@ int rebuild_cmd(session& s, const parsed_args&) {
     auto d = (*live)->digest();
     if (!d) return s.fail(d.error());
     live_digest = *d;
-    live_position = pj::stored_position(**live).value();
+    for (std::uint32_t part = 0; part < (*log)->partitions(); ++part)
+      live_positions.push_back(pj::stored_position(**live, part).value());
   }
-  auto report = pj::rebuild(**log, s.projections_dir(), terminal_progress(s, "rebuilding"));
+  auto report = pj::rebuild(**log, s.projections_dir(), terminal_progress(s, "rebuilding", (*log)->partitions()));
   if (::isatty(STDERR_FILENO)) fmt::print(s.err, "\n");
   if (!report) return s.fail(report.error());
   const bool same = report->digest == live_digest;
   if (s.json) {
-    fmt::print(s.out, "{}\n", json_object().field("events", report->events).field("position", live_position)
-                                   .field("digest", report->digest).field("live_digest", live_digest)
+    json_object o;
+    o.field("events", report->events).field("position", live_positions.front());
+    if (live_positions.size() > 1) {  // a partitioned log: "position" is partition 0's
+      json_array positions;
+      for (const auto pos : live_positions) positions.raw(std::to_string(pos));
+      o.raw("positions", positions.str());
+    }
+    fmt::print(s.out, "{}\n", o.field("digest", report->digest).field("live_digest", live_digest)
                                    .field("identical", same).field("seconds", static_cast<std::int64_t>(report->seconds * 1000) / 1000).str());
   } else {
     fmt::print(s.out, "rebuilt {} events in {:.2f}s ({:.0f} events/s)\n", report->events, report->seconds,

@@ -1,5 +1,7 @@
 #include "engine/calendar.h"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <optional>
 
@@ -725,11 +727,11 @@ result<civil_date> parse_date(std::string_view field, std::string_view text) {
   const auto typed = split_input(trimmed);
   if (!typed) {
     return error(errc::invalid_argument, std::string(field),
-                 "'" + std::string(trimmed) + "' is not a date; " + std::string(date_forms));
+                 fmt::format("'{}' is not a date; {}", trimmed, date_forms));
   }
   if (typed->has_time) {
     return error(errc::invalid_argument, std::string(field),
-                 "'" + std::string(trimmed) + "' has a time of day; " + std::string(date_forms));
+                 fmt::format("'{}' has a time of day; {}", trimmed, date_forms));
   }
   auto day = check_date(field, *typed);
   if (!day) return day.error();

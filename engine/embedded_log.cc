@@ -340,27 +340,28 @@ class embedded_log final : public event_log {
   result<append_outcome> append(append_request request) override {
     if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
     if (auto checked = check_request(request); !checked) return checked.error();
+    std::vector<pending> mine{pending{&request}};
+    enqueue_and_wait(mine);
+    return std::move(mine.front().outcome);
+  }
 
-    pending mine{&request};
-    std::unique_lock lock(queue_mutex_);
-    queue_.push_back(&mine);
-    for (;;) {
-      queue_cv_.wait(lock, [&] { return mine.done || !leader_active_; });
-      if (mine.done) break;
-      // No leader: this thread leads. Its own request may fall outside the byte budget of the
-      // group it takes; it then loops and is decided by a later group.
-      leader_active_ = true;
-      std::vector<pending*> group = take_group();
-      lock.unlock();
-      commit_group(group);
-      lock.lock();
-      for (pending* p : group) p->done = true;
-      leader_active_ = false;
-      // One condition variable for followers and would-be leaders alike: the finished ones
-      // return, and one of the rest becomes the next leader.
-      queue_cv_.notify_all();
+  result<std::vector<result<append_outcome>>> append_group(std::vector<append_request> requests) override {
+    if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
+    std::vector<result<append_outcome>> outcomes;
+    if (requests.empty()) return outcomes;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      if (auto checked = check_request(requests[i]); !checked) {
+        for (std::size_t j = 0; j < requests.size(); ++j)
+          outcomes.emplace_back(j == i ? checked.error() : not_written_after(checked.error()));
+        return outcomes;
+      }
     }
-    return std::move(mine.outcome);
+    std::vector<pending> mine;
+    mine.reserve(requests.size());
+    for (const auto& r : requests) mine.push_back(pending{&r});
+    enqueue_and_wait(mine);
+    for (auto& p : mine) outcomes.push_back(std::move(p.outcome));
+    return outcomes;
   }
 
   result<std::optional<append_outcome>> find_command(std::string_view command_id) override {
@@ -543,11 +544,39 @@ class embedded_log final : public event_log {
 
   // One append waiting in the queue. Lives on the appending thread's stack; the leader writes
   // `outcome` and then `done` (under queue_mutex_), after which only the owner touches it.
+  // The requests of one append_group share a unit number, and a group never splits a unit.
   struct pending {
     const append_request* request;
     result<append_outcome> outcome{error{errc::io, "data_dir", "append was not decided"}};
     bool done = false;
+    std::uint64_t unit = 0;
   };
+
+  // Queues `mine` (one unit) and returns once a leader, maybe this thread, decided it.
+  void enqueue_and_wait(std::vector<pending>& mine) {
+    std::unique_lock lock(queue_mutex_);
+    const std::uint64_t unit = ++units_;
+    for (pending& p : mine) {
+      p.unit = unit;
+      queue_.push_back(&p);
+    }
+    for (;;) {
+      queue_cv_.wait(lock, [&] { return mine.back().done || !leader_active_; });
+      if (mine.back().done) break;
+      // No leader: this thread leads. Its own unit may fall outside the byte budget of the
+      // group it takes; it then loops and is decided by a later group.
+      leader_active_ = true;
+      std::vector<pending*> group = take_group();
+      lock.unlock();
+      commit_group(group);
+      lock.lock();
+      for (pending* p : group) p->done = true;
+      leader_active_ = false;
+      // One condition variable for followers and would-be leaders alike: the finished ones
+      // return, and one of the rest becomes the next leader.
+      queue_cv_.notify_all();
+    }
+  }
 
   // What the leader has decided so far in the group being built, layered over the stored state.
   struct group_state {
@@ -578,7 +607,7 @@ class embedded_log final : public event_log {
     std::size_t bytes = 0;
     while (!queue_.empty()) {
       const std::size_t size = payload_size(*queue_.front()->request);
-      if (!group.empty() && bytes + size > k_max_group_bytes) break;
+      if (!group.empty() && bytes + size > k_max_group_bytes && queue_.front()->unit != group.back()->unit) break;
       bytes += size;
       group.push_back(queue_.front());
       queue_.pop_front();
@@ -596,7 +625,20 @@ class embedded_log final : public event_log {
       state.next_position = next_position_;
     }
     rocksdb::WriteBatch batch;
-    for (pending* p : group) p->outcome = decide(*p->request, state, batch);
+    // A refused or repeated request stops the rest of its unit (append_group writes a prefix).
+    std::uint64_t stopped_unit = 0;
+    std::optional<error> stop_reason;
+    for (pending* p : group) {
+      if (stop_reason && p->unit == stopped_unit) {
+        p->outcome = not_written_after(*stop_reason);
+        continue;
+      }
+      p->outcome = decide(*p->request, state, batch);
+      if (!p->outcome || p->outcome->repeated) {
+        stopped_unit = p->unit;
+        stop_reason = p->outcome ? error(errc::conflict, "command_id", "was appended before") : p->outcome.error();
+      }
+    }
     if (batch.Count() == 0) return;  // only refusals and repeats: nothing to write
 
     const rocksdb::Status s = db_->Write(write_options_, &batch);
@@ -737,6 +779,7 @@ class embedded_log final : public event_log {
   std::condition_variable queue_cv_;
   std::deque<pending*> queue_;
   bool leader_active_ = false;
+  std::uint64_t units_ = 0;
 
   // In-memory state; changed only by the leader, and only after its write succeeded (for a
   // follower: next_position_ is the end as of the last catch-up).

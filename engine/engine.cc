@@ -37,8 +37,8 @@ result<std::unique_ptr<engine>> engine::open(event_log& log, const clock& clk, c
 }
 
 status engine::catch_up() {
-  std::lock_guard lock(mutex_);
-  return catch_up_locked();
+  lock_type lock(mutex_);
+  return ready_locked(lock, {});
 }
 
 status engine::catch_up_locked() {
@@ -47,6 +47,18 @@ status engine::catch_up_locked() {
   for (std::uint32_t p = 0; p < applied_.size(); ++p)
     if (auto s = catch_up_partition(p, batch); !s) return s;
   return ok;
+}
+
+status engine::ready_locked(lock_type& lock, const std::string& command_id) {
+  // A command id in flight is waited for: once written, the log answers it as a repeat.
+  changed_.wait(lock, [&] { return (command_id.empty() || !in_flight_.count(command_id)) && (!stale_ || idle()); });
+  if (!idle()) return ok;  // the state is ahead of the log; other writers show up as conflicts
+  if (stale_) {
+    state_ = world{};
+    applied_.clear();
+    stale_ = false;
+  }
+  return catch_up_locked();
 }
 
 status engine::catch_up_partition(std::uint32_t partition, std::size_t batch) {
@@ -72,12 +84,6 @@ status engine::catch_up_partition(std::uint32_t partition, std::size_t batch) {
   }
 }
 
-result<command_outcome> engine::execute(const actor& who, const std::string& command_id,
-                                        const command& cmd) {
-  std::lock_guard lock(mutex_);
-  return execute_locked(who, command_id, cmd);
-}
-
 result<command_outcome> engine::replay_outcome(const append_outcome& first) const {
   command_outcome out;
   out.stream = first.stream;
@@ -90,6 +96,116 @@ result<command_outcome> engine::replay_outcome(const append_outcome& first) cons
     out.events.push_back(std::move(*rec));
   }
   return out;
+}
+
+
+result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::string& command_id,
+                                               const command& cmd, timestamp_ms now) {
+  auto d = decide(state_, who, cmd, now, rules_, command_id);
+  if (!d) return d.error();
+  const stream_head head = state_.head_of(d->stream);
+  if (head.version != d->expected)
+    return error(errc::conflict, "expected_version", "the state moved while deciding");
+  auto s = std::make_shared<slot>();
+  s->request = append_request{d->stream, d->expected, command_id, {}};
+  if (d->events.empty()) {
+    // Nothing to write: done at once (and never queued).
+    s->outcome = append_outcome{d->stream, stream_version(d->expected.value() + 1), 0, 0, log_position(0), false};
+    return s;
+  }
+  std::string previous = head.last_hash;
+  std::uint32_t index = 0;
+  for (const auto& ev : d->events) {
+    envelope_fields f{d->stream, stream_version(d->expected.value() + index + 1), who, now,
+                      command_id, index, previous};
+    std::string bytes = encode(f, ev);
+    auto rec = decode(bytes);
+    if (!rec) return rec.error();  // our own encoder produced something unreadable: a bug
+    previous = rec->hash;
+    s->records.push_back(std::move(*rec));
+    s->request.events.push_back(std::move(bytes));
+    ++index;
+  }
+  // Agencies' referral feeds are published with the events, atomically, by a log that has
+  // topics for them (Kafka); the embedded log has none, so nothing is built for it.
+  if (log_.publishes_side_records()) {
+    auto sides = agency_side_records(log_, s->records, s->request.events);
+    if (!sides) return sides.error();
+    s->request.side_records = std::move(*sides);
+  }
+  for (const auto& r : s->records) evolve(state_, r);
+  in_flight_.insert(command_id);
+  queue_.push_back(s);
+  return s;
+}
+
+void engine::await_locked(lock_type& lock, const std::vector<slot_ptr>& slots) {
+  const auto done = [&] {
+    return std::all_of(slots.begin(), slots.end(), [](const slot_ptr& s) { return !s || s->outcome; });
+  };
+  while (!done()) {
+    if (!committing_ && !queue_.empty()) write_queue_locked(lock);
+    else changed_.wait(lock);
+  }
+}
+
+bool engine::advance_applied(const append_outcome& o) {
+  if (o.partition >= applied_.size()) return false;
+  log_position& applied = applied_[o.partition];
+  if (applied != o.first_position) {
+    // Kafka's positions have gaps (transaction markers): only events in between are foreign.
+    auto next = log_.read_partition(o.partition, applied, 1);
+    if (!next || next->empty() || next->front().position != o.first_position) return false;
+  }
+  applied = log_position(o.first_position.value() + o.count);
+  return true;
+}
+
+void engine::write_queue_locked(lock_type& lock) {
+  committing_ = true;
+  std::vector<slot_ptr> unit;
+  unit.swap(queue_);
+  std::vector<append_request> requests;
+  requests.reserve(unit.size());
+  for (const auto& s : unit) requests.push_back(s->request);
+  lock.unlock();
+  auto written = log_.append_group(std::move(requests));
+  lock.lock();
+
+  std::optional<error> failed;
+  for (std::size_t i = 0; i < unit.size(); ++i) {
+    slot& s = *unit[i];
+    in_flight_.erase(s.request.command_id);
+    if (!written) {
+      s.outcome = written.error();
+      failed = written.error();
+      continue;
+    }
+    result<append_outcome>& o = (*written)[i];
+    if (!o || o->repeated) {
+      if (!failed) failed = o ? error(errc::conflict, "command_id", "was appended before") : o.error();
+    } else if (!failed && !advance_applied(*o)) {
+      failed = error(errc::conflict, "log", "another writer appended meanwhile");
+    }
+    s.outcome = std::move(o);
+  }
+  if (failed) {
+    // Everything queued meanwhile was decided on what was not written.
+    for (const auto& s : queue_) {
+      s->outcome = not_written_after(*failed);
+      in_flight_.erase(s->request.command_id);
+    }
+    queue_.clear();
+    stale_ = true;
+  }
+  committing_ = false;
+  changed_.notify_all();
+}
+
+result<command_outcome> engine::outcome_of(const slot& s, const std::string& stream) const {
+  if (!*s.outcome) return s.outcome->error();
+  if ((*s.outcome)->repeated) return replay_outcome(**s.outcome);
+  return command_outcome{stream, s.records, false, {}};
 }
 
 namespace {
@@ -110,28 +226,19 @@ std::string deadline_command_id(const case_state& c) {
   return fmt::format("{}{}:{}", deadline_prefix, c.id, c.head.version.value());
 }
 
-}  // namespace
-
-result<std::optional<command_outcome>> engine::apply_due_locked(const std::string& case_id) {
-  const case_state* c = state_.find_case(case_id);
-  if (c == nullptr) return std::optional<command_outcome>();
-  const timestamp_ms now = clock_.now();
-  const bool due = std::any_of(c->deadlines.begin(), c->deadlines.end(),
-                               [&](const deadline& d) { return d.due <= now; });
-  if (!due) return std::optional<command_outcome>();
-  // The id depends only on the case and its version: two schedulers racing (or one run twice)
-  // produce the same command, and the log keeps the first.
-  auto out = execute_locked({fb::Role_system, "scheduler"}, deadline_command_id(*c), apply_deadlines{case_id});
-  if (!out) return out.error();
-  return std::optional<command_outcome>(std::move(*out));
+bool due_now(const case_state& c, timestamp_ms now) {
+  return std::any_of(c.deadlines.begin(), c.deadlines.end(), [&](const deadline& d) { return d.due <= now; });
 }
 
-result<command_outcome> engine::execute_locked(const actor& who, const std::string& command_id,
-                                               const command& cmd) {
-  if (auto s = catch_up_locked(); !s) return s.error();
+}  // namespace
+
+result<command_outcome> engine::execute(const actor& who, const std::string& command_id,
+                                        const command& cmd) {
   if ((command_id.rfind(deadline_prefix, 0) == 0 || command_id.rfind("policy:", 0) == 0) &&
       who.role != fb::Role_system)
     return error(errc::invalid_argument, "command_id", "ids starting with deadline: or policy: are the scheduler's");
+  lock_type lock(mutex_);
+  if (auto s = ready_locked(lock, command_id); !s) return s.error();
   // A repeated command returns what it did the first time, before deciding anything: deciding
   // again could refuse it (a second filing of the same order is a duplicate).
   auto earlier = log_.find_command(command_id);
@@ -146,76 +253,49 @@ result<command_outcome> engine::execute_locked(const actor& who, const std::stri
 
   // Deadlines are facts of time: a command is decided on its case as the clock sees it, so what
   // it may do (and how timely it is) never depends on when the scheduler last ran. The due
-  // deadline events are written (as the scheduler's own command) only if the command itself is
-  // accepted: a refused command writes nothing.
-  std::vector<event_record> applied_first;
-  if (who.role != fb::Role_system) {
-    if (auto id = case_of(cmd); id && state_.find_case(*id) != nullptr) {
-      const timestamp_ms now = clock_.now();
-      auto due = decide(state_, {fb::Role_system, "scheduler"}, apply_deadlines{*id}, now, rules_,
-                        deadline_command_id(*state_.find_case(*id)));
-      if (due && !due->events.empty()) {
-        case_state& live = state_.cases.at(*id);
-        const case_state saved = live;
-        for (const auto& ev : due->events) evolve_case(live, ev, now, fb::Role_system);
-        auto trial = decide(state_, who, cmd, now, rules_, command_id);
-        live = saved;
-        if (!trial) return trial.error();
-        auto applied = apply_due_locked(*id);
-        if (!applied) return applied.error();
-        if (*applied) applied_first = std::move((*applied)->events);
-      }
+  // deadline events are written (as the scheduler's own command, just before this one) only if
+  // the command itself is accepted: a refused command writes nothing.
+  const timestamp_ms now = clock_.now();
+  const actor scheduler{fb::Role_system, "scheduler"};
+  slot_ptr due;
+  if (auto id = case_of(cmd); who.role != fb::Role_system && id && state_.find_case(*id) != nullptr &&
+                              due_now(*state_.find_case(*id), now)) {
+    const std::string due_id = deadline_command_id(*state_.find_case(*id));
+    auto deadlines = decide(state_, scheduler, apply_deadlines{*id}, now, rules_, due_id);
+    if (deadlines && !deadlines->events.empty()) {
+      case_state& live = state_.cases.at(*id);
+      const case_state saved = live;
+      for (const auto& ev : deadlines->events) evolve_case(live, ev, now, fb::Role_system);
+      auto trial = decide(state_, who, cmd, now, rules_, command_id);
+      live = saved;
+      if (!trial) return trial.error();
+      auto submitted = submit_locked(scheduler, due_id, apply_deadlines{*id}, now);
+      if (!submitted) return submitted.error();
+      due = std::move(*submitted);
     }
   }
-
-  const timestamp_ms now = clock_.now();
-  auto d = decide(state_, who, cmd, now, rules_, command_id);
-  if (!d) return d.error();
-
-  const stream_head head = state_.head_of(d->stream);
-  if (head.version != d->expected)
-    return error(errc::conflict, "expected_version", "the state moved while deciding");
-  append_request request{d->stream, d->expected, command_id, {}};
-  std::string previous = head.last_hash;
-  std::uint32_t index = 0;
-  std::vector<event_record> records;
-  for (const auto& ev : d->events) {
-    envelope_fields f{d->stream, stream_version(d->expected.value() + index + 1), who, now,
-                      command_id, index, previous};
-    std::string bytes = encode(f, ev);
-    auto rec = decode(bytes);
-    if (!rec) return rec.error();  // our own encoder produced something unreadable: a bug
-    previous = rec->hash;
-    records.push_back(std::move(*rec));
-    request.events.push_back(std::move(bytes));
-    ++index;
+  auto mine = submit_locked(who, command_id, cmd, now);
+  if (!mine) {
+    // The trial above decided the same command on the same state, so this is not expected;
+    // the deadlines are facts of time and are written all the same.
+    if (due) await_locked(lock, {due});
+    return mine.error();
   }
-  if (request.events.empty()) return command_outcome{d->stream, {}, false, std::move(applied_first)};
-  // Agencies' referral feeds are published with the events, atomically, by a log that has
-  // topics for them (Kafka); the embedded log has none, so nothing is built for it.
-  if (log_.publishes_side_records()) {
-    auto sides = agency_side_records(log_, records, request.events);
-    if (!sides) return sides.error();
-    request.side_records = std::move(*sides);
+  await_locked(lock, {due, *mine});
+  auto out = outcome_of(**mine, (*mine)->request.stream);
+  if (!out) return out.error();
+  if (due) {
+    if (!*due->outcome) return due->outcome->error();
+    out->deadlines_first = due->records;
   }
-
-  auto appended = log_.append(std::move(request));
-  if (!appended) return appended.error();
-  if (appended->repeated) return replay_outcome(*appended);
-  if (appended->partition < applied_.size() && appended->first_position == applied_[appended->partition]) {
-    for (const auto& r : records) evolve(state_, r);
-    applied_[appended->partition] = log_position(appended->first_position.value() + appended->count);
-  } else if (auto s = catch_up_locked(); !s) {
-    // Another writer appended in between: fold everything in log order, ours included.
-    return s.error();
-  }
-  return command_outcome{d->stream, std::move(records), false, std::move(applied_first)};
+  return out;
 }
 
 result<tick_report> engine::tick() {
-  std::lock_guard lock(mutex_);
-  if (auto s = catch_up_locked(); !s) return s.error();
+  lock_type lock(mutex_);
+  if (auto s = ready_locked(lock, {}); !s) return s.error();
   const timestamp_ms now = clock_.now();
+  const actor scheduler{fb::Role_system, "scheduler"};
   std::vector<std::string> due;
   for (const auto& [when, case_id] : state_.deadline_index) {
     if (when > now) break;
@@ -223,10 +303,20 @@ result<tick_report> engine::tick() {
   }
   tick_report report;
   report.cases_due = due.size();
+  std::vector<std::pair<slot_ptr, bool>> slots;  // and whether it is a seal action
+  const auto submit = [&](const std::string& id, const command& cmd, bool seal) -> status {
+    auto earlier = log_.find_command(id);
+    if (!earlier) return earlier.error();
+    if (*earlier) return ok;  // written by another scheduler since this one caught up
+    auto s = submit_locked(scheduler, id, cmd, now);
+    if (!s) return s.error();
+    if (!(*s)->request.events.empty()) slots.emplace_back(std::move(*s), seal);
+    return ok;
+  };
   for (const auto& case_id : due) {
-    auto out = apply_due_locked(case_id);
-    if (!out) return out.error();
-    if (*out && !(*out)->events.empty()) report.applied.push_back(std::move(**out));
+    const case_state* c = state_.find_case(case_id);
+    if (c == nullptr || !due_now(*c, now)) continue;
+    if (auto s = submit(deadline_command_id(*c), apply_deadlines{case_id}, false); !s) return s.error();
   }
   if (rules_.trust.version > 0) {
     static const std::vector<score_event> none;
@@ -242,10 +332,16 @@ result<tick_report> engine::tick() {
       const std::string reason = fmt::format("{} (trust rules v{})", action.reason, rules_.trust.version);
       command cmd = action.restrict ? command(restrict_seal{id, reason, action.rule})
                                     : command(reinstate_seal{id, reason, action.rule});
-      auto out = execute_locked({fb::Role_system, "scheduler"}, command_id, cmd);
-      if (!out) return out.error();
-      if (!out->events.empty()) report.seal_actions.push_back(std::move(*out));
+      if (auto s = submit(command_id, cmd, true); !s) return s.error();
     }
+  }
+  std::vector<slot_ptr> all;
+  for (const auto& [s, seal] : slots) all.push_back(s);
+  await_locked(lock, all);
+  for (const auto& [s, seal] : slots) {
+    auto o = outcome_of(*s, s->request.stream);
+    if (!o) return o.error();
+    (seal ? report.seal_actions : report.applied).push_back(std::move(*o));
   }
   return report;
 }

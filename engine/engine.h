@@ -6,12 +6,22 @@
 //   auto eng = engine::open(**log, clock);
 //   auto out = (*eng)->execute({fb::Role_consumer, "U-…"}, "cmd-1", file_case{...});
 //
-// Thread safety: execute(), tick() and catch_up() may be called from several threads; they
-// are serialised. The log may be shared with readers (projectors) in other threads.
+// Thread safety: execute(), tick() and catch_up() may be called from several threads. Deciding
+// is serialised (one mutex), but waiting for the log is not: a command is decided on the state
+// every command before it left, durable or not, and is then queued; whichever waiting thread
+// finds no append running sends everything queued to the log as one unit (append_group: one
+// synced batch, one Kafka transaction) while the others decide the next unit. A caller hears
+// of its command only once it is durable. If a unit is not written (an I/O error, or another
+// writer's events got in first), every command decided on it fails too, and the state is folded
+// again from the log before the next command is decided. The log may be shared with readers
+// (projectors) in other threads.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,17 +76,41 @@ class engine {
 
   // The folded state. Not synchronised: read it only while no command runs.
   const world& state() const { return state_; }
+  // Calls f(state) with deciding paused: safe while other threads run commands. The state may
+  // include commands decided but not yet durable.
+  template <class F>
+  auto inspect(F&& f) {
+    std::lock_guard lock(mutex_);
+    return f(static_cast<const world&>(state_));
+  }
   const case_rules& rules() const { return rules_; }
   const clock& time_source() const { return clock_; }
 
  private:
+  // One command's append: decided, folded into state_, queued or being written.
+  struct slot {
+    append_request request;
+    std::vector<event_record> records;
+    std::optional<result<append_outcome>> outcome;  // set once its unit was written (or not)
+  };
+  using slot_ptr = std::shared_ptr<slot>;
+  using lock_type = std::unique_lock<std::mutex>;
+
   engine(event_log& log, const clock& clk, case_rules rules)
       : log_(log), clock_(clk), rules_(std::move(rules)) {}
-  result<command_outcome> execute_locked(const actor& who, const std::string& command_id,
-                                         const command& cmd);
+  // Waits until `command_id` is not in flight and the state can be decided on (folded again
+  // from the log after a failed unit; caught up with other writers when nothing is in flight).
+  status ready_locked(lock_type& lock, const std::string& command_id);
+  bool idle() const { return !committing_ && queue_.empty(); }
+  // Decides `cmd` on the state; queues its events, folded at once. Null: no events.
+  result<slot_ptr> submit_locked(const actor& who, const std::string& command_id, const command& cmd,
+                                 timestamp_ms now);
+  // Waits until every slot's unit was written, writing queued units itself when nobody does.
+  void await_locked(lock_type& lock, const std::vector<slot_ptr>& slots);
+  void write_queue_locked(lock_type& lock);
+  bool advance_applied(const append_outcome& o);
+  result<command_outcome> outcome_of(const slot& s, const std::string& stream) const;
   result<command_outcome> replay_outcome(const append_outcome& first) const;
-  // Applies the case's due deadlines, if any, as the scheduler would.
-  result<std::optional<command_outcome>> apply_due_locked(const std::string& case_id);
   status catch_up_locked();
   status catch_up_partition(std::uint32_t partition, std::size_t batch);
 
@@ -86,6 +120,11 @@ class engine {
   world state_;
   std::vector<log_position> applied_;  // next position to fold, per partition
   std::mutex mutex_;
+  std::condition_variable changed_;    // a unit was written (or failed)
+  std::vector<slot_ptr> queue_;        // decided, folded, not yet sent to the log
+  bool committing_ = false;            // a unit is being written
+  bool stale_ = false;                 // state_ holds commands that were not written
+  std::set<std::string> in_flight_;    // command ids queued or being written
 };
 
 // Checks that `events` (one stream, in order) form an unbroken hash chain from sequence 1.

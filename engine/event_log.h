@@ -82,6 +82,17 @@ class event_log {
   // Appends the events of one command to one stream, atomically and durably.
   virtual result<append_outcome> append(append_request request) = 0;
 
+  // Appends the events of several commands, in order, as one unit (the engine's group commit:
+  // commands decided one after another, each on the state the ones before it left). What is
+  // written is always a prefix of `requests`: a request is written only if every request before
+  // it was. The result has one outcome per request; a request refused (or repeated) stops the
+  // unit, and every request after it gets errc::conflict, rule "not written: …", nothing of it
+  // stored. An error for the whole unit (the log unreachable, say) is returned instead of the
+  // outcomes and means what it means for append().
+  // The default appends one request after the other; the logs here write the unit in one
+  // synced batch (embedded) or one transaction (Kafka).
+  virtual result<std::vector<result<append_outcome>>> append_group(std::vector<append_request> requests);
+
   // The outcome of an earlier append of this command id, if there was one.
   virtual result<std::optional<append_outcome>> find_command(std::string_view command_id) = 0;
 
@@ -110,12 +121,31 @@ class event_log {
     return read_all(from, max);
   }
 
+  // One past the position of the partition's last durable event (as of the last refresh, for
+  // a follower): where a reader that has read everything stands. partition_end(0) is end() for a
+  // log with one partition.
+  virtual result<log_position> partition_end(std::uint32_t partition) {
+    if (partition != 0) return error(errc::invalid_argument, "partition", "this log has one partition");
+    return end();
+  }
+
   // Brings a follower up to date with the writer's durable appends; a no-op for a writer.
   virtual status refresh() { return ok; }
+
+  // A reader that keeps its own positions (the projector, in its projections) tells the log
+  // where it now is: `next` is the next position it will read in `partition`. A log with
+  // consumer groups publishes it (Kafka: as a group's committed offset), so that the cluster's
+  // own tools show the reader's lag. Asynchronous and best-effort: it never blocks on the
+  // network, never fails, and changes nothing the reader reads; the reader's store stays the
+  // truth. The embedded log ignores it.
+  virtual void report_progress(std::uint32_t /*partition*/, log_position /*next*/) {}
 
   // Whether append publishes side records; callers skip building them for a log that does not.
   virtual bool publishes_side_records() const { return false; }
 };
+
+// The error every request of a unit after a refused one gets (see append_group).
+error not_written_after(const error& earlier);
 
 struct embedded_log_options {
   bool sync = true;  // fsync each group of appends before acknowledging; off only in benchmarks

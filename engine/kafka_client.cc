@@ -60,6 +60,12 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
   if (context != nullptr && context->on_delivery) context->on_delivery(*message);
 }
 
+void on_background_event(rd_kafka_t*, rd_kafka_event_t* ev, void* opaque) {
+  event_ptr owned(ev);  // ours to destroy
+  auto* context = static_cast<client_context*>(opaque);
+  if (context != nullptr && context->on_background_event) context->on_background_event(*ev);
+}
+
 bool is_authorization(rd_kafka_resp_err_t code) {
   return code == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
          code == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
@@ -113,6 +119,7 @@ result<client_ptr> make_client(rd_kafka_type_t type,
   rd_kafka_conf_set_log_cb(conf.get(), on_log);
   rd_kafka_conf_set_error_cb(conf.get(), on_error);
   if (type == RD_KAFKA_PRODUCER) rd_kafka_conf_set_dr_msg_cb(conf.get(), on_delivery);
+  if (context.on_background_event) rd_kafka_conf_set_background_event_cb(conf.get(), on_background_event);
   rd_kafka_t* rk = rd_kafka_new(type, conf.get(), problem, sizeof problem);
   if (rk == nullptr) return error(errc::invalid_argument, "kafka_config", problem);
   (void)conf.release();  // rd_kafka_new took it
@@ -346,6 +353,106 @@ status partition_reader::read_to_end(const record_fn& on_record, deadline until)
     next_[p] = m->offset + 1;
   }
   return ok;
+}
+
+void group_offsets::handle_deleter::operator()(rd_kafka_t* rk) const noexcept {
+  // Never subscribed, so there is no group to leave; closing would only wait for the commits
+  // the destructor gave up on.
+  rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
+group_offsets::~group_offsets() {
+  {
+    std::unique_lock lock(mutex_);
+    if (!client_) return;
+    const deadline until = deadline_after(linger_);
+    for (;;) {
+      // After a failure, not again: with the cluster away that would only double the wait.
+      if (!in_flight_ && !failed_) send_locked();
+      if (!in_flight_ || settled_.wait_until(lock, until) == std::cv_status::timeout) break;
+    }
+    closing_ = true;
+  }
+  // Unlocked: destroying the client joins its background thread, which may be waiting for the
+  // lock in answered().
+  results_.reset();
+  client_.reset();
+}
+
+bool group_offsets::start_locked() {
+  if (client_) return true;
+  if (broken_) return false;
+  context_ = std::make_unique<client_context>(bootstrap_);
+  context_->on_background_event = [this](rd_kafka_event_t& ev) { answered(ev); };
+  auto settings = base_settings(bootstrap_, "sazesh-progress");
+  settings.insert(settings.end(), {
+                                      {"group.id", group_},
+                                      {"enable.auto.commit", "false"},
+                                      {"enable.auto.offset.store", "false"},
+                                      {"allow.auto.create.topics", "false"},
+                                  });
+  settings.insert(settings.end(), settings_.begin(), settings_.end());
+  // A commit waits this long for a coordinator to be found (45 s by default), and destroying
+  // the client waits for such a commit: half the linger, so that with the cluster away the last
+  // commit has failed, and the client goes at once, within about the linger.
+  settings.emplace_back("session.timeout.ms", std::to_string(std::max<long long>(linger_.count() / 2, 1)));
+  auto made = make_client(RD_KAFKA_CONSUMER, settings, *context_);
+  if (!made) {
+    broken_ = true;
+    return false;
+  }
+  client_.reset(made->release());
+  results_.reset(rd_kafka_queue_get_background(client_.get()));
+  if (!results_) {
+    broken_ = true;
+    return false;
+  }
+  return true;
+}
+
+// Sends every offset the cluster has not confirmed, if any. With the lock held, nothing in flight.
+void group_offsets::send_locked() {
+  if (closing_ || !client_) return;
+  partition_list_ptr offsets(rd_kafka_topic_partition_list_new(static_cast<int>(wanted_.size())));
+  for (const auto& [partition, offset] : wanted_) {
+    auto it = done_.find(partition);
+    if (it != done_.end() && it->second == offset) continue;
+    rd_kafka_topic_partition_list_add(offsets.get(), topic_.c_str(), static_cast<std::int32_t>(partition))->offset = offset;
+  }
+  if (offsets->cnt == 0) return;
+  if (rd_kafka_commit_queue(client_.get(), offsets.get(), results_.get(), nullptr, nullptr) ==
+      RD_KAFKA_RESP_ERR_NO_ERROR)
+    in_flight_ = true;
+}
+
+// In librdkafka's background thread: the answer to the commit in flight.
+void group_offsets::answered(rd_kafka_event_t& ev) {
+  if (rd_kafka_event_type(&ev) != RD_KAFKA_EVENT_OFFSET_COMMIT) return;
+  std::lock_guard lock(mutex_);
+  in_flight_ = false;
+  auto e = rd_kafka_event_error(&ev);
+  // A partition the cluster refused stays unconfirmed, and is sent again with the next set().
+  if (const rd_kafka_topic_partition_list_t* answer = rd_kafka_event_topic_partition_list(&ev);
+      answer != nullptr && e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < answer->cnt; ++i) {
+      const auto& tp = answer->elems[i];
+      if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR) done_[static_cast<std::uint32_t>(tp.partition)] = tp.offset;
+      else e = tp.err;
+    }
+  }
+  failed_ = e != RD_KAFKA_RESP_ERR_NO_ERROR;
+  // Only after a success is what was set meanwhile sent from here: sending again after a
+  // refusal would make a busy loop of a cluster that refuses at once.
+  if (!failed_) send_locked();
+  else context_->note_problem(fmt::format("committing the offsets of group {}: {}", group_, rd_kafka_err2name(e)));
+  settled_.notify_all();
+}
+
+void group_offsets::set(std::uint32_t partition, std::int64_t offset) {
+  std::lock_guard lock(mutex_);
+  if (!start_locked()) return;
+  wanted_[partition] = offset;
+  if (!in_flight_) send_locked();
 }
 
 }  // namespace sazesh::kafka

@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -99,6 +100,9 @@ class client_context {
 
   // A producer's delivery reports (served in the thread that polls, flushes or commits).
   std::function<void(const rd_kafka_message_t&)> on_delivery;
+  // If set when the client is made: the events of its background queue
+  // (rd_kafka_queue_get_background), served in librdkafka's background thread.
+  std::function<void(rd_kafka_event_t&)> on_background_event;
 
  private:
   std::string bootstrap_;
@@ -162,6 +166,9 @@ class partition_reader {
   partition_reader& operator=(partition_reader&&) noexcept = default;
 
   status read_to_end(const record_fn& on_record, deadline until);
+  // Every record of the partition before this offset has been handed on; past the last
+  // record once a read reached the end (transaction markers included).
+  std::int64_t read_through(std::uint32_t partition) const { return next_.at(partition); }
   client_context& context() { return *context_; }
   rd_kafka_t* client() { return client_.get(); }
 
@@ -206,6 +213,65 @@ class partition_reader {
   // Set once `on_record` refused a record: the consumer has moved past it, so every later call
   // reports the same error rather than leave a hole.
   std::optional<error> broken_;
+};
+
+// ---- a consumer group's offsets, committed for a reader that keeps its own ----------------------
+
+// Commits offsets of one topic's partitions for one consumer group, asynchronously and
+// best-effort, for a reader that keeps its positions elsewhere and publishes them only so that
+// Kafka's tools (kafka-consumer-groups --describe) show its lag. The group never has members:
+// the commits are a "simple consumer"'s (no join, generation -1), which Kafka accepts for a
+// group with no active members.
+//
+// set() never waits for the network: it notes the offset and sends a commit if none is in
+// flight. Offsets noted meanwhile go in one commit as soon as the one in flight succeeds
+// (librdkafka's background thread sends it), so at most one commit is ever outstanding, even
+// while the cluster is away. After a failed commit the next set() sends again whatever is not
+// confirmed (the close does not: with the cluster away that would only make it wait twice).
+// The client is made on the first set(); if it cannot be made (a bad setting), nothing is ever
+// committed. Thread safe.
+class group_offsets {
+ public:
+  // `settings`: the caller's pass-through librdkafka settings (security, client.id…).
+  group_offsets(std::string bootstrap, std::string group, std::string topic,
+                std::vector<std::pair<std::string, std::string>> settings, std::chrono::milliseconds linger)
+      : bootstrap_(std::move(bootstrap)), group_(std::move(group)), topic_(std::move(topic)),
+        settings_(std::move(settings)), linger_(linger) {}
+  // Waits up to `linger` for what was set to be committed, then drops the rest: a process that
+  // exits right after its last batch still shows its lag. (A commit still waiting for a
+  // coordinator then holds the client's destruction for what is left of its own timeout, half
+  // the linger; see start_locked.)
+  ~group_offsets();
+  group_offsets(const group_offsets&) = delete;
+  group_offsets& operator=(const group_offsets&) = delete;
+
+  void set(std::uint32_t partition, std::int64_t offset);
+
+ private:
+  struct handle_deleter {
+    void operator()(rd_kafka_t* rk) const noexcept;  // no consumer close: there is no group to leave
+  };
+  bool start_locked();
+  void send_locked();
+  void answered(rd_kafka_event_t& ev);
+
+  const std::string bootstrap_, group_, topic_;
+  const std::vector<std::pair<std::string, std::string>> settings_;
+  const std::chrono::milliseconds linger_;
+
+  std::mutex mutex_;
+  std::condition_variable settled_;               // a commit was answered
+  bool broken_ = false;                          // the client could not be made
+  bool closing_ = false;                         // the destructor gave up: send nothing more
+  std::map<std::uint32_t, std::int64_t> wanted_;  // the latest offset set, per partition
+  std::map<std::uint32_t, std::int64_t> done_;    // as the cluster confirmed it
+  bool in_flight_ = false;
+  bool failed_ = false;  // the last commit answered failed
+  // Declared in the order they are made; destroyed the other way round (the queue before its
+  // client, the context after it).
+  std::unique_ptr<client_context> context_;
+  std::unique_ptr<rd_kafka_t, handle_deleter> client_;
+  queue_ptr results_;  // the client's background queue
 };
 
 }  // namespace sazesh::kafka

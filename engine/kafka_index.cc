@@ -63,6 +63,13 @@ std::uint64_t kafka_index::next_offset(std::uint32_t partition) const {
   return offsets.empty() ? 0 : offsets.rbegin()->first + 1;
 }
 
+bool kafka_index::has_event_in(std::uint32_t partition, std::uint64_t from, std::uint64_t to) const {
+  std::shared_lock lock(mutex_);
+  const auto& offsets = by_partition_.at(partition);
+  const auto it = offsets.lower_bound(from);
+  return it != offsets.end() && it->first < to;
+}
+
 status kafka_index::add_read(std::uint32_t partition, std::uint64_t offset, std::optional<std::string_view> stream,
                              std::optional<std::string_view> sequence_text, std::optional<std::string_view> command,
                              std::string_view bytes) {

@@ -42,6 +42,8 @@ class kafka_index {
   std::uint64_t size() const;
   // One past the offset of the partition's last event (0 if it has none).
   std::uint64_t next_offset(std::uint32_t partition) const;
+  // Whether the partition has an event at an offset in [from, to).
+  bool has_event_in(std::uint32_t partition, std::uint64_t from, std::uint64_t to) const;
 
   // --- changes ---
   // A record read from the topic, checked: it must carry a stream, a sequence and a command id,

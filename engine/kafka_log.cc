@@ -36,7 +36,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -63,6 +65,8 @@ constexpr const char* k_command_header = "sazesh-command";
 
 // A group stops growing past this many payload bytes (one request is always taken).
 constexpr std::size_t k_max_group_bytes = 4u << 20;
+// How long closing the log waits for the last progress commit (report_progress).
+constexpr std::chrono::milliseconds k_progress_linger{2'000};
 // Bytes a record needs beside its value: key, headers and record framing, generously.
 constexpr std::size_t k_record_overhead = 512;
 
@@ -126,7 +130,12 @@ class kafka_event_log final : public event_log {
         partitions_(partitions),
         max_record_bytes_(message_max_bytes(options_.config)),
         reader_(std::move(reader)),
-        index_(topic_, partitions) {}
+        index_(topic_, partitions),
+        read_through_(partitions),
+        progress_(options_.bootstrap_servers,
+                  options_.progress_group.empty() ? options_.topic_prefix + "projector" : options_.progress_group,
+                  topic_, {options_.config.begin(), options_.config.end()},
+                  std::min(options_.timeout, k_progress_linger)) {}
 
   // --- opening ---------------------------------------------------------------------------
 
@@ -146,24 +155,28 @@ class kafka_event_log final : public event_log {
   result<append_outcome> append(append_request request) override {
     if (options_.follower) return error{errc::unavailable, "kafka", "opened read-only as a follower"};
     if (auto checked = check_request(request); !checked) return checked.error();
-    pending p{&request, std::nullopt, false};
-    std::unique_lock lock(queue_mutex_);
-    queue_.push_back(&p);
-    while (!p.done) {
-      if (!leader_active_) {
-        leader_active_ = true;
-        std::vector<pending*> group = take_group();
-        lock.unlock();
-        commit_group(group);
-        lock.lock();
-        for (pending* g : group) g->done = true;
-        leader_active_ = false;
-        queue_cv_.notify_all();
-      } else {
-        queue_cv_.wait(lock);
+    std::vector<pending> mine{pending{&request, std::nullopt, false, 0}};
+    enqueue_and_wait(mine);
+    return std::move(*mine.front().outcome);
+  }
+
+  result<std::vector<result<append_outcome>>> append_group(std::vector<append_request> requests) override {
+    if (options_.follower) return error{errc::unavailable, "kafka", "opened read-only as a follower"};
+    std::vector<result<append_outcome>> outcomes;
+    if (requests.empty()) return outcomes;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      if (auto checked = check_request(requests[i]); !checked) {
+        for (std::size_t j = 0; j < requests.size(); ++j)
+          outcomes.emplace_back(j == i ? checked.error() : not_written_after(checked.error()));
+        return outcomes;
       }
     }
-    return std::move(*p.outcome);
+    std::vector<pending> mine;
+    mine.reserve(requests.size());
+    for (auto& r : requests) mine.push_back(pending{&r, std::nullopt, false, 0});
+    enqueue_and_wait(mine);
+    for (auto& p : mine) outcomes.push_back(std::move(*p.outcome));
+    return outcomes;
   }
 
   result<std::optional<append_outcome>> find_command(std::string_view command_id) override {
@@ -196,6 +209,24 @@ class kafka_event_log final : public event_log {
 
   std::uint32_t partitions() const override { return partitions_; }
 
+  result<log_position> partition_end(std::uint32_t partition) override {
+    if (partition >= partitions_)
+      return error(errc::invalid_argument, "partition",
+                   fmt::format("{} has partitions 0 to {}", topic_, partitions_ - 1));
+    return log_position{index_.next_offset(partition)};
+  }
+
+  void report_progress(std::uint32_t partition, log_position next) override {
+    if (partition >= partitions_) return;
+    // Past the last event read, the reader has read all the reader saw, transaction markers
+    // included, as a read_committed consumer's position would say. read_through_ is published
+    // only once every event before it is indexed, so no event in between is skipped.
+    std::uint64_t offset = next.value();
+    const std::uint64_t seen = read_through_[partition].load();
+    if (seen > offset && !index_.has_event_in(partition, offset, seen)) offset = seen;
+    progress_.set(partition, static_cast<std::int64_t>(offset));
+  }
+
   status refresh() override {
     std::lock_guard writer(writer_mutex_);
     return read_to_end(kafka::deadline_after(options_.timeout));
@@ -204,11 +235,37 @@ class kafka_event_log final : public event_log {
   bool publishes_side_records() const override { return true; }
 
  private:
+  // The requests of one append_group share a unit number, and a group never splits a unit.
   struct pending {
     append_request* request;
     std::optional<result<append_outcome>> outcome;
     bool done;
+    std::uint64_t unit;
   };
+
+  // Queues `mine` (one unit) and returns once a leader, maybe this thread, committed it.
+  void enqueue_and_wait(std::vector<pending>& mine) {
+    std::unique_lock lock(queue_mutex_);
+    const std::uint64_t unit = ++units_;
+    for (pending& p : mine) {
+      p.unit = unit;
+      queue_.push_back(&p);
+    }
+    while (!mine.back().done) {
+      if (!leader_active_) {
+        leader_active_ = true;
+        std::vector<pending*> group = take_group();
+        lock.unlock();
+        commit_group(group);
+        lock.lock();
+        for (pending* g : group) g->done = true;
+        leader_active_ = false;
+        queue_cv_.notify_all();
+      } else {
+        queue_cv_.wait(lock);
+      }
+    }
+  }
 
   // Decisions of one group not yet in the index.
   struct group_state {
@@ -284,7 +341,7 @@ class kafka_event_log final : public event_log {
     std::size_t bytes = 0;
     while (!queue_.empty()) {
       const std::size_t size = payload_size(*queue_.front()->request);
-      if (!group.empty() && bytes + size > k_max_group_bytes) break;
+      if (!group.empty() && bytes + size > k_max_group_bytes && queue_.front()->unit != group.back()->unit) break;
       bytes += size;
       group.push_back(queue_.front());
       queue_.pop_front();
@@ -407,16 +464,25 @@ class kafka_event_log final : public event_log {
     group_state state;
     std::vector<pending*> accepted;  // with events to produce
     std::vector<pending*> empty;     // accepted with no events: remembered, nothing produced
+    // A refused or repeated request stops the rest of its unit (append_group writes a prefix).
+    std::uint64_t stopped_unit = 0;
+    std::optional<error> stop_reason;
     for (pending* p : group) {
       const append_request& r = *p->request;
-      if (!r.events.empty() && !r.side_records.empty()) {
-        if (auto s = ensure_side_topics(r, until); !s) {
-          p->outcome = s.error();
-          continue;
-        }
+      if (stop_reason && p->unit == stopped_unit) {
+        p->outcome = not_written_after(*stop_reason);
+        continue;
       }
-      p->outcome = decide(r, state);
-      if (!p->outcome->has_value() || (*p->outcome)->repeated) continue;
+      status sides = ok;
+      if (!r.events.empty() && !r.side_records.empty()) sides = ensure_side_topics(r, until);
+      if (sides) p->outcome = decide(r, state);
+      else p->outcome = sides.error();
+      if (!p->outcome->has_value() || (*p->outcome)->repeated) {
+        stopped_unit = p->unit;
+        stop_reason = p->outcome->has_value() ? error(errc::conflict, "command_id", "was appended before")
+                                              : p->outcome->error();
+        continue;
+      }
       (r.events.empty() ? empty : accepted).push_back(p);
     }
     if (!accepted.empty()) {
@@ -461,7 +527,7 @@ class kafka_event_log final : public event_log {
   // --- reading the topic ---------------------------------------------------------------------
 
   status read_to_end(kafka::deadline until) {
-    return reader_.read_to_end(
+    auto outcome = reader_.read_to_end(
         [this](const rd_kafka_message_t& m) {
           const std::string_view bytes(static_cast<const char*>(m.payload), m.payload ? m.len : 0);
           return index_.add_read(static_cast<std::uint32_t>(m.partition), static_cast<std::uint64_t>(m.offset),
@@ -469,6 +535,9 @@ class kafka_event_log final : public event_log {
                                  bytes);
         },
         until);
+    for (std::uint32_t p = 0; p < partitions_; ++p)
+      read_through_[p].store(static_cast<std::uint64_t>(std::max<std::int64_t>(0, reader_.read_through(p))));
+    return outcome;
   }
 
   const kafka_log_options options_;
@@ -489,8 +558,12 @@ class kafka_event_log final : public event_log {
   std::condition_variable queue_cv_;
   std::deque<pending*> queue_;
   bool leader_active_ = false;
+  std::uint64_t units_ = 0;
 
   kafka_index index_;  // see the top of this file
+  // Per partition: the reader has handed every record before this offset to the index.
+  std::vector<std::atomic<std::uint64_t>> read_through_;
+  kafka::group_offsets progress_;  // report_progress's commits
 };
 
 status check_options(const kafka_log_options& o) {

@@ -75,6 +75,23 @@
 //
 // A follower (options.follower) has no producer: it refuses append with errc::unavailable,
 // needs an existing topic (errc::not_found otherwise) and adopts its partition count.
+// partition_end(p) is one past the offset of the partition's last event the log holds.
+//
+// Readers' progress
+// =================
+// report_progress(p, next) (the projector calls it after each committed batch) commits `next`
+// as the offset of partition p of the events topic for consumer group options.progress_group
+// (default PREFIX "projector"), so `kafka-consumer-groups --describe --group sazesh.projector`
+// shows the projector's lag like any consumer's. The group only mirrors the projector's own
+// positions, kept in its projections: it is never read back, and never joined (the commits are
+// a simple consumer's). Offsets have Kafka's meaning, the next offset to read. A reader past
+// the last event this log has read in a partition is reported at the end this log read to, past
+// any transaction markers, so a caught-up projector shows lag 0; one behind shows the offsets
+// it has still to read, markers included. (A writer does not read its own commits' markers: a
+// projector on it, right after its own append, shows lag 1 there until a reader reports.)
+// Commits are asynchronous and best-effort (see kafka::group_offsets): a cluster that is away
+// or an ACL that refuses the group only leaves the group's offsets behind; closing the log
+// waits a moment (about 2 s at most) for the last one.
 //
 // Thread safety: every method may be called from several threads at once.
 #pragma once
@@ -105,6 +122,8 @@ struct kafka_log_options {
   // Bound on each blocking step: reaching the cluster, creating the topic, reading to the end,
   // committing a transaction.
   std::chrono::milliseconds timeout{30'000};
+  // The consumer group report_progress() commits offsets for; empty: topic_prefix + "projector".
+  std::string progress_group;
 };
 
 // Opens the log: a writer (creating the events topic if missing, fencing older writers,

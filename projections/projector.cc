@@ -41,6 +41,7 @@ result<std::uint64_t> projector::apply_batch(std::uint32_t partition, log_positi
     // Keep what came before the bad record; apply nothing after it.
     store_position(changes, at, partition);
     if (auto s = store_.commit(changes); !s) return s.error();
+    if (reports_progress_) log_.report_progress(partition, at);
     return error(errc::corrupt, "log",
                  fmt::format("the event at position {}{} cannot be projected: {}", at.value(),
                              partition == 0 ? std::string() : fmt::format(" of partition {}", partition), why.message()));
@@ -56,6 +57,7 @@ result<std::uint64_t> projector::apply_batch(std::uint32_t partition, log_positi
   if (applied == 0) return std::uint64_t{0};
   store_position(changes, next, partition);
   if (auto s = store_.commit(changes); !s) return s.error();
+  if (reports_progress_) log_.report_progress(partition, next);
   return applied;
 }
 
@@ -70,6 +72,9 @@ result<std::uint64_t> projector::catch_up(const progress_fn& on_progress) {
   }
   std::uint64_t total = 0;
   for (std::uint32_t p = 0; p < log_.partitions(); ++p) {
+    // Also when there is nothing to apply: a new process, or a group reset, then shows where
+    // the projections stand (the log sends only what changed).
+    if (reports_progress_) log_.report_progress(p, stored_position(store_, p));
     for (;;) {
       const log_position from = stored_position(store_, p);
       if (end && from >= *end) break;
@@ -77,7 +82,7 @@ result<std::uint64_t> projector::catch_up(const progress_fn& on_progress) {
       auto n = apply_batch(p, from, reached_end);
       if (!n) return n.error();
       total += *n;
-      if (on_progress) on_progress({stored_position(store_, p), end.value_or(stored_position(store_, p)), total});
+      if (on_progress) on_progress({stored_position(store_, p), end.value_or(stored_position(store_, p)), total, p});
       if (*n == 0 || reached_end) break;
     }
   }
@@ -121,10 +126,12 @@ result<rebuild_report> rebuild(event_log& log, const std::filesystem::path& fold
   const auto building = std::filesystem::path(folder.string() + ".building-" + std::to_string(::getpid()));
   std::filesystem::remove_all(building, ec);
   rebuild_report report;
+  std::vector<log_position> positions;  // the rebuilt projections', reported once swapped in
   {
     auto fresh = projection_store::open(building, store_mode::bulk_load);
     if (!fresh) return fresh.error();
     projector p(log, **fresh, 8192);
+    p.set_reports_progress(false);
     auto n = p.catch_up(on_progress);
     if (!n) {
       fresh->reset();
@@ -136,6 +143,7 @@ result<rebuild_report> rebuild(event_log& log, const std::filesystem::path& fold
     auto d = (*fresh)->digest();
     if (!d) return d.error();
     report.digest = *d;
+    for (std::uint32_t part = 0; part < log.partitions(); ++part) positions.push_back(stored_position(**fresh, part));
   }
   const auto rebuilt = std::filesystem::path(folder.string() + ".rebuilt");
   const auto old = std::filesystem::path(folder.string() + ".old");
@@ -151,6 +159,7 @@ result<rebuild_report> rebuild(event_log& log, const std::filesystem::path& fold
   std::filesystem::rename(rebuilt, folder, ec);
   if (ec) return error(errc::io, "projections", "cannot swap in the rebuilt projections: " + ec.message());
   std::filesystem::remove_all(old, ec);
+  for (std::uint32_t part = 0; part < positions.size(); ++part) log.report_progress(part, positions[part]);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }

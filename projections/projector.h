@@ -29,6 +29,7 @@ struct progress {
   log_position position;  // next event to apply
   log_position end;       // the log's end when the run started
   std::uint64_t applied = 0;
+  std::uint32_t partition = 0;  // the partition `position` is in
 };
 using progress_fn = std::function<void(const progress&)>;
 
@@ -45,12 +46,18 @@ class projector {
   status follow(const std::function<bool()>& stop, std::chrono::milliseconds interval,
                 const progress_fn& on_progress = {});
 
+  // Whether each position committed is also reported to the log (event_log::report_progress,
+  // which Kafka shows as a consumer group's lag). On by default; a rebuild turns it off, its
+  // positions being nobody's until the rebuilt projections are swapped in.
+  void set_reports_progress(bool on) { reports_progress_ = on; }
+
  private:
   result<std::uint64_t> apply_batch(std::uint32_t partition, log_position from, bool& reached_end);
 
   event_log& log_;
   projection_store& store_;
   std::size_t batch_size_;
+  bool reports_progress_ = true;
 };
 
 struct rebuild_report {

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -25,7 +26,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -43,6 +46,7 @@
 #include "engine/kafka_log.h"
 #include "engine/log_copy.h"
 #include "history_generator.h"
+#include "projections/apply.h"
 #include "projections/kv.h"
 #include "projections/projector.h"
 #include "projections/rows.h"
@@ -708,6 +712,107 @@ TEST_CASE("kafka: projections kept up from Kafka equal a rebuild, and equal proj
   }
 }
 
+// ---- The projector's consumer group ----------------------------------------------------------
+
+// A consumer group on the events topic as any Kafka client sees it: per partition, the group's
+// committed offset (RD_KAFKA_OFFSET_INVALID if none) and the partition's end (its high
+// watermark: one past the last record, transaction markers included).
+struct group_view {
+  std::vector<std::int64_t> committed, end;
+};
+
+group_view view_group(const std::string& group, const std::string& topic, std::uint32_t partitions) {
+  struct consumer_deleter {
+    void operator()(rd_kafka_t* rk) const {
+      rd_kafka_consumer_close(rk);
+      rd_kafka_destroy(rk);
+    }
+  };
+  struct list_deleter {
+    void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
+  };
+  char problem[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  const std::vector<std::pair<std::string, std::string>> settings{
+      {"bootstrap.servers", broker()}, {"group.id", group}, {"enable.auto.commit", "false"}, {"log_level", "0"}};
+  for (const auto& [key, value] : settings)
+    REQUIRE(rd_kafka_conf_set(conf, key.c_str(), value.c_str(), problem, sizeof problem) == RD_KAFKA_CONF_OK);
+  std::unique_ptr<rd_kafka_t, consumer_deleter> rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf, problem, sizeof problem));
+  REQUIRE_MESSAGE(rk != nullptr, problem);
+  std::unique_ptr<rd_kafka_topic_partition_list_t, list_deleter> list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions)));
+  for (std::uint32_t p = 0; p < partitions; ++p)
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), static_cast<std::int32_t>(p));
+  // Never subscribed: this reads the group's offsets without joining it.
+  const auto e = rd_kafka_committed(rk.get(), list.get(), 15'000);
+  REQUIRE_MESSAGE(e == RD_KAFKA_RESP_ERR_NO_ERROR, "committed(): " << rd_kafka_err2str(e));
+  group_view v;
+  for (int i = 0; i < list->cnt; ++i) v.committed.push_back(list->elems[i].offset);
+  for (std::uint32_t p = 0; p < partitions; ++p) {
+    std::int64_t low = 0, high = 0;
+    const auto w = rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), static_cast<std::int32_t>(p), &low,
+                                                    &high, 15'000);
+    REQUIRE_MESSAGE(w == RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks: " << rd_kafka_err2str(w));
+    v.end.push_back(high);
+  }
+  return v;
+}
+
+// Commits are asynchronous: waits until the group's offset of `partition` is `offset`.
+bool committed_becomes(const std::string& group, const std::string& topic, std::uint32_t partitions,
+                       std::uint32_t partition, std::int64_t offset) {
+  const auto until = std::chrono::steady_clock::now() + 15s;
+  for (;;) {
+    if (view_group(group, topic, partitions).committed.at(partition) == offset) return true;
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
+TEST_CASE("kafka: the projector's positions are the committed offsets of consumer group PREFIX projector") {
+  const std::uint64_t seed = test_seed("projector offsets");
+  history_options o;
+  o.cases = 12;
+  o.in_flight = 6;
+  kafka_history h("offsets", seed, o);
+  h.run();
+  const std::string topic = kafka_events_topic(h.options.topic_prefix);
+  const std::string group = h.options.topic_prefix + "projector";
+  const std::uint32_t partitions = h.log->partitions();
+  scratch_dir dir;
+  auto store = pj::projection_store::open(dir.path() / "projections", pj::store_mode::read_write);
+  REQUIRE(store.has_value());
+  {
+    auto follower = open_log(h.follower_options());
+    pj::projector p(*follower, **store, 5);
+    // Mid-partition, the group's offset is the projector's position as stored: the next offset
+    // it will read.
+    std::optional<pj::progress> midway;
+    auto n = p.catch_up([&](const pj::progress& pr) {
+      if (midway || pr.position == *follower->partition_end(pr.partition)) return;
+      midway = pr;
+      CHECK_MESSAGE(committed_becomes(group, topic, partitions, pr.partition, static_cast<std::int64_t>(pr.position.value())),
+                    "partition " << pr.partition << " position " << pr.position.value());
+    });
+    REQUIRE_MESSAGE(n.has_value(), n.error().message());
+    CHECK(*n == h.gen->stats().events);
+    CHECK(midway.has_value());
+  }  // closing the log waits a moment for its last commit
+  const auto v = view_group(group, topic, partitions);
+  for (std::uint32_t part = 0; part < partitions; ++part) {
+    INFO("partition " << part);
+    const std::uint64_t stored = pj::stored_position(**store, part).value();
+    // Projected to the end, the group is at the partition's end, past the last transaction's
+    // marker, where a read_committed consumer would be: Kafka shows lag 0 ...
+    CHECK(v.committed[part] == v.end[part]);
+    // ... and past no event the projector has not applied.
+    CHECK(v.committed[part] >= static_cast<std::int64_t>(stored));
+    auto after = h.log->read_partition(part, log_position{stored}, 1);
+    REQUIRE(after.has_value());
+    CHECK(after->empty());
+  }
+}
+
 // ---- A broker restart in the middle of appends ------------------------------------------------
 
 // A valid national code (check digit included) and a mobile number, distinct for each i.
@@ -998,6 +1103,160 @@ TEST_CASE("kafka: the CLI copies a log to Kafka and back, verifies it there, and
   CHECK_MESSAGE(no_topic.err.find("no event log") != std::string::npos, no_topic.err);
 }
 
+// The rows of `project --json` on a partitioned log: partition -> {position, end, lag}.
+std::map<std::uint32_t, std::array<std::uint64_t, 3>> projected_partitions(const std::string& json) {
+  std::map<std::uint32_t, std::array<std::uint64_t, 3>> rows;
+  const std::regex row(R"(\{"partition":(\d+),"position":(\d+),"end":(\d+),"lag":(\d+)\})");
+  for (auto it = std::sregex_iterator(json.begin(), json.end(), row); it != std::sregex_iterator(); ++it)
+    rows[static_cast<std::uint32_t>(std::stoul((*it)[1]))] = {std::stoull((*it)[2]), std::stoull((*it)[3]),
+                                                               std::stoull((*it)[4])};
+  return rows;
+}
+
+TEST_CASE("kafka: project lists every partition's position, end and lag; Kafka's tool shows the group's lag") {
+  scratch_dir dir;
+  const std::string bs = broker();
+  const std::string prefix = unique_prefix("lag");
+  const std::string topic = kafka_events_topic(prefix);
+  const std::vector<std::string> on_kafka{"--kafka", bs, "--kafka-prefix", prefix};
+  const auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+  const std::string demo_dir = (dir.path() / "demo").string();
+  REQUIRE(sazesh_cli({"demo", "--data-dir-fresh", demo_dir}).code == 0);
+  auto copied = sazesh_cli(with({"--data-dir", demo_dir, "copy-log", "--to-kafka"}, on_kafka));
+  REQUIRE_MESSAGE(copied.code == 0, copied.err);
+  const auto events = sazesh_cli({"--data-dir", demo_dir, "events", "--all"});
+  REQUIRE(events.code == 0);
+  const std::size_t event_count = lines_of(events.out).size();
+
+  // Projections of the Kafka log in a folder of their own.
+  const std::string data = (dir.path() / "data").string();
+  auto projected = sazesh_cli(with({"--data-dir", data, "--json", "project"}, on_kafka));
+  REQUIRE_MESSAGE(projected.code == 0, projected.err);
+  INFO("project --json: " << projected.out);
+  CHECK(projected.out.rfind(fmt::format("{{\"applied\":{},\"lag\":0,\"partitions\":[", event_count), 0) == 0);
+  const auto rows = projected_partitions(projected.out);
+  REQUIRE(rows.size() == 3);
+  std::uint64_t total = 0;
+  for (const auto& [partition, row] : rows) {
+    INFO("partition " << partition);
+    CHECK(row[0] == row[1]);  // at the end
+    CHECK(row[2] == 0);
+    total += row[0];
+  }
+  CHECK(total >= event_count);  // offsets: the events and the transactions' markers between them
+
+  auto text = sazesh_cli(with({"--data-dir", data, "project"}, on_kafka));
+  REQUIRE(text.code == 0);
+  const auto text_lines = lines_of(text.out);
+  REQUIRE(text_lines.size() == 5);
+  CHECK(text_lines[0] == "applied 0 events; projections at these log positions:");
+  CHECK(text_lines[1] == "partition  position  end  lag");
+  for (std::uint32_t p = 0; p < 3; ++p)
+    CHECK(std::regex_match(text_lines[1 + 1 + p], std::regex(fmt::format(R"(\s*{}\s+{}\s+{}\s+0)", p, rows.at(p)[0], rows.at(p)[1]))));
+
+  // Kafka's own tool shows the projector's group like any consumer's: at the end, lag 0.
+  const auto kafka_sh = (source_root() / "tools" / "kafka.sh").string();
+  const auto [describe_status, describe] = run_shell(fmt::format(
+      "'{}' consumer-groups --bootstrap-server '{}' --describe --group '{}projector' 2>&1", kafka_sh, bs, prefix));
+  INFO("kafka-consumer-groups: " << describe);
+  REQUIRE(describe_status == 0);
+  int described = 0;
+  for (const auto& line : lines_of(describe)) {
+    std::istringstream fields(line);
+    std::string group, line_topic, partition, current, end, lag;
+    if (!(fields >> group >> line_topic >> partition >> current >> end >> lag) || line_topic != topic) continue;
+    ++described;
+    CHECK(group == prefix + "projector");
+    CHECK(lag == "0");
+    CHECK(current == end);
+    CHECK(std::stoull(current) >= rows.at(static_cast<std::uint32_t>(std::stoul(partition)))[0]);
+  }
+  CHECK(described == 3);
+
+  // Another writer's command moves the log on: the group falls behind in that partition, and
+  // the next run catches up and reports it. (That writer's own projections, in another folder,
+  // report to a group of their own.)
+  const std::string other = (dir.path() / "other").string();
+  auto wrote = sazesh_cli(with({"--data-dir", other, "--kafka-projector-group", prefix + "other", "--as", "operator:ali",
+                                "register-business", "--seal-id", "990001", "--domain", "lag-check.example.ir", "--name", "Lag check"},
+                               on_kafka));
+  REQUIRE_MESSAGE(wrote.code == 0, wrote.err);
+  const auto behind = view_group(prefix + "projector", topic, 3);
+  std::int64_t lag = 0;
+  for (std::uint32_t p = 0; p < 3; ++p) lag += behind.end[p] - behind.committed[p];
+  CHECK(lag >= 2);  // the event and its transaction's marker
+  const auto others = view_group(prefix + "other", topic, 3);
+  for (std::uint32_t p = 0; p < 3; ++p) CHECK(others.committed[p] >= 0);
+  auto caught_up = sazesh_cli(with({"--data-dir", data, "--json", "project"}, on_kafka));
+  REQUIRE_MESSAGE(caught_up.code == 0, caught_up.err);
+  CHECK(caught_up.out.rfind("{\"applied\":1,\"lag\":0,", 0) == 0);
+  const auto after = view_group(prefix + "projector", topic, 3);
+  CHECK(after.committed == after.end);
+}
+
+TEST_CASE("kafka: a query with the cluster unreachable answers from the projections, warning on stderr") {
+  scratch_dir dir;
+  const std::string bs = broker();
+  const std::string prefix = unique_prefix("stale");
+  const std::string demo_dir = (dir.path() / "demo").string();
+  REQUIRE(sazesh_cli({"demo", "--data-dir-fresh", demo_dir}).code == 0);
+  auto copied = sazesh_cli({"--data-dir", demo_dir, "--kafka", bs, "--kafka-prefix", prefix, "copy-log", "--to-kafka"});
+  REQUIRE_MESSAGE(copied.code == 0, copied.err);
+  const std::string data = (dir.path() / "data").string();
+  const std::vector<std::string> reachable{"--data-dir", data, "--kafka", bs, "--kafka-prefix", prefix};
+  // Nothing listens on port 1; the timeout bounds the wait for it.
+  const std::vector<std::string> unreachable{"--data-dir", data, "--kafka", "127.0.0.1:1", "--kafka-prefix", prefix,
+                                             "--kafka-timeout", "1500"};
+  const auto with = [](std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+
+  SUBCASE("no projections yet: a clear error, and nothing on stdout") {
+    auto r = sazesh_cli(with(unreachable, {"stats", "--by", "status"}));
+    CHECK(r.code == 1);
+    CHECK(r.out.empty());
+    CHECK(lines_of(r.err).size() == 1);
+    CHECK_MESSAGE(r.err.rfind("error: ", 0) == 0, r.err);
+    CHECK(r.err.find("127.0.0.1:1") != std::string::npos);
+    CHECK(r.err.find("no projections") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(dir.path() / "data" / "projections" / "CURRENT"));
+  }
+  SUBCASE("projections there: the answer as they hold it, and one warning naming the cluster") {
+    const auto fresh_json = sazesh_cli(with(reachable, {"--json", "cases"}));
+    REQUIRE_MESSAGE(fresh_json.code == 0, fresh_json.err);
+    CHECK(fresh_json.err.empty());
+    const auto fresh_text = sazesh_cli(with(reachable, {"stats", "--by", "status"}));
+    REQUIRE(fresh_text.code == 0);
+
+    const auto started = std::chrono::steady_clock::now();
+    const auto stale_json = sazesh_cli(with(unreachable, {"--json", "cases"}));
+    CHECK(std::chrono::steady_clock::now() - started < 1500ms + 5s);
+    CHECK(stale_json.code == 0);
+    CHECK(stale_json.out == fresh_json.out);  // stdout is the answer alone
+    INFO("stderr: " << stale_json.err);
+    REQUIRE(lines_of(stale_json.err).size() == 1);
+    CHECK(stale_json.err.rfind("{\"warning\":{\"code\":\"unavailable\",\"field\":\"kafka\",", 0) == 0);
+    CHECK(stale_json.err.find("\"bootstrap_servers\":\"127.0.0.1:1\"") != std::string::npos);
+    CHECK(stale_json.err.find("\"stale\":true") != std::string::npos);
+
+    const auto stale_text = sazesh_cli(with(unreachable, {"stats", "--by", "status"}));
+    CHECK(stale_text.code == 0);
+    CHECK(stale_text.out == fresh_text.out);
+    INFO("stderr: " << stale_text.err);
+    REQUIRE(lines_of(stale_text.err).size() == 1);
+    CHECK(stale_text.err.rfind("warning: Kafka at 127.0.0.1:1 cannot be reached", 0) == 0);
+    CHECK(stale_text.err.find("may be stale") != std::string::npos);
+
+    // A bad command line is still a usage error, not a warning.
+    CHECK(sazesh_cli(with(unreachable, {"cases", "--limit", "x"})).code == 1);
+    CHECK(sazesh_cli({"--data-dir", data, "--kafka-timeout", "1500", "cases"}).code == 2);
+  }
+}
+
 // ---- 4. Faults the real broker cannot produce on demand: librdkafka's mock cluster -----------------
 //
 // The mock cluster (librdkafka 2.0.2) speaks enough of the protocol for a transactional producer
@@ -1184,6 +1443,31 @@ TEST_CASE("kafka (mock): injected request errors on produce and commit are retri
     for (const auto& e : *theirs) seen.push_back(e.bytes);
     CHECK(seen == acknowledged);
   }
+}
+
+TEST_CASE("kafka (mock): progress commits to a cluster gone away never fail or slow the projector") {
+  mock_cluster mock(1);
+  auto o = mock_options(mock, "away.");
+  auto log = open_log(o);
+  scratch_dir dir;
+  auto store = pj::projection_store::open(dir.path() / "projections", pj::store_mode::read_write);
+  REQUIRE(store.has_value());
+  REQUIRE(rd_kafka_mock_broker_set_down(mock.get(), -1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  {
+    pj::projector p(*log, **store);
+    const auto started = std::chrono::steady_clock::now();
+    auto n = p.catch_up();  // reports every partition's position: commits that cannot get through
+    REQUIRE_MESSAGE(n.has_value(), n.error().message());
+    CHECK(*n == 0);
+    CHECK(std::chrono::steady_clock::now() - started < 500ms);
+  }
+  // Closing waits for the last commit a moment (2 s, and what is left of the commit's own 2 s
+  // wait for a coordinator), then drops it.
+  const auto started = std::chrono::steady_clock::now();
+  log.reset();
+  const auto took = std::chrono::steady_clock::now() - started;
+  MESSAGE("closing with a commit outstanding took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK(took < 2s + 3s);
 }
 
 }  // namespace
