@@ -71,6 +71,7 @@
 //  - what RocksDB reports about secondaries' stale values after a flush or a writer's reopen
 //    concerns overwritten keys; this log never overwrites a key.
 
+#include <fmt/format.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
@@ -351,8 +352,12 @@ class embedded_log final : public event_log {
     if (requests.empty()) return outcomes;
     for (std::size_t i = 0; i < requests.size(); ++i) {
       if (auto checked = check_request(requests[i]); !checked) {
+        // Checked before anything is queued, so nothing of the unit is written: an empty prefix.
         for (std::size_t j = 0; j < requests.size(); ++j)
-          outcomes.emplace_back(j == i ? checked.error() : not_written_after(checked.error()));
+          outcomes.emplace_back(j == i ? checked.error()
+                                       : error(errc::conflict, "command",
+                                               fmt::format("not written: request {} of its group is invalid ({}: {})",
+                                                           i + 1, checked.error().field(), checked.error().rule())));
         return outcomes;
       }
     }

@@ -304,6 +304,14 @@ result<tick_report> engine::tick() {
   tick_report report;
   report.cases_due = due.size();
   std::vector<std::pair<slot_ptr, bool>> slots;  // and whether it is a seal action
+  // What was queued before a failure is written (or fails) like any queued command before the
+  // error is returned: nothing may stay queued with nobody waiting for it.
+  const auto abandon = [&](error e) -> result<tick_report> {
+    std::vector<slot_ptr> queued;
+    for (const auto& [s, seal] : slots) queued.push_back(s);
+    await_locked(lock, queued);
+    return e;
+  };
   const auto submit = [&](const std::string& id, const command& cmd, bool seal) -> status {
     auto earlier = log_.find_command(id);
     if (!earlier) return earlier.error();
@@ -316,7 +324,7 @@ result<tick_report> engine::tick() {
   for (const auto& case_id : due) {
     const case_state* c = state_.find_case(case_id);
     if (c == nullptr || !due_now(*c, now)) continue;
-    if (auto s = submit(deadline_command_id(*c), apply_deadlines{case_id}, false); !s) return s.error();
+    if (auto s = submit(deadline_command_id(*c), apply_deadlines{case_id}, false); !s) return abandon(s.error());
   }
   if (rules_.trust.version > 0) {
     static const std::vector<score_event> none;
@@ -332,7 +340,7 @@ result<tick_report> engine::tick() {
       const std::string reason = fmt::format("{} (trust rules v{})", action.reason, rules_.trust.version);
       command cmd = action.restrict ? command(restrict_seal{id, reason, action.rule})
                                     : command(reinstate_seal{id, reason, action.rule});
-      if (auto s = submit(command_id, cmd, true); !s) return s.error();
+      if (auto s = submit(command_id, cmd, true); !s) return abandon(s.error());
     }
   }
   std::vector<slot_ptr> all;

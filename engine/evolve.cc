@@ -372,8 +372,20 @@ void evolve(world& w, const event_record& r) {
   // Keep the indexes in step: open cases by order, and cases by earliest deadline.
   const bool now_open = is_open(c.status);
   const order_key key{c.consumer_id, c.business_id, c.order_reference};
-  if (now_open && (!was_open || e.type == fb::Event_CaseFiled)) w.open_case_by_order[key] = c.id;
-  if (!now_open && was_open) w.open_case_by_order.erase(key);
+  // The index must not depend on fold order: a log split into partitions is folded partition by
+  // partition, so a replay can meet a later filing of the same order (open) before an earlier
+  // case's filing and closing. An open case keeps the key; a case closing frees only its own.
+  if (now_open && (!was_open || e.type == fb::Event_CaseFiled)) {
+    auto [it, inserted] = w.open_case_by_order.try_emplace(key, c.id);
+    if (!inserted && it->second != c.id) {
+      const case_state* holder = w.find_case(it->second);
+      if (holder == nullptr || !is_open(holder->status)) it->second = c.id;
+    }
+  }
+  if (!now_open && was_open) {
+    if (auto it = w.open_case_by_order.find(key); it != w.open_case_by_order.end() && it->second == c.id)
+      w.open_case_by_order.erase(it);
+  }
   const auto earliest_after = earliest_deadline(c);
   if (earliest_before != earliest_after) {
     if (earliest_before) w.deadline_index.erase({*earliest_before, c.id});

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite: builds everything (installing what it needs), starts a local Kafka broker with
-# tools/kafka.sh for tests/kafka_test.cc, and runs every doctest suite through ctest against real
-# RocksDB folders and that broker. The broker runs from a private state folder and is stopped
+# tools/kafka.sh, and runs every doctest suite through ctest against real RocksDB folders and
+# that broker: tests/kafka_test.cc, and the engine and projector suites a second time on Kafka
+# (engine_test_kafka, projector_test_kafka). The broker runs from a private state folder and is stopped
 # (its state wiped) when the script exits, however it exits.
 # To use a broker you run yourself instead, export SAZESH_TEST_KAFKA=host:port, and the
 # SAZESH_KAFKA_DIR tools/kafka.sh runs it from (the broker-restart test restarts it).
