@@ -45,7 +45,7 @@
 #include "engine/kafka_feed.h"
 #include "engine/kafka_log.h"
 #include "engine/log_copy.h"
-#include "history_generator.h"
+#include "workload/history_generator.h"
 #include "projections/apply.h"
 #include "projections/kv.h"
 #include "projections/projector.h"
@@ -59,8 +59,8 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace pj = sazesh::projections;
-using testing::history_generator;
-using testing::history_options;
+using workload::history_generator;
+using workload::history_options;
 
 // ---- the broker, prefixes, folders -------------------------------------------------------------
 

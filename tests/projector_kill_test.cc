@@ -29,7 +29,7 @@
 #include "engine/engine.h"
 #include "engine/event_log.h"
 #include "engine/hash.h"
-#include "history_generator.h"
+#include "workload/history_generator.h"
 #include "projections/apply.h"
 #include "projections/kv.h"
 #include "projections/projector.h"
@@ -41,8 +41,8 @@ namespace sazesh {
 namespace {
 
 namespace pj = sazesh::projections;
-using testing::history_generator;
-using testing::history_options;
+using workload::history_generator;
+using workload::history_options;
 
 constexpr std::uint64_t target_events = 100'000;
 constexpr std::size_t child_batch = 512;

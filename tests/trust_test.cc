@@ -44,7 +44,7 @@
 #include "engine/trust.h"
 #include "engine/work_calendar.h"
 #include "projections/store.h"
-#include "tests/history_generator.h"
+#include "workload/history_generator.h"
 #include "tests/temp_dir.h"
 
 namespace sazesh {
@@ -566,12 +566,12 @@ TEST_CASE("seal policy on hand-built events: the unanswered limit, the score flo
 
 // ---- Explain and as-of on random histories ----------------------------------------------------
 
-// A random history (tests/history_generator.h) on a real log, under the v1 rules and the shipped
+// A random history (workload/history_generator.h) on a real log, under the v1 rules and the shipped
 // calendar (so ticks also run the seal policy), kept for several tests.
 struct random_history {
   temp_dir dir;
   std::uint64_t seed = test_seed();
-  fixed_clock clock{testing::history_generator::default_start()};
+  fixed_clock clock{workload::history_generator::default_start()};
   case_rules rules = rules_with(shipped_rules("trust-v1.rules"));
   std::vector<std::string> businesses;
   std::vector<stored_event> events;
@@ -583,11 +583,11 @@ struct random_history {
     REQUIRE_MESSAGE(log.has_value(), log.error().message());
     auto eng = engine::open(**log, clock, rules);
     REQUIRE(eng.has_value());
-    testing::history_options opt;
+    workload::history_options opt;
     opt.cases = 150;
     opt.businesses = 8;
     opt.seal_rate = 0.02;
-    testing::history_generator gen(**eng, clock, seed, opt);
+    workload::history_generator gen(**eng, clock, seed, opt);
     gen.register_parties();
     gen.run();
     // The policy runs at every tick; walk the remaining ladders so more of it shows.

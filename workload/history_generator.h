@@ -1,5 +1,8 @@
-// A generator of random but valid histories, for the tests of the read side (and any other
-// test that needs a realistic log): it registers parties, then drives many cases at once
+// The workload generator: random but valid histories, for the tests of the read side (and any
+// other test that needs a realistic log) and for every benchmark (benchmarks/bench.cc, with the
+// options that shape a realistic load: Zipf-skewed complaints per business, shops that mostly
+// answer, few escalations, long "chatty" cases, time that passes case by case, several
+// generators on one engine from several threads). It registers parties, then drives many cases at once
 // through random lifecycle paths with engine::execute, exactly as the CLI would, moving a
 // fixed_clock forward and letting the scheduler (engine::tick) walk the deadline ladders. Now
 // and then it issues a command bound to be refused, which must write nothing.
@@ -21,6 +24,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -38,7 +42,7 @@
 #include "engine/hash.h"
 #include "engine/rules.h"
 
-namespace sazesh::testing {
+namespace sazesh::workload {
 
 struct history_options {
   std::size_t consumers = 24;
@@ -50,6 +54,24 @@ struct history_options {
   double refuse_rate = 0.04;      // share of steps that issue a command bound to be refused
   double seal_rate = 0.01;        // share of steps that restrict or reinstate a seal
   std::int64_t max_step_minutes = 60;   // the clock moves 0..this between steps
+  // Workload shape (the benchmarks' realism; 0 keeps the tests' uniform random walk):
+  double business_skew = 0;       // Zipf exponent of complaints per business (about 1 in life)
+  double chatty_rate = 0;         // share of cases whose parties exchange many messages
+  std::uint64_t chatty_events = 50;  // a chatty case's messages stop at this many events
+  // Several generators can drive one engine from several threads at once, each with its own
+  // parties: businesses get seal ids from 1001 + party_offset. The agencies are shared: the
+  // generator with party_offset 0 registers them, and must do so before the others start.
+  std::size_t party_offset = 0;
+  // How often a business lets a case's answer deadline pass (up the ladder, towards referral)
+  // rather than answering: the tests walk the ladder a lot; shops in life mostly answer.
+  double ignore_weight = 2.5;
+  // Waiting for a case's deadline moves the clock there at once (the tests reach every rung
+  // quickly); off, a waiting case just lets time pass, as in life, and other cases' deadlines
+  // are not dragged along.
+  bool jump_to_deadlines = true;
+  // Scales how often a case is escalated (referred at triage, an offer turned down, mediation
+  // asked for or failing): the tests escalate often to cover every path.
+  double escalation = 1.0;
 };
 
 struct history_stats {
@@ -94,13 +116,13 @@ class history_generator {
           fb::Category_other, fb::Category_fraud, fb::Category_privacy}},
     };
     for (const auto& a : agencies) {
-      must(op, register_agency{a.id, a.name, a.categories}, "register_agency", after);
+      if (opt_.party_offset == 0) must(op, register_agency{a.id, a.name, a.categories}, "register_agency", after);
       agencies_.push_back(a.id);
     }
     static const char* const shop_words[] = {"کالا", "بازار", "شیک", "دیجی", "تکنو", "سبز", "آبی", "نوین"};
     for (std::size_t i = 0; i < opt_.businesses; ++i) {
-      const std::string seal = std::to_string(1001 + i);
-      const std::string domain = fmt::format("shop-{}.ir", i + 1);
+      const std::string seal = std::to_string(1001 + opt_.party_offset + i);
+      const std::string domain = fmt::format("shop-{}.ir", opt_.party_offset + i + 1);
       const std::string name = fmt::format("فروشگاه {} {}", shop_words[i % 8], i + 1);
       must(op, register_business{seal, domain, name, static_cast<int>(pick(6))}, "register_business", after);
       businesses_.push_back(seal);
@@ -299,7 +321,14 @@ class history_generator {
   }
 
   // Moves the clock just past `due` (never backwards) and runs the scheduler.
+  // Without jump_to_deadlines, the case just waits (time moves on with the other cases' steps)
+  // and the scheduler runs once the deadline is due.
   void wait_past(timestamp_ms due, const hook& after) {
+    if (!opt_.jump_to_deadlines) {
+      stats_.actions["wait"] += 1;
+      if (clock_.now() > due) tick(after);
+      return;
+    }
     const timestamp_ms target = due + 1 + static_cast<timestamp_ms>(pick(3 * 60)) * 60'000;
     if (clock_.now() < target) clock_.set(target);
     stats_.actions["wait"] += 1;
@@ -316,10 +345,16 @@ class history_generator {
       tick(after);
   }
 
-  const case_state& state_of(const std::string& id) const {
-    const case_state* c = eng_.state().find_case(id);
-    if (c == nullptr) throw std::runtime_error("history_generator: lost case " + id);
-    return *c;
+  // A copy, taken with deciding paused: other threads' commands may change the engine's state
+  // at any time (only this generator acts on its cases, but any tick applies their deadlines).
+  case_state state_of(const std::string& id) const {
+    auto c = eng_.inspect([&](const world& w) -> std::optional<case_state> {
+      const case_state* found = w.find_case(id);
+      if (found == nullptr) return std::nullopt;
+      return *found;
+    });
+    if (!c) throw std::runtime_error("history_generator: lost case " + id);
+    return std::move(*c);
   }
 
   document_input new_document(fb::DocumentKind kind) {
@@ -330,19 +365,51 @@ class history_generator {
 
   std::vector<std::string> competent_agencies(fb::Category c, const std::string& except = "") const {
     std::vector<std::string> out;
-    for (const auto& id : agencies_) {
-      auto it = eng_.state().agencies.find(id);
-      if (it != eng_.state().agencies.end() && it->second.competent_for(c) && id != except) out.push_back(id);
-    }
+    eng_.inspect([&](const world& w) {
+      for (const auto& id : agencies_) {
+        auto it = w.agencies.find(id);
+        if (it != w.agencies.end() && it->second.competent_for(c) && id != except) out.push_back(id);
+      }
+    });
     return out;
   }
 
-  std::string text(const char* what) { return fmt::format("{} شماره {}", what, ++text_counter_); }
+  // Free text as parties write it: a label, a number, and a sentence or two of Persian.
+  std::string text(const char* what) {
+    static const char* const sentences[] = {
+        "لطفاً هر چه زودتر پیگیری کنید، چون این کالا را برای هدیه خریده بودم.",
+        "فاکتور و عکس بسته‌بندی را پیوست کرده‌ام.",
+        "پشتیبانی فروشگاه تلفن را جواب نمی‌دهد و ایمیل‌ها بی‌پاسخ مانده است.",
+        "ما آماده‌ایم کالا را تعویض کنیم یا وجه را ظرف سه روز کاری برگردانیم.",
+        "مرسوله طبق رهگیری پست تحویل شده ولی مشتری می‌گوید نرسیده است.",
+        "درخواست دارم مبلغ پرداختی به حساب من برگردانده شود.",
+        "کالای ارسالی با مشخصات درج‌شده در سایت مطابقت ندارد.",
+        "جلسهٔ سازش برای روز شنبه ساعت ۱۰ صبح هماهنگ شد.",
+    };
+    std::string t = fmt::format("{} شماره {}: {}", what, ++text_counter_, sentences[pick(8)]);
+    if (chance(0.3)) t += fmt::format(" {}", sentences[pick(8)]);
+    return t;
+  }
+
+  // A business index with a Zipf-like share: index i (from 0) has weight 1 / (i+1)^s.
+  std::size_t zipf_pick() {
+    if (zipf_cdf_.size() != businesses_.size()) {
+      zipf_cdf_.clear();
+      double total = 0;
+      for (std::size_t i = 0; i < businesses_.size(); ++i) {
+        total += 1.0 / std::pow(static_cast<double>(i + 1), opt_.business_skew);
+        zipf_cdf_.push_back(total);
+      }
+    }
+    const double x = std::uniform_real_distribution<double>(0, zipf_cdf_.back())(rng_);
+    const auto it = std::upper_bound(zipf_cdf_.begin(), zipf_cdf_.end(), x);
+    return std::min<std::size_t>(static_cast<std::size_t>(it - zipf_cdf_.begin()), businesses_.size() - 1);
+  }
 
   // ---- filing ----
   void file_new_case(const hook& after) {
     const std::size_t who = pick(consumers_.size());
-    const std::size_t biz = pick(businesses_.size());
+    const std::size_t biz = opt_.business_skew > 0 ? zipf_pick() : pick(businesses_.size());
     const auto category = static_cast<fb::Category>(pick(fb::Category_MAX + 1));
     const auto& rules = eng_.rules();
     std::vector<document_input> docs;
@@ -377,6 +444,7 @@ class history_generator {
     stats_.actions["file_case"] += 1;
     in_flight_.push_back(out->stream);
     all_cases_.push_back(out->stream);
+    if (opt_.chatty_rate > 0 && chance(opt_.chatty_rate)) chatty_.insert(out->stream);
     case_steps_[out->stream] = 0;
     if (after) after();
   }
@@ -392,6 +460,11 @@ class history_generator {
     const actor op = operator_actor();
     const actor consumer = consumer_of(c);
     const actor business = business_of(c);
+    // A chatty case: its parties write back and forth before anything else happens.
+    if (chatty_.count(id) && is_open(c.status) && c.head.version.value() + 1 < opt_.chatty_events) {
+      act(consumer, post_message{id, text("پیام")}, "post_message(chatty)", after);
+      return true;
+    }
     switch (c.status) {
       case case_status::awaiting_documents: {
         switch (weighted({5, 1, 0.5, 0.3})) {
@@ -415,7 +488,7 @@ class history_generator {
         }
       }
       case case_status::awaiting_triage: {
-        switch (weighted({6, 1, 0.4, 0.3, 0.7, 0.3, 0.4})) {
+        switch (weighted({6, opt_.escalation, 0.4, 0.3, 0.7, 0.3, 0.4})) {
           case 0: {
             // Sometimes triage corrects the category to "other", which needs no documents.
             std::optional<fb::Category> corrected;
@@ -458,7 +531,7 @@ class history_generator {
         }
       }
       case case_status::with_business: {
-        switch (weighted({5, 0.5, 2.5, 0.2})) {
+        switch (weighted({5, 0.5, opt_.ignore_weight, 0.2})) {
           case 0:
             act(business, respond{id, text("پاسخ فروشگاه")}, "respond", after);
             return true;
@@ -480,7 +553,7 @@ class history_generator {
         for (const auto& o : c.offers)
           if (o.status == offer_status::open) open_offer = &o;
         const double answer = open_offer ? 1.0 : 0.0;
-        switch (weighted({3 * answer, 2 * answer, 3, 0.7, 1, 0.5, 0.3})) {
+        switch (weighted({3 * answer, 2 * answer * opt_.escalation, 3, 0.7, opt_.escalation, 0.5, 0.3})) {
           case 0: {
             const actor who = open_offer->by == fb::Role_business ? consumer : business;
             act(who, accept_offer{id, open_offer->number}, "accept_offer", after);
@@ -567,7 +640,7 @@ class history_generator {
       }
       case case_status::in_mediation: {
         const actor mediator{fb::Role_mediator, c.mediator_id};
-        switch (weighted({1.5, 2, 2, 0.3, 0.7, 0.4})) {
+        switch (weighted({1.5, 2, 2 * opt_.escalation, 0.3, 0.7, 0.4})) {
           case 0:
             act(mediator, propose_settlement{id, text("پیشنهاد سازش"), fb::RemedyKind_refund, 100'000 * pick(5'000)},
                 "propose_settlement", after);
@@ -644,7 +717,9 @@ class history_generator {
       case case_status::closed: {
         const bool can_rate = c.rating == 0;
         const bool can_reopen = c.close_reason == fb::CloseReason_resolved && clock_.now() <= c.reopen_until &&
-                                eng_.state().open_case_by_order.count({c.consumer_id, c.business_id, c.order_reference}) == 0;
+                                eng_.inspect([&](const world& w) {
+                                  return w.open_case_by_order.count({c.consumer_id, c.business_id, c.order_reference});
+                                }) == 0;
         switch (weighted({can_rate ? 3.0 : 0.0, can_reopen ? 1.0 : 0.0, 2})) {
           case 0:
             act(consumer, rate_case{id, static_cast<int>(1 + pick(5)), chance(0.6), text("نظر")}, "rate_case", after);
@@ -714,9 +789,13 @@ class history_generator {
 
   void seal_action(const hook& after) {
     const std::string& b = one_of(businesses_);
-    const auto it = eng_.state().businesses.find(b);
-    if (it == eng_.state().businesses.end()) return;
-    if (it->second.restricted) {
+    const auto restricted = eng_.inspect([&](const world& w) -> std::optional<bool> {
+      const auto it = w.businesses.find(b);
+      if (it == w.businesses.end()) return std::nullopt;
+      return it->second.restricted;
+    });
+    if (!restricted) return;
+    if (*restricted) {
       if (chance(0.2)) refuse(operator_actor(), restrict_seal{b, "دوباره", "rule-1"}, "restrict_seal(again)", after);
       else act(operator_actor(), reinstate_seal{b, text("رفع محدودیت"), "rule-2"}, "reinstate_seal", after);
     } else {
@@ -736,6 +815,8 @@ class history_generator {
   std::set<std::string> used_codes_, used_mobiles_;
   std::vector<std::string> in_flight_, all_cases_;
   std::map<std::string, std::size_t> case_steps_;
+  std::set<std::string> chatty_;
+  std::vector<double> zipf_cdf_;
 };
 
-}  // namespace sazesh::testing
+}  // namespace sazesh::workload

@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Runs every benchmark program and prints one table: each figure of the engine beside the raw
+limit measured in the same run, and their ratio. Writes the same table, with the machine, the
+library versions and the date, to a Markdown file.
+
+    benchmarks/run.py --bench build/benchmarks/sazesh-bench --sazesh build/cli/sazesh \
+        [--kafka HOST:PORT] [--sizes 100k,1m,10m] [--work /tmp/sazesh-bench] [--out FILE]
+
+benchmarks/run.sh builds everything, starts a Kafka broker and calls this; see
+benchmarks/README.md for what each figure means.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_json(cmd):
+    """Runs a program that prints one JSON line last; returns it parsed."""
+    log("+ " + " ".join(cmd))
+    started = time.time()
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, check=True, text=True).stdout
+    lines = [l for l in out.splitlines() if l.strip().startswith("{")]
+    if not lines:
+        raise RuntimeError(f"{cmd[0]} printed no JSON: {out!r}")
+    result = json.loads(lines[-1])
+    log(f"  {time.time() - started:.1f} s: {lines[-1][:300]}")
+    return result
+
+
+def parse_size(text):
+    text = text.strip().lower()
+    mult = {"k": 1_000, "m": 1_000_000}.get(text[-1], 1)
+    return int(float(text.rstrip("km")) * mult)
+
+
+def size_name(n):
+    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+def fmt_num(x, unit=""):
+    if x is None:
+        return "–"
+    if isinstance(x, float) and x < 100:
+        return f"{x:,.1f}{unit}"
+    return f"{x:,.0f}{unit}"
+
+
+class Report:
+    def __init__(self):
+        self.rows = []  # (section, figure, ours, limit_name, limit, ratio, target)
+        self.notes = []
+        self.details = {}
+
+    def row(self, section, figure, ours, limit_name="", limit=None, target="", ratio=None, unit=""):
+        if ratio is None and ours is not None and limit:
+            ratio = ours / limit
+        self.rows.append((section, figure, fmt_num(ours, unit), limit_name, fmt_num(limit, unit),
+                          f"{ratio:.2f}" if ratio is not None else "–", target))
+
+    def table(self):
+        head = "| area | figure | ours | raw limit / peer | limit | ratio | target |\n|---|---|---:|---|---:|---:|---|\n"
+        return head + "\n".join("| " + " | ".join(r) + " |" for r in self.rows) + "\n"
+
+
+def command_output(cmd):
+    try:
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30).stdout.strip()
+    except Exception as e:  # a missing tool is reported, not fatal
+        return f"({e})"
+
+
+def machine_description(work):
+    cpu = command_output(["sh", "-c", "lscpu | grep -E 'Model name|^CPU\\(s\\)' | sed 's/  */ /g'"])
+    mem = command_output(["sh", "-c", "grep MemTotal /proc/meminfo"])
+    disk = command_output(["sh", "-c", f"df -h {work} | tail -1"])
+    libs = command_output(["sh", "-c", "dpkg-query -W -f='${Package} ${Version}\\n' librocksdb-dev librdkafka-dev "
+                                        "libflatbuffers-dev flatbuffers-compiler libsodium-dev libfmt-dev g++ openjdk-17-jre-headless 2>/dev/null"])
+
+    m = re.search(r'KAFKA_VERSION="\$\{SAZESH_KAFKA_VERSION:-([0-9.]+)\}"', open(os.path.join(ROOT, "tools/kafka.sh")).read())
+    kafka = "Apache Kafka " + (m.group(1) if m else "(see tools/kafka.sh)")
+    return "\n".join([
+        f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {platform.node()}, {platform.system()} {platform.release()}",
+        "- cpu: " + "; ".join(cpu.splitlines()),
+        f"- memory: {mem}",
+        f"- disk holding the data: {disk}",
+        f"- Kafka broker: {kafka or 'see tools/kafka.sh'} (single node, KRaft, on 127.0.0.1)",
+        "- libraries (Debian packages):",
+        *[f"  - {l}" for l in libs.splitlines()],
+    ])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", default=os.path.join(ROOT, "build/benchmarks/sazesh-bench"))
+    ap.add_argument("--sazesh", default=os.path.join(ROOT, "build/cli/sazesh"))
+    ap.add_argument("--kafka", default=os.environ.get("SAZESH_BENCH_KAFKA", ""))
+    ap.add_argument("--sizes", default="100k,1m")
+    ap.add_argument("--work", default="/tmp/sazesh-bench")
+    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks/RESULTS.md"))
+    ap.add_argument("--append-events", type=int, default=40_000, help="events per concurrent embedded append run")
+    ap.add_argument("--kafka-append-events", type=int, default=5_000)
+    ap.add_argument("--no-peer", action="store_true", help="skip the Kafka Streams peer")
+    a = ap.parse_args()
+
+    sizes = [parse_size(s) for s in a.sizes.split(",")]
+    shutil.rmtree(a.work, ignore_errors=True)
+    os.makedirs(a.work)
+    B = a.bench
+    rep = Report()
+    growth = []
+    run_tag = str(os.getpid())
+
+    # ---- the workload logs, and what is measured on each ----
+    logs = {}
+    for n in sizes:
+        name = size_name(n)
+        d = os.path.join(a.work, f"w{name}")
+        g = run_json([B, "generate", "--dir", d, "--events", str(n)])
+        logs[n] = d
+        rep.details[f"workload {name}"] = g
+        eng = run_json([B, "engine-open", "--dir", d])
+        rb = run_json([B, "rebuild", "--dir", d, "--out", os.path.join(a.work, f"p{name}")])
+        raw = run_json([B, "raw-keys", "--dir", os.path.join(a.work, "rawkeys"), "--keys", str(rb["events"])])
+        rp = run_json([B, "replay", "--dir", d])
+        q = run_json([B, "queries", "--projections", os.path.join(a.work, f"p{name}")])
+        entry = {"size": name, "generate": g, "engine": eng, "rebuild": rb, "raw_keys": raw, "replay": rp, "queries": q}
+        if a.kafka:
+            prefix = f"bench{run_tag}-{name.lower()}."
+            started = time.time()
+            subprocess.run([a.sazesh, "--data-dir", d, "--kafka", a.kafka, "--kafka-prefix", prefix, "copy-log", "--to-kafka"],
+                           check=True, stdout=subprocess.DEVNULL)
+            entry["copy_seconds"] = time.time() - started
+            entry["kafka_rebuild"] = run_json([B, "rebuild", "--kafka", a.kafka, "--prefix", prefix,
+                                               "--out", os.path.join(a.work, f"pk{name}")])
+            if not a.no_peer:
+                entry["peer"] = run_json([os.path.join(ROOT, "benchmarks/streams-peer/run.sh"), a.kafka, prefix])
+        growth.append(entry)
+        shutil.rmtree(os.path.join(a.work, f"pk{name}"), ignore_errors=True)
+
+    # ---- appends: the engine beside synced RocksDB writes of the same bytes ----
+    source = logs[min(sizes)]
+    for clients, events in [(1, 3_000), (16, a.append_events), (64, a.append_events)]:
+        ours = run_json([B, "append", "--dir", os.path.join(a.work, f"append{clients}"), "--clients", str(clients),
+                         "--events", str(events)])
+        raw = run_json([B, "raw-append", "--source", source, "--dir", os.path.join(a.work, "rawappend"),
+                        "--clients", str(clients), "--events", str(events)])
+        rep.row("append, embedded", f"{clients} client(s): events durable/s (commands/s {ours['commands_per_second']:,.0f}; "
+                f"p99 {ours['latency']['p99_us'] / 1000:.1f} ms)", ours["events_per_second"],
+                "synced RocksDB writes, same bytes, same clients", raw["events_per_second"],
+                "≥ 100,000/s concurrent and ≥ 0.5 of raw" if clients > 1 else "")
+        shutil.rmtree(os.path.join(a.work, f"append{clients}"), ignore_errors=True)
+
+    if a.kafka:
+        n = min(sizes)
+        raw_topic = f"bench{run_tag}-raw"
+        subprocess.run([os.path.join(ROOT, "tools/kafka.sh"), "topics", "--bootstrap-server", a.kafka, "--create",
+                        "--topic", raw_topic, "--partitions", "3"], check=True, stdout=subprocess.DEVNULL)
+        raw = run_json([B, "raw-kafka", "--source", source, "--kafka", a.kafka, "--topic", raw_topic])
+        avg = max(1, raw["bytes"] // max(1, raw["events"]))
+        perf_out = command_output(["sh", "-c", f"{ROOT}/tools/kafka.sh perf --topic {raw_topic}-perf --num-records {raw['events']} "
+                                               f"--record-size {avg} --throughput -1 --producer-props bootstrap.servers={a.kafka} "
+                                               "acks=all enable.idempotence=true 2>&1 | tail -1"])
+        log("  perf tool: " + perf_out)
+        perf_rate = None
+        try:
+            perf_rate = float(perf_out.split(" records/sec")[0].split("records sent, ")[1].replace(",", ""))
+        except (IndexError, ValueError):
+            rep.notes.append(f"Kafka's producer perf tool printed: {perf_out}")
+        rep.details["raw librdkafka"] = raw
+        copy = next(e for e in growth if e["size"] == size_name(n))
+        rep.row("append, Kafka", f"copy-log into Kafka ({size_name(n)} events, units of 1024 commands): events/s",
+                n / copy["copy_seconds"], "raw librdkafka producer, acks=all, same bytes", raw["events_per_second"],
+                "≥ 0.7 of raw")
+        if perf_rate:
+            rep.row("append, Kafka", "  (Kafka's producer perf tool, same count and size)", None,
+                    "kafka-producer-perf-test, acks=all", perf_rate)
+        for clients in (1, 16, 64):
+            events = 300 if clients == 1 else a.kafka_append_events
+            ours = run_json([B, "append", "--kafka", a.kafka, "--prefix", f"bench{run_tag}-app{clients}.",
+                             "--clients", str(clients), "--events", str(events)])
+            rep.row("append, Kafka", f"engine, {clients} client(s): events committed/s (p99 "
+                    f"{ours['latency']['p99_us'] / 1000:.0f} ms)", ours["events_per_second"],
+                    "raw librdkafka producer, acks=all, same bytes", raw["events_per_second"], "≥ 0.7 of raw")
+
+    # ---- per size: rebuild, replay, queries, memory ----
+    for e in growth:
+        s = e["size"]
+        rep.row("rebuild", f"{s} events from the embedded log: events/s", e["rebuild"]["events_per_second"],
+                "RocksDB batch writes, as many keys, WAL off", e["raw_keys"]["keys_per_second"], "≥ 200,000/s")
+        if "kafka_rebuild" in e:
+            peer = e.get("peer")
+            rep.row("rebuild", f"{s} events from Kafka: events/s", e["kafka_rebuild"]["events_per_second"],
+                    "Kafka Streams peer, same topic (exactly_once_v2)" if peer else "",
+                    peer["events_per_second"] if peer else None, "≥ 3 × peer")
+        rep.row("replay", f"one case's history ({e['replay']['mean_events']:.0f} events) from a {s} log: p50 / p99 µs",
+                None, "", None, "p99 < 1,000 µs", ratio=None)
+        rep.rows[-1] = rep.rows[-1][:2] + (f"{e['replay']['latency']['p50_us']:,.0f} / {e['replay']['latency']['p99_us']:,.0f}",) + rep.rows[-1][3:]
+        for qname, label in [("case", "one case"), ("scorecard", "one scorecard"), ("top20", "top 20 businesses"),
+                             ("filtered_list", "filtered list (business + status, 50)")]:
+            lat = e["queries"][qname]
+            rep.rows.append(("queries", f"{label}, {s} log: p50 / p99 µs",
+                             f"{lat['p50_us']:,.0f} / {lat['p99_us']:,.0f}", "", "–", "–", "p99 < 1,000 µs"))
+        rep.rows.append(("memory", f"peak RSS, {s} log: projector (rebuild) / engine (open)",
+                         f"{e['rebuild']['peak_rss_mib']:,.0f} / {e['engine']['peak_rss_mib']:,.0f} MiB", "", "–", "–",
+                         "projector flat from 1M to 10M"))
+
+    growth_md = "| events | generate events/s | engine open events/s | engine RSS MiB | rebuild events/s | projector RSS MiB | replay p99 µs | case query p99 µs | log MiB |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    for e in growth:
+        growth_md += (f"| {e['size']} | {e['generate']['events_per_second']:,.0f} | {e['engine']['events_per_second']:,.0f} | "
+                      f"{e['engine']['peak_rss_mib']:,.0f} | {e['rebuild']['events_per_second']:,.0f} | "
+                      f"{e['rebuild']['peak_rss_mib']:,.0f} | {e['replay']['latency']['p99_us']:,.0f} | "
+                      f"{e['queries']['case']['p99_us']:,.0f} | {e['generate']['log_bytes'] / 1048576:,.0f} |\n")
+
+    workload = growth[0]["generate"]
+    text = "\n".join([
+        "# Sazesh benchmarks",
+        "",
+        "Produced by `benchmarks/run.sh` (which calls `benchmarks/run.py`); every figure below was measured in this run,",
+        "the engine's beside the raw limit measured the same way on the same machine. See `benchmarks/README.md`.",
+        "",
+        "## Machine",
+        machine_description(a.work),
+        "",
+        "## Results",
+        rep.table(),
+        "## Growth",
+        growth_md,
+        "## Workload",
+        f"Generated through the engine by the shared workload generator: {workload['cases']:,} cases over "
+        f"{workload['businesses']:,} businesses (Zipf, s = 1) in the {growth[0]['size']} log; final statuses "
+        f"{json.dumps(workload['statuses'], ensure_ascii=False)}; close reasons {json.dumps(workload['close_reasons'])}; "
+        f"{workload['long_cases']} cases of 45+ events.",
+        "",
+        *(["## Notes", *[f"- {n}" for n in rep.notes], ""] if rep.notes else []),
+        "## Raw figures (JSON, one per program run)",
+        "```",
+        *[json.dumps(e, ensure_ascii=False) for e in growth],
+        *[json.dumps({k: v}, ensure_ascii=False) for k, v in rep.details.items()],
+        "```",
+        "",
+    ])
+    with open(a.out, "w") as f:
+        f.write(text)
+    print(rep.table())
+    print(growth_md)
+    log(f"written to {a.out}")
+
+
+if __name__ == "__main__":
+    main()
