@@ -76,9 +76,9 @@ class Report:
         return head + "\n".join("| " + " | ".join(r) + " |" for r in self.rows) + "\n"
 
 
-def command_output(cmd):
+def command_output(cmd, timeout=60):
     try:
-        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30).stdout.strip()
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout).stdout.strip()
     except Exception as e:  # a missing tool is reported, not fatal
         return f"({e})"
 
@@ -174,7 +174,7 @@ def main():
         avg = max(1, raw["bytes"] // max(1, raw["events"]))
         perf_out = command_output(["sh", "-c", f"{ROOT}/tools/kafka.sh perf --topic {raw_topic}-perf --num-records {raw['events']} "
                                                f"--record-size {avg} --throughput -1 --producer-props bootstrap.servers={a.kafka} "
-                                               "acks=all enable.idempotence=true 2>&1 | tail -1"])
+                                               "acks=all enable.idempotence=true 2>&1 | tail -1"], timeout=600)
         log("  perf tool: " + perf_out)
         perf_rate = None
         try:

@@ -1,5 +1,7 @@
 #include "projections/queries.h"
 
+#include <limits>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,12 +10,20 @@ namespace sazesh::projections {
 namespace {
 
 // Case ids from one index range, in key order.
-std::vector<std::string> ids_in(const kv_reader& kv, const std::string& prefix) {
+// The ids under `prefix`; nullopt once there are more than `cap` (that index is not the narrowest).
+std::optional<std::vector<std::string>> ids_in(const kv_reader& kv, const std::string& prefix,
+                                               std::size_t cap = std::numeric_limits<std::size_t>::max()) {
   std::vector<std::string> ids;
+  bool over = false;
   kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view k, std::string_view) {
+    if (ids.size() == cap) {
+      over = true;
+      return false;
+    }
     ids.emplace_back(k.substr(prefix.size()));
     return true;
   });
+  if (over) return std::nullopt;
   return ids;
 }
 
@@ -56,13 +66,21 @@ result<std::optional<case_row>> find_case(const kv_reader& kv, const std::string
 }
 
 result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter& f) {
-  // Start from the narrowest index the filter names, then check every condition on the rows.
+  // Start from the narrowest index the filter names (reading index keys is cheap, reading rows
+  // is not; a status of open cases is usually far narrower than a big shop's cases), then check
+  // every condition on the rows.
+  std::optional<std::vector<std::string>> narrowest;
+  const auto consider = [&](const std::string& prefix) {
+    auto ids = ids_in(kv, prefix, narrowest ? narrowest->size() : std::numeric_limits<std::size_t>::max());
+    if (ids) narrowest = std::move(ids);
+  };
+  if (f.agency) consider(keys::index_prefix("xa", *f.agency));
+  if (f.business) consider(keys::index_prefix("xb", *f.business));
+  if (f.status) consider(keys::index_prefix("xs", to_string(*f.status)));
+  if (f.category) consider(keys::index_prefix("xc", fb::EnumNameCategory(*f.category)));
   std::vector<std::string> ids;
-  if (f.agency) ids = ids_in(kv, keys::index_prefix("xa", *f.agency));
-  else if (f.business) ids = ids_in(kv, keys::index_prefix("xb", *f.business));
+  if (narrowest) ids = std::move(*narrowest);
   else if (f.overdue_at) ids = ids_by_time(kv, "xd", 0, static_cast<std::uint64_t>(*f.overdue_at));
-  else if (f.status) ids = ids_in(kv, keys::index_prefix("xs", to_string(*f.status)));
-  else if (f.category) ids = ids_in(kv, keys::index_prefix("xc", fb::EnumNameCategory(*f.category)));
   else
     ids = ids_by_time(kv, "xf", static_cast<std::uint64_t>(std::max<timestamp_ms>(f.filed_from.value_or(0), 0)),
                       f.filed_to ? static_cast<std::uint64_t>(std::max<timestamp_ms>(*f.filed_to, 0)) : ~std::uint64_t{0});
