@@ -244,9 +244,34 @@ int engine_open(const args& a) {
 
 // ---- append: the engine, K clients ------------------------------------------------------------
 
+// Creates topics that do not exist yet (errors such as "already exists" are ignored): the
+// agencies' feeds, which the Kafka log would otherwise create on first use, inside the timed
+// run (about a second each), as no running deployment does.
+void create_topics(const std::string& bootstrap, const std::vector<std::string>& names, int partitions) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) die(err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) die(err);
+  std::vector<rd_kafka_NewTopic_t*> topics;
+  for (const auto& n : names) topics.push_back(rd_kafka_NewTopic_new(n.c_str(), partitions, 1, err, sizeof err));
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, topics.data(), topics.size(), nullptr, q);
+  if (rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 30'000)) rd_kafka_event_destroy(ev);
+  for (auto* t : topics) rd_kafka_NewTopic_destroy(t);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_destroy(rk);
+}
+
 int append(const args& a) {
   const std::uint64_t target = a.num("events", 20'000);
   const std::size_t clients = a.num("clients", 1);
+  if (a.has("kafka")) {
+    std::vector<std::string> feeds;
+    for (const char* agency : {"consumer-protection", "tazirat", "cyber-police", "guild-union"})
+      feeds.push_back(kafka_agency_topic(a.str("prefix"), agency));
+    create_topics(a.str("kafka"), feeds, 1);
+  }
   auto l = open_log(a, a.num("sync", 1) != 0);
   fixed_clock clock(history_generator::default_start());
   auto eng = must(engine::open(*l.log, clock), "engine::open");
@@ -503,8 +528,16 @@ int replay(const args& a) {
   const std::uint64_t want = a.num("case-events", 50);
   // The cases whose histories are closest to `want` events (the generator's chatty ones).
   std::map<std::string, std::uint64_t> counts;
-  for (const auto& e : read_everything(*l.log))
-    if (e.stream.rfind("C-", 0) == 0) counts[e.stream] += 1;
+  for (std::uint32_t p = 0; p < l.log->partitions(); ++p) {
+    log_position at(0);
+    for (;;) {
+      auto batch = must(l.log->read_partition(p, at, 65536), "read_partition");
+      if (batch.empty()) break;
+      at = log_position(batch.back().position.value() + 1);
+      for (const auto& e : batch)
+        if (e.stream.rfind("C-", 0) == 0) counts[e.stream] += 1;
+    }
+  }
   std::vector<std::pair<std::uint64_t, std::string>> by_distance;
   for (const auto& [id, n] : counts)
     by_distance.emplace_back(n > want ? n - want : want - n, id);

@@ -168,8 +168,9 @@ def main():
     if a.kafka:
         n = min(sizes)
         raw_topic = f"bench{run_tag}-raw"
-        subprocess.run([os.path.join(ROOT, "tools/kafka.sh"), "topics", "--bootstrap-server", a.kafka, "--create",
-                        "--topic", raw_topic, "--partitions", "3"], check=True, stdout=subprocess.DEVNULL)
+        for topic in (raw_topic, raw_topic + "-perf"):  # the broker does not create topics by itself
+            subprocess.run([os.path.join(ROOT, "tools/kafka.sh"), "topics", "--bootstrap-server", a.kafka, "--create",
+                            "--topic", topic, "--partitions", "3"], check=True, stdout=subprocess.DEVNULL)
         raw = run_json([B, "raw-kafka", "--source", source, "--kafka", a.kafka, "--topic", raw_topic])
         avg = max(1, raw["bytes"] // max(1, raw["events"]))
         perf_out = command_output(["sh", "-c", f"{ROOT}/tools/kafka.sh perf --topic {raw_topic}-perf --num-records {raw['events']} "

@@ -17,27 +17,36 @@ struct derived {
   std::set<std::pair<std::string, std::string>> stats;  // (dimension, value)
 };
 
-derived derive(const case_row& r) {
+// What derive() reads from a row: rows equal in these have the same index keys and statistics,
+// and most events (messages, documents, offers) change none of it.
+auto derive_inputs(const case_row& r) {
   const case_state& s = r.state;
-  derived d;
-  const std::string month = filing_month(s);
-  const std::string category = fb::EnumNameCategory(s.category);
-  d.index_keys.insert(keys::index("xs", to_string(s.status), s.id));
-  d.index_keys.insert(keys::index("xb", s.business_id, s.id));
-  d.index_keys.insert(keys::index("xc", category, s.id));
-  d.index_keys.insert(keys::index("xm", month, s.id));
-  d.index_keys.insert(keys::by_time("xf", static_cast<std::uint64_t>(s.filed_at), s.id));
-  if (s.status == case_status::referred && !s.agency_id.empty())
-    d.index_keys.insert(keys::index("xa", s.agency_id, s.id));
+  std::optional<timestamp_ms> earliest;
   if (is_open(s.status) && !s.deadlines.empty()) {
-    timestamp_ms earliest = s.deadlines.front().due;
-    for (const auto& dl : s.deadlines) earliest = std::min(earliest, dl.due);
-    d.index_keys.insert(keys::by_time("xd", static_cast<std::uint64_t>(earliest), s.id));
+    earliest = s.deadlines.front().due;
+    for (const auto& dl : s.deadlines) earliest = std::min(*earliest, dl.due);
   }
+  return std::make_tuple(s.status, s.business_id, s.category, s.filed_at, s.agency_id, earliest, outcome_of(r));
+}
+
+using inputs = decltype(derive_inputs(std::declval<const case_row&>()));
+
+derived derive(const inputs& in, const std::string& id) {
+  const auto& [status, business_id, category_value, filed_at, agency_id, earliest, outcome] = in;
+  derived d;
+  const std::string month = filing_month(filed_at);
+  const std::string category = fb::EnumNameCategory(category_value);
+  d.index_keys.insert(keys::index("xs", to_string(status), id));
+  d.index_keys.insert(keys::index("xb", business_id, id));
+  d.index_keys.insert(keys::index("xc", category, id));
+  d.index_keys.insert(keys::index("xm", month, id));
+  d.index_keys.insert(keys::by_time("xf", static_cast<std::uint64_t>(filed_at), id));
+  if (status == case_status::referred && !agency_id.empty()) d.index_keys.insert(keys::index("xa", agency_id, id));
+  if (earliest) d.index_keys.insert(keys::by_time("xd", static_cast<std::uint64_t>(*earliest), id));
   d.stats.insert({"month", month});
   d.stats.insert({"category", category});
-  d.stats.insert({"status", to_string(s.status)});
-  d.stats.insert({"outcome", outcome_of(r)});
+  d.stats.insert({"status", to_string(status)});
+  d.stats.insert({"outcome", outcome});
   d.stats.insert({"month_category", month + "/" + category});
   return d;
 }
@@ -253,13 +262,13 @@ status apply_event(change_set& kv, const event_record& e, std::string_view bytes
 
   const std::string row_key = keys::case_row(e.stream);
   case_row row;
-  derived before;
+  std::optional<inputs> inputs_before;
   bool was_open = false;
   if (auto raw = kv.get(row_key)) {
     auto decoded = decode_case_row(*raw);
     if (!decoded) return decoded.error();
     row = std::move(*decoded);
-    before = derive(row);
+    inputs_before = derive_inputs(row);
     was_open = is_open(row.state.status);
   } else if (e.payload.type != fb::Event_CaseFiled) {
     return error(errc::corrupt, "log",
@@ -274,7 +283,10 @@ status apply_event(change_set& kv, const event_record& e, std::string_view bytes
   if (e.payload.type == fb::Event_AgencyDecided) row.verdict = e.payload.AsAgencyDecided()->verdict;
   if (e.payload.type == fb::Event_CaseReopened) row.verdict.reset();
 
-  update_derived(kv, before, derive(row));
+  const inputs inputs_after = derive_inputs(row);
+  if (!inputs_before) update_derived(kv, derived{}, derive(inputs_after, row.state.id));
+  else if (*inputs_before != inputs_after)
+    update_derived(kv, derive(*inputs_before, row.state.id), derive(inputs_after, row.state.id));
   auto sc = load_scorecard(kv, row.state.business_id);
   if (!sc) return sc.error();
   count(*sc, e, row, was_open);

@@ -46,6 +46,7 @@ struct case_row {
 std::string outcome_of(const case_row& r);
 // The Jalali month a case was filed in, "1405-08".
 std::string filing_month(const case_state& s);
+std::string filing_month(timestamp_ms filed_at);
 
 // The counters of a business scorecard. Names are the column names of queries.
 enum class counter : std::size_t {
