@@ -164,6 +164,9 @@ opened_log open_log(const args& a, bool sync, bool follower = false) {
     o.topic_prefix = a.str("prefix");
     o.partitions = static_cast<std::uint32_t>(a.num("partitions", 3));
     o.follower = follower;
+    // Opening reads the whole topic into the log's in-memory index (engine/kafka_log.h): at
+    // 10M events that is minutes, past the default bound of 30 s on each blocking step.
+    o.timeout = std::chrono::milliseconds(a.num("timeout-ms", 1'800'000));
     out.log = must(open_kafka_log(o), "open_kafka_log");
   } else {
     out.log = must(open_embedded_log(fs::path(a.str("dir")) / "log", embedded_log_options{.sync = sync, .follower = follower}),
