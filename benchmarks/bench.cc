@@ -348,6 +348,17 @@ int append(const args& a) {
 
 // ---- raw-append: synced RocksDB writes of the same bytes --------------------------------------
 
+// An empty RocksDB with default options in `dir` (anything there before is removed): the raw
+// limits are RocksDB as it comes.
+std::unique_ptr<rocksdb::DB> fresh_rocksdb(const fs::path& dir) {
+  fs::remove_all(dir);
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  if (auto s = rocksdb::DB::Open(o, dir.string(), &raw); !s.ok()) die(s.ToString());
+  return std::unique_ptr<rocksdb::DB>(raw);
+}
+
 // The source log's events grouped as their commands wrote them.
 std::vector<std::vector<std::string>> command_groups(event_log& log, std::uint64_t max_events) {
   std::vector<std::vector<std::string>> groups;
@@ -372,12 +383,7 @@ int raw_append(const args& a) {
     groups = command_groups(*src, target);
   }
   const fs::path dir = a.str("dir");
-  fs::remove_all(dir);
-  rocksdb::Options o;
-  o.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  if (auto s = rocksdb::DB::Open(o, dir.string(), &raw); !s.ok()) die(s.ToString());
-  std::unique_ptr<rocksdb::DB> db(raw);
+  auto db = fresh_rocksdb(dir);
   rocksdb::WriteOptions w;
   w.sync = true;
   std::atomic<std::size_t> next{0};
@@ -495,12 +501,7 @@ int raw_keys(const args& a) {
   const std::uint64_t keys = a.num("keys", 1'000'000);
   const std::size_t value_bytes = a.num("value-bytes", 120);
   const fs::path dir = a.str("dir");
-  fs::remove_all(dir);
-  rocksdb::Options o;
-  o.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  if (auto s = rocksdb::DB::Open(o, dir.string(), &raw); !s.ok()) die(s.ToString());
-  std::unique_ptr<rocksdb::DB> db(raw);
+  auto db = fresh_rocksdb(dir);
   rocksdb::WriteOptions w;
   w.disableWAL = true;
   std::mt19937_64 rng(7);
