@@ -71,7 +71,6 @@
 //  - what RocksDB reports about secondaries' stale values after a flush or a writer's reopen
 //    concerns overwritten keys; this log never overwrites a key.
 
-#include <fmt/format.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
@@ -86,9 +85,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <limits>
 #include <mutex>
@@ -102,6 +99,7 @@
 #include <vector>
 
 #include "engine/event_log.h"
+#include "engine/group_commit.h"
 
 namespace sazesh {
 namespace {
@@ -342,7 +340,7 @@ class embedded_log final : public event_log {
     if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
     if (auto checked = check_request(request); !checked) return checked.error();
     std::vector<pending> mine{pending{&request}};
-    enqueue_and_wait(mine);
+    write(mine);
     return std::move(mine.front().outcome);
   }
 
@@ -350,21 +348,11 @@ class embedded_log final : public event_log {
     if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
     std::vector<result<append_outcome>> outcomes;
     if (requests.empty()) return outcomes;
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      if (auto checked = check_request(requests[i]); !checked) {
-        // Checked before anything is queued, so nothing of the unit is written: an empty prefix.
-        for (std::size_t j = 0; j < requests.size(); ++j)
-          outcomes.emplace_back(j == i ? checked.error()
-                                       : error(errc::conflict, "command",
-                                               fmt::format("not written: request {} of its group is invalid ({}: {})",
-                                                           i + 1, checked.error().field(), checked.error().rule())));
-        return outcomes;
-      }
-    }
+    if (auto refused = refuse_invalid_unit(requests, check_request)) return std::move(*refused);
     std::vector<pending> mine;
     mine.reserve(requests.size());
     for (const auto& r : requests) mine.push_back(pending{&r});
-    enqueue_and_wait(mine);
+    write(mine);
     for (auto& p : mine) outcomes.push_back(std::move(p.outcome));
     return outcomes;
   }
@@ -548,7 +536,7 @@ class embedded_log final : public event_log {
   }
 
   // One append waiting in the queue. Lives on the appending thread's stack; the leader writes
-  // `outcome` and then `done` (under queue_mutex_), after which only the owner touches it.
+  // `outcome` and then `done` (under the queue's lock), after which only the owner touches it.
   // The requests of one append_group share a unit number, and a group never splits a unit.
   struct pending {
     const append_request* request;
@@ -557,31 +545,11 @@ class embedded_log final : public event_log {
     std::uint64_t unit = 0;
   };
 
-  // Queues `mine` (one unit) and returns once a leader, maybe this thread, decided it.
-  void enqueue_and_wait(std::vector<pending>& mine) {
-    std::unique_lock lock(queue_mutex_);
-    const std::uint64_t unit = ++units_;
-    for (pending& p : mine) {
-      p.unit = unit;
-      queue_.push_back(&p);
-    }
-    for (;;) {
-      queue_cv_.wait(lock, [&] { return mine.back().done || !leader_active_; });
-      if (mine.back().done) break;
-      // No leader: this thread leads. Its own unit may fall outside the byte budget of the
-      // group it takes; it then loops and is decided by a later group.
-      leader_active_ = true;
-      std::vector<pending*> group = take_group();
-      lock.unlock();
-      commit_group(group);
-      lock.lock();
-      for (pending* p : group) p->done = true;
-      leader_active_ = false;
-      // One condition variable for followers and would-be leaders alike: the finished ones
-      // return, and one of the rest becomes the next leader.
-      queue_cv_.notify_all();
-    }
+  // Queues one unit and returns once a leader (maybe this thread) committed it.
+  void write(std::vector<pending>& mine) {
+    queue_.run(mine, k_max_group_bytes, payload_size, [this](const std::vector<pending*>& group) { commit_group(group); });
   }
+
 
   // What the leader has decided so far in the group being built, layered over the stored state.
   struct group_state {
@@ -606,19 +574,6 @@ class embedded_log final : public event_log {
     return size;
   }
 
-  // Called with queue_mutex_ held.
-  std::vector<pending*> take_group() {
-    std::vector<pending*> group;
-    std::size_t bytes = 0;
-    while (!queue_.empty()) {
-      const std::size_t size = payload_size(*queue_.front()->request);
-      if (!group.empty() && bytes + size > k_max_group_bytes && queue_.front()->unit != group.back()->unit) break;
-      bytes += size;
-      group.push_back(queue_.front());
-      queue_.pop_front();
-    }
-    return group;
-  }
 
   // Decides, writes and publishes one group. noexcept on purpose: an exception (only
   // std::bad_alloc is possible) between the write and the in-memory update would leave memory
@@ -779,12 +734,7 @@ class embedded_log final : public event_log {
   std::uint64_t last_good_catch_up_ = 0;  // the number of the last one that succeeded
   bool format_known_;                     // the folder's format version has been checked
 
-  // The append queue and its leader flag.
-  std::mutex queue_mutex_;
-  std::condition_variable queue_cv_;
-  std::deque<pending*> queue_;
-  bool leader_active_ = false;
-  std::uint64_t units_ = 0;
+  group_commit<pending> queue_;  // the appends waiting, and their leader
 
   // In-memory state; changed only by the leader, and only after its write succeeded (for a
   // follower: next_position_ is the end as of the last catch-up).

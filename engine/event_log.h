@@ -147,6 +147,12 @@ class event_log {
 // The error every request of a unit after a refused one gets (see append_group).
 error not_written_after(const error& earlier);
 
+// For a log's append_group: checks every request before anything is queued. If one fails,
+// the outcomes to return (its error, and for every other request: not written because of it),
+// so nothing of the unit is written; otherwise nothing.
+std::optional<std::vector<result<append_outcome>>> refuse_invalid_unit(
+    const std::vector<append_request>& requests, status (*check)(const append_request&));
+
 struct embedded_log_options {
   bool sync = true;  // fsync each group of appends before acknowledging; off only in benchmarks
   bool follower = false;  // read-only: sees the writer's appends as they become durable

@@ -39,7 +39,6 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -52,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/group_commit.h"
 #include "engine/kafka_client.h"
 #include "engine/kafka_index.h"
 #include "engine/kafka_producer.h"
@@ -156,7 +156,7 @@ class kafka_event_log final : public event_log {
     if (options_.follower) return error{errc::unavailable, "kafka", "opened read-only as a follower"};
     if (auto checked = check_request(request); !checked) return checked.error();
     std::vector<pending> mine{pending{&request, std::nullopt, false, 0}};
-    enqueue_and_wait(mine);
+    write(mine);
     return std::move(*mine.front().outcome);
   }
 
@@ -164,17 +164,11 @@ class kafka_event_log final : public event_log {
     if (options_.follower) return error{errc::unavailable, "kafka", "opened read-only as a follower"};
     std::vector<result<append_outcome>> outcomes;
     if (requests.empty()) return outcomes;
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      if (auto checked = check_request(requests[i]); !checked) {
-        for (std::size_t j = 0; j < requests.size(); ++j)
-          outcomes.emplace_back(j == i ? checked.error() : not_written_after(checked.error()));
-        return outcomes;
-      }
-    }
+    if (auto refused = refuse_invalid_unit(requests, check_request)) return std::move(*refused);
     std::vector<pending> mine;
     mine.reserve(requests.size());
     for (auto& r : requests) mine.push_back(pending{&r, std::nullopt, false, 0});
-    enqueue_and_wait(mine);
+    write(mine);
     for (auto& p : mine) outcomes.push_back(std::move(*p.outcome));
     return outcomes;
   }
@@ -243,29 +237,11 @@ class kafka_event_log final : public event_log {
     std::uint64_t unit;
   };
 
-  // Queues `mine` (one unit) and returns once a leader, maybe this thread, committed it.
-  void enqueue_and_wait(std::vector<pending>& mine) {
-    std::unique_lock lock(queue_mutex_);
-    const std::uint64_t unit = ++units_;
-    for (pending& p : mine) {
-      p.unit = unit;
-      queue_.push_back(&p);
-    }
-    while (!mine.back().done) {
-      if (!leader_active_) {
-        leader_active_ = true;
-        std::vector<pending*> group = take_group();
-        lock.unlock();
-        commit_group(group);
-        lock.lock();
-        for (pending* g : group) g->done = true;
-        leader_active_ = false;
-        queue_cv_.notify_all();
-      } else {
-        queue_cv_.wait(lock);
-      }
-    }
+  // Queues one unit and returns once a leader (maybe this thread) committed it.
+  void write(std::vector<pending>& mine) {
+    queue_.run(mine, k_max_group_bytes, payload_size, [this](const std::vector<pending*>& group) { commit_group(group); });
   }
+
 
   // Decisions of one group not yet in the index.
   struct group_state {
@@ -336,18 +312,6 @@ class kafka_event_log final : public event_log {
     return size;
   }
 
-  std::vector<pending*> take_group() {
-    std::vector<pending*> group;
-    std::size_t bytes = 0;
-    while (!queue_.empty()) {
-      const std::size_t size = payload_size(*queue_.front()->request);
-      if (!group.empty() && bytes + size > k_max_group_bytes && queue_.front()->unit != group.back()->unit) break;
-      bytes += size;
-      group.push_back(queue_.front());
-      queue_.pop_front();
-    }
-    return group;
-  }
 
   // Records too big for the cluster are refused before anything is produced, so they never
   // turn a whole group's transaction into an abort.
@@ -553,12 +517,7 @@ class kafka_event_log final : public event_log {
   bool index_stale_ = false;  // a transaction's outcome is unknown: read to the end first
   std::set<std::string> known_topics_;
 
-  // The append queue and its leader flag.
-  std::mutex queue_mutex_;
-  std::condition_variable queue_cv_;
-  std::deque<pending*> queue_;
-  bool leader_active_ = false;
-  std::uint64_t units_ = 0;
+  group_commit<pending> queue_;  // the appends waiting, and their leader
 
   kafka_index index_;  // see the top of this file
   // Per partition: the reader has handed every record before this offset to the index.
