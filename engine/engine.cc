@@ -107,6 +107,8 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
   if (head.version != d->expected)
     return error(errc::conflict, "expected_version", "the state moved while deciding");
   auto s = std::make_shared<slot>();
+  s->stream = d->stream;
+  s->command_id = command_id;
   s->request = append_request{d->stream, d->expected, command_id, {}};
   if (d->events.empty()) {
     // Nothing to write: done at once (and never queued).
@@ -167,7 +169,7 @@ void engine::write_queue_locked(lock_type& lock) {
   unit.swap(queue_);
   std::vector<append_request> requests;
   requests.reserve(unit.size());
-  for (const auto& s : unit) requests.push_back(s->request);
+  for (const auto& s : unit) requests.push_back(std::move(s->request));
   lock.unlock();
   auto written = log_.append_group(std::move(requests));
   lock.lock();
@@ -175,7 +177,7 @@ void engine::write_queue_locked(lock_type& lock) {
   std::optional<error> failed;
   for (std::size_t i = 0; i < unit.size(); ++i) {
     slot& s = *unit[i];
-    in_flight_.erase(s.request.command_id);
+    in_flight_.erase(s.command_id);
     if (!written) {
       s.outcome = written.error();
       failed = written.error();
@@ -193,7 +195,7 @@ void engine::write_queue_locked(lock_type& lock) {
     // Everything queued meanwhile was decided on what was not written.
     for (const auto& s : queue_) {
       s->outcome = not_written_after(*failed);
-      in_flight_.erase(s->request.command_id);
+      in_flight_.erase(s->command_id);
     }
     queue_.clear();
     stale_ = true;
@@ -202,10 +204,10 @@ void engine::write_queue_locked(lock_type& lock) {
   changed_.notify_all();
 }
 
-result<command_outcome> engine::outcome_of(const slot& s, const std::string& stream) const {
+result<command_outcome> engine::outcome_of(const slot& s) const {
   if (!*s.outcome) return s.outcome->error();
   if ((*s.outcome)->repeated) return replay_outcome(**s.outcome);
-  return command_outcome{stream, s.records, false, {}};
+  return command_outcome{s.stream, s.records, false, {}};
 }
 
 namespace {
@@ -258,16 +260,18 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
   const timestamp_ms now = clock_.now();
   const actor scheduler{fb::Role_system, "scheduler"};
   slot_ptr due;
-  if (auto id = case_of(cmd); who.role != fb::Role_system && id && state_.find_case(*id) != nullptr &&
-                              due_now(*state_.find_case(*id), now)) {
-    const std::string due_id = deadline_command_id(*state_.find_case(*id));
+  const auto id = case_of(cmd);
+  case_state* live = nullptr;
+  if (auto it = id ? state_.cases.find(*id) : state_.cases.end(); it != state_.cases.end() && who.role != fb::Role_system)
+    live = &it->second;
+  if (live != nullptr && due_now(*live, now)) {
+    const std::string due_id = deadline_command_id(*live);
     auto deadlines = decide(state_, scheduler, apply_deadlines{*id}, now, rules_, due_id);
     if (deadlines && !deadlines->events.empty()) {
-      case_state& live = state_.cases.at(*id);
-      const case_state saved = live;
-      for (const auto& ev : deadlines->events) evolve_case(live, ev, now, fb::Role_system);
+      const case_state saved = *live;
+      for (const auto& ev : deadlines->events) evolve_case(*live, ev, now, fb::Role_system);
       auto trial = decide(state_, who, cmd, now, rules_, command_id);
-      live = saved;
+      *live = saved;
       if (!trial) return trial.error();
       auto submitted = submit_locked(scheduler, due_id, apply_deadlines{*id}, now);
       if (!submitted) return submitted.error();
@@ -282,7 +286,7 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
     return mine.error();
   }
   await_locked(lock, {due, *mine});
-  auto out = outcome_of(**mine, (*mine)->request.stream);
+  auto out = outcome_of(**mine);
   if (!out) return out.error();
   if (due) {
     if (!*due->outcome) return due->outcome->error();
@@ -303,29 +307,30 @@ result<tick_report> engine::tick() {
   }
   tick_report report;
   report.cases_due = due.size();
-  std::vector<std::pair<slot_ptr, bool>> slots;  // and whether it is a seal action
+  // The deadline commands, then the seal actions (from deadline_count on).
+  std::vector<slot_ptr> slots;
+  std::size_t deadline_count = 0;
   // What was queued before a failure is written (or fails) like any queued command before the
   // error is returned: nothing may stay queued with nobody waiting for it.
   const auto abandon = [&](error e) -> result<tick_report> {
-    std::vector<slot_ptr> queued;
-    for (const auto& [s, seal] : slots) queued.push_back(s);
-    await_locked(lock, queued);
+    await_locked(lock, slots);
     return e;
   };
-  const auto submit = [&](const std::string& id, const command& cmd, bool seal) -> status {
+  const auto submit = [&](const std::string& id, const command& cmd) -> status {
     auto earlier = log_.find_command(id);
     if (!earlier) return earlier.error();
     if (*earlier) return ok;  // written by another scheduler since this one caught up
     auto s = submit_locked(scheduler, id, cmd, now);
     if (!s) return s.error();
-    if (!(*s)->request.events.empty()) slots.emplace_back(std::move(*s), seal);
+    if (!(*s)->records.empty()) slots.push_back(std::move(*s));
     return ok;
   };
   for (const auto& case_id : due) {
     const case_state* c = state_.find_case(case_id);
     if (c == nullptr || !due_now(*c, now)) continue;
-    if (auto s = submit(deadline_command_id(*c), apply_deadlines{case_id}, false); !s) return abandon(s.error());
+    if (auto s = submit(deadline_command_id(*c), apply_deadlines{case_id}); !s) return abandon(s.error());
   }
+  deadline_count = slots.size();
   if (rules_.trust.version > 0) {
     static const std::vector<score_event> none;
     std::vector<std::pair<std::string, policy_action>> actions;
@@ -340,16 +345,14 @@ result<tick_report> engine::tick() {
       const std::string reason = fmt::format("{} (trust rules v{})", action.reason, rules_.trust.version);
       command cmd = action.restrict ? command(restrict_seal{id, reason, action.rule})
                                     : command(reinstate_seal{id, reason, action.rule});
-      if (auto s = submit(command_id, cmd, true); !s) return abandon(s.error());
+      if (auto s = submit(command_id, cmd); !s) return abandon(s.error());
     }
   }
-  std::vector<slot_ptr> all;
-  for (const auto& [s, seal] : slots) all.push_back(s);
-  await_locked(lock, all);
-  for (const auto& [s, seal] : slots) {
-    auto o = outcome_of(*s, s->request.stream);
+  await_locked(lock, slots);
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    auto o = outcome_of(*slots[i]);
     if (!o) return o.error();
-    (seal ? report.seal_actions : report.applied).push_back(std::move(*o));
+    (i < deadline_count ? report.applied : report.seal_actions).push_back(std::move(*o));
   }
   return report;
 }

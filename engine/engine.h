@@ -89,7 +89,8 @@ class engine {
  private:
   // One command's append: decided, folded into state_, queued or being written.
   struct slot {
-    append_request request;
+    std::string stream, command_id;
+    append_request request;  // moved to the log when its unit is written
     std::vector<event_record> records;
     std::optional<result<append_outcome>> outcome;  // set once its unit was written (or not)
   };
@@ -109,7 +110,7 @@ class engine {
   void await_locked(lock_type& lock, const std::vector<slot_ptr>& slots);
   void write_queue_locked(lock_type& lock);
   bool advance_applied(const append_outcome& o);
-  result<command_outcome> outcome_of(const slot& s, const std::string& stream) const;
+  result<command_outcome> outcome_of(const slot& s) const;
   result<command_outcome> replay_outcome(const append_outcome& first) const;
   status catch_up_locked();
   status catch_up_partition(std::uint32_t partition, std::size_t batch);
