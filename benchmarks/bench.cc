@@ -176,18 +176,22 @@ opened_log open_log(const args& a, bool sync, bool follower = false) {
   return out;
 }
 
-// Every event of the log, in order (all partitions).
-std::vector<stored_event> read_everything(event_log& log) {
-  std::vector<stored_event> all;
+// Calls f on every event of the log, partition after partition, a batch in memory at a time.
+void for_each_event(event_log& log, const std::function<void(stored_event&)>& f) {
   for (std::uint32_t p = 0; p < log.partitions(); ++p) {
     log_position at(0);
     for (;;) {
       auto batch = must(log.read_partition(p, at, 65536), "read_partition");
       if (batch.empty()) break;
       at = log_position(batch.back().position.value() + 1);
-      for (auto& e : batch) all.push_back(std::move(e));
+      for (auto& e : batch) f(e);
     }
   }
+}
+
+std::vector<stored_event> read_everything(event_log& log) {
+  std::vector<stored_event> all;
+  for_each_event(log, [&](stored_event& e) { all.push_back(std::move(e)); });
   return all;
 }
 
@@ -532,16 +536,9 @@ int replay(const args& a) {
   const std::uint64_t want = a.num("case-events", 50);
   // The cases whose histories are closest to `want` events (the generator's chatty ones).
   std::map<std::string, std::uint64_t> counts;
-  for (std::uint32_t p = 0; p < l.log->partitions(); ++p) {
-    log_position at(0);
-    for (;;) {
-      auto batch = must(l.log->read_partition(p, at, 65536), "read_partition");
-      if (batch.empty()) break;
-      at = log_position(batch.back().position.value() + 1);
-      for (const auto& e : batch)
-        if (e.stream.rfind("C-", 0) == 0) counts[e.stream] += 1;
-    }
-  }
+  for_each_event(*l.log, [&](stored_event& e) {
+    if (e.stream.rfind("C-", 0) == 0) counts[e.stream] += 1;
+  });
   std::vector<std::pair<std::uint64_t, std::string>> by_distance;
   for (const auto& [id, n] : counts)
     by_distance.emplace_back(n > want ? n - want : want - n, id);
