@@ -8,9 +8,10 @@
 #include <ostream>
 
 #include "cli/json.h"
-#include "engine/decide.h"
-#include "engine/hash.h"
-#include "engine/describe.h"
+#include "engine/domain/decide.h"
+#include "engine/record/hash.h"
+#include "engine/rule_files.h"
+#include "engine/domain/describe.h"
 #include "projections/projector.h"
 #include "schemas/schema_json.h"
 
@@ -157,22 +158,7 @@ result<engine*> session::open_engine() {
 }
 
 result<case_rules> session::rules() {
-  case_rules r;
-  std::error_code ec;
-  if (std::filesystem::is_directory(calendar_dir, ec)) {
-    auto cal = work_calendar::load_folder(calendar_dir);
-    if (!cal) return cal.error();
-    r.calendar = std::move(*cal);
-  } else if (!calendar_dir.empty()) {
-    return error(errc::not_found, "calendar", "no calendar folder " + calendar_dir.string());
-  }
-  if (thursday_off) r.calendar.set_weekend({5, 6});
-  if (!rules_file.empty()) {
-    auto trust = load_trust_rules(rules_file.string());
-    if (!trust) return trust.error();
-    r.trust = std::move(*trust);
-  }
-  return r;
+  return load_case_rules({calendar_dir, thursday_off, rules_file});
 }
 
 result<event_log*> session::open_log_for_reading() {

@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "cli/args.h"
-#include "engine/calendar.h"
-#include "engine/clock.h"
-#include "engine/commands.h"
+#include "engine/time/calendar.h"
+#include "engine/time/clock.h"
+#include "engine/domain/commands.h"
 #include "engine/engine.h"
-#include "engine/event_log.h"
-#include "engine/kafka_log.h"
+#include "engine/log/event_log.h"
+#include "engine/kafka/kafka_log.h"
 
 namespace sazesh::cli {
 

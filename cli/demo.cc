@@ -11,9 +11,9 @@
 
 #include "cli/app.h"
 #include "cli/table.h"
-#include "engine/decide.h"
-#include "engine/describe.h"
-#include "engine/document_store.h"
+#include "engine/domain/decide.h"
+#include "engine/domain/describe.h"
+#include "engine/log/document_store.h"
 #include "projections/projector.h"
 #include "projections/queries.h"
 

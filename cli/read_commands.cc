@@ -6,10 +6,10 @@
 
 #include "cli/app.h"
 #include "cli/json.h"
-#include "engine/codec.h"
-#include "engine/decide.h"
-#include "engine/describe.h"
-#include "engine/hash.h"
+#include "engine/record/codec.h"
+#include "engine/domain/decide.h"
+#include "engine/domain/describe.h"
+#include "engine/record/hash.h"
 #include "schemas/schema_json.h"
 
 namespace sazesh::cli {

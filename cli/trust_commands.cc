@@ -13,7 +13,8 @@
 #include "cli/app.h"
 #include "cli/json.h"
 #include "cli/table.h"
-#include "engine/describe.h"
+#include "engine/domain/describe.h"
+#include "engine/rule_files.h"
 
 namespace sazesh::cli {
 namespace {

@@ -6,9 +6,9 @@
 #include <fmt/ostream.h>
 
 #include "cli/app.h"
-#include "engine/decide.h"
-#include "engine/document_store.h"
-#include "engine/validation.h"
+#include "engine/domain/decide.h"
+#include "engine/log/document_store.h"
+#include "engine/domain/validation.h"
 
 namespace sazesh::cli {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <flatbuffers/flatbuffers.h>
 
-#include "engine/codec.h"
+#include "engine/record/codec.h"
 #include "schemas/dossier_generated.h"
 
 namespace sazesh {

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/event_log.h"
-#include "engine/result.h"
-#include "engine/state.h"
+#include "engine/log/event_log.h"
+#include "engine/base/result.h"
+#include "engine/domain/state.h"
 
 namespace sazesh {
 

@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include "engine/agency_feed.h"
-#include "engine/codec.h"
-#include "engine/decide.h"
-#include "engine/evolve.h"
+#include "engine/record/codec.h"
+#include "engine/domain/decide.h"
+#include "engine/domain/evolve.h"
 
 #include <algorithm>
 #include <optional>

@@ -25,12 +25,12 @@
 #include <string>
 #include <vector>
 
-#include "engine/clock.h"
-#include "engine/commands.h"
-#include "engine/event_log.h"
-#include "engine/result.h"
-#include "engine/rules.h"
-#include "engine/state.h"
+#include "engine/time/clock.h"
+#include "engine/domain/commands.h"
+#include "engine/log/event_log.h"
+#include "engine/base/result.h"
+#include "engine/domain/rules.h"
+#include "engine/domain/state.h"
 
 namespace sazesh {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/agency_feed.h"
-#include "engine/codec.h"
+#include "engine/record/codec.h"
 
 namespace sazesh {
 namespace {

@@ -25,8 +25,8 @@
 #include <cstdint>
 #include <functional>
 
-#include "engine/event_log.h"
-#include "engine/result.h"
+#include "engine/log/event_log.h"
+#include "engine/base/result.h"
 
 namespace sazesh {
 

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "engine/evolve.h"
+#include "engine/domain/evolve.h"
 #include "projections/rows.h"
 
 namespace sazesh::projections {

@@ -6,9 +6,9 @@
 
 #include <string_view>
 
-#include "engine/ids.h"
-#include "engine/result.h"
-#include "engine/state.h"
+#include "engine/base/ids.h"
+#include "engine/base/result.h"
+#include "engine/domain/state.h"
 #include "projections/kv.h"
 
 namespace sazesh::projections {

@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "engine/codec.h"
+#include "engine/record/codec.h"
 #include "projections/apply.h"
 #include "projections/rows.h"
 

@@ -20,7 +20,7 @@
 #include <functional>
 #include <optional>
 
-#include "engine/event_log.h"
+#include "engine/log/event_log.h"
 #include "projections/store.h"
 
 namespace sazesh::projections {

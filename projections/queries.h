@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/result.h"
+#include "engine/base/result.h"
 #include "projections/kv.h"
 #include "projections/rows.h"
 

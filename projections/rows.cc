@@ -4,7 +4,7 @@
 
 #include <unordered_map>
 
-#include "engine/calendar.h"
+#include "engine/time/calendar.h"
 
 namespace sazesh::projections {
 namespace {

@@ -28,8 +28,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/result.h"
-#include "engine/state.h"
+#include "engine/base/result.h"
+#include "engine/domain/state.h"
 
 namespace sazesh::projections {
 

@@ -5,7 +5,7 @@
 #include <rocksdb/write_batch.h>
 #include <sodium.h>
 
-#include "engine/hash.h"
+#include "engine/record/hash.h"
 #include "projections/rows.h"
 
 namespace sazesh::projections {

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/result.h"
+#include "engine/base/result.h"
 #include "projections/kv.h"
 
 namespace sazesh::projections {

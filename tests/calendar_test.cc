@@ -1,4 +1,4 @@
-// Tests for engine/calendar.h and engine/clock.h.
+// Tests for engine/time/calendar.h and engine/time/clock.h.
 //
 // Expected values come from sources independent of the code under test:
 //  - Nowruz dates and leap years: the instant of the March equinox (Meeus, Astronomical
@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine/calendar.h"
-#include "engine/clock.h"
+#include "engine/time/calendar.h"
+#include "engine/time/clock.h"
 
 using namespace sazesh;
 

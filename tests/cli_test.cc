@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "cli/app.h"
-#include "engine/calendar.h"
+#include "engine/time/calendar.h"
 #include "tests/temp_dir.h"
 
 namespace sazesh {

@@ -8,7 +8,7 @@
 // events it produces or the error that refuses it ("then").
 //
 // Every day is a working day in these scenarios, so deadlines are plain sums of the documented
-// defaults of engine/rules.h; weekends and holidays are working_calendar_test's subject.
+// defaults of engine/domain/rules.h; weekends and holidays are working_calendar_test's subject.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -19,11 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/calendar.h"
-#include "engine/codec.h"
-#include "engine/decide.h"
-#include "engine/evolve.h"
-#include "engine/hash.h"
+#include "engine/time/calendar.h"
+#include "engine/record/codec.h"
+#include "engine/domain/decide.h"
+#include "engine/domain/evolve.h"
+#include "engine/record/hash.h"
 
 namespace sazesh::testing {
 

@@ -2,7 +2,7 @@
 // fixture is in decide_fixture.h).
 //
 // Expected values come from the specification (../shared/DOMAIN.md) and the documented defaults of
-// engine/rules.h (72h/48h/24h ladder, 7 days for documents, 21 for mediation, 7/30/+30 for
+// engine/domain/rules.h (72h/48h/24h ladder, 7 days for documents, 21 for mediation, 7/30/+30 for
 // referrals, 10-day reopen window), written down here rather than recomputed by the engine.
 // This file covers registration, filing, documents, triage, the state machine, authorization,
 // negotiation and remedy. The time-bound stages (mediation, referral, the reopen window), the

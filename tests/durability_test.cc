@@ -23,13 +23,13 @@
 #include <string>
 #include <vector>
 
-#include "engine/calendar.h"
-#include "engine/clock.h"
-#include "engine/codec.h"
+#include "engine/time/calendar.h"
+#include "engine/time/clock.h"
+#include "engine/record/codec.h"
 #include "engine/engine.h"
-#include "engine/event_log.h"
-#include "engine/hash.h"
-#include "engine/state.h"
+#include "engine/log/event_log.h"
+#include "engine/record/hash.h"
+#include "engine/domain/state.h"
 #include "tests/temp_dir.h"
 
 namespace sazesh {

@@ -27,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/event_log.h"
+#include "engine/log/event_log.h"
 #include "tests/temp_dir.h"
 
 namespace sazesh {

@@ -28,14 +28,15 @@
 #include <utility>
 #include <vector>
 
-#include "engine/calendar.h"
-#include "engine/clock.h"
-#include "engine/codec.h"
+#include "engine/time/calendar.h"
+#include "engine/time/clock.h"
+#include "engine/record/codec.h"
 #include "engine/engine.h"
-#include "engine/event_log.h"
-#include "engine/hash.h"
-#include "engine/state.h"
+#include "engine/log/event_log.h"
+#include "engine/record/hash.h"
+#include "engine/domain/state.h"
 #include "workload/history_generator.h"
+#include "tests/engine_harness.h"
 #include "tests/temp_dir.h"
 
 namespace sazesh {
@@ -44,40 +45,10 @@ namespace {
 using workload::history_generator;
 using workload::history_options;
 using namespace std::chrono_literals;
+using testing::day;
+using testing::forwarding_log;
 
 // ---- Harness ---------------------------------------------------------------------------------
-
-// Passes everything to the log under it; the wrappers below change only what they must.
-class forwarding_log : public event_log {
- public:
-  explicit forwarding_log(event_log& inner) : inner_(inner) {}
-
-  result<append_outcome> append(append_request request) override { return inner_.append(std::move(request)); }
-  result<std::vector<result<append_outcome>>> append_group(std::vector<append_request> requests) override {
-    return inner_.append_group(std::move(requests));
-  }
-  result<std::optional<append_outcome>> find_command(std::string_view id) override { return inner_.find_command(id); }
-  result<stream_version> version(std::string_view s) override { return inner_.version(s); }
-  result<std::vector<stored_event>> read_stream(std::string_view s, stream_version from) override {
-    return inner_.read_stream(s, from);
-  }
-  result<std::vector<stored_event>> read_all(log_position from, std::size_t max) override {
-    return inner_.read_all(from, max);
-  }
-  result<log_position> end() override { return inner_.end(); }
-  std::uint32_t partitions() const override { return inner_.partitions(); }
-  result<std::vector<stored_event>> read_partition(std::uint32_t partition, log_position from,
-                                                   std::size_t max) override {
-    return inner_.read_partition(partition, from, max);
-  }
-  result<log_position> partition_end(std::uint32_t partition) override { return inner_.partition_end(partition); }
-  status refresh() override { return inner_.refresh(); }
-  void report_progress(std::uint32_t partition, log_position next) override { inner_.report_progress(partition, next); }
-  bool publishes_side_records() const override { return inner_.publishes_side_records(); }
-
- protected:
-  event_log& inner_;
-};
 
 // Counts the units the engine sends and remembers every command the log said it wrote, so the
 // test can hold the log to what it acknowledged.
@@ -241,10 +212,6 @@ std::vector<stored_event> everything(event_log& log) {
   return std::move(all).value();
 }
 
-std::int32_t day(const char* text) {
-  return static_cast<std::int32_t>(days_from_civil(parse_date("purchase_date", text).value()));
-}
-
 // A valid Iranian national code for client k.
 std::string national_code_of(int k) {
   std::string v = std::to_string(300'000'000 + 7919 * k);
@@ -257,47 +224,9 @@ std::string national_code_of(int k) {
 
 const actor op{fb::Role_operator_, "ops-maryam"};
 
-// An embedded log in a temp folder, a wrapper around it, and an engine on the wrapper.
+// The engine writes through `Wrapper` on the embedded log (this suite never runs on Kafka).
 template <class Wrapper>
-struct pipeline_harness {
-  temp_dir dir;
-  fixed_clock clock{parse_time("start", "2026-11-28T09:00:00Z").value()};
-  std::unique_ptr<event_log> log;
-  std::unique_ptr<Wrapper> wrapper;
-  std::unique_ptr<engine> eng;
-
-  pipeline_harness() {
-    auto l = open_embedded_log(dir.path() / "log");
-    REQUIRE_MESSAGE(l.has_value(), "opening the log: " << l.error().message());
-    log = std::move(l).value();
-    wrapper = std::make_unique<Wrapper>(*log);
-    auto e = engine::open(*wrapper, clock);
-    REQUIRE_MESSAGE(e.has_value(), "engine::open: " << e.error().message());
-    eng = std::move(e).value();
-  }
-  // The engine first: it must not outlive its log.
-  ~pipeline_harness() {
-    eng.reset();
-    wrapper.reset();
-    log.reset();
-  }
-
-  command_outcome act(const actor& who, const std::string& id, const command& cmd) {
-    auto r = eng->execute(who, id, cmd);
-    REQUIRE_MESSAGE(r.has_value(), id << " refused: " << r.error().message());
-    REQUIRE_FALSE(r->repeated);
-    return std::move(r).value();
-  }
-  stream_version version_of(const std::string& stream) {
-    return eng->inspect([&](const world& w) { return w.head_of(stream).version; });
-  }
-  // What a fresh engine folds from the log, compared with what this one holds.
-  void check_same_as_fresh_fold() {
-    auto fresh = engine::open(*log, clock);
-    REQUIRE_MESSAGE(fresh.has_value(), fresh.error().message());
-    CHECK((*fresh)->state() == eng->state());
-  }
-};
+using pipeline_harness = testing::engine_harness<Wrapper>;
 
 // A shop, two consumers and three cases awaiting triage (no deadline is due while the clock
 // stands still).

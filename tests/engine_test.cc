@@ -22,30 +22,27 @@
 #include <vector>
 
 #include "cli/app.h"
-#include "engine/calendar.h"
-#include "engine/clock.h"
-#include "engine/codec.h"
+#include "engine/time/calendar.h"
+#include "engine/time/clock.h"
+#include "engine/record/codec.h"
 #include "engine/engine.h"
-#include "engine/event_log.h"
-#include "engine/evolve.h"
-#include "engine/hash.h"
-#include "engine/kafka_log.h"
-#include "engine/state.h"
+#include "engine/log/event_log.h"
+#include "engine/domain/evolve.h"
+#include "engine/record/hash.h"
+#include "engine/kafka/kafka_log.h"
+#include "engine/domain/state.h"
+#include "tests/engine_harness.h"
 #include "tests/temp_dir.h"
 #include "tests/test_log.h"
 
 namespace sazesh {
 namespace {
 
+using testing::day;
 using testing::on_kafka;
+using testing::start_time;
 
 // ---- Harness ---------------------------------------------------------------------------------
-
-timestamp_ms start_time() { return parse_time("start", "2026-11-28T09:00:00Z").value(); }
-
-std::int32_t day(const char* text) {
-  return static_cast<std::int32_t>(days_from_civil(parse_date("purchase_date", text).value()));
-}
 
 // Partition by partition (read_all on the embedded log): positions that stay the same across
 // a reopen, where Kafka's read_all numbers events in the order one log object indexed them.
@@ -67,54 +64,8 @@ document_input doc(fb::DocumentKind kind, std::string_view content, std::string 
   return document_input{kind, sha256(content), std::move(name), content.size()};
 }
 
-// The log under test (in <dir>/log, where the CLI looks for it, or on Kafka under a topic prefix
-// derived from that folder), a fixed clock and an engine on them.
-struct harness {
-  temp_dir dir;
-  fixed_clock clock{start_time()};
-  std::unique_ptr<event_log> log;
-  std::unique_ptr<engine> eng;
-  int next_id = 0;
-
-  harness() { open(); }
-  ~harness() { close(); }
-
-  std::filesystem::path log_dir() const { return dir.path() / "log"; }
-  void open() {
-    auto l = testing::open_test_log(log_dir());
-    REQUIRE_MESSAGE(l.has_value(), "opening the log: " << l.error().message());
-    log = std::move(l).value();
-    auto e = engine::open(*log, clock);
-    REQUIRE_MESSAGE(e.has_value(), "engine::open: " << e.error().message());
-    eng = std::move(e).value();
-  }
-  // The engine first: it must not outlive its log.
-  void close() {
-    eng.reset();
-    log.reset();
-  }
-  void reopen() {
-    close();
-    open();
-  }
-  std::string fresh_id() { return "t-" + std::to_string(++next_id); }
-
-  result<command_outcome> attempt(const actor& who, const command& cmd) {
-    return eng->execute(who, fresh_id(), cmd);
-  }
-  command_outcome act(const actor& who, const command& cmd) {
-    auto r = attempt(who, cmd);
-    REQUIRE_MESSAGE(r.has_value(), command_name(cmd) << " by " << who.id << " refused: "
-                                                     << r.error().message());
-    REQUIRE_FALSE(r->repeated);
-    return std::move(r).value();
-  }
-  const case_state& case_of(const std::string& id) {
-    const case_state* c = eng->state().find_case(id);
-    REQUIRE_MESSAGE(c != nullptr, "no case " << id);
-    return *c;
-  }
-};
+// The log under test (tests/engine_harness.h), a fixed clock and an engine on it.
+using harness = testing::engine_harness<>;
 
 const std::string shikposh_name = "پوشاک شیک\u200Cپوش";
 const std::string sara_name = "سارا احمدی";
@@ -432,37 +383,19 @@ TEST_CASE("bad inputs are refused naming the field and write nothing") {
 
 // A writer that appends through the same log while the engine is between deciding and
 // appending: what another engine instance (or a second process on Kafka) may do at any time.
-class interleaving_log final : public event_log {
+class interleaving_log final : public testing::forwarding_log {
  public:
-  explicit interleaving_log(event_log& inner) : inner_(inner) {}
+  using forwarding_log::forwarding_log;
   std::function<void()> before_next_append;
 
   result<append_outcome> append(append_request request) override {
     if (auto hook = std::exchange(before_next_append, nullptr)) hook();
     return inner_.append(std::move(request));
   }
-  result<std::optional<append_outcome>> find_command(std::string_view id) override { return inner_.find_command(id); }
-  result<stream_version> version(std::string_view s) override { return inner_.version(s); }
-  result<std::vector<stored_event>> read_stream(std::string_view s, stream_version from) override {
-    return inner_.read_stream(s, from);
+  // The default, which appends through append() above, so the hook runs.
+  result<std::vector<result<append_outcome>>> append_group(std::vector<append_request> requests) override {
+    return event_log::append_group(std::move(requests));
   }
-  result<std::vector<stored_event>> read_all(log_position from, std::size_t max) override {
-    return inner_.read_all(from, max);
-  }
-  result<log_position> end() override { return inner_.end(); }
-  // Everything else as the log under test has it (append_group is left to the default, which
-  // appends through append() above, so the hook runs).
-  std::uint32_t partitions() const override { return inner_.partitions(); }
-  result<std::vector<stored_event>> read_partition(std::uint32_t partition, log_position from,
-                                                   std::size_t max) override {
-    return inner_.read_partition(partition, from, max);
-  }
-  result<log_position> partition_end(std::uint32_t partition) override { return inner_.partition_end(partition); }
-  status refresh() override { return inner_.refresh(); }
-  bool publishes_side_records() const override { return inner_.publishes_side_records(); }
-
- private:
-  event_log& inner_;
 };
 
 TEST_CASE("a racing writer on the same stream: execute returns conflict, writes nothing, and a retry succeeds") {
@@ -1462,7 +1395,7 @@ TEST_CASE("a seal id cannot be another shop's domain, nor a domain another shop'
   }
 }
 
-// Regression (BUG found by the Kafka run of the property test; engine/evolve.cc, fails on Kafka
+// Regression (BUG found by the Kafka run of the property test; engine/domain/evolve.cc, fails on Kafka
 // until fixed there): the index of open cases by order (world::open_case_by_order) follows the
 // order events are folded in. A replay of a Kafka topic folds one partition after the other, so
 // it can meet a case filed again after a withdrawal before the withdrawn case; the withdrawal

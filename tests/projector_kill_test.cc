@@ -25,10 +25,10 @@
 #include <thread>
 #include <vector>
 
-#include "engine/codec.h"
+#include "engine/record/codec.h"
 #include "engine/engine.h"
-#include "engine/event_log.h"
-#include "engine/hash.h"
+#include "engine/log/event_log.h"
+#include "engine/record/hash.h"
 #include "workload/history_generator.h"
 #include "projections/apply.h"
 #include "projections/kv.h"

@@ -29,12 +29,12 @@
 #include <vector>
 
 #include "cli/app.h"
-#include "engine/calendar.h"
-#include "engine/codec.h"
+#include "engine/time/calendar.h"
+#include "engine/record/codec.h"
 #include "engine/engine.h"
-#include "engine/event_log.h"
-#include "engine/hash.h"
-#include "engine/kafka_log.h"
+#include "engine/log/event_log.h"
+#include "engine/record/hash.h"
+#include "engine/kafka/kafka_log.h"
 #include "workload/history_generator.h"
 #include "projections/apply.h"
 #include "projections/kv.h"

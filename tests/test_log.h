@@ -12,7 +12,7 @@
 // folder's path, this process and a random number drawn once per run, so reopening a folder
 // reopens its topic, and no two folders (in this run or an earlier one on the same broker) share
 // one. Topics have 3 partitions, so the suites meet a log whose positions count per partition
-// and whose read_all() numbering is only this process's (engine/kafka_log.h, "Reading").
+// and whose read_all() numbering is only this process's (engine/kafka/kafka_log.h, "Reading").
 #pragma once
 
 #include <doctest/doctest.h>
@@ -31,8 +31,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/event_log.h"
-#include "engine/kafka_log.h"
+#include "engine/log/event_log.h"
+#include "engine/kafka/kafka_log.h"
 
 namespace sazesh::testing {
 

@@ -1,4 +1,4 @@
-// The trust score and the seal policy (engine/trust.h, rules/README.md): rule files, the score
+// The trust score and the seal policy (engine/domain/trust.h, rules/README.md): rule files, the score
 // formula worked out by hand, explain (contributions add up, and each is an event of the log),
 // as-of (a past score equals the score of the log cut at that time), the seal policy driven
 // through the answer ladder on a real log (restrict once, reinstate once, never lift a
@@ -33,16 +33,17 @@
 #include <vector>
 
 #include "cli/app.h"
-#include "engine/calendar.h"
-#include "engine/clock.h"
-#include "engine/codec.h"
+#include "engine/time/calendar.h"
+#include "engine/time/clock.h"
+#include "engine/record/codec.h"
 #include "engine/engine.h"
-#include "engine/event_log.h"
-#include "engine/evolve.h"
-#include "engine/hash.h"
-#include "engine/rules.h"
-#include "engine/trust.h"
-#include "engine/work_calendar.h"
+#include "engine/log/event_log.h"
+#include "engine/domain/evolve.h"
+#include "engine/record/hash.h"
+#include "engine/domain/rules.h"
+#include "engine/domain/trust.h"
+#include "engine/rule_files.h"
+#include "engine/time/work_calendar.h"
 #include "projections/store.h"
 #include "workload/history_generator.h"
 #include "tests/temp_dir.h"

@@ -1,4 +1,4 @@
-// Working days and working hours on the Iranian calendar (engine/work_calendar.h): weekends
+// Working days and working hours on the Iranian calendar (engine/time/work_calendar.h): weekends
 // (Friday, or Thursday and Friday when configured), the official holidays of the shipped
 // calendar/ files, Nowruz and the turn of the year, the holiday file format, and the deadlines
 // the domain counts with them (the answer ladder in working hours, documents and agency
@@ -21,14 +21,14 @@
 #include <string>
 #include <vector>
 
-#include "engine/calendar.h"
-#include "engine/clock.h"
-#include "engine/decide.h"
+#include "engine/time/calendar.h"
+#include "engine/time/clock.h"
+#include "engine/domain/decide.h"
 #include "engine/engine.h"
-#include "engine/event_log.h"
-#include "engine/hash.h"
-#include "engine/rules.h"
-#include "engine/work_calendar.h"
+#include "engine/log/event_log.h"
+#include "engine/record/hash.h"
+#include "engine/domain/rules.h"
+#include "engine/time/work_calendar.h"
 #include "tests/temp_dir.h"
 
 namespace sazesh {

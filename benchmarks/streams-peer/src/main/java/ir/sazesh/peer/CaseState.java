@@ -19,14 +19,14 @@ import sazesh.schema.Resolution;
 /**
  * The case projection: one row per case id, the value of the "cases" state store.
  *
- * evolve() follows engine/evolve.cc (evolve_case) for everything this row holds: the status
+ * evolve() follows engine/domain/evolve.cc (evolve_case) for everything this row holds: the status
  * transitions (including the documents still missing, which decide when awaiting_documents
  * goes back to awaiting_triage), the category as filed and as corrected by triage, and what
  * projections/rows.cc needs for a case's outcome (close reason, resolution, agency verdict).
  * It also counts, per case, the events the business projection sums up.
  */
 final class CaseState {
-  // engine/state.h case_status, in its order; the names are to_string(case_status).
+  // engine/domain/state.h case_status, in its order; the names are to_string(case_status).
   static final String[] STATUS = {
       "awaiting_documents", "awaiting_triage", "with_business", "negotiation", "remedy_due",
       "remedy_confirmation", "awaiting_mediator", "in_mediation", "mediation_failed", "referred",

@@ -214,7 +214,7 @@ public final class StreamsPeer {
     p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, o.guarantee);
     if (o.commitIntervalMs != null) p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, o.commitIntervalMs);
     p.put(StreamsConfig.TOPOLOGY_OPTIMIZATION_CONFIG, StreamsConfig.OPTIMIZE);
-    // The events topic is written in transactions (engine/kafka_log.h): never read an aborted
+    // The events topic is written in transactions (engine/kafka/kafka_log.h): never read an aborted
     // append, whatever the guarantee (exactly_once_v2 sets this by itself).
     p.put(StreamsConfig.consumerPrefix(ConsumerConfig.ISOLATION_LEVEL_CONFIG), "read_committed");
     p.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");

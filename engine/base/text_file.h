@@ -1,0 +1,28 @@
+// text_file: reading a small file a person named (a rules file, a holiday file) safely.
+//
+//   auto text = read_text_file("rules/trust-v1.rules", "rules");
+//   if (!text) return text.error();   // names the field: "rules: … is a directory, not a file"
+//
+// Only regular files are read: a directory, FIFO, socket or device is refused before anything
+// is read from it (a FIFO is opened without blocking, so it cannot hang the caller), and so is a
+// file larger than `max_bytes`. Errors: errc::not_found (no such file), errc::invalid_argument
+// (not a regular file, too large), errc::io (the read failed).
+//
+// Thread safety: none needed; no shared state.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "engine/base/result.h"
+
+namespace sazesh {
+
+inline constexpr std::size_t default_text_file_limit = 1u << 20;  // 1 MiB
+
+result<std::string> read_text_file(const std::filesystem::path& path, std::string_view field,
+                                   std::size_t max_bytes = default_text_file_limit);
+
+}  // namespace sazesh

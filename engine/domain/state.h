@@ -1,0 +1,159 @@
+// The state the engine decides on: every party and every case, as folded from the log by
+// evolve(). Nothing here is stored; it is always rebuilt from events, so it can change shape
+// freely between versions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "engine/time/calendar.h"
+#include "engine/domain/commands.h"
+#include "engine/base/ids.h"
+#include "engine/domain/trust.h"
+#include "engine/record/record.h"
+
+namespace sazesh {
+
+enum class case_status {
+  awaiting_documents,   // filed, some required documents are missing
+  awaiting_triage,      // filed, complete, waiting for an operator
+  with_business,        // forwarded; the response ladder runs
+  negotiation,          // the business answered; messages and offers
+  remedy_due,           // an offer was accepted; the business must deliver
+  remedy_confirmation,  // the business says it delivered; the consumer may object
+  awaiting_mediator,    // mediation asked for (or escalated), no mediator yet
+  in_mediation,
+  mediation_failed,     // waiting for referral
+  referred,             // held by one agency
+  closed,
+  rejected,
+  withdrawn,
+};
+const char* to_string(case_status s);
+bool is_open(case_status s);
+
+enum class deadline_kind {
+  documents,
+  response,
+  remedy,
+  remedy_confirmation,
+  mediation,
+  referral_acknowledgement,
+  referral_decision,
+};
+const char* to_string(deadline_kind k);
+
+struct deadline {
+  deadline_kind kind;
+  timestamp_ms due = 0;
+  bool operator==(const deadline&) const = default;
+};
+
+struct document_ref {
+  fb::DocumentKind kind = fb::DocumentKind_other;
+  std::string sha256;  // raw bytes
+  std::string file_name;
+  std::uint64_t size_bytes = 0;
+  bool operator==(const document_ref&) const = default;
+};
+
+enum class offer_status { open, accepted, rejected, superseded };
+
+struct offer {
+  std::uint32_t number = 0;
+  fb::Role by = fb::Role_business;
+  fb::RemedyKind remedy = fb::RemedyKind_refund;
+  std::uint64_t amount_rials = 0;
+  std::uint32_t remedy_days = 0;
+  offer_status status = offer_status::open;
+  bool operator==(const offer&) const = default;
+};
+
+struct case_state {
+  std::string id;
+  stream_head head;
+  case_status status = case_status::awaiting_triage;
+  std::string consumer_id, business_id, order_reference;
+  std::int32_t purchase_date_days = 0;
+  std::uint64_t amount_rials = 0;
+  fb::Category category = fb::Category_other;
+  fb::RemedyKind requested_remedy = fb::RemedyKind_refund;
+  std::vector<document_ref> documents;
+  std::vector<fb::DocumentKind> missing_documents;  // while awaiting_documents
+  int response_level = 0;        // rungs of the ladder passed: 0, 1, 2
+  bool responded = false;
+  bool timely_response = false;
+  bool unanswered = false;
+  std::vector<offer> offers;
+  std::string mediator_id;
+  std::string agency_id;         // the agency holding the case now
+  std::vector<std::string> agencies;  // every agency that held it, in order
+  bool referral_acknowledged = false;
+  bool referral_extended = false;
+  std::vector<deadline> deadlines;
+  std::optional<fb::Resolution> resolution;
+  std::optional<fb::CloseReason> close_reason;
+  timestamp_ms filed_at = 0, closed_at = 0, reopen_until = 0, last_change = 0;
+  int rating = 0;                // 0 until rated
+  int reopened = 0;
+
+  bool operator==(const case_state&) const = default;
+  std::optional<deadline> deadline_of(deadline_kind k) const;
+};
+
+struct consumer_state {
+  std::string id, national_code, mobile, name;
+  stream_head head;
+  bool operator==(const consumer_state&) const = default;
+};
+struct business_state {
+  std::string id, domain, name;  // id is the seal id
+  int stars = 0;
+  bool restricted = false;
+  std::string restriction_rule;  // the policy rule that restricted it; empty if by hand
+  stream_head head;
+  bool operator==(const business_state&) const = default;
+};
+struct agency_state {
+  std::string id, name;
+  std::vector<fb::Category> categories;
+  stream_head head;
+  bool operator==(const agency_state&) const = default;
+  bool competent_for(fb::Category c) const;
+};
+struct mediator_state {
+  std::string id, name, mobile;
+  stream_head head;
+  bool operator==(const mediator_state&) const = default;
+};
+
+// (consumer id, business id, order reference): at most one open case each.
+using order_key = std::tuple<std::string, std::string, std::string>;
+
+struct world {
+  std::map<std::string, consumer_state> consumers;
+  std::map<std::string, business_state> businesses;
+  std::map<std::string, agency_state> agencies;
+  std::map<std::string, mediator_state> mediators;
+  std::map<std::string, case_state> cases;
+  std::map<std::string, std::string> consumer_by_national_code;
+  std::map<std::string, std::string> business_by_domain;
+  std::map<order_key, std::string> open_case_by_order;
+  // Cases with at least one deadline, by earliest due time: what tick() has to look at.
+  std::set<std::pair<timestamp_ms, std::string>> deadline_index;
+  // What each business's cases did that the trust score weighs, in log order.
+  std::map<std::string, std::vector<score_event>> score_events;
+
+  bool operator==(const world&) const = default;
+
+  const case_state* find_case(const std::string& id) const;
+  // The head of any stream (case or party); version 0 if unknown.
+  stream_head head_of(const std::string& stream) const;
+};
+
+}  // namespace sazesh

@@ -1,0 +1,592 @@
+// kafka_log: the event_log on Kafka (see kafka_log.h for the contract and the record format).
+//
+// The index
+// =========
+// Everything the log answers comes from its kafka_index (engine/kafka/kafka_index.h), filled two ways,
+// both by the holder of writer_mutex_:
+//  - the reader (a read_committed consumer, kafka::partition_reader) at open, on refresh() and
+//    after a writer restarts its producer: every record, checked (headers present, stream in
+//    its partition, sequences consecutive);
+//  - a writer's own commits, from the delivery reports of the committed transaction. The
+//    reader sees those records later too, and the index skips offsets it holds.
+//
+// Writes: group commit in transactions
+// ====================================
+// Appends queue up; a waiting thread that finds no leader becomes the leader, takes the queue
+// (up to a byte budget), decides every request against the index plus the requests decided
+// before it in the group (like the embedded log), produces the accepted events (and their side
+// records) in one transaction, commits it, then indexes them and wakes the others. Every
+// outcome of a group stands or falls with its transaction, as with the embedded log's batch.
+//
+// Failures, by what they leave behind:
+//  - refused before producing (a record too large, a side topic that cannot be created):
+//    only that request fails, nothing is produced for it;
+//  - the transaction aborts (a produce failed, or the commit was refused as abortable): nothing
+//    of the group is visible to read_committed readers; the writer goes on;
+//  - fenced (a newer writer ran init_transactions with our transactional id): nothing of the
+//    group was committed; this writer refuses every append from now on;
+//  - unknown (the commit did not complete in time, or a fatal error): the writer starts a new
+//    producer before its next append; its init_transactions completes or aborts the old
+//    transaction, and the writer re-reads the topic to its end, so the index shows what happened.
+//
+// The transactions themselves, and what a failed one leaves behind, are kafka_producer.h's.
+
+#include "engine/kafka/kafka_log.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/log/group_commit.h"
+#include "engine/kafka/kafka_client.h"
+#include "engine/kafka/kafka_index.h"
+#include "engine/kafka/kafka_producer.h"
+
+namespace sazesh {
+namespace {
+
+constexpr const char* k_stream_header = "sazesh-stream";
+constexpr const char* k_sequence_header = "sazesh-sequence";
+constexpr const char* k_command_header = "sazesh-command";
+
+// A group stops growing past this many payload bytes (one request is always taken).
+constexpr std::size_t k_max_group_bytes = 4u << 20;
+// How long closing the log waits for the last progress commit (report_progress).
+constexpr std::chrono::milliseconds k_progress_linger{2'000};
+// Bytes a record needs beside its value: key, headers and record framing, generously.
+constexpr std::size_t k_record_overhead = 512;
+
+// Topic settings of every topic the writer creates: retention must never drop an event, the
+// log is the system of record.
+std::map<std::string, std::string> topic_configs(std::int16_t replication_factor) {
+  const int min_isr = std::max(1, std::min<int>(2, replication_factor - 1));
+  return {{"retention.ms", "-1"},
+          {"retention.bytes", "-1"},
+          {"cleanup.policy", "delete"},
+          {"min.insync.replicas", std::to_string(min_isr)}};
+}
+
+bool valid_topic_chars(std::string_view name) {
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+status check_request(const append_request& request) {
+  if (request.stream.empty()) return error{errc::invalid_argument, "stream", "must not be empty"};
+  if (request.stream.find('\0') != std::string::npos)
+    return error{errc::invalid_argument, "stream", "must not contain a NUL character"};
+  if (request.command_id.empty()) return error{errc::invalid_argument, "command_id", "must not be empty"};
+  return ok;
+}
+
+// The same words as the embedded log's, so callers and people see one rule.
+std::string version_rule(std::uint64_t current, std::uint64_t expected) {
+  std::string rule = "the stream is at version " + std::to_string(current) + ", the command was decided at " +
+                     std::to_string(expected);
+  return current > expected ? "stale: " + rule : rule + ", which the stream has not reached";
+}
+
+std::optional<std::string_view> header(const rd_kafka_message_t& m, const char* name) {
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(&m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR || headers == nullptr)
+    return std::nullopt;
+  const void* value = nullptr;
+  std::size_t size = 0;
+  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  return std::string_view(static_cast<const char*>(value), size);
+}
+
+std::size_t message_max_bytes(const std::map<std::string, std::string>& config) {
+  if (auto it = config.find("message.max.bytes"); it != config.end()) {
+    std::size_t v = 0;
+    const auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (ec == std::errc() && end == it->second.data() + it->second.size()) return v;
+  }
+  return 1'000'000;  // librdkafka's default
+}
+
+class kafka_event_log final : public event_log {
+ public:
+  kafka_event_log(kafka_log_options options, std::string topic, std::uint32_t partitions,
+                  kafka::partition_reader reader)
+      : options_(std::move(options)),
+        topic_(std::move(topic)),
+        partitions_(partitions),
+        max_record_bytes_(message_max_bytes(options_.config)),
+        reader_(std::move(reader)),
+        index_(topic_, partitions),
+        read_through_(partitions),
+        progress_(options_.bootstrap_servers,
+                  options_.progress_group.empty() ? options_.topic_prefix + "projector" : options_.progress_group,
+                  topic_, {options_.config.begin(), options_.config.end()},
+                  std::min(options_.timeout, k_progress_linger)) {}
+
+  // --- opening ---------------------------------------------------------------------------
+
+  status start(kafka::deadline until) {
+    std::lock_guard writer(writer_mutex_);
+    if (!options_.follower) {
+      producer_ = std::make_unique<kafka::transactional_producer>(producer_settings(), options_.bootstrap_servers,
+                                                                  transactional_id(), topic_);
+      // Fence first, read second: once init_transactions returned, no older writer commits.
+      if (auto s = producer_->start(until); !s) return s;
+    }
+    return read_to_end(until);
+  }
+
+  // --- event_log ---------------------------------------------------------------------------
+
+  result<append_outcome> append(append_request request) override {
+    if (options_.follower) return error{errc::unavailable, "kafka", "opened read-only as a follower"};
+    if (auto checked = check_request(request); !checked) return checked.error();
+    std::vector<pending> mine{pending{&request, std::nullopt, false, 0}};
+    write(mine);
+    return std::move(*mine.front().outcome);
+  }
+
+  result<std::vector<result<append_outcome>>> append_group(std::vector<append_request> requests) override {
+    if (options_.follower) return error{errc::unavailable, "kafka", "opened read-only as a follower"};
+    std::vector<result<append_outcome>> outcomes;
+    if (requests.empty()) return outcomes;
+    if (auto refused = refuse_invalid_unit(requests, check_request)) return std::move(*refused);
+    std::vector<pending> mine;
+    mine.reserve(requests.size());
+    for (auto& r : requests) mine.push_back(pending{&r, std::nullopt, false, 0});
+    write(mine);
+    for (auto& p : mine) outcomes.push_back(std::move(*p.outcome));
+    return outcomes;
+  }
+
+  result<std::optional<append_outcome>> find_command(std::string_view command_id) override {
+    return index_.find_command(command_id);
+  }
+
+  result<stream_version> version(std::string_view stream) override { return stream_version{index_.version(stream)}; }
+
+  result<std::vector<stored_event>> read_stream(std::string_view stream, stream_version from) override {
+    return index_.read_stream(stream, from);
+  }
+
+  result<std::vector<stored_event>> read_partition(std::uint32_t partition, log_position from,
+                                                   std::size_t max) override {
+    if (partition >= partitions_)
+      return error(errc::invalid_argument, "partition",
+                   fmt::format("{} has partitions 0 to {}", topic_, partitions_ - 1));
+    return index_.read_partition(partition, from, max);
+  }
+
+  result<std::vector<stored_event>> read_all(log_position from, std::size_t max) override {
+    if (partitions_ == 1) return read_partition(0, from, max);
+    // Several partitions have no common order; this process's indexing order stands in for it.
+    return index_.read_in_index_order(from.value(), max);
+  }
+
+  result<log_position> end() override {
+    return log_position{partitions_ == 1 ? index_.next_offset(0) : index_.size()};
+  }
+
+  std::uint32_t partitions() const override { return partitions_; }
+
+  result<log_position> partition_end(std::uint32_t partition) override {
+    if (partition >= partitions_)
+      return error(errc::invalid_argument, "partition",
+                   fmt::format("{} has partitions 0 to {}", topic_, partitions_ - 1));
+    return log_position{index_.next_offset(partition)};
+  }
+
+  void report_progress(std::uint32_t partition, log_position next) override {
+    if (partition >= partitions_) return;
+    // Past the last event read, the reader has read all the reader saw, transaction markers
+    // included, as a read_committed consumer's position would say. read_through_ is published
+    // only once every event before it is indexed, so no event in between is skipped.
+    std::uint64_t offset = next.value();
+    const std::uint64_t seen = read_through_[partition].load();
+    if (seen > offset && !index_.has_event_in(partition, offset, seen)) offset = seen;
+    progress_.set(partition, static_cast<std::int64_t>(offset));
+  }
+
+  status refresh() override {
+    std::lock_guard writer(writer_mutex_);
+    return read_to_end(kafka::deadline_after(options_.timeout));
+  }
+
+  bool publishes_side_records() const override { return true; }
+
+ private:
+  // The requests of one append_group share a unit number, and a group never splits a unit.
+  struct pending {
+    append_request* request;
+    std::optional<result<append_outcome>> outcome;
+    bool done;
+    std::uint64_t unit;
+  };
+
+  // Queues one unit and returns once a leader (maybe this thread) committed it.
+  void write(std::vector<pending>& mine) {
+    queue_.run(mine, k_max_group_bytes, payload_size, [this](const std::vector<pending*>& group) { commit_group(group); });
+  }
+
+
+  // Decisions of one group not yet in the index.
+  struct group_state {
+    std::unordered_map<std::string, std::uint64_t> versions;
+    std::unordered_map<std::string, append_outcome> commands;
+  };
+
+  // The records of a group's transaction: each event (to its stream's partition, with the
+  // stream, sequence and command id in headers) and each side record (to its topic, by key),
+  // with the request and event each came from (null for a side record).
+  struct outgoing {
+    std::deque<std::string> text;  // topics and header values the records point into
+    std::vector<kafka::outgoing_record> records;
+    std::vector<std::pair<pending*, std::size_t>> sources;
+
+    outgoing(const kafka_event_log& log, const std::vector<pending*>& accepted) {
+      for (pending* p : accepted) {
+        const append_request& r = *p->request;
+        const auto partition = static_cast<std::int32_t>((*p->outcome)->partition);
+        for (std::size_t i = 0; i < r.events.size(); ++i) {
+          const std::string& sequence = text.emplace_back(std::to_string(r.expected.value() + 1 + i));
+          records.push_back({&log.topic_, partition, r.stream, r.events[i],
+                             {{k_stream_header, r.stream}, {k_sequence_header, sequence}, {k_command_header, r.command_id}}});
+          sources.emplace_back(p, i);
+        }
+        for (const side_record& side : r.side_records) {
+          const std::string& topic = text.emplace_back(log.options_.topic_prefix + side.topic_suffix);
+          records.push_back({&topic, RD_KAFKA_PARTITION_UA, side.key, side.value,
+                             {{k_stream_header, r.stream}, {k_command_header, r.command_id}}});
+          sources.emplace_back(nullptr, 0);
+        }
+      }
+    }
+  };
+
+  // --- the producer ------------------------------------------------------------------------
+
+  std::string transactional_id() const {
+    return options_.transactional_id.empty() ? options_.topic_prefix + "engine" : options_.transactional_id;
+  }
+
+  std::vector<std::pair<std::string, std::string>> producer_settings() const {
+    const auto txn_timeout = std::clamp<long long>(2 * options_.timeout.count(), 60'000, 900'000);
+    auto settings = kafka::base_settings(options_.bootstrap_servers, "sazesh-engine");
+    settings.insert(settings.end(), {
+                                        {"enable.idempotence", "true"},
+                                        {"acks", "all"},
+                                        // A transaction's commit flushes at once anyway; lingering
+                                        // only delays the first produce behind AddPartitionsToTxn.
+                                        {"linger.ms", "0"},
+                                        // The coordinator answers CONCURRENT_TRANSACTIONS while the
+                                        // last commit's markers are written; 100 ms (the default)
+                                        // between retries would dominate an append.
+                                        {"retry.backoff.ms", "20"},
+                                        {"transaction.timeout.ms", std::to_string(txn_timeout)},
+                                        {"transactional.id", transactional_id()},
+                                    });
+    settings.insert(settings.end(), options_.config.begin(), options_.config.end());
+    return settings;
+  }
+
+  // --- the group commit --------------------------------------------------------------------
+
+  static std::size_t payload_size(const append_request& request) {
+    std::size_t size = request.stream.size() + request.command_id.size();
+    for (const std::string& e : request.events) size += e.size() + k_record_overhead;
+    for (const side_record& s : request.side_records) size += s.value.size() + s.key.size() + k_record_overhead;
+    return size;
+  }
+
+
+  // Records too big for the cluster are refused before anything is produced, so they never
+  // turn a whole group's transaction into an abort.
+  status check_sizes(const append_request& request) const {
+    const std::size_t extra = request.stream.size() + request.command_id.size() + k_record_overhead;
+    for (std::size_t i = 0; i < request.events.size(); ++i)
+      if (request.events[i].size() + extra > max_record_bytes_)
+        return error(errc::invalid_argument, "events",
+                     fmt::format("event {} of the command is {} bytes; records of {} take at most {} bytes "
+                                 "(message.max.bytes)",
+                                 i + 1, request.events[i].size(), topic_, max_record_bytes_));
+    for (const side_record& s : request.side_records)
+      if (s.value.size() + s.key.size() + k_record_overhead > max_record_bytes_)
+        return error(errc::invalid_argument, "side_records",
+                     fmt::format("a record for {}{} is {} bytes; records take at most {} bytes", options_.topic_prefix,
+                                 s.topic_suffix, s.value.size(), max_record_bytes_));
+    return ok;
+  }
+
+  status ensure_side_topics(const append_request& request, kafka::deadline until) {
+    for (const side_record& s : request.side_records) {
+      const std::string topic = options_.topic_prefix + s.topic_suffix;
+      if (known_topics_.count(topic)) continue;
+      if (s.topic_suffix.empty() || !valid_topic_chars(s.topic_suffix) || topic.size() > 249)
+        return error(errc::invalid_argument, "side_records",
+                     fmt::format("{} is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)", topic));
+      // One partition: an agency reads its feed in the order the engine wrote it.
+      auto made = kafka::ensure_topic(reader_.client(), topic, 1, options_.replication_factor,
+                                      topic_configs(options_.replication_factor),
+                                      reader_.context(), until);
+      if (!made) return made.error();
+      known_topics_.insert(topic);
+    }
+    return ok;
+  }
+
+  // Decides one request of a group against the index plus the group's earlier decisions.
+  result<append_outcome> decide(const append_request& request, group_state& state) {
+    if (auto it = state.commands.find(request.command_id); it != state.commands.end()) {
+      append_outcome first = it->second;
+      first.repeated = true;
+      return first;
+    }
+    if (auto first = index_.find_command(request.command_id)) {
+      first->repeated = true;
+      return *first;
+    }
+    std::uint64_t current = 0;
+    if (auto it = state.versions.find(request.stream); it != state.versions.end()) current = it->second;
+    else current = index_.version(request.stream);
+    if (request.expected.value() != current)
+      return error{errc::conflict, "expected_version", version_rule(current, request.expected.value())};
+    if (auto s = check_sizes(request); !s) return s.error();
+
+    append_outcome outcome;
+    outcome.stream = request.stream;
+    outcome.first_sequence = stream_version{current + 1};
+    outcome.count = request.events.size();
+    outcome.partition = kafka_partition_of(request.stream, partitions_);
+    outcome.first_position = log_position{index_.next_offset(outcome.partition)};  // set again on delivery
+    state.versions.insert_or_assign(request.stream, current + request.events.size());
+    state.commands.emplace(request.command_id, outcome);
+    return outcome;
+  }
+
+  // Decides, produces, commits and indexes one group. Runs in the leader only. noexcept: an
+  // exception between the commit and the indexing would leave the index behind the topic.
+  void commit_group(const std::vector<pending*>& group) noexcept {
+    std::lock_guard writer(writer_mutex_);
+    const kafka::deadline until = kafka::deadline_after(options_.timeout);
+    // An aborted transaction is tried once more with a new producer: aborts come from the
+    // cluster refusing a batch (a leader moving, a sequence gap after a failed produce), which
+    // a fresh producer id and epoch usually get past, and nothing of the first try is visible.
+    for (int attempt = 0;; ++attempt) {
+      auto failure = run_group(group, until);
+      if (!failure) return;
+      const bool retry = producer_->last_failure() == kafka::txn_failure::aborted && attempt == 0 &&
+                         !kafka::passed(until);
+      // Decisions inside a group depend on each other (a conflict may be due to an earlier
+      // request that is now not written), so, as in the embedded log, no outcome stands.
+      const auto fail_all = [&] {
+        for (pending* p : group) p->outcome = *failure;
+      };
+      if (!retry) return fail_all();
+      if (auto restarted = producer_->start(until); !restarted) {
+        index_stale_ = true;  // read once the next start succeeds
+        return fail_all();
+      }
+      index_stale_ = true;  // the group is decided again on the topic as the new producer found it
+    }
+  }
+
+  // One try at a group: gets the producer and the index ready, decides every request (setting
+  // each outcome), runs the transaction and indexes it. Returns the transaction's error, if it
+  // failed; every outcome of the group is then to be replaced by it.
+  std::optional<error> run_group(const std::vector<pending*>& group, kafka::deadline until) {
+    const auto fail_all = [&](const error& e) {
+      for (pending* p : group) p->outcome = e;
+      return std::nullopt;
+    };
+    if (const auto& fenced = producer_->fenced()) return fail_all(*fenced);
+    // After a failure a new producer settles what the old one left open (init_transactions also
+    // fences anyone who took the transactional id meanwhile); the topic is then read to its
+    // end, so the index shows whatever was committed before it.
+    if (!producer_->ready()) {
+      if (auto s = producer_->start(until); !s) return fail_all(s.error());
+      index_stale_ = true;
+    }
+    if (index_stale_) {
+      if (auto s = read_to_end(until); !s) return fail_all(s.error());
+      index_stale_ = false;
+    }
+
+    group_state state;
+    std::vector<pending*> accepted;  // with events to produce
+    std::vector<pending*> empty;     // accepted with no events: remembered, nothing produced
+    // A refused or repeated request stops the rest of its unit (append_group writes a prefix).
+    std::uint64_t stopped_unit = 0;
+    std::optional<error> stop_reason;
+    for (pending* p : group) {
+      const append_request& r = *p->request;
+      if (stop_reason && p->unit == stopped_unit) {
+        p->outcome = not_written_after(*stop_reason);
+        continue;
+      }
+      status sides = ok;
+      if (!r.events.empty() && !r.side_records.empty()) sides = ensure_side_topics(r, until);
+      if (sides) p->outcome = decide(r, state);
+      else p->outcome = sides.error();
+      if (!p->outcome->has_value() || (*p->outcome)->repeated) {
+        stopped_unit = p->unit;
+        stop_reason = p->outcome->has_value() ? error(errc::conflict, "command_id", "was appended before")
+                                              : p->outcome->error();
+        continue;
+      }
+      (r.events.empty() ? empty : accepted).push_back(p);
+    }
+    if (!accepted.empty()) {
+      outgoing group_records(*this, accepted);
+      auto offsets = producer_->run_transaction(group_records.records, until);
+      if (!offsets) {
+        if (producer_->last_failure() == kafka::txn_failure::unknown) index_stale_ = true;
+        return offsets.error();
+      }
+      index_own(group_records, *offsets);
+    }
+    remember_empty(empty);
+    return std::nullopt;
+  }
+
+  // Indexes a committed group from its records' offsets and sets each outcome's position.
+  void index_own(const outgoing& group_records, const std::vector<std::int64_t>& offsets) {
+    for (std::size_t i = 0; i < group_records.sources.size(); ++i) {
+      const auto& [owner, event_index] = group_records.sources[i];
+      if (!owner) continue;  // a side record
+      append_outcome& outcome = **owner->outcome;
+      const append_request& request = *owner->request;
+      const auto offset = static_cast<std::uint64_t>(offsets[i]);
+      if (event_index == 0) outcome.first_position = log_position{offset};
+      stored_event e;
+      e.partition = outcome.partition;
+      e.position = log_position{offset};
+      e.stream = request.stream;
+      e.sequence = stream_version{request.expected.value() + 1 + event_index};
+      e.bytes = request.events[event_index];
+      index_.add_own(std::move(e));
+    }
+    for (const auto& [owner, event_index] : group_records.sources)
+      if (owner && event_index == 0) index_.remember(owner->request->command_id, **owner->outcome);
+  }
+
+  void remember_empty(const std::vector<pending*>& empty) {
+    if (empty.empty()) return;
+    for (pending* p : empty) index_.remember(p->request->command_id, **p->outcome);
+  }
+
+  // --- reading the topic ---------------------------------------------------------------------
+
+  status read_to_end(kafka::deadline until) {
+    auto outcome = reader_.read_to_end(
+        [this](const rd_kafka_message_t& m) {
+          const std::string_view bytes(static_cast<const char*>(m.payload), m.payload ? m.len : 0);
+          return index_.add_read(static_cast<std::uint32_t>(m.partition), static_cast<std::uint64_t>(m.offset),
+                                 header(m, k_stream_header), header(m, k_sequence_header), header(m, k_command_header),
+                                 bytes);
+        },
+        until);
+    for (std::uint32_t p = 0; p < partitions_; ++p)
+      read_through_[p].store(static_cast<std::uint64_t>(std::max<std::int64_t>(0, reader_.read_through(p))));
+    return outcome;
+  }
+
+  const kafka_log_options options_;
+  const std::string topic_;
+  const std::uint32_t partitions_;
+  const std::size_t max_record_bytes_;
+
+  // Held by whoever changes the index or uses the producer or the reader: the leader for a
+  // whole group, refresh() for a read.
+  std::mutex writer_mutex_;
+  kafka::partition_reader reader_;
+  std::unique_ptr<kafka::transactional_producer> producer_;  // a writer's; none for a follower
+  bool index_stale_ = false;  // a transaction's outcome is unknown: read to the end first
+  std::set<std::string> known_topics_;
+
+  group_commit<pending> queue_;  // the appends waiting, and their leader
+
+  kafka_index index_;  // see the top of this file
+  // Per partition: the reader has handed every record before this offset to the index.
+  std::vector<std::atomic<std::uint64_t>> read_through_;
+  kafka::group_offsets progress_;  // report_progress's commits
+};
+
+status check_options(const kafka_log_options& o) {
+  if (o.bootstrap_servers.empty()) return error(errc::invalid_argument, "kafka", "no bootstrap servers given");
+  if (o.topic_prefix.empty() || !valid_topic_chars(o.topic_prefix) || o.topic_prefix.size() > 200)
+    return error(errc::invalid_argument, "kafka_prefix",
+                 "must be letters, digits, '.', '_' or '-' (it starts every topic name)");
+  if (o.partitions == 0 || o.partitions > 10'000)
+    return error(errc::invalid_argument, "partitions", "must be between 1 and 10000");
+  if (o.replication_factor < 1) return error(errc::invalid_argument, "replication_factor", "must be at least 1");
+  if (o.timeout.count() <= 0) return error(errc::invalid_argument, "timeout", "must be positive");
+  return ok;
+}
+
+}  // namespace
+
+std::string kafka_events_topic(std::string_view prefix) { return std::string(prefix) + "events"; }
+
+std::string kafka_agency_topic(std::string_view prefix, std::string_view agency_id) {
+  return std::string(prefix) + "agency." + std::string(agency_id);
+}
+
+std::uint32_t kafka_partition_of(std::string_view stream, std::uint32_t partitions) {
+  std::uint32_t h = 2166136261u;
+  for (unsigned char c : stream) h = (h ^ c) * 16777619u;
+  return partitions == 0 ? 0 : h % partitions;
+}
+
+result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& options) {
+  if (auto s = check_options(options); !s) return s.error();
+  const kafka::deadline until = kafka::deadline_after(options.timeout);
+  const std::string topic = kafka_events_topic(options.topic_prefix);
+
+  auto context = std::make_unique<kafka::client_context>(options.bootstrap_servers);
+  auto settings = kafka::reader_settings(options.bootstrap_servers);
+  settings.insert(settings.end(), options.config.begin(), options.config.end());
+  auto consumer = kafka::make_client(RD_KAFKA_CONSUMER, settings, *context);
+  if (!consumer) return consumer.error();
+
+  std::uint32_t partitions = 0;
+  if (options.follower) {
+    auto found = kafka::describe_topic(consumer->get(), topic, *context, until);
+    if (!found) return found.error();
+    if (!*found)
+      return error(errc::not_found, "kafka", fmt::format("no event log: {} has no topic {}", options.bootstrap_servers, topic));
+    partitions = **found;
+  } else {
+    auto made = kafka::ensure_topic(consumer->get(), topic, options.partitions, options.replication_factor,
+                                    topic_configs(options.replication_factor),
+                                    *context, until);
+    if (!made) return made.error();
+    if (*made != options.partitions)
+      return error(errc::invalid_argument, "partitions",
+                   fmt::format("topic {} has {} partitions, this engine is configured for {}; streams are placed by "
+                               "the partition count, so it cannot change",
+                               topic, *made, options.partitions));
+    partitions = *made;
+  }
+
+  auto reader = kafka::partition_reader::open(std::move(context), std::move(*consumer), topic, partitions);
+  if (!reader) return reader.error();
+  auto log = std::make_unique<kafka_event_log>(options, topic, partitions, std::move(*reader));
+  if (auto s = log->start(until); !s) return s.error();
+  return std::unique_ptr<event_log>(std::move(log));
+}
+
+}  // namespace sazesh

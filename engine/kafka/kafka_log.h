@@ -1,0 +1,140 @@
+// kafka_log: the event_log on an Apache Kafka cluster (through librdkafka, which stays private
+// to engine/kafka_*.cc).
+//
+//   kafka_log_options o;
+//   o.bootstrap_servers = "127.0.0.1:9092";
+//   auto log = open_kafka_log(o);          // creates "sazesh.events" if missing, then catches up
+//   auto eng = engine::open(**log, clock);
+//
+// Topics
+// ======
+// Every topic name starts with the topic prefix (default "sazesh."):
+//   PREFIX "events"            the log: one record per event; created by the writer if missing
+//                              (partitions, replication factor, retention unlimited)
+//   PREFIX "agency." AGENCY    one agency's referral feed (side records, see append_request);
+//                              created by the writer on first use, one partition
+// So a prefixed ACL on PREFIX "agency.AGENCY" gives an agency exactly its own feed:
+//   kafka.sh acls --add --allow-principal User:agency1 --operation Read --operation Describe
+//       --topic sazesh.agency.agency1 --resource-pattern-type prefixed
+//   kafka.sh acls --add --allow-principal User:agency1 --operation Read
+//       --group sazesh.agency.agency1 --resource-pattern-type prefixed
+// (the default consumer group of a feed is PREFIX "agency." AGENCY ".feed").
+//
+// Records of the events topic
+// ===========================
+// key = stream id; value = the Envelope bytes exactly as appended; headers "sazesh-stream"
+// (stream id), "sazesh-sequence" (decimal) and "sazesh-command" (command id). A stream lives in
+// partition fnv1a_32(stream id) mod partitions, computed here and produced to explicitly, so
+// placement never depends on a client's partitioner. Positions are Kafka offsets within the
+// partition. Appends are transactional (one transaction per group of appends), so offsets
+// have gaps (transaction markers): the next position after an event is its offset + 1, and
+// readers never assume positions are dense. Every read is isolation.level=read_committed.
+//
+// The writer
+// ==========
+// One writer per transactional id (default PREFIX "engine"): opening a writer calls
+// init_transactions, which fences every older writer with the same id (their next append fails
+// with errc::unavailable, rule "fenced: …", and so does everything they try after it) and
+// aborts or completes their unfinished transaction. Only then does the new writer read every
+// partition from the beginning to its end, so a restarted engine catches up from Kafka before
+// it accepts commands. It keeps in memory what the embedded log keeps on disk: each stream's
+// version and event positions, each command id's outcome, and every event's bytes
+// (engine/kafka/kafka_index.h; a production deployment would keep this index in a local RocksDB
+// cache, resuming from its stored offsets; in memory it costs a full read of the topic at start
+// and RAM for the whole log, in every writer and follower). A writer indexes its own commits
+// from their delivery reports; its consumer still fetches them in the background (bounded by
+// librdkafka's queued.max.messages.kbytes) and skips them.
+//
+// append() follows the embedded log exactly (command-id repeats, expected versions, errors);
+// concurrent appends are grouped into one transaction (leader/follower, like the embedded
+// log's group commit). An append returns once its transaction committed. A command with no
+// events is remembered in memory only (the engine never appends one).
+// Errors: errc::unavailable when the cluster cannot be reached or does not answer in time (the
+// rule names the bootstrap servers and librdkafka's error name) and says whether nothing was
+// written or the outcome is unknown; errc::io for other client errors. A failed transaction is
+// aborted, so read_committed readers never see part of it. After an unknown outcome the
+// writer starts a new producer (init_transactions completes or aborts the old transaction) and
+// re-reads the topic before the next append, so a retry with the same command id either
+// appends or returns the first outcome.
+//
+// Reading
+// =======
+// read_stream, version, find_command and read_partition are served from the in-memory index.
+// partitions() is the topic's partition count. read_all() and end(): with one partition they
+// are read_partition(0, …) and one past the last event's offset; with several, they number
+// events in the order this process indexed them (dense from 0, stable for the life of the
+// process, not across processes) — enough for tools that walk every event once; the engine
+// and the projector use read_partition.
+// refresh() reads what was committed since (for a writer: what another writer with another
+// transactional id might have written; normally nothing).
+// Order: a stream's events keep their order (one partition), but a reader that folds partition
+// by partition (engine::catch_up, the projector) meets events of different partitions in
+// another order than the writer decided them. Whatever depends on the order across streams
+// (the order of world::score_events within a business, today) differs between the live engine
+// and a replay of the topic; every per-stream fact and every projection row tested is equal.
+//
+// A follower (options.follower) has no producer: it refuses append with errc::unavailable,
+// needs an existing topic (errc::not_found otherwise) and adopts its partition count.
+// partition_end(p) is one past the offset of the partition's last event the log holds.
+//
+// Readers' progress
+// =================
+// report_progress(p, next) (the projector calls it after each committed batch) commits `next`
+// as the offset of partition p of the events topic for consumer group options.progress_group
+// (default PREFIX "projector"), so `kafka-consumer-groups --describe --group sazesh.projector`
+// shows the projector's lag like any consumer's. The group only mirrors the projector's own
+// positions, kept in its projections: it is never read back, and never joined (the commits are
+// a simple consumer's). Offsets have Kafka's meaning, the next offset to read. A reader past
+// the last event this log has read in a partition is reported at the end this log read to, past
+// any transaction markers, so a caught-up projector shows lag 0; one behind shows the offsets
+// it has still to read, markers included. (A writer does not read its own commits' markers: a
+// projector on it, right after its own append, shows lag 1 there until a reader reports.)
+// Commits are asynchronous and best-effort (see kafka::group_offsets): a cluster that is away
+// or an ACL that refuses the group only leaves the group's offsets behind; closing the log
+// waits a moment (about 2 s at most) for the last one.
+//
+// Thread safety: every method may be called from several threads at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/log/event_log.h"
+#include "engine/base/result.h"
+
+namespace sazesh {
+
+struct kafka_log_options {
+  std::string bootstrap_servers;           // "host:port,host:port"
+  std::string topic_prefix = "sazesh.";
+  std::uint32_t partitions = 3;            // for a topic the writer creates; an existing
+                                           // topic must have this many
+  std::int16_t replication_factor = 1;     // for a topic the writer creates
+  std::string transactional_id;            // empty: topic_prefix + "engine"
+  bool follower = false;                   // read-only: no producer, no topic creation
+  // librdkafka settings passed through verbatim (security.protocol, sasl.*, ssl.*, client.id…);
+  // they are applied last, so they override this file's defaults.
+  std::map<std::string, std::string> config;
+  // Bound on each blocking step: reaching the cluster, creating the topic, reading to the end,
+  // committing a transaction.
+  std::chrono::milliseconds timeout{30'000};
+  // The consumer group report_progress() commits offsets for; empty: topic_prefix + "projector".
+  std::string progress_group;
+};
+
+// Opens the log: a writer (creating the events topic if missing, fencing older writers,
+// catching up) or a follower (catching up).
+result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& options);
+
+// PREFIX "events".
+std::string kafka_events_topic(std::string_view prefix);
+// PREFIX "agency." AGENCY: the topic an agency's side records go to.
+std::string kafka_agency_topic(std::string_view prefix, std::string_view agency_id);
+// The partition a stream lives in: FNV-1a (32 bit) of the stream id, mod `partitions`.
+std::uint32_t kafka_partition_of(std::string_view stream, std::uint32_t partitions);
+
+}  // namespace sazesh

@@ -1,0 +1,95 @@
+// kafka_producer: a transactional librdkafka producer that runs one transaction at a time and
+// says, when one fails, what it left behind. Private to engine/kafka/kafka_log.cc.
+//
+//   transactional_producer p(settings, "sazesh.engine", "sazesh.events");
+//   p.start(until);                                   // init_transactions: fences older ones
+//   auto offsets = p.run_transaction(records, until); // one transaction, committed or not
+//   if (!offsets && p.last_failure() == txn_failure::aborted) …  // nothing was written
+//
+// Thread safety: one thread at a time (the log's leader).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "engine/kafka/kafka_client.h"
+#include "engine/base/result.h"
+
+namespace sazesh::kafka {
+
+// What a failed transaction left behind.
+enum class txn_failure {
+  aborted,  // aborted (or never committed, and the next start aborts it): nothing is visible
+  fenced,   // a newer producer took the transactional id: nothing committed, and never again
+  unknown,  // the commit did not finish in time: committed or not; start() again to settle it
+};
+
+// One record of a transaction. The pointers must stay valid during run_transaction.
+struct outgoing_record {
+  const std::string* topic;
+  std::int32_t partition;  // RD_KAFKA_PARTITION_UA: by key
+  std::string_view key;
+  std::string_view value;
+  std::vector<std::pair<const char*, std::string_view>> headers;
+};
+
+class transactional_producer {
+ public:
+  // `settings` are the client's (bootstrap and the caller's pass-through settings included);
+  // `topic` is the one whose leaders are looked up at start, so the first produce need not wait.
+  transactional_producer(std::vector<std::pair<std::string, std::string>> settings, std::string bootstrap,
+                         std::string transactional_id, std::string topic);
+  ~transactional_producer();
+  transactional_producer(const transactional_producer&) = delete;
+  transactional_producer& operator=(const transactional_producer&) = delete;
+
+  // (Re)starts the producer: a new client whose init_transactions fences every older producer
+  // with the transactional id and settles its open transaction.
+  status start(deadline until);
+  // Started, not fenced, and no failure since that calls for a new start().
+  bool ready() const { return client_ != nullptr && !fenced_ && !needs_start_; }
+  const std::optional<error>& fenced() const { return fenced_; }
+
+  // Produces `records` in one transaction and commits it: each record's offset, in order. On
+  // failure, last_failure() says what was left behind, and the error's rule says it in words.
+  result<std::vector<std::int64_t>> run_transaction(const std::vector<outgoing_record>& records, deadline until);
+  txn_failure last_failure() const { return last_failure_; }
+
+ private:
+  struct delivery {
+    bool reported = false;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    std::int64_t offset = -1;
+  };
+
+  error on_fatal(const rd_kafka_error_t& e, std::string_view what);
+  void on_delivery(const rd_kafka_message_t& m);
+  void abort(deadline until);
+  status produce_all(const std::vector<outgoing_record>& records, std::vector<std::uint64_t>& ids, deadline until);
+  status commit(deadline until);
+  std::vector<delivery> take_deliveries(const std::vector<std::uint64_t>& ids);
+  error failed(txn_failure kind, const error& why);
+
+  const std::vector<std::pair<std::string, std::string>> settings_;
+  const std::string transactional_id_;
+  const std::string topic_;
+  client_context context_;  // before client_: outlives it
+  client_ptr client_;
+  std::optional<error> fenced_;
+  bool needs_start_ = true;
+  txn_failure last_failure_ = txn_failure::aborted;
+
+  // Delivery reports are matched by the number in each message's opaque: one arriving after its
+  // transaction gave up (an abort's purge) finds nothing here and is dropped.
+  std::mutex delivery_mutex_;
+  std::unordered_map<std::uint64_t, delivery> deliveries_;
+  std::uint64_t next_delivery_id_ = 1;
+};
+
+}  // namespace sazesh::kafka

@@ -1,0 +1,70 @@
+#include "engine/record/codec.h"
+
+#include <fmt/format.h>
+
+#include "engine/record/hash.h"
+
+namespace sazesh {
+
+std::string event_id_for(std::string_view command_id, std::uint32_t index) {
+  std::string key(command_id);
+  key += '\0';
+  key += std::to_string(index);
+  return to_hex(sha256(key)).substr(0, 32);
+}
+
+std::string encode(const envelope_fields& f, const fb::EventUnion& event) {
+  flatbuffers::FlatBufferBuilder b(512);
+  const auto event_id = b.CreateString(event_id_for(f.command_id, f.index));
+  const auto stream = b.CreateString(f.stream);
+  const auto actor_id = b.CreateString(f.by.id);
+  const auto command_id = b.CreateString(f.command_id);
+  const auto previous = b.CreateVector(reinterpret_cast<const std::uint8_t*>(f.previous_hash.data()),
+                                       f.previous_hash.size());
+  const auto payload = event.Pack(b);
+  fb::EnvelopeBuilder env(b);
+  env.add_event_id(event_id);
+  env.add_stream_id(stream);
+  env.add_sequence(f.sequence.value());
+  env.add_actor_role(f.by.role);
+  env.add_actor_id(actor_id);
+  env.add_time_ms(f.time);
+  env.add_command_id(command_id);
+  env.add_schema_version(current_schema_version);
+  env.add_previous_hash(previous);
+  env.add_payload_type(event.type);
+  env.add_payload(payload);
+  fb::FinishEnvelopeBuffer(b, env.Finish());
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+result<event_record> decode(std::string_view bytes) {
+  const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  flatbuffers::Verifier verifier(data, bytes.size());
+  if (!fb::VerifyEnvelopeBuffer(verifier))
+    return error(errc::corrupt, "envelope", "is not a valid Envelope buffer (verification failed)");
+  const fb::Envelope* env = fb::GetEnvelope(data);
+  if (env->schema_version() == 0 || env->schema_version() > current_schema_version)
+    return error(errc::corrupt, "schema_version",
+                 fmt::format("{} is not a schema version this engine reads", env->schema_version()));
+  if (env->payload_type() == fb::Event_NONE || env->payload_type() > fb::Event_MAX)
+    return error(errc::corrupt, "payload", "names no known event");
+  if (env->stream_id() == nullptr || env->stream_id()->size() == 0 || env->sequence() == 0)
+    return error(errc::corrupt, "stream_id", "every event belongs to a stream, from sequence 1");
+  event_record r;
+  const auto str = [](const flatbuffers::String* s) { return s ? s->str() : std::string(); };
+  r.event_id = str(env->event_id());
+  r.stream = str(env->stream_id());
+  r.sequence = stream_version(env->sequence());
+  r.by = actor{env->actor_role(), str(env->actor_id())};
+  r.time = env->time_ms();
+  r.command_id = str(env->command_id());
+  r.schema_version = env->schema_version();
+  if (const auto* p = env->previous_hash()) r.previous_hash.assign(p->begin(), p->end());
+  r.payload.type = env->payload_type();
+  r.payload.value = fb::EventUnion::UnPack(env->payload(), env->payload_type(), nullptr);
+  r.hash = sha256(bytes);
+  return r;
+}
+
+}  // namespace sazesh
