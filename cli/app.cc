@@ -11,6 +11,7 @@
 #include "engine/domain/decide.h"
 #include "engine/record/hash.h"
 #include "engine/rule_files.h"
+#include "engine/rule_files.h"
 #include "engine/domain/describe.h"
 #include "projections/projector.h"
 #include "schemas/schema_json.h"

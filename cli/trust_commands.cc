@@ -15,6 +15,7 @@
 #include "cli/table.h"
 #include "engine/domain/describe.h"
 #include "engine/rule_files.h"
+#include "engine/rule_files.h"
 
 namespace sazesh::cli {
 namespace {

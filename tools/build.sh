@@ -4,6 +4,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/tools/install-deps.sh"
-cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE="${SAZESH_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+# SAZESH_WERROR=ON (tools/test.sh sets it) makes warnings errors; unset, the cached choice stays.
+werror=()
+[ -z "${SAZESH_WERROR:-}" ] || werror=(-DSAZESH_WERROR="$SAZESH_WERROR")
+cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE="${SAZESH_BUILD_TYPE:-RelWithDebInfo}" "${werror[@]}" >/dev/null
 # Two cores on the reference machine; more parallel jobs only thrash.
 ninja -C "$root/build" -j"${SAZESH_JOBS:-2}" "$@"
