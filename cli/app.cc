@@ -11,7 +11,6 @@
 #include "engine/domain/decide.h"
 #include "engine/record/hash.h"
 #include "engine/rule_files.h"
-#include "engine/rule_files.h"
 #include "engine/domain/describe.h"
 #include "projections/projector.h"
 #include "schemas/schema_json.h"
@@ -19,28 +18,41 @@
 namespace sazesh::cli {
 namespace {
 
-const std::vector<option_spec>& global_options() {
-  static const std::vector<option_spec> specs{
-      {"data-dir", "DIR", "the data folder (default ./sazesh-data, or $SAZESH_DATA_DIR)"},
-      {"as", "ROLE:ID", "who is acting, e.g. consumer:U-3F9K2Q7A or operator:ali ($SAZESH_ACTOR)"},
-      {"command-id", "ID", "an id for this command; repeating it repeats nothing (default: random)"},
-      {"now", "TIME", "decide as of this time instead of the clock ($SAZESH_NOW)"},
-      {"digits", "latin|persian", "digits for Jalali dates (default latin)"},
-      {"calendar", "DIR", "folder of holidays-YYYY.txt files ($SAZESH_CALENDAR_DIR)"},
-      {"rules", "FILE", "trust score rules ($SAZESH_RULES; default rules/trust-v1.rules)"},
-      {"weekend", "friday|thursday-friday", "the weekend for working-day deadlines (default friday)"},
-      {"kafka", "BOOTSTRAP", "keep the log on Kafka (host:port,…) instead of the data folder ($SAZESH_KAFKA)"},
-      {"kafka-prefix", "PREFIX", "prefix of every Kafka topic (default sazesh.; $SAZESH_KAFKA_PREFIX)"},
-      {"kafka-config", "KEY=VALUE", "a librdkafka setting, e.g. security.protocol=SASL_SSL ("
-                                    "$SAZESH_KAFKA_CONFIG, comma-separated)", false, true},
-      {"kafka-timeout", "MS", "how long to wait for the cluster at each step (default 30000; $SAZESH_KAFKA_TIMEOUT_MS)"},
-      {"kafka-projector-group", "GROUP", "the consumer group showing the projector's lag (default "
-                                         "PREFIXprojector; $SAZESH_KAFKA_PROJECTOR_GROUP)"},
-      {"json", "", "print JSON instead of text"},
-      {"csv", "", "print query results as CSV"},
-      {"help", "", "show help"},
+struct global_option {
+  option_spec spec;
+  unsigned group;  // uses::…; 0: every command takes it
+};
+
+const std::vector<global_option>& global_options() {
+  static const std::vector<global_option> specs{
+      {{"data-dir", "DIR", "the data folder (default ./sazesh-data, or $SAZESH_DATA_DIR)"}, uses::folder},
+      {{"as", "ROLE:ID", "who is acting, e.g. consumer:U-3F9K2Q7A or operator:ali ($SAZESH_ACTOR)"}, uses::actor},
+      {{"command-id", "ID", "an id for this command; repeating it repeats nothing (default: random)"}, uses::command_id},
+      {{"now", "TIME", "decide as of this time instead of the clock ($SAZESH_NOW)"}, uses::clock},
+      {{"digits", "latin|persian", "digits for Jalali dates (default latin)"}, uses::digits},
+      {{"calendar", "DIR", "folder of holidays-YYYY.txt files ($SAZESH_CALENDAR_DIR)"}, uses::rules},
+      {{"rules", "FILE", "trust score rules ($SAZESH_RULES; default rules/trust-v1.rules)"}, uses::rules},
+      {{"weekend", "friday|thursday-friday", "the weekend for working-day deadlines (default friday)"}, uses::rules},
+      {{"kafka", "BOOTSTRAP", "keep the log on Kafka (host:port,…) instead of the data folder ($SAZESH_KAFKA)"}, uses::kafka},
+      {{"kafka-prefix", "PREFIX", "prefix of every Kafka topic (default sazesh.; $SAZESH_KAFKA_PREFIX)"}, uses::kafka},
+      {{"kafka-config", "KEY=VALUE", "a librdkafka setting, e.g. security.protocol=SASL_SSL ("
+                                     "$SAZESH_KAFKA_CONFIG, comma-separated)", false, true}, uses::kafka},
+      {{"kafka-timeout", "MS", "how long to wait for the cluster at each step (default 30000; $SAZESH_KAFKA_TIMEOUT_MS)"},
+       uses::kafka},
+      {{"kafka-projector-group", "GROUP", "the consumer group showing the projector's lag (default "
+                                          "PREFIXprojector; $SAZESH_KAFKA_PROJECTOR_GROUP)"}, uses::projector},
+      {{"json", "", "print JSON instead of text"}, uses::json},
+      {{"csv", "", "print query results as CSV"}, uses::csv},
+      {{"help", "", "show help"}, 0},
   };
   return specs;
+}
+
+std::vector<option_spec> global_specs(unsigned groups, bool all) {
+  std::vector<option_spec> out;
+  for (const auto& g : global_options())
+    if (all || g.group == 0 || (g.group & groups) != 0) out.push_back(g.spec);
+  return out;
 }
 
 std::vector<command_spec> build_table() {
@@ -71,12 +83,21 @@ void print_overview(std::ostream& out) {
     }
     fmt::print(out, "  {:<22} {}\n", c.name, c.summary);
   }
-  fmt::print(out, "\nglobal options:\n{}", describe_options(global_options()));
+  fmt::print(out, "\nglobal options such as --data-dir, --as and --json: sazesh help options\n");
+}
+
+void print_global_help(std::ostream& out) {
+  fmt::print(out,
+             "global options: given anywhere on the line; each command takes those its help names.\n\n{}",
+             describe_options(global_specs(0, true)));
 }
 
 void print_command_help(std::ostream& out, const command_spec& c) {
-  fmt::print(out, "usage: sazesh {} [options]\n\n{}\n\noptions:\n{}\nglobal options:\n{}", c.name,
-             c.summary, describe_options(c.options), describe_options(global_options()));
+  std::string globals;
+  for (const auto& g : global_specs(c.globals, false)) globals += " --" + g.name;
+  fmt::print(out, "usage: sazesh {} [options]\n\n{}\n", c.name, c.summary);
+  if (!c.options.empty()) fmt::print(out, "\noptions:\n{}", describe_options(c.options));
+  fmt::print(out, "\nglobal options:{} (sazesh help options describes them)\n", globals);
 }
 
 result<actor> parse_actor(std::string_view text) {
@@ -254,9 +275,10 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     const std::string key = a.rfind("--", 0) == 0 ? a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2) : "";
-    auto g = std::find_if(global_options().begin(), global_options().end(),
-                          [&](const option_spec& o) { return o.name == key; });
-    if (!key.empty() && g != global_options().end()) {
+    auto found = std::find_if(global_options().begin(), global_options().end(),
+                              [&](const global_option& o) { return o.spec.name == key; });
+    const option_spec* g = found == global_options().end() ? nullptr : &found->spec;
+    if (!key.empty() && g != nullptr) {
       if (g->value.empty()) {
         globals.add(key, "true");
       } else if (a.find('=') != std::string::npos) {
@@ -276,11 +298,22 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   }
   s.json = globals.has("json");
   s.csv = globals.has("csv");
+  const auto find_command = [](const std::string& n) {
+    return std::find_if(table().begin(), table().end(), [&](const command_spec& c) { return c.name == n; });
+  };
+  if (name == "help" && rest.size() == 1 && rest[0] == "options") {
+    print_global_help(out);
+    return exit_ok;
+  }
+  if (name == "help" && rest.size() == 1 && find_command(rest[0]) != table().end()) {
+    print_command_help(out, *find_command(rest[0]));
+    return exit_ok;
+  }
   if (name.empty() || name == "help") {
     print_overview(out);
     return name.empty() && !globals.has("help") ? exit_usage : exit_ok;
   }
-  auto spec = std::find_if(table().begin(), table().end(), [&](const command_spec& c) { return c.name == name; });
+  auto spec = find_command(name);
   if (spec == table().end())
     return s.fail(error(errc::invalid_argument, "--command",
                         fmt::format("{} is not a sazesh command (sazesh help lists them)", name)));
@@ -288,6 +321,13 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     print_command_help(out, *spec);
     return exit_ok;
   }
+  // A global option the command does not take is refused, not ignored: `demo --kafka …` must
+  // not quietly run on the embedded log.
+  for (const auto& g : global_options())
+    if (g.group != 0 && (g.group & spec->globals) == 0 && globals.has(g.spec.name))
+      return s.fail(error(errc::invalid_argument, "--" + g.spec.name,
+                          fmt::format("is not an option of {} (sazesh {} --help lists the ones it takes)",
+                                      spec->name, spec->name)));
 
   const char* env_dir = std::getenv("SAZESH_DATA_DIR");
   s.data_dir = globals.has("data-dir") ? globals.get("data-dir") : (env_dir ? env_dir : "sazesh-data");

@@ -70,12 +70,33 @@ class session {
   std::unique_ptr<engine> engine_;
 };
 
+// The global options, in groups; each command names the groups it takes, and a global option
+// outside them is refused ("sazesh help options" describes them all).
+namespace uses {
+inline constexpr unsigned folder = 1u << 0;     // --data-dir
+inline constexpr unsigned kafka = 1u << 1;      // --kafka, --kafka-prefix, --kafka-config, --kafka-timeout
+inline constexpr unsigned projector = 1u << 2;  // --kafka-projector-group (keeps projections current)
+inline constexpr unsigned actor = 1u << 3;      // --as
+inline constexpr unsigned command_id = 1u << 4; // --command-id
+inline constexpr unsigned clock = 1u << 5;      // --now
+inline constexpr unsigned rules = 1u << 6;      // --calendar, --rules, --weekend
+inline constexpr unsigned digits = 1u << 7;     // --digits
+inline constexpr unsigned json = 1u << 8;       // --json
+inline constexpr unsigned csv = 1u << 9;        // --csv
+// Common sets.
+inline constexpr unsigned log = folder | kafka;
+inline constexpr unsigned write = log | projector | actor | command_id | clock | rules | json;
+inline constexpr unsigned read = log | actor | json;  // every read is someone's
+inline constexpr unsigned query = read | projector | digits | csv;
+}  // namespace uses
+
 struct command_spec {
   std::string name;
   std::string group;
   std::string summary;
   std::vector<option_spec> options;
   std::function<int(session&, const parsed_args&)> run;
+  unsigned globals = 0;  // the groups of global options it takes (uses::…)
 };
 
 // Runs one invocation, e.g. {"file", "--business", "shop.ir", …}.

@@ -315,7 +315,7 @@ command_spec demo_command() {
   return {"demo", "main job",
           "run six scripted complaints through the whole lifecycle on a fresh data folder and print what happened",
           {{"data-dir-fresh", "DIR", "an empty (or new) folder to use; default: a new folder in /tmp"}},
-          run_demo};
+          run_demo, uses::folder | uses::rules | uses::digits};
 }
 
 }  // namespace sazesh::cli

@@ -132,7 +132,7 @@ void add_kafka_commands(std::vector<command_spec>& t) {
                "(the target must be empty)",
                {{"to-kafka", "", "from --data-dir's log to the --kafka cluster"},
                 {"from-kafka", "", "from the --kafka cluster to --data-dir's log"}},
-               copy_log_cmd});
+               copy_log_cmd, uses::log | uses::json});
 }
 
 }  // namespace sazesh::cli

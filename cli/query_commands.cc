@@ -506,32 +506,37 @@ void add_query_commands(std::vector<command_spec>& t) {
   t.push_back({"project", proj, "bring the projections up to the end of the log (or --follow it)",
                {{"follow", "", "keep running and apply new events as they come (Ctrl-C stops)"},
                 {"interval-ms", "MS", "with --follow: how often to look for new events (default 200)"}},
-               project});
-  t.push_back({"rebuild", proj, "drop and rebuild every projection from the log, swap it in, compare digests", {}, rebuild_cmd});
+               project, uses::log | uses::projector | uses::json});
+  t.push_back({"rebuild", proj, "drop and rebuild every projection from the log, swap it in, compare digests", {}, rebuild_cmd,
+               uses::log | uses::projector | uses::json});
   const std::string q = "queries (table, --json or --csv)";
-  t.push_back({"case", q, "one case as the projections hold it", {{"case", "CASE", "the case id", true}}, case_cmd});
+  t.push_back({"case", q, "one case as the projections hold it", {{"case", "CASE", "the case id", true}}, case_cmd,
+               uses::query});
   t.push_back({"cases", q, "cases filtered by status, business, agency, category, filing date, overdue",
                {{"status", "STATUS", "current status"}, {"business", "SEAL", "the business"},
                 {"agency", "AGENCY", "held by this agency"}, {"category", "CATEGORY", "the category"},
                 {"from", "DATE", "filed on or after"}, {"to", "DATE", "filed before"},
                 {"overdue", "", "open cases with a deadline already passed"}, {"limit", "N", "at most N rows (default 1000)"}},
-               cases_cmd});
-  t.push_back({"scorecard", q, "a business's scorecard (or every business's)", {{"business", "SEAL", "the business"}}, scorecard_cmd});
+               cases_cmd, uses::query | uses::clock});
+  t.push_back({"scorecard", q, "a business's scorecard (or every business's)", {{"business", "SEAL", "the business"}}, scorecard_cmd,
+               uses::query});
   t.push_back({"top", q, "the top N businesses by complaints, unanswered, satisfaction or any counter",
-               {{"by", "COUNTER", "complaints (default), unanswered, satisfaction, …"}, {"n", "N", "how many (default 10)"}}, top_cmd});
+               {{"by", "COUNTER", "complaints (default), unanswered, satisfaction, …"}, {"n", "N", "how many (default 10)"}}, top_cmd, uses::query});
   t.push_back({"queue", q, "an agency's queue: the cases it holds (--all: every case it ever held)",
-               {{"agency", "AGENCY", "the agency", true}, {"all", "", "include cases transferred on or decided"}}, queue_cmd});
+               {{"agency", "AGENCY", "the agency", true}, {"all", "", "include cases transferred on or decided"}}, queue_cmd,
+               uses::query});
   t.push_back({"dossier", q, "the full transferable case file an agency holds (personal data: agency, operators, auditors)",
                {{"agency", "AGENCY", "the agency", true}, {"case", "CASE", "the case", true},
                 {"bundle", "FILE", "write the whole dossier as one JSON file"}},
-               dossier_cmd});
+               dossier_cmd, uses::query});
   t.push_back({"stats", q, "case counts by month, category, status, outcome or month_category",
-               {{"by", "DIMENSION", "month, category, status, outcome, month_category (default)"}}, stats_cmd});
+               {{"by", "DIMENSION", "month, category, status, outcome, month_category (default)"}}, stats_cmd,
+               uses::query});
   t.push_back({"subscribe", "agencies' feed", "an agency's referral events with the dossier, as JSON lines",
                {{"agency", "AGENCY", "the agency", true}, {"from", "POSITION", "start at this log position (default 0)"},
                 {"follow", "", "keep waiting for new events (Ctrl-C stops)"},
                 {"group", "GROUP", "with --kafka: the consumer group (default PREFIXagency.AGENCY.feed)"}},
-               subscribe_cmd});
+               subscribe_cmd, uses::read | uses::projector});
 }
 
 }  // namespace sazesh::cli

@@ -173,15 +173,18 @@ int tick(session& s, const parsed_args&) {
 
 void add_read_commands(std::vector<command_spec>& t) {
   const std::string group = "reading, auditing and the scheduler";
-  t.push_back({"tick", group, "turn every deadline that is due into its event, exactly once", {}, tick});
+  t.push_back({"tick", group, "turn every deadline that is due into its event, exactly once", {}, tick,
+               uses::log | uses::clock | uses::rules | uses::digits | uses::json});
   t.push_back({"show", group, "a case (or party) with its full timeline, in both calendars",
-               {{"case", "CASE", "the case id"}, {"party", "ID", "a party id instead"}}, show});
+               {{"case", "CASE", "the case id"}, {"party", "ID", "a party id instead"}}, show,
+               uses::read | uses::digits});
   t.push_back({"events", group, "a case's events as raw JSON lines (or the whole log with --all)",
                {{"case", "CASE", "the case id"}, {"party", "ID", "a party id instead"},
                 {"all", "", "every event of the log, with its position"},
                 {"from", "POSITION", "with --all: start at this log position"}},
-               events_raw});
-  t.push_back({"verify", group, "check every record and every hash chain of the log (auditor)", {}, verify});
+               events_raw, uses::read});
+  t.push_back({"verify", group, "check every record and every hash chain of the log (auditor)", {}, verify,
+               uses::read});
 }
 
 }  // namespace sazesh::cli

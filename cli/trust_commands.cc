@@ -15,7 +15,6 @@
 #include "cli/table.h"
 #include "engine/domain/describe.h"
 #include "engine/rule_files.h"
-#include "engine/rule_files.h"
 
 namespace sazesh::cli {
 namespace {
@@ -203,15 +202,17 @@ int scheduler_cmd(session& s, const parsed_args& a) {
 
 void add_trust_commands(std::vector<command_spec>& t) {
   const std::string g = "trust score and scheduler";
+  const unsigned scores = uses::read | uses::clock | uses::rules | uses::digits | uses::csv;
   const option_spec as_of_opt{"as-of", "DATE", "the score the business had then (a date: its end), from the log"};
   t.push_back({"score", g, "trust scores and standings of every business (or one), ranked",
-               {{"business", "SEAL", "one business"}, as_of_opt}, score_cmd});
+               {{"business", "SEAL", "one business"}, as_of_opt}, score_cmd, scores});
   t.push_back({"explain", g, "the events that moved a business's score, and by how much",
-               {{"business", "SEAL", "the business", true}, as_of_opt}, explain_cmd});
+               {{"business", "SEAL", "the business", true}, as_of_opt}, explain_cmd, scores});
   t.push_back({"what-if", g, "every business re-scored under another rule set, side by side (writes nothing)",
-               {{"with", "FILE", "the other rule set, e.g. rules/trust-v2.rules", true}, as_of_opt}, what_if_cmd});
+               {{"with", "FILE", "the other rule set, e.g. rules/trust-v2.rules", true}, as_of_opt}, what_if_cmd, scores});
   t.push_back({"scheduler", g, "run tick and the seal policy on a timer until stopped",
-               {{"interval-ms", "MS", "how often (default 1000)"}}, scheduler_cmd});
+               {{"interval-ms", "MS", "how often (default 1000)"}}, scheduler_cmd,
+               uses::log | uses::projector | uses::clock | uses::rules | uses::digits | uses::json});
 }
 
 }  // namespace sazesh::cli

@@ -93,7 +93,8 @@ int run_write(session& s, const parsed_args& args, const builder& build) {
 void add(std::vector<command_spec>& t, std::string name, std::string group, std::string summary,
          std::vector<option_spec> options, builder build) {
   t.push_back(command_spec{std::move(name), std::move(group), std::move(summary), std::move(options),
-                           [build](session& s, const parsed_args& a) { return run_write(s, a, build); }});
+                           [build](session& s, const parsed_args& a) { return run_write(s, a, build); },
+                           uses::write});
 }
 
 }  // namespace
