@@ -80,7 +80,9 @@ result<scorecard> load_scorecard(const change_set& kv, const std::string& busine
 }
 
 // What one event adds to its business's counters.
-void count(scorecard& sc, const event_record& e, const case_row& after, bool was_open) {
+// `was_rated`: the case had a rating before this event. A case is rated once; a log written
+// before that rule was enforced may hold a second rating, which counts for nothing.
+void count(scorecard& sc, const event_record& e, const case_row& after, bool was_open, bool was_rated) {
   const bool now_open = is_open(after.state.status);
   if (now_open && !was_open) sc[counter::open_cases] += 1;
   if (!now_open && was_open && sc[counter::open_cases] > 0) sc[counter::open_cases] -= 1;
@@ -122,6 +124,7 @@ void count(scorecard& sc, const event_record& e, const case_row& after, bool was
       if (p.AsCaseClosed()->reason == fb::CloseReason_incomplete) sc[counter::incomplete] += 1;
       break;
     case fb::Event_CaseRated: {
+      if (was_rated) break;
       const auto& r = *p.AsCaseRated();
       sc[counter::ratings] += 1;
       sc[counter::rating_sum] += r.stars;
@@ -264,12 +267,14 @@ status apply_event(change_set& kv, const event_record& e, std::string_view bytes
   case_row row;
   std::optional<inputs> inputs_before;
   bool was_open = false;
+  bool was_rated = false;
   if (auto raw = kv.get(row_key)) {
     auto decoded = decode_case_row(*raw);
     if (!decoded) return decoded.error();
     row = std::move(*decoded);
     inputs_before = derive_inputs(row);
     was_open = is_open(row.state.status);
+    was_rated = row.state.rating != 0;
   } else if (e.payload.type != fb::Event_CaseFiled) {
     return error(errc::corrupt, "log",
                  fmt::format("event {} of case {} comes before the case was filed", e.sequence.value(), e.stream));
@@ -289,7 +294,7 @@ status apply_event(change_set& kv, const event_record& e, std::string_view bytes
     update_derived(kv, derive(*inputs_before, row.state.id), derive(inputs_after, row.state.id));
   auto sc = load_scorecard(kv, row.state.business_id);
   if (!sc) return sc.error();
-  count(*sc, e, row, was_open);
+  count(*sc, e, row, was_open, was_rated);
   kv.put(keys::scorecard(row.state.business_id), encode(*sc));
   if (auto s = apply_dossiers(kv, e); !s) return s;
   kv.put(keys::history(e.stream, e.sequence.value()), std::string(bytes));

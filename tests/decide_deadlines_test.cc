@@ -3,7 +3,7 @@
 // (apply_deadlines as the system actor), configurable case_rules, and determinism.
 //
 // The fixture is decide_fixture.h. Expected times are written from the documented defaults of
-// engine/rules.h
+// engine/domain/rules.h
 // (72h + 48h + 24h ladder, 7 days for documents and for the consumer's objection, 21 days of
 // mediation, referral acknowledgement 7 days, decision 30 + 30, reopen window 10 days).
 #include <doctest/doctest.h>
@@ -254,10 +254,44 @@ TEST_CASE("a resolved case reopens within 10 days of closure, back to mediation"
   const auto& k = s.kase(c);
   CHECK(k.status == case_status::awaiting_mediator);
   CHECK(k.reopened == 1);
-  CHECK(k.rating == 0);
+  CHECK(k.rating == 5);  // a case is rated once: reopening keeps the rating
   CHECK_FALSE(k.close_reason.has_value());
   CHECK(s.w.open_case_by_order.at({s.alice.id, "seal-100", "INV-1001"}) == c);
   CHECK_REFUSED(s.when(s.bob, reopen_case{c, "x"}), errc::unauthorized, "actor", "not the consumer");
+}
+
+TEST_CASE("a case rated, reopened and closed again cannot be rated a second time") {
+  scenario s = parties();
+  const auto c = s.closed_resolved();
+  s.apply(s.alice, rate_case{c, 5, true, "refunded"});
+  s.now = t0 + day_ms;
+  s.apply(s.alice, reopen_case{c, "the refund bounced"});
+  s.apply(op, assign_mediator{c, s.mediator.id});
+  s.apply(s.mediator, conclude_mediation{c, fb::MediationOutcome_settled, "paid again"});
+  REQUIRE(s.status(c) == case_status::closed);
+  CHECK_REFUSED(s.when(s.alice, rate_case{c, 1, false, "second thoughts"}), errc::wrong_state, "stars",
+                "already rated");
+  CHECK(s.kase(c).rating == 5);
+  // The trust score weighs the one rating.
+  int ratings = 0;
+  for (const auto& e : s.w.score_events.at("seal-100")) ratings += e.kind == score_kind::rating;
+  CHECK(ratings == 1);
+}
+
+TEST_CASE("a second rating in a log written before the rule counts for nothing") {
+  scenario s = parties();
+  const auto c = s.closed_resolved();
+  s.apply(s.alice, rate_case{c, 5, true, ""});
+  // What an older engine wrote: a second CaseRated on the same case, folded as it is.
+  fb::CaseRatedT again;
+  again.stars = 1;
+  fb::EventUnion u;
+  u.Set(std::move(again));
+  s.commit(s.alice, decision{c, s.kase(c).head.version, {u}});
+  CHECK(s.kase(c).rating == 5);
+  int ratings = 0;
+  for (const auto& e : s.w.score_events.at("seal-100")) ratings += e.kind == score_kind::rating;
+  CHECK(ratings == 1);
 }
 
 TEST_CASE("a case settled in mediation reopens too") {

@@ -798,6 +798,56 @@ TEST_CASE("a well-formed event that breaks a case's hash chain stops the project
   }
 }
 
+TEST_CASE("a second rating of a case, as an older engine wrote it, moves no scorecard counter") {
+  const std::uint64_t seed = test_seed("second rating");
+  history_options options;
+  options.cases = 40;
+  history_fixture h(seed, options);
+  h.gen->register_parties();
+  h.gen->run();
+  require_no_unexpected(*h.gen);
+  const case_state* rated = nullptr;
+  for (const auto& [id, c] : h.eng->state().cases)
+    if (c.status == case_status::closed && c.rating != 0) rated = &c;
+  REQUIRE_MESSAGE(rated != nullptr, "the history has no rated case");
+  const case_state c = *rated;
+  auto store = open_store(h.projections(), pj::store_mode::read_write);
+  pj::projector p(*h.log, *store);
+  REQUIRE(p.catch_up().has_value());
+  auto before = pj::find_scorecard(*store, c.business_id);
+  REQUIRE(before.has_value());
+  REQUIRE(before->has_value());
+
+  fb::CaseRatedT again;
+  again.stars = static_cast<std::uint8_t>(c.rating == 1 ? 5 : 1);
+  again.resolved = false;
+  fb::EventUnion u;
+  u.Set(std::move(again));
+  const actor consumer{fb::Role_consumer, c.consumer_id};
+  append_raw(*h.log, c.id, "second-rating",
+             encode(envelope_fields{c.id, stream_version(c.head.version.value() + 1), consumer, h.clock->now(),
+                                    "second-rating", 0, c.head.last_hash},
+                    u));
+  REQUIRE(p.catch_up().has_value());
+  auto after = pj::find_scorecard(*store, c.business_id);
+  REQUIRE(after.has_value());
+  REQUIRE(after->has_value());
+  CHECK((**after)[pj::counter::ratings] == (**before)[pj::counter::ratings]);
+  CHECK((**after)[pj::counter::rating_sum] == (**before)[pj::counter::rating_sum]);
+  CHECK((**after)[pj::counter::rated_resolved] == (**before)[pj::counter::rated_resolved]);
+  auto row = pj::find_case(*store, c.id);
+  REQUIRE(row.has_value());
+  REQUIRE(row->has_value());
+  CHECK((**row).state.rating == c.rating);
+  // The engine, folding the same log afresh, keeps the first rating too, and refuses a third.
+  auto reopened = engine::open(*h.log, *h.clock);
+  REQUIRE(reopened.has_value());
+  CHECK((*reopened)->state().find_case(c.id)->rating == c.rating);
+  auto third = (*reopened)->execute(consumer, "third-rating", rate_case{c.id, 3, true, ""});
+  REQUIRE_FALSE(third.has_value());
+  CHECK(third.error().code() == errc::wrong_state);
+}
+
 fb::EventUnion filed_again(const case_state& c) {
   fb::CaseFiledT e;
   e.consumer_id = c.consumer_id;

@@ -256,12 +256,13 @@ void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time, fb::
       end_case(c, case_status::withdrawn, time);
       break;
     case fb::Event_CaseRated:
-      c.rating = e.AsCaseRated()->stars;
+      // A case is rated once, and a reopening does not undo it; a log from before that rule
+      // may hold a second rating, which changes nothing.
+      if (c.rating == 0) c.rating = e.AsCaseRated()->stars;
       break;
     case fb::Event_CaseReopened:
       c.reopened += 1;
       c.mediator_id.clear();  // a new mediation; the former mediator may be assigned again
-      c.rating = 0;
       c.close_reason.reset();
       c.resolution.reset();
       c.reopen_until = 0;
@@ -354,10 +355,11 @@ void evolve(world& w, const event_record& r) {
   if (c.id.empty()) c.id = r.stream;
   const bool was_open = r.sequence.value() > 1 && is_open(c.status);
   const auto earliest_before = earliest_deadline(c);
+  const bool was_rated = c.rating != 0;
 
   evolve_case(c, e, r.time, r.by.role);
   c.head = head;
-  if (auto kind = score_kind_of(e)) {
+  if (auto kind = score_kind_of(e); kind && !(*kind == score_kind::rating && was_rated)) {
     const int value = e.type == fb::Event_CaseRated ? e.AsCaseRated()->stars : 0;
     // Kept in (time, case, sequence) order, not fold order: a log split into partitions is
     // folded partition by partition, and the score's history must not depend on that.
