@@ -254,10 +254,12 @@ int queries(const args& a) {
   auto store = must(pj::projection_store::open(a.str("projections"), pj::store_mode::read_only), "open projections");
   const std::size_t samples = a.num("samples", 2000);
   std::vector<std::string> cases, businesses;
-  store->scan("c", pj::keys::prefix_end("c"), [&](std::string_view k, std::string_view) {
-    if (cases.size() < 200'000) cases.emplace_back(k.substr(1));
-    return true;
-  });
+  must(store->scan("c", pj::keys::prefix_end("c"),
+                   [&](std::string_view k, std::string_view) {
+                     if (cases.size() < 200'000) cases.emplace_back(k.substr(1));
+                     return true;
+                   }),
+       "scan cases");
   for (const auto& sc : must(pj::all_scorecards(*store), "scorecards")) businesses.push_back(sc.business_id);
   if (cases.empty() || businesses.empty()) die("no projections to query");
   std::mt19937_64 rng(5);

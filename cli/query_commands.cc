@@ -176,7 +176,9 @@ int project(session& s, const parsed_args& a) {
   if (::isatty(STDERR_FILENO)) fmt::print(s.err, "\n");
   if (!n) return s.fail(n.error());
   if (partitions == 1) {
-    const auto pos = pj::stored_position(**store);
+    auto stored = pj::stored_position(**store);
+    if (!stored) return s.fail(stored.error());
+    const log_position pos = *stored;
     if (s.json) fmt::print(s.out, "{}\n", json_object().field("applied", *n).field("position", pos.value()).str());
     else fmt::print(s.out, "applied {} events; projections at log position {}\n", *n, pos.value());
     return exit_ok;
@@ -188,7 +190,9 @@ int project(session& s, const parsed_args& a) {
   json_array rows;
   std::uint64_t total_lag = 0;
   for (std::uint32_t part = 0; part < partitions; ++part) {
-    const auto pos = pj::stored_position(**store, part);
+    auto stored = pj::stored_position(**store, part);
+    if (!stored) return s.fail(stored.error());
+    const log_position pos = *stored;
     const auto end = (*log)->partition_end(part);
     if (!end) return s.fail(end.error());
     const std::uint64_t lag = end->value() > pos.value() ? end->value() - pos.value() : 0;
@@ -220,8 +224,11 @@ int rebuild_cmd(session& s, const parsed_args&) {
     auto d = (*live)->digest();
     if (!d) return s.fail(d.error());
     live_digest = *d;
-    for (std::uint32_t part = 0; part < (*log)->partitions(); ++part)
-      live_positions.push_back(pj::stored_position(**live, part).value());
+    for (std::uint32_t part = 0; part < (*log)->partitions(); ++part) {
+      auto stored = pj::stored_position(**live, part);
+      if (!stored) return s.fail(stored.error());
+      live_positions.push_back(stored->value());
+    }
   }
   auto report = pj::rebuild(**log, s.projections_dir(), terminal_progress(s, "rebuilding", (*log)->partitions()));
   if (::isatty(STDERR_FILENO)) fmt::print(s.err, "\n");

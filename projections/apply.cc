@@ -51,32 +51,38 @@ derived derive(const inputs& in, const std::string& id) {
   return d;
 }
 
-void bump(change_set& kv, const std::string& key, std::int64_t delta) {
+status bump(change_set& kv, const std::string& key, std::int64_t delta) {
   const auto old = kv.get(key);
-  const std::int64_t now = static_cast<std::int64_t>(old ? decode_u64(*old) : 0) + delta;
+  if (!old) return old.error();
+  const std::int64_t now = static_cast<std::int64_t>(*old ? decode_u64(**old) : 0) + delta;
   if (now <= 0) kv.erase(key);
   else kv.put(key, encode_u64(static_cast<std::uint64_t>(now)));
+  return ok;
 }
 
-void update_derived(change_set& kv, const derived& before, const derived& after) {
+status update_derived(change_set& kv, const derived& before, const derived& after) {
   for (const auto& k : before.index_keys)
     if (!after.index_keys.count(k)) kv.erase(k);
   for (const auto& k : after.index_keys)
     if (!before.index_keys.count(k)) kv.put(k, "");
   for (const auto& [dim, value] : before.stats)
-    if (!after.stats.count({dim, value})) bump(kv, keys::stat(dim, value), -1);
+    if (!after.stats.count({dim, value}))
+      if (auto s = bump(kv, keys::stat(dim, value), -1); !s) return s;
   for (const auto& [dim, value] : after.stats)
-    if (!before.stats.count({dim, value})) bump(kv, keys::stat(dim, value), +1);
+    if (!before.stats.count({dim, value}))
+      if (auto s = bump(kv, keys::stat(dim, value), +1); !s) return s;
+  return ok;
 }
 
 result<scorecard> load_scorecard(const change_set& kv, const std::string& business_id) {
   auto raw = kv.get(keys::scorecard(business_id));
-  if (!raw) {
+  if (!raw) return raw.error();
+  if (!*raw) {
     scorecard s;
     s.business_id = business_id;
     return s;
   }
-  return decode_scorecard(*raw);
+  return decode_scorecard(**raw);
 }
 
 // What one event adds to its business's counters.
@@ -140,8 +146,10 @@ status update_dossier(change_set& kv, const std::string& agency, const std::stri
                       const std::function<void(dossier_row&)>& change, bool create) {
   const std::string key = keys::dossier(agency, case_id);
   dossier_row d;
-  if (auto raw = kv.get(key); raw && !create) {
-    auto decoded = decode_dossier_row(*raw);
+  auto raw = kv.get(key);
+  if (!raw) return raw.error();
+  if (*raw && !create) {
+    auto decoded = decode_dossier_row(**raw);
     if (!decoded) return decoded.error();
     d = std::move(*decoded);
   } else if (!create) {
@@ -268,8 +276,10 @@ status apply_event(change_set& kv, const event_record& e, std::string_view bytes
   std::optional<inputs> inputs_before;
   bool was_open = false;
   bool was_rated = false;
-  if (auto raw = kv.get(row_key)) {
-    auto decoded = decode_case_row(*raw);
+  auto raw = kv.get(row_key);
+  if (!raw) return raw.error();
+  if (*raw) {
+    auto decoded = decode_case_row(**raw);
     if (!decoded) return decoded.error();
     row = std::move(*decoded);
     inputs_before = derive_inputs(row);
@@ -289,9 +299,12 @@ status apply_event(change_set& kv, const event_record& e, std::string_view bytes
   if (e.payload.type == fb::Event_CaseReopened) row.verdict.reset();
 
   const inputs inputs_after = derive_inputs(row);
-  if (!inputs_before) update_derived(kv, derived{}, derive(inputs_after, row.state.id));
-  else if (*inputs_before != inputs_after)
-    update_derived(kv, derive(*inputs_before, row.state.id), derive(inputs_after, row.state.id));
+  if (!inputs_before) {
+    if (auto s = update_derived(kv, derived{}, derive(inputs_after, row.state.id)); !s) return s;
+  } else if (*inputs_before != inputs_after) {
+    if (auto s = update_derived(kv, derive(*inputs_before, row.state.id), derive(inputs_after, row.state.id)); !s)
+      return s;
+  }
   auto sc = load_scorecard(kv, row.state.business_id);
   if (!sc) return sc.error();
   count(*sc, e, row, was_open, was_rated);
@@ -302,9 +315,10 @@ status apply_event(change_set& kv, const event_record& e, std::string_view bytes
   return ok;
 }
 
-log_position stored_position(const kv_reader& kv, std::uint32_t partition) {
+result<log_position> stored_position(const kv_reader& kv, std::uint32_t partition) {
   auto raw = kv.get(keys::position(partition));
-  return log_position(raw ? decode_u64(*raw) : 0);
+  if (!raw) return raw.error();
+  return log_position(*raw ? decode_u64(**raw) : 0);
 }
 
 void store_position(change_set& kv, log_position next, std::uint32_t partition) {

@@ -19,7 +19,7 @@ namespace sazesh::projections {
 status apply_event(change_set& kv, const event_record& e, std::string_view bytes);
 
 // The next log position to apply in a partition, as stored (0 for empty projections).
-log_position stored_position(const kv_reader& kv, std::uint32_t partition = 0);
+result<log_position> stored_position(const kv_reader& kv, std::uint32_t partition = 0);
 void store_position(change_set& kv, log_position next, std::uint32_t partition = 0);
 
 }  // namespace sazesh::projections

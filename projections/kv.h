@@ -2,6 +2,9 @@
 // rows through a kv_reader and writes into a change_set; the RocksDB store commits a change set
 // in one WriteBatch together with the log position, and memory_kv holds the same keys in a
 // std::map, so the same events folded in memory and in RocksDB can be compared key by key.
+//
+// Errors are errors: a read that fails (an I/O error, a corrupt block, a table file gone) is
+// errc::io or errc::corrupt, never "absent", and a scan that stops early says why.
 #pragma once
 
 #include <functional>
@@ -10,28 +13,37 @@
 #include <string>
 #include <string_view>
 
+#include "engine/base/result.h"
+
 namespace sazesh::projections {
 
 class kv_reader {
  public:
   virtual ~kv_reader() = default;
-  virtual std::optional<std::string> get(std::string_view key) const = 0;
+  // The value of `key`, or nothing if it is absent.
+  virtual result<std::optional<std::string>> get(std::string_view key) const = 0;
   // Calls `each` for every key in [from, to) in key order until it returns false.
-  virtual void scan(std::string_view from, std::string_view to,
-                    const std::function<bool(std::string_view key, std::string_view value)>& each) const = 0;
+  virtual status scan(std::string_view from, std::string_view to,
+                      const std::function<bool(std::string_view key, std::string_view value)>& each) const = 0;
 };
 
 // Writes layered over a reader: reads see the writes first. Not thread-safe.
 class change_set final : public kv_reader {
  public:
   explicit change_set(const kv_reader& base) : base_(base) {}
+  // Layered over another change set (reads see both, this one first).
+  explicit change_set(const change_set& base) : base_(base) {}
+  change_set(change_set&&) = delete;
+  change_set& operator=(const change_set&) = delete;
 
-  std::optional<std::string> get(std::string_view key) const override;
-  void scan(std::string_view from, std::string_view to,
-            const std::function<bool(std::string_view, std::string_view)>& each) const override;
+  result<std::optional<std::string>> get(std::string_view key) const override;
+  status scan(std::string_view from, std::string_view to,
+              const std::function<bool(std::string_view, std::string_view)>& each) const override;
 
   void put(std::string key, std::string value) { changes_[std::move(key)] = std::move(value); }
   void erase(std::string key) { changes_[std::move(key)] = std::nullopt; }
+  // Takes over every change of `other` (a set layered over this one), as if made here.
+  void absorb(change_set&& other);
 
   // Every key written (a value) or erased (nullopt), in key order.
   const std::map<std::string, std::optional<std::string>, std::less<>>& changes() const { return changes_; }
@@ -45,9 +57,9 @@ class change_set final : public kv_reader {
 // An in-memory store: the model the RocksDB projections are checked against.
 class memory_kv final : public kv_reader {
  public:
-  std::optional<std::string> get(std::string_view key) const override;
-  void scan(std::string_view from, std::string_view to,
-            const std::function<bool(std::string_view, std::string_view)>& each) const override;
+  result<std::optional<std::string>> get(std::string_view key) const override;
+  status scan(std::string_view from, std::string_view to,
+              const std::function<bool(std::string_view, std::string_view)>& each) const override;
   void commit(const change_set& c);
   const std::map<std::string, std::string, std::less<>>& data() const { return data_; }
 

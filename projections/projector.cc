@@ -15,13 +15,14 @@ namespace {
 // A case event must continue its case's hash chain as the projections know it.
 status check_chain(const change_set& kv, const event_record& e) {
   auto raw = kv.get(keys::case_row(e.stream));
+  if (!raw) return raw.error();
   if (e.payload.type == fb::Event_CaseFiled) {
-    if (e.sequence.value() != 1 || !e.previous_hash.empty() || raw)
+    if (e.sequence.value() != 1 || !e.previous_hash.empty() || *raw)
       return error(errc::corrupt, "log", fmt::format("a filing must be the first event of case {}", e.stream));
     return ok;
   }
-  if (!raw) return ok;  // party streams are not chained in the projections
-  auto row = decode_case_row(*raw);
+  if (!*raw) return ok;  // party streams are not chained in the projections
+  auto row = decode_case_row(**raw);
   if (!row) return row.error();
   if (row->state.head.version.value() + 1 != e.sequence.value() || row->state.head.last_hash != e.previous_hash)
     return error(errc::corrupt, "log", fmt::format("breaks the hash chain of case {}", e.stream));
@@ -38,19 +39,30 @@ result<std::uint64_t> projector::apply_batch(std::uint32_t partition, log_positi
   std::uint64_t applied = 0;
   log_position next = from;
   const auto fail = [&](log_position at, const error& why) -> result<std::uint64_t> {
-    // Keep what came before the bad record; apply nothing after it.
+    const auto where = fmt::format("the event at position {}{}", at.value(),
+                                   partition == 0 ? std::string() : fmt::format(" of partition {}", partition));
+    // A read that failed is not the event's fault: nothing of this batch is committed, and the
+    // error is the storage's.
+    if (why.code() == errc::io || why.code() == errc::unavailable)
+      return error(why.code(), why.field(), fmt::format("{} cannot be projected: {}", where, why.rule()));
+    // Keep what came before the bad record; apply nothing of it or after it.
     store_position(changes, at, partition);
     if (auto s = store_.commit(changes); !s) return s.error();
     if (reports_progress_) log_.report_progress(partition, at);
-    return error(errc::corrupt, "log",
-                 fmt::format("the event at position {}{} cannot be projected: {}", at.value(),
-                             partition == 0 ? std::string() : fmt::format(" of partition {}", partition), why.message()));
+    return error(errc::corrupt, "log", fmt::format("{} cannot be projected: {}", where, why.message()));
   };
   for (const auto& stored : *events) {
     auto rec = decode(stored.bytes);
     if (!rec) return fail(stored.position, rec.error());
-    if (auto s = check_chain(changes, *rec); !s) return fail(stored.position, s.error());
-    if (auto s = apply_event(changes, *rec, stored.bytes); !s) return fail(stored.position, s.error());
+    // One event's changes go in whole or not at all: they are staged on their own and taken
+    // into the batch only once the event applied completely.
+    change_set event_changes(changes);
+    if (auto s = check_chain(event_changes, *rec); !s) return fail(stored.position, s.error());
+    if (auto s = apply_event(event_changes, *rec, stored.bytes); !s) return fail(stored.position, s.error());
+    if (before_absorb_) {
+      if (auto s = before_absorb_(*rec); !s) return fail(stored.position, s.error());
+    }
+    changes.absorb(std::move(event_changes));
     next = log_position(stored.position.value() + 1);
     ++applied;
   }
@@ -72,17 +84,24 @@ result<std::uint64_t> projector::catch_up(const progress_fn& on_progress) {
   }
   std::uint64_t total = 0;
   for (std::uint32_t p = 0; p < log_.partitions(); ++p) {
+    auto stored = stored_position(store_, p);
+    if (!stored) return stored.error();
     // Also when there is nothing to apply: a new process, or a group reset, then shows where
     // the projections stand (the log sends only what changed).
-    if (reports_progress_) log_.report_progress(p, stored_position(store_, p));
+    if (reports_progress_) log_.report_progress(p, *stored);
     for (;;) {
-      const log_position from = stored_position(store_, p);
-      if (end && from >= *end) break;
+      auto from = stored_position(store_, p);
+      if (!from) return from.error();
+      if (end && *from >= *end) break;
       bool reached_end = false;
-      auto n = apply_batch(p, from, reached_end);
+      auto n = apply_batch(p, *from, reached_end);
       if (!n) return n.error();
       total += *n;
-      if (on_progress) on_progress({stored_position(store_, p), end.value_or(stored_position(store_, p)), total, p});
+      if (on_progress) {
+        auto now_at = stored_position(store_, p);
+        if (!now_at) return now_at.error();
+        on_progress({*now_at, end.value_or(*now_at), total, p});
+      }
       if (*n == 0 || reached_end) break;
     }
   }
@@ -100,65 +119,47 @@ status projector::follow(const std::function<bool()>& stop, std::chrono::millise
   return ok;
 }
 
-void recover_interrupted_swap(const std::filesystem::path& folder) {
-  std::error_code ec;
-  const auto fresh = std::filesystem::path(folder.string() + ".rebuilt");
-  const auto old = std::filesystem::path(folder.string() + ".old");
-  // The rebuilt folder is only renamed to ".rebuilt" once complete; if the swap stopped between
-  // its two renames, finish it.
-  if (!std::filesystem::exists(folder, ec) && std::filesystem::exists(fresh, ec))
-    std::filesystem::rename(fresh, folder, ec);
-  if (std::filesystem::exists(folder, ec)) std::filesystem::remove_all(old, ec);
-}
+void recover_interrupted_swap(const std::filesystem::path& folder) { remove_stale_generations(folder); }
 
 result<rebuild_report> rebuild(event_log& log, const std::filesystem::path& folder,
                                const progress_fn& on_progress) {
   const auto started = std::chrono::steady_clock::now();
-  recover_interrupted_swap(folder);
   std::error_code ec;
-  // Holding the live projections' lock keeps a running projector from writing mid-swap.
-  std::unique_ptr<projection_store> live;
-  if (std::filesystem::exists(folder, ec)) {
-    auto opened = projection_store::open(folder, store_mode::read_write);
-    if (!opened) return opened.error();
-    live = std::move(*opened);
-  }
-  const auto building = std::filesystem::path(folder.string() + ".building-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(building, ec);
+  // The live generation's lock, held until the flip: a running projector makes the rebuild
+  // refuse, and no projector can start writing into the generation being retired.
+  auto live = projection_store::open(folder, store_mode::read_write);
+  if (!live) return live.error();
+  remove_stale_generations(folder);
+  const std::string building = "building-" + std::to_string(::getpid());
+  std::filesystem::remove_all(folder / building, ec);
   rebuild_report report;
   std::vector<log_position> positions;  // the rebuilt projections', reported once swapped in
   {
-    auto fresh = projection_store::open(building, store_mode::bulk_load);
+    auto fresh = projection_store::open(folder / building, store_mode::bulk_load);
     if (!fresh) return fresh.error();
     projector p(log, **fresh, 8192);
     p.set_reports_progress(false);
     auto n = p.catch_up(on_progress);
     if (!n) {
       fresh->reset();
-      std::filesystem::remove_all(building, ec);
+      std::filesystem::remove_all(folder / building, ec);
       return n.error();
     }
     report.events = *n;
     if (auto s = (*fresh)->flush(); !s) return s.error();
+    if (auto s = (*fresh)->compact(); !s) return s.error();
     auto d = (*fresh)->digest();
     if (!d) return d.error();
     report.digest = *d;
-    for (std::uint32_t part = 0; part < log.partitions(); ++part) positions.push_back(stored_position(**fresh, part));
+    for (std::uint32_t part = 0; part < log.partitions(); ++part) {
+      auto at = stored_position(**fresh, part);
+      if (!at) return at.error();
+      positions.push_back(*at);
+    }
   }
-  const auto rebuilt = std::filesystem::path(folder.string() + ".rebuilt");
-  const auto old = std::filesystem::path(folder.string() + ".old");
-  std::filesystem::remove_all(rebuilt, ec);
-  std::filesystem::rename(building, rebuilt, ec);
-  if (ec) return error(errc::io, "projections", "cannot rename the rebuilt projections: " + ec.message());
-  live.reset();
-  if (std::filesystem::exists(folder)) {
-    std::filesystem::remove_all(old, ec);
-    std::filesystem::rename(folder, old, ec);
-    if (ec) return error(errc::io, "projections", "cannot move the old projections aside: " + ec.message());
-  }
-  std::filesystem::rename(rebuilt, folder, ec);
-  if (ec) return error(errc::io, "projections", "cannot swap in the rebuilt projections: " + ec.message());
-  std::filesystem::remove_all(old, ec);
+  auto generation = next_generation(folder);
+  if (!generation) return generation.error();
+  if (auto s = activate_generation(folder, building, *generation, [&] { live->reset(); }); !s) return s.error();
   for (std::uint32_t part = 0; part < positions.size(); ++part) log.report_progress(part, positions[part]);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;

@@ -21,6 +21,7 @@
 #include <optional>
 
 #include "engine/log/event_log.h"
+#include "engine/record/record.h"
 #include "projections/store.h"
 
 namespace sazesh::projections {
@@ -51,6 +52,10 @@ class projector {
   // positions being nobody's until the rebuilt projections are swapped in.
   void set_reports_progress(bool on) { reports_progress_ = on; }
 
+  // For fault injection in tests: called after an event applied and before its changes join the
+  // batch; an error makes it fail there, as a storage error in apply would.
+  void set_before_absorb(std::function<status(const event_record&)> hook) { before_absorb_ = std::move(hook); }
+
  private:
   result<std::uint64_t> apply_batch(std::uint32_t partition, log_position from, bool& reached_end);
 
@@ -58,6 +63,7 @@ class projector {
   projection_store& store_;
   std::size_t batch_size_;
   bool reports_progress_ = true;
+  std::function<status(const event_record&)> before_absorb_;
 };
 
 struct rebuild_report {
@@ -66,13 +72,16 @@ struct rebuild_report {
   double seconds = 0;
 };
 
-// Drops and rebuilds every projection from the log: builds into a new folder beside `folder`
-// and swaps it in only when complete, so readers see the old projections until then and a crash
-// mid-way leaves them untouched. Fails with errc::unavailable if a projector holds `folder`.
+// Drops and rebuilds every projection from the log: builds the next generation beside the live
+// one (store.h) and makes it the active one only when complete, with one atomic flip under the
+// live generation's lock, so readers see the old projections until then, a crash mid-way leaves
+// them untouched, and no projector writes into the retired generation. Fails with
+// errc::unavailable if a projector holds the live projections.
 result<rebuild_report> rebuild(event_log& log, const std::filesystem::path& folder,
                                const progress_fn& on_progress = {});
 
-// Finishes a swap a crash interrupted (called by every opener of the projections).
+// Removes what a crash left behind: generations no longer active and the folders of rebuilds
+// whose process is gone (called by every writer of the projections).
 void recover_interrupted_swap(const std::filesystem::path& folder);
 
 }  // namespace sazesh::projections

@@ -9,13 +9,19 @@
 namespace sazesh::projections {
 namespace {
 
+// Returns the error of a failed status from the enclosing function.
+#define SAZESH_PJ_TRY(expr)                           \
+  do {                                                \
+    if (auto try_ = (expr); !try_) return try_.error(); \
+  } while (false)
+
 // Case ids from one index range, in key order.
 // The ids under `prefix`; nullopt once there are more than `cap` (that index is not the narrowest).
-std::optional<std::vector<std::string>> ids_in(const kv_reader& kv, const std::string& prefix,
-                                               std::size_t cap = std::numeric_limits<std::size_t>::max()) {
+result<std::optional<std::vector<std::string>>> ids_in(const kv_reader& kv, const std::string& prefix,
+                                                       std::size_t cap = std::numeric_limits<std::size_t>::max()) {
   std::vector<std::string> ids;
   bool over = false;
-  kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view k, std::string_view) {
+  auto scanned = kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view k, std::string_view) {
     if (ids.size() == cap) {
       over = true;
       return false;
@@ -23,18 +29,20 @@ std::optional<std::vector<std::string>> ids_in(const kv_reader& kv, const std::s
     ids.emplace_back(k.substr(prefix.size()));
     return true;
   });
-  if (over) return std::nullopt;
-  return ids;
+  if (!scanned) return scanned.error();
+  if (over) return std::optional<std::vector<std::string>>();
+  return std::optional<std::vector<std::string>>(std::move(ids));
 }
 
-std::vector<std::string> ids_by_time(const kv_reader& kv, const char* index, std::uint64_t from,
-                                     std::uint64_t to) {
+result<std::vector<std::string>> ids_by_time(const kv_reader& kv, const char* index, std::uint64_t from,
+                                             std::uint64_t to) {
   std::vector<std::string> ids;
   const std::string lo = std::string(index) + encode_u64(from), hi = std::string(index) + encode_u64(to);
-  kv.scan(lo, hi, [&](std::string_view k, std::string_view) {
+  auto scanned = kv.scan(lo, hi, [&](std::string_view k, std::string_view) {
     ids.emplace_back(k.substr(std::string_view(index).size() + 8));
     return true;
   });
+  if (!scanned) return scanned.error();
   return ids;
 }
 
@@ -59,8 +67,9 @@ bool matches(const case_row& r, const case_filter& f) {
 
 result<std::optional<case_row>> find_case(const kv_reader& kv, const std::string& id) {
   auto raw = kv.get(keys::case_row(id));
-  if (!raw) return std::optional<case_row>();
-  auto row = decode_case_row(*raw);
+  if (!raw) return raw.error();
+  if (!*raw) return std::optional<case_row>();
+  auto row = decode_case_row(**raw);
   if (!row) return row.error();
   return std::optional<case_row>(std::move(*row));
 }
@@ -70,20 +79,28 @@ result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter&
   // is not; a status of open cases is usually far narrower than a big shop's cases), then check
   // every condition on the rows.
   std::optional<std::vector<std::string>> narrowest;
-  const auto consider = [&](const std::string& prefix) {
+  const auto consider = [&](const std::string& prefix) -> status {
     auto ids = ids_in(kv, prefix, narrowest ? narrowest->size() : std::numeric_limits<std::size_t>::max());
-    if (ids) narrowest = std::move(ids);
+    if (!ids) return ids.error();
+    if (*ids) narrowest = std::move(**ids);
+    return ok;
   };
-  if (f.agency) consider(keys::index_prefix("xa", *f.agency));
-  if (f.business) consider(keys::index_prefix("xb", *f.business));
-  if (f.status) consider(keys::index_prefix("xs", to_string(*f.status)));
-  if (f.category) consider(keys::index_prefix("xc", fb::EnumNameCategory(*f.category)));
+  if (f.agency) SAZESH_PJ_TRY(consider(keys::index_prefix("xa", *f.agency)));
+  if (f.business) SAZESH_PJ_TRY(consider(keys::index_prefix("xb", *f.business)));
+  if (f.status) SAZESH_PJ_TRY(consider(keys::index_prefix("xs", to_string(*f.status))));
+  if (f.category) SAZESH_PJ_TRY(consider(keys::index_prefix("xc", fb::EnumNameCategory(*f.category))));
   std::vector<std::string> ids;
-  if (narrowest) ids = std::move(*narrowest);
-  else if (f.overdue_at) ids = ids_by_time(kv, "xd", 0, static_cast<std::uint64_t>(*f.overdue_at));
-  else
-    ids = ids_by_time(kv, "xf", static_cast<std::uint64_t>(std::max<timestamp_ms>(f.filed_from.value_or(0), 0)),
-                      f.filed_to ? static_cast<std::uint64_t>(std::max<timestamp_ms>(*f.filed_to, 0)) : ~std::uint64_t{0});
+  if (narrowest) {
+    ids = std::move(*narrowest);
+  } else {
+    auto found = f.overdue_at
+                     ? ids_by_time(kv, "xd", 0, static_cast<std::uint64_t>(*f.overdue_at))
+                     : ids_by_time(kv, "xf", static_cast<std::uint64_t>(std::max<timestamp_ms>(f.filed_from.value_or(0), 0)),
+                                   f.filed_to ? static_cast<std::uint64_t>(std::max<timestamp_ms>(*f.filed_to, 0))
+                                              : ~std::uint64_t{0});
+    if (!found) return found.error();
+    ids = std::move(*found);
+  }
   std::vector<case_row> out;
   for (const auto& id : ids) {
     auto row = find_case(kv, id);
@@ -101,8 +118,9 @@ result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter&
 
 result<std::optional<scorecard>> find_scorecard(const kv_reader& kv, const std::string& id) {
   auto raw = kv.get(keys::scorecard(id));
-  if (!raw) return std::optional<scorecard>();
-  auto sc = decode_scorecard(*raw);
+  if (!raw) return raw.error();
+  if (!*raw) return std::optional<scorecard>();
+  auto sc = decode_scorecard(**raw);
   if (!sc) return sc.error();
   return std::optional<scorecard>(std::move(*sc));
 }
@@ -111,7 +129,7 @@ result<std::vector<scorecard>> all_scorecards(const kv_reader& kv) {
   std::vector<scorecard> out;
   std::optional<error> failure;
   const std::string prefix(keys::scorecard_prefix);
-  kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view, std::string_view v) {
+  auto scanned = kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view, std::string_view v) {
     auto sc = decode_scorecard(v);
     if (!sc) {
       failure = sc.error();
@@ -120,6 +138,7 @@ result<std::vector<scorecard>> all_scorecards(const kv_reader& kv) {
     out.push_back(std::move(*sc));
     return true;
   });
+  if (!scanned) return scanned.error();
   if (failure) return *failure;
   return out;
 }
@@ -152,7 +171,7 @@ result<std::vector<queue_entry>> agency_queue(const kv_reader& kv, const std::st
   const std::string prefix = keys::dossier_prefix(agency);
   std::vector<dossier_row> dossiers;
   std::optional<error> failure;
-  kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view, std::string_view v) {
+  auto scanned = kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view, std::string_view v) {
     auto d = decode_dossier_row(v);
     if (!d) {
       failure = d.error();
@@ -161,6 +180,7 @@ result<std::vector<queue_entry>> agency_queue(const kv_reader& kv, const std::st
     dossiers.push_back(std::move(*d));
     return true;
   });
+  if (!scanned) return scanned.error();
   if (failure) return *failure;
   for (auto& d : dossiers) {
     auto row = find_case(kv, d.case_id);
@@ -178,30 +198,39 @@ result<std::vector<queue_entry>> agency_queue(const kv_reader& kv, const std::st
 
 result<std::optional<party_row>> find_party(const kv_reader& kv, const std::string& id) {
   auto raw = kv.get(keys::party(id));
-  if (!raw) return std::optional<party_row>();
-  auto p = decode_party_row(*raw);
+  if (!raw) return raw.error();
+  if (!*raw) return std::optional<party_row>();
+  auto p = decode_party_row(**raw);
   if (!p) return p.error();
   return std::optional<party_row>(std::move(*p));
 }
 
 result<dossier_bundle> dossier(const kv_reader& kv, const std::string& agency, const std::string& case_id) {
   auto raw = kv.get(keys::dossier(agency, case_id));
-  if (!raw)
+  if (!raw) return raw.error();
+  if (!*raw)
     return error(errc::not_found, "case_id", fmt::format("agency {} never held case {}", agency, case_id));
-  auto d = decode_dossier_row(*raw);
+  auto d = decode_dossier_row(**raw);
   if (!d) return d.error();
   auto row = find_case(kv, case_id);
   if (!row) return row.error();
   if (!*row) return error(errc::corrupt, "projections", "a dossier names a case with no row");
   dossier_bundle b{std::move(*d), std::move(**row), {}, {}, {}, false};
   const std::string prefix = keys::history_prefix(case_id);
-  kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view, std::string_view v) {
+  auto scanned = kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view, std::string_view v) {
     b.history.emplace_back(v);
     return true;
   });
-  if (auto c = find_party(kv, b.row.state.consumer_id); c && *c) b.consumer = **c;
-  if (auto p = find_party(kv, b.row.state.business_id); p && *p) b.business = **p;
-  if (auto sc = find_scorecard(kv, b.row.state.business_id); sc && *sc) b.business_restricted = (*sc)->restricted;
+  if (!scanned) return scanned.error();
+  auto consumer = find_party(kv, b.row.state.consumer_id);
+  if (!consumer) return consumer.error();
+  if (*consumer) b.consumer = **consumer;
+  auto business = find_party(kv, b.row.state.business_id);
+  if (!business) return business.error();
+  if (*business) b.business = **business;
+  auto sc = find_scorecard(kv, b.row.state.business_id);
+  if (!sc) return sc.error();
+  if (*sc) b.business_restricted = (*sc)->restricted;
   return b;
 }
 
@@ -211,10 +240,11 @@ result<std::vector<std::pair<std::string, std::uint64_t>>> statistics(const kv_r
     return error(errc::invalid_argument, "by", "must be one of month, category, status, outcome, month_category");
   std::vector<std::pair<std::string, std::uint64_t>> out;
   const std::string prefix = keys::stat_prefix(dim);
-  kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view k, std::string_view v) {
+  auto scanned = kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view k, std::string_view v) {
     out.emplace_back(std::string(k.substr(prefix.size())), decode_u64(v));
     return true;
   });
+  if (!scanned) return scanned.error();
   return out;
 }
 

@@ -35,12 +35,16 @@
 #include "projections/projector.h"
 #include "projections/rows.h"
 #include "projections/store.h"
+#include "tests/projections_support.h"
 #include "tests/temp_dir.h"
 
 namespace sazesh {
 namespace {
 
 namespace pj = sazesh::projections;
+using testing::dump;
+using testing::first_difference;
+using testing::open_store;
 using workload::history_generator;
 using workload::history_options;
 
@@ -67,45 +71,6 @@ std::unique_ptr<event_log> open_log(const std::filesystem::path& folder) {
   auto opened = open_embedded_log(folder, embedded_log_options{.sync = false});
   REQUIRE_MESSAGE(opened.has_value(), opened.error().message());
   return std::move(*opened);
-}
-
-std::unique_ptr<pj::projection_store> open_store(const std::filesystem::path& folder, pj::store_mode mode) {
-  auto s = pj::projection_store::open(folder, mode);
-  REQUIRE_MESSAGE(s.has_value(), "opening projections: " << s.error().message());
-  return std::move(*s);
-}
-
-std::map<std::string, std::string, std::less<>> dump(const pj::kv_reader& kv) {
-  std::map<std::string, std::string, std::less<>> out;
-  kv.scan(std::string(), std::string(1, '\xFF'), [&](std::string_view k, std::string_view v) {
-    out.emplace(std::string(k), std::string(v));
-    return true;
-  });
-  return out;
-}
-
-std::string printable(std::string_view key) {
-  std::string out;
-  for (unsigned char c : key) {
-    if (c >= 0x20 && c < 0x7F && c != '\\') out += static_cast<char>(c);
-    else out += fmt::format("\\x{:02x}", c);
-  }
-  return out;
-}
-
-std::string first_difference(const std::map<std::string, std::string, std::less<>>& a,
-                             const std::map<std::string, std::string, std::less<>>& b) {
-  auto i = a.begin();
-  auto j = b.begin();
-  while (i != a.end() || j != b.end()) {
-    if (j == b.end() || (i != a.end() && i->first < j->first))
-      return fmt::format("key {} is only in the projections", printable(i->first));
-    if (i == a.end() || j->first < i->first) return fmt::format("key {} is only in the memory fold", printable(j->first));
-    if (i->second != j->second) return fmt::format("key {} differs", printable(i->first));
-    ++i;
-    ++j;
-  }
-  return "";
 }
 
 // The same digest projection_store::digest() computes, over the memory fold.
@@ -245,7 +210,9 @@ int project(const std::filesystem::path& log_dir, const std::filesystem::path& p
 int inspect(const std::filesystem::path& log_dir, const std::filesystem::path& projections, bool full, int fd) {
   auto store = pj::projection_store::open(projections, pj::store_mode::read_only);
   if (!store) return 40;
-  const log_position at = pj::stored_position(**store);
+  auto stored = pj::stored_position(**store);
+  if (!stored) return 42;
+  const log_position at = *stored;
   std::string verdict = "unchecked";
   if (full) {
     auto log = open_embedded_log(log_dir, embedded_log_options{.sync = false});
@@ -255,7 +222,9 @@ int inspect(const std::filesystem::path& log_dir, const std::filesystem::path& p
       say(fd, fmt::format("{} fold failed: {}", at.value(), *e));
       return 0;
     }
-    const std::string diff = first_difference(dump(**store), mem.data());
+    const auto rows = testing::try_dump(**store);
+    if (!rows) return 43;
+    const std::string diff = first_difference(*rows, mem.data(), "the projections", "the memory fold");
     verdict = diff.empty() ? "same" : diff;
   }
   say(fd, fmt::format("{} {}", at.value(), verdict));
@@ -382,7 +351,7 @@ TEST_CASE("a projector SIGKILLed again and again resumes where it committed: not
   MESSAGE(fmt::format("rebuilt {} events in {:.2f}s: {:.0f} events/s", report->events, rebuild_took,
                       static_cast<double>(report->events) / rebuild_took));
   auto store = open_store(projections, pj::store_mode::read_only);
-  CHECK(pj::stored_position(*store) == end);
+  CHECK(pj::stored_position(*store).value() == end);
   auto live_digest = store->digest();
   REQUIRE(live_digest.has_value());
   CHECK(*live_digest == report->digest);
@@ -393,7 +362,7 @@ TEST_CASE("a projector SIGKILLed again and again resumes where it committed: not
   MESSAGE(fmt::format("folded in memory in {:.2f}s", seconds_since(fold_started)));
   CHECK(digest_of(mem.data()) == *live_digest);
   const auto rows = dump(*store);
-  const std::string diff = first_difference(rows, mem.data());
+  const std::string diff = first_difference(rows, mem.data(), "the projections", "the memory fold");
   CHECK_MESSAGE(diff.empty(), diff);
   CHECK(rows.size() == mem.data().size());
 }
