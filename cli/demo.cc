@@ -68,8 +68,10 @@ class script {
   // Moves the clock to `after` past the earliest deadline of a case (the scheduler's next
   // moment of interest), so the script follows the real calendar, weekends and holidays included.
   void after_deadline(const std::string& case_id, timestamp_ms after) {
-    const case_state* c = eng_.state().find_case(case_id);
-    if (c == nullptr || c->deadlines.empty()) throw std::runtime_error("demo: case " + case_id + " has no deadline");
+    auto found = eng_.find_case(case_id);
+    if (!found) throw std::runtime_error(found.error().message());
+    const std::optional<case_state>& c = *found;
+    if (!c || c->deadlines.empty()) throw std::runtime_error("demo: case " + case_id + " has no deadline");
     timestamp_ms due = c->deadlines.front().due;
     for (const auto& d : c->deadlines) due = std::min(due, d.due);
     clock_.set(due + after);
@@ -288,7 +290,9 @@ int run_demo(session& s, const parsed_args& args) {
     fmt::print(s.out, "  {:<14} {:<6} {:<20} {:>6}  {}\n", "case", "story", "status", "events", "consumer / business");
     const std::vector<std::pair<std::string, std::string>> stories{{a, "1"}, {b, "2"}, {c, "3"}, {e, "5"}, {f, "6"}};
     for (const auto& [id, story] : stories) {
-      const case_state& k = *eng.state().find_case(id);
+      auto found = eng.find_case(id);
+      if (!found || !*found) throw std::runtime_error("demo: lost case " + id);
+      const case_state& k = **found;
       fmt::print(s.out, "  {:<14} {:<6} {:<20} {:>6}  {} / {}\n", id, story, to_string(k.status),
                  k.head.version.value(), k.consumer_id, k.business_id);
     }

@@ -5,6 +5,7 @@
 #include <fmt/ostream.h>
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <cmath>
 #include <csignal>
@@ -41,10 +42,33 @@ result<timestamp_ms> as_of(const session& s, const parsed_args& a, const engine&
   return parse_time("as_of", text);
 }
 
-const std::vector<score_event>& events_of(const engine& eng, const std::string& business) {
-  static const std::vector<score_event> none;
-  auto it = eng.state().score_events.find(business);
-  return it == eng.state().score_events.end() ? none : it->second;
+// What the scores are computed from: each business with its score events, read from the
+// engine's state rows.
+struct business_record {
+  business_state state;
+  std::vector<score_event> events;
+};
+using business_records = std::map<std::string, business_record>;
+
+result<business_record> load_business(engine& eng, const std::string& id) {
+  auto b = eng.find_business(id);
+  if (!b) return b.error();
+  if (!*b) return error(errc::not_found, "business", fmt::format("no registered business {}", id));
+  auto events = eng.score_events_of(id);
+  if (!events) return events.error();
+  return business_record{std::move(**b), std::move(*events)};
+}
+
+result<business_records> load_businesses(engine& eng) {
+  auto ids = eng.businesses();
+  if (!ids) return ids.error();
+  business_records out;
+  for (const auto& id : *ids) {
+    auto r = load_business(eng, id);
+    if (!r) return r.error();
+    out.emplace(id, std::move(*r));
+  }
+  return out;
 }
 
 struct ranked {
@@ -53,9 +77,9 @@ struct ranked {
   std::size_t rank = 0;
 };
 
-std::vector<ranked> rank_all(const engine& eng, const trust_rules& rules, timestamp_ms when) {
+std::vector<ranked> rank_all(const business_records& all, const trust_rules& rules, timestamp_ms when) {
   std::vector<ranked> out;
-  for (const auto& [id, b] : eng.state().businesses) out.push_back({id, compute_trust_score(rules, events_of(eng, id), when), 0});
+  for (const auto& [id, b] : all) out.push_back({id, compute_trust_score(rules, b.events, when), 0});
   std::stable_sort(out.begin(), out.end(), [](const ranked& x, const ranked& y) { return x.score.score > y.score.score; });
   for (std::size_t i = 0; i < out.size(); ++i) out[i].rank = i + 1;
   return out;
@@ -70,13 +94,17 @@ int score_cmd(session& s, const parsed_args& a) {
   if (rules.version == 0) return s.fail(error(errc::not_found, "rules", "no trust rules loaded (--rules FILE)"));
   auto when = as_of(s, a, **eng);
   if (!when) return s.fail(when.error());
-  if (a.has("business") && !(*eng)->state().businesses.count(a.get("business")))
-    return s.fail(error(errc::not_found, "business", fmt::format("no registered business {}", a.get("business"))));
+  if (a.has("business"))
+    if (auto one = (*eng)->find_business(a.get("business")); !one || !*one)
+      return s.fail(one ? error(errc::not_found, "business", fmt::format("no registered business {}", a.get("business")))
+                        : one.error());
+  auto all = load_businesses(**eng);
+  if (!all) return s.fail(all.error());
   table t;
   t.columns = {"rank", "business", "domain", "score", "standing", "restricted", "complaints", "rules"};
-  for (const auto& r : rank_all(**eng, rules, *when)) {
+  for (const auto& r : rank_all(*all, rules, *when)) {
     if (a.has("business") && r.business != a.get("business")) continue;
-    const auto& b = (*eng)->state().businesses.at(r.business);
+    const auto& b = all->at(r.business).state;
     t.add({num(r.rank), txt(r.business), txt(b.domain), score_cell(r.score.score), txt(r.score.standing),
            txt(b.restricted ? (b.restriction_rule.empty() ? "yes (by hand)" : "yes (" + b.restriction_rule + ")") : "no"),
            score_cell(r.score.complaints), txt(fmt::format("v{}", rules.version))});
@@ -92,11 +120,11 @@ int explain_cmd(session& s, const parsed_args& a) {
   const trust_rules& rules = (*eng)->rules().trust;
   if (rules.version == 0) return s.fail(error(errc::not_found, "rules", "no trust rules loaded (--rules FILE)"));
   const std::string business = a.get("business");
-  if (!(*eng)->state().businesses.count(business))
-    return s.fail(error(errc::not_found, "business", fmt::format("no registered business {}", business)));
+  auto record = load_business(**eng, business);
+  if (!record) return s.fail(record.error());
   auto when = as_of(s, a, **eng);
   if (!when) return s.fail(when.error());
-  const trust_score sc = compute_trust_score(rules, events_of(**eng, business), *when);
+  const trust_score sc = compute_trust_score(rules, record->events, *when);
   table t;
   t.columns = {"when", "case", "event", "weight", "decay", "points"};
   // Signs help people read the table; JSON numbers may not carry a plus sign.
@@ -129,8 +157,10 @@ int what_if_cmd(session& s, const parsed_args& a) {
   if (!other) return s.fail(other.error());
   auto when = as_of(s, a, **eng);
   if (!when) return s.fail(when.error());
-  const auto before = rank_all(**eng, current, *when);
-  const auto after = rank_all(**eng, *other, *when);
+  auto all = load_businesses(**eng);
+  if (!all) return s.fail(all.error());
+  const auto before = rank_all(*all, current, *when);
+  const auto after = rank_all(*all, *other, *when);
   table t;
   t.columns = {"business", fmt::format("rank_v{}", current.version), fmt::format("score_v{}", current.version),
                fmt::format("standing_v{}", current.version), fmt::format("rank_v{}", other->version),

@@ -2,13 +2,14 @@
 
 #include <fmt/format.h>
 
-#include "engine/agency_feed.h"
-#include "engine/record/codec.h"
-#include "engine/domain/decide.h"
-#include "engine/domain/evolve.h"
-
 #include <algorithm>
 #include <optional>
+
+#include "engine/agency_feed.h"
+#include "engine/domain/decide.h"
+#include "engine/domain/evolve.h"
+#include "engine/log/memory_state.h"
+#include "engine/record/codec.h"
 
 namespace sazesh {
 
@@ -30,10 +31,103 @@ status verify_chain(const std::vector<event_record>& events) {
   return ok;
 }
 
-result<std::unique_ptr<engine>> engine::open(event_log& log, const clock& clk, case_rules rules) {
-  std::unique_ptr<engine> e(new engine(log, clk, std::move(rules)));
+namespace {
+
+constexpr std::size_t k_catch_up_batch = 4096;
+constexpr std::string_view deadline_prefix = "deadline:";
+
+// The case a command acts on, if it names one.
+std::optional<std::string> case_of(const command& cmd) {
+  return std::visit(
+      [](const auto& c) -> std::optional<std::string> {
+        if constexpr (requires { c.case_id; }) return c.case_id;
+        else return std::nullopt;
+      },
+      cmd);
+}
+
+std::string deadline_command_id(const case_state& c) {
+  return fmt::format("{}{}:{}", deadline_prefix, c.id, c.head.version.value());
+}
+
+bool due_now(const case_state& c, timestamp_ms now) {
+  return std::any_of(c.deadlines.begin(), c.deadlines.end(), [&](const deadline& d) { return d.due <= now; });
+}
+
+// A stream's state as the world holds it: a case, a party, or nothing yet.
+std::optional<case_state> case_copy(const world& w, const std::string& stream) {
+  if (const case_state* c = w.find_case(stream)) return *c;
+  return std::nullopt;
+}
+
+std::optional<party_state> party_copy(const world& w, const std::string& stream) {
+  if (const auto* c = w.find_consumer(stream)) return party_state(*c);
+  if (const auto* b = w.find_business(stream)) return party_state(*b);
+  if (const auto* a = w.find_agency(stream)) return party_state(*a);
+  if (const auto* m = w.find_mediator(stream)) return party_state(*m);
+  return std::nullopt;
+}
+
+bool is_case_event(fb::Event t) {
+  switch (t) {
+    case fb::Event_ConsumerRegistered:
+    case fb::Event_BusinessRegistered:
+    case fb::Event_AgencyRegistered:
+    case fb::Event_MediatorRegistered:
+    case fb::Event_SealRestricted:
+    case fb::Event_SealReinstated:
+    case fb::Event_NONE:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// The log's state rows, or (for a log that keeps none) rows in memory that `own` holds.
+state_rows& rows_of_log(event_log& log, std::unique_ptr<state_rows>& own) {
+  if (state_rows* rows = log.state()) return *rows;
+  own = std::make_unique<memory_state>(log.partitions());
+  return *own;
+}
+
+}  // namespace
+
+engine::engine(event_log& log, const clock& clk, case_rules rules, engine_options options)
+    : log_(log),
+      clock_(clk),
+      rules_(std::move(rules)),
+      options_(options),
+      rows_(&rows_of_log(log, own_rows_)),
+      store_(*rows_) {
+  reset_working_set();
+}
+
+result<std::unique_ptr<engine>> engine::open(event_log& log, const clock& clk, case_rules rules,
+                                             engine_options options) {
+  std::unique_ptr<engine> e(new engine(log, clk, std::move(rules), options));
+  // Rows written by another version of the engine are rebuilt, not misread.
+  auto version = e->store_.format_version();
+  if (!version) return version.error();
+  auto positions = e->rows_->positions();
+  if (!positions) return positions.error();
+  const bool any = std::any_of(positions->begin(), positions->end(), [](log_position p) { return p.value() > 0; });
+  if (*version != state_format_version && (any || *version != 0)) {
+    if (auto rebuilt = e->rebuild_state(); !rebuilt) return rebuilt.error();
+  } else if (*version == 0) {
+    if (auto s = e->rows_->write({state_store::format_row()}, *positions); !s) return s.error();
+  }
   if (auto s = e->catch_up(); !s) return s.error();
   return e;
+}
+
+void engine::reset_working_set() {
+  state_ = world{};
+  state_.source = &store_;
+  (void)store_.take_error();
 }
 
 status engine::catch_up() {
@@ -41,47 +135,132 @@ status engine::catch_up() {
   return ready_locked(lock, {});
 }
 
-status engine::catch_up_locked() {
-  constexpr std::size_t batch = 4096;
-  if (applied_.size() != log_.partitions()) applied_.resize(log_.partitions(), log_position(0));
-  for (std::uint32_t p = 0; p < applied_.size(); ++p)
-    if (auto s = catch_up_partition(p, batch); !s) return s;
-  return ok;
-}
-
 status engine::ready_locked(lock_type& lock, const std::string& command_id) {
   // A command id in flight is waited for: once written, the log answers it as a repeat.
   changed_.wait(lock, [&] { return (command_id.empty() || !in_flight_.count(command_id)) && (!stale_ || idle()); });
   if (!idle()) return ok;  // the state is ahead of the log; other writers show up as conflicts
   if (stale_) {
-    state_ = world{};
-    applied_.clear();
+    reset_working_set();
     stale_ = false;
   }
+  trim_working_set();
   return catch_up_locked();
 }
 
-status engine::catch_up_partition(std::uint32_t partition, std::size_t batch) {
-  log_position& applied = applied_[partition];
+status engine::catch_up_locked() {
+  auto positions = rows_->positions();
+  if (!positions) return positions.error();
+  if (positions->size() != log_.partitions())
+    return error(errc::corrupt, "state", "the state rows name another number of partitions than the log");
+  for (std::uint32_t p = 0; p < positions->size(); ++p)
+    if (auto n = catch_up_partition(p, *positions); !n) {
+      reset_working_set();
+      return n.error();
+    }
+  applied_ = *positions;
+  return ok;
+}
+
+result<std::uint64_t> engine::catch_up_partition(std::uint32_t partition, std::vector<log_position>& positions) {
+  std::uint64_t folded = 0;
   for (;;) {
-    auto events = log_.read_partition(partition, applied, batch);
+    auto events = log_.read_partition(partition, positions[partition], k_catch_up_batch);
     if (!events) return events.error();
+    if (events->empty()) return folded;
+    // The batch is folded into the working set, each stream's state before it remembered, and
+    // written as rows with the position it reaches, in one write.
+    std::map<std::string, std::pair<std::optional<case_state>, std::optional<party_state>>> before;
+    std::map<std::string, std::vector<event_record>> records;
     for (const auto& stored : *events) {
       auto rec = decode(stored.bytes);
       if (!rec)
         return error(errc::corrupt, "log",
-                     fmt::format("the event at position {} is unreadable: {}",
-                                 stored.position.value(), rec.error().message()));
+                     fmt::format("the event at position {} is unreadable: {}", stored.position.value(),
+                                 rec.error().message()));
       const stream_head head = state_.head_of(rec->stream);
+      if (auto s = store_.take_error(); !s) return s.error();
       if (rec->sequence.value() != head.version.value() + 1 || rec->previous_hash != head.last_hash)
         return error(errc::corrupt, "log",
                      fmt::format("the event at position {} breaks the hash chain of stream {}",
                                  stored.position.value(), rec->stream));
+      if (!before.count(rec->stream))
+        before[rec->stream] = {case_copy(state_, rec->stream), party_copy(state_, rec->stream)};
       evolve(state_, *rec);
-      applied = log_position(stored.position.value() + 1);
+      records[rec->stream].push_back(std::move(*rec));
+      positions[partition] = log_position(stored.position.value() + 1);
     }
-    if (events->size() < batch) return ok;
+    std::vector<state_write> rows{state_store::format_row()};
+    for (const auto& [stream, was] : before) rows_of(stream, was.first, was.second, records[stream], rows);
+    if (auto s = store_.take_error(); !s) return s.error();
+    if (auto s = rows_->write(rows, positions); !s) return s.error();
+    folded += events->size();
+    state_.score_events.clear();
+    state_.deadline_index.clear();
+    trim_working_set();
+    if (events->size() < k_catch_up_batch) return folded;
   }
+}
+
+result<std::uint64_t> engine::rebuild_state() {
+  lock_type lock(mutex_);
+  changed_.wait(lock, [&] { return idle(); });
+  if (auto s = rows_->clear(); !s) return s.error();
+  reset_working_set();
+  if (auto s = rows_->write({state_store::format_row()}, std::vector<log_position>(log_.partitions(), log_position(0))); !s)
+    return s.error();
+  std::uint64_t folded = 0;
+  std::vector<log_position> positions(log_.partitions(), log_position(0));
+  for (std::uint32_t p = 0; p < positions.size(); ++p) {
+    auto n = catch_up_partition(p, positions);
+    if (!n) {
+      reset_working_set();
+      return n.error();
+    }
+    folded += *n;
+  }
+  applied_ = positions;
+  return folded;
+}
+
+void engine::rows_of(const std::string& stream, const std::optional<case_state>& case_before,
+                     const std::optional<party_state>& party_before, const std::vector<event_record>& records,
+                     std::vector<state_write>& out) {
+  if (records.empty()) return;
+  if (is_case_event(records.front().payload.type)) {
+    const case_state* after = state_.find_case(stream);
+    if (after == nullptr) return;
+    state_store::rows_for_case(case_before, *after, out);
+    for (const auto& r : records)
+      if (auto kind = score_kind_of(r.payload)) {
+        // As evolve() weighs it: a case's second rating (written before the rule) counts nothing.
+        if (*kind == score_kind::rating && case_before && case_before->rating != 0) continue;
+        const int value = r.payload.type == fb::Event_CaseRated ? r.payload.AsCaseRated()->stars : 0;
+        state_store::rows_for_score(after->business_id, score_event{r.time, stream, r.sequence.value(), *kind, value},
+                                    out);
+      }
+    return;
+  }
+  if (auto after = party_copy(state_, stream)) state_store::rows_for_party(party_before, *after, out);
+}
+
+void engine::trim_working_set() {
+  const std::size_t held = state_.cases.size() + state_.consumers.size() + state_.businesses.size() +
+                           state_.agencies.size() + state_.mediators.size();
+  if (held <= options_.cache_entries && state_.absent_cases.size() + state_.absent_parties.size() <= options_.cache_entries)
+    return;
+  // Everything a queued command needs stays; the rest is reloaded from its rows when asked for.
+  const auto keep = [&](const std::string& stream) { return pinned_.count(stream) != 0; };
+  const auto drop_unpinned = [&](auto& m) { std::erase_if(m, [&](const auto& kv) { return !keep(kv.first); }); };
+  drop_unpinned(state_.cases);
+  drop_unpinned(state_.consumers);
+  drop_unpinned(state_.businesses);
+  drop_unpinned(state_.agencies);
+  drop_unpinned(state_.mediators);
+  std::erase_if(state_.consumer_by_national_code, [&](const auto& kv) { return !keep(kv.second); });
+  std::erase_if(state_.business_by_domain, [&](const auto& kv) { return !keep(kv.second); });
+  std::erase_if(state_.open_case_by_order, [&](const auto& kv) { return !keep(kv.second); });
+  state_.absent_cases.clear();
+  state_.absent_parties.clear();
 }
 
 result<command_outcome> engine::replay_outcome(const append_outcome& first) const {
@@ -98,12 +277,14 @@ result<command_outcome> engine::replay_outcome(const append_outcome& first) cons
   return out;
 }
 
-
 result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::string& command_id,
                                                const command& cmd, timestamp_ms now) {
   auto d = decide(state_, who, cmd, now, rules_, command_id);
+  // A decision made while a row failed to load stands on nothing.
+  if (auto s = store_.take_error(); !s) return s.error();
   if (!d) return d.error();
   const stream_head head = state_.head_of(d->stream);
+  if (auto s = store_.take_error(); !s) return s.error();
   if (head.version != d->expected)
     return error(errc::conflict, "expected_version", "the state moved while deciding");
   auto s = std::make_shared<slot>();
@@ -135,8 +316,20 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
     if (!sides) return sides.error();
     s->request.side_records = std::move(*sides);
   }
+  const auto case_before = case_copy(state_, d->stream);
+  const auto party_before = case_before ? std::nullopt : party_copy(state_, d->stream);
   for (const auto& r : s->records) evolve(state_, r);
+  rows_of(d->stream, case_before, party_before, s->records, s->request.state);
+  state_.score_events.clear();
+  state_.deadline_index.clear();
+  if (auto e = store_.take_error(); !e) {
+    // The state took events its rows cannot follow: drop it once nothing is in flight.
+    stale_ = true;
+    return e.error();
+  }
+  s->request.state_included = true;
   in_flight_.insert(command_id);
+  ++pinned_[d->stream];
   queue_.push_back(s);
   return s;
 }
@@ -169,7 +362,12 @@ void engine::write_queue_locked(lock_type& lock) {
   unit.swap(queue_);
   std::vector<append_request> requests;
   requests.reserve(unit.size());
-  for (const auto& s : unit) requests.push_back(std::move(s->request));
+  // A log that keeps no rows of its own gets them from the engine once the unit is written.
+  std::vector<state_write> own_rows;
+  for (const auto& s : unit) {
+    if (own_rows_) own_rows.insert(own_rows.end(), s->request.state.begin(), s->request.state.end());
+    requests.push_back(std::move(s->request));
+  }
   lock.unlock();
   auto written = log_.append_group(std::move(requests));
   lock.lock();
@@ -178,6 +376,7 @@ void engine::write_queue_locked(lock_type& lock) {
   for (std::size_t i = 0; i < unit.size(); ++i) {
     slot& s = *unit[i];
     in_flight_.erase(s.command_id);
+    if (auto it = pinned_.find(s.stream); it != pinned_.end() && --it->second == 0) pinned_.erase(it);
     if (!written) {
       s.outcome = written.error();
       failed = written.error();
@@ -191,11 +390,21 @@ void engine::write_queue_locked(lock_type& lock) {
     }
     s.outcome = std::move(o);
   }
+  if (!failed) {
+    if (own_rows_) {
+      if (auto s = own_rows_->write(own_rows, applied_); !s) failed = s.error();
+    } else if (auto stored = rows_->positions(); !stored || *stored != applied_) {
+      // The log wrote the events but not their rows (rows out of step, a read failing): the
+      // rows are caught up from the log before anything else is decided.
+      stale_ = true;
+    }
+  }
   if (failed) {
     // Everything queued meanwhile was decided on what was not written.
     for (const auto& s : queue_) {
       s->outcome = not_written_after(*failed);
       in_flight_.erase(s->command_id);
+      if (auto it = pinned_.find(s->stream); it != pinned_.end() && --it->second == 0) pinned_.erase(it);
     }
     queue_.clear();
     stale_ = true;
@@ -209,30 +418,6 @@ result<command_outcome> engine::outcome_of(const slot& s) const {
   if ((*s.outcome)->repeated) return replay_outcome(**s.outcome);
   return command_outcome{s.stream, s.records, false, {}};
 }
-
-namespace {
-
-constexpr std::string_view deadline_prefix = "deadline:";
-
-// The case a command acts on, if it names one.
-std::optional<std::string> case_of(const command& cmd) {
-  return std::visit(
-      [](const auto& c) -> std::optional<std::string> {
-        if constexpr (requires { c.case_id; }) return c.case_id;
-        else return std::nullopt;
-      },
-      cmd);
-}
-
-std::string deadline_command_id(const case_state& c) {
-  return fmt::format("{}{}:{}", deadline_prefix, c.id, c.head.version.value());
-}
-
-bool due_now(const case_state& c, timestamp_ms now) {
-  return std::any_of(c.deadlines.begin(), c.deadlines.end(), [&](const deadline& d) { return d.due <= now; });
-}
-
-}  // namespace
 
 result<command_outcome> engine::execute(const actor& who, const std::string& command_id,
                                         const command& cmd) {
@@ -262,8 +447,8 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
   slot_ptr due;
   const auto id = case_of(cmd);
   case_state* live = nullptr;
-  if (auto it = id ? state_.cases.find(*id) : state_.cases.end(); it != state_.cases.end() && who.role != fb::Role_system)
-    live = &it->second;
+  if (id && who.role != fb::Role_system && state_.find_case(*id) != nullptr) live = &state_.cases.at(*id);
+  if (auto s = store_.take_error(); !s) return s.error();
   if (live != nullptr && due_now(*live, now)) {
     const std::string due_id = deadline_command_id(*live);
     auto deadlines = decide(state_, scheduler, apply_deadlines{*id}, now, rules_, due_id);
@@ -271,7 +456,8 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
       const case_state saved = *live;
       for (const auto& ev : deadlines->events) evolve_case(*live, ev, now, fb::Role_system);
       auto trial = decide(state_, who, cmd, now, rules_, command_id);
-      *live = saved;
+      state_.cases.at(*id) = saved;
+      if (auto s = store_.take_error(); !s) return s.error();
       if (!trial) return trial.error();
       auto submitted = submit_locked(scheduler, due_id, apply_deadlines{*id}, now);
       if (!submitted) return submitted.error();
@@ -295,18 +481,59 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
   return out;
 }
 
+status engine::evaluate_policy_locked(timestamp_ms now, std::vector<slot_ptr>& slots, tick_report& report) {
+  const actor scheduler{fb::Role_system, "scheduler"};
+  // Businesses whose score changed, then the next few of the rolling sweep.
+  auto changed = store_.businesses_to_evaluate(256);
+  if (!changed) return changed.error();
+  std::vector<std::string> candidates = *changed;
+  auto sweep = store_.businesses_after(sweep_cursor_, options_.policy_sweep_per_tick);
+  if (!sweep) return sweep.error();
+  sweep_cursor_ = sweep->size() < options_.policy_sweep_per_tick ? std::string() : sweep->back();
+  for (auto& b : *sweep)
+    if (std::find(candidates.begin(), candidates.end(), b) == candidates.end()) candidates.push_back(std::move(b));
+  std::vector<state_write> evaluated;
+  for (const auto& id : candidates) {
+    const business_state* b = state_.find_business(id);
+    if (auto s = store_.take_error(); !s) return s;
+    if (b == nullptr) continue;
+    auto events = store_.score_events_of(id);
+    if (!events) return events.error();
+    ++report.businesses_evaluated;
+    auto action = evaluate_seal_policy(rules_.trust, *events, b->restricted, b->restriction_rule, now);
+    if (std::find(changed->begin(), changed->end(), id) != changed->end())
+      evaluated.push_back(state_store::policy_evaluated(id));
+    if (!action) continue;
+    const std::string command_id = fmt::format("policy:{}:{}", id, b->head.version.value());
+    auto earlier = log_.find_command(command_id);
+    if (!earlier) return earlier.error();
+    if (*earlier) continue;  // written by another scheduler since this one caught up
+    const std::string reason = fmt::format("{} (trust rules v{})", action->reason, rules_.trust.version);
+    command cmd = action->restrict ? command(restrict_seal{id, reason, action->rule})
+                                   : command(reinstate_seal{id, reason, action->rule});
+    auto s = submit_locked(scheduler, command_id, cmd, now);
+    if (!s) return s.error();
+    if (!(*s)->records.empty()) slots.push_back(std::move(*s));
+  }
+  // The marks of businesses just evaluated go with the rows, when the rows are in step (a
+  // mark left behind only means one more evaluation).
+  if (!evaluated.empty() && slots.empty() && idle()) {
+    auto positions = rows_->positions();
+    if (positions && *positions == applied_)
+      if (auto s = rows_->write(evaluated, applied_); !s) return s;
+  }
+  return ok;
+}
+
 result<tick_report> engine::tick() {
   lock_type lock(mutex_);
   if (auto s = ready_locked(lock, {}); !s) return s.error();
   const timestamp_ms now = clock_.now();
   const actor scheduler{fb::Role_system, "scheduler"};
-  std::vector<std::string> due;
-  for (const auto& [when, case_id] : state_.deadline_index) {
-    if (when > now) break;
-    due.push_back(case_id);
-  }
   tick_report report;
-  report.cases_due = due.size();
+  auto due = store_.due_cases(now, options_.due_per_tick);
+  if (!due) return due.error();
+  report.due_rows_read = due->size();
   // The deadline commands, then the seal actions (from deadline_count on).
   std::vector<slot_ptr> slots;
   std::size_t deadline_count = 0;
@@ -316,45 +543,37 @@ result<tick_report> engine::tick() {
     await_locked(lock, slots);
     return e;
   };
-  const auto submit = [&](const std::string& id, const command& cmd) -> status {
-    auto earlier = log_.find_command(id);
-    if (!earlier) return earlier.error();
-    if (*earlier) return ok;  // written by another scheduler since this one caught up
-    auto s = submit_locked(scheduler, id, cmd, now);
-    if (!s) return s.error();
-    if (!(*s)->records.empty()) slots.push_back(std::move(*s));
-    return ok;
+  const auto collect = [&]() -> result<tick_report> {
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      auto o = outcome_of(*slots[i]);
+      if (!o) return o.error();
+      (i < deadline_count ? report.applied : report.seal_actions).push_back(std::move(*o));
+    }
+    return report;
   };
-  for (const auto& case_id : due) {
+  for (const auto& case_id : *due) {
     const case_state* c = state_.find_case(case_id);
+    if (auto s = store_.take_error(); !s) return abandon(s.error());
     if (c == nullptr || !due_now(*c, now)) continue;
-    if (auto s = submit(deadline_command_id(*c), apply_deadlines{case_id}); !s) return abandon(s.error());
+    ++report.cases_due;
+    const std::string id = deadline_command_id(*c);
+    auto earlier = log_.find_command(id);
+    if (!earlier) return abandon(earlier.error());
+    if (*earlier) continue;  // written by another scheduler since this one caught up
+    auto s = submit_locked(scheduler, id, apply_deadlines{case_id}, now);
+    if (!s) return abandon(s.error());
+    if (!(*s)->records.empty()) slots.push_back(std::move(*s));
   }
   deadline_count = slots.size();
   if (rules_.trust.version > 0) {
-    static const std::vector<score_event> none;
-    std::vector<std::pair<std::string, policy_action>> actions;
-    for (const auto& [id, b] : state_.businesses) {
-      auto it = state_.score_events.find(id);
-      auto action = evaluate_seal_policy(rules_.trust, it == state_.score_events.end() ? none : it->second,
-                                         b.restricted, b.restriction_rule, now);
-      if (action) actions.emplace_back(id, std::move(*action));
-    }
-    for (auto& [id, action] : actions) {
-      const std::string command_id = fmt::format("policy:{}:{}", id, state_.businesses.at(id).head.version.value());
-      const std::string reason = fmt::format("{} (trust rules v{})", action.reason, rules_.trust.version);
-      command cmd = action.restrict ? command(restrict_seal{id, reason, action.rule})
-                                    : command(reinstate_seal{id, reason, action.rule});
-      if (auto s = submit(command_id, cmd); !s) return abandon(s.error());
-    }
+    // The deadlines' events first, so the policy weighs them (the third unanswered complaint
+    // restricts the seal in the tick that wrote it).
+    await_locked(lock, slots);
+    if (std::any_of(slots.begin(), slots.end(), [](const slot_ptr& s) { return !*s->outcome; })) return collect();
+    if (auto s = evaluate_policy_locked(now, slots, report); !s) return abandon(s.error());
   }
   await_locked(lock, slots);
-  for (std::size_t i = 0; i < slots.size(); ++i) {
-    auto o = outcome_of(*slots[i]);
-    if (!o) return o.error();
-    (i < deadline_count ? report.applied : report.seal_actions).push_back(std::move(*o));
-  }
-  return report;
+  return collect();
 }
 
 result<std::vector<event_record>> engine::history(const std::string& stream) const {
@@ -372,6 +591,96 @@ result<std::vector<event_record>> engine::history(const std::string& stream) con
   }
   if (auto s = verify_chain(out); !s) return s.error();
   return out;
+}
+
+result<std::optional<case_state>> engine::find_case(const std::string& id) {
+  lock_type lock(mutex_);
+  if (auto s = ready_locked(lock, {}); !s) return s.error();
+  auto c = case_copy(state_, id);
+  if (auto s = store_.take_error(); !s) return s.error();
+  return c;
+}
+
+result<std::optional<business_state>> engine::find_business(const std::string& id) {
+  lock_type lock(mutex_);
+  if (auto s = ready_locked(lock, {}); !s) return s.error();
+  std::optional<business_state> out;
+  if (const business_state* b = state_.find_business(id)) out = *b;
+  if (auto s = store_.take_error(); !s) return s.error();
+  return out;
+}
+
+result<std::vector<score_event>> engine::score_events_of(const std::string& business) {
+  lock_type lock(mutex_);
+  if (auto s = ready_locked(lock, {}); !s) return s.error();
+  return store_.score_events_of(business);
+}
+
+result<std::vector<std::string>> engine::businesses() {
+  lock_type lock(mutex_);
+  if (auto s = ready_locked(lock, {}); !s) return s.error();
+  std::vector<std::string> out;
+  std::string after;
+  for (;;) {
+    auto some = store_.businesses_after(after, 4096);
+    if (!some) return some.error();
+    out.insert(out.end(), some->begin(), some->end());
+    if (some->size() < 4096) return out;
+    after = some->back();
+  }
+}
+
+result<world> engine::snapshot() {
+  lock_type lock(mutex_);
+  changed_.wait(lock, [&] { return idle(); });
+  if (auto s = ready_locked(lock, {}); !s) return s.error();
+  return store_.load_all();
+}
+
+result<std::string> engine::state_digest() {
+  lock_type lock(mutex_);
+  changed_.wait(lock, [&] { return idle(); });
+  if (auto s = ready_locked(lock, {}); !s) return s.error();
+  return store_.digest();
+}
+
+namespace {
+
+// The same log with its state rows hidden, so an engine on it folds rows of its own.
+class stateless_view final : public event_log {
+ public:
+  explicit stateless_view(event_log& inner) : inner_(inner) {}
+  result<append_outcome> append(append_request) override {
+    return error(errc::unavailable, "log", "a view for folding only");
+  }
+  result<std::optional<append_outcome>> find_command(std::string_view id) override { return inner_.find_command(id); }
+  result<stream_version> version(std::string_view s) override { return inner_.version(s); }
+  result<std::vector<stored_event>> read_stream(std::string_view s, stream_version from) override {
+    return inner_.read_stream(s, from);
+  }
+  result<std::vector<stored_event>> read_all(log_position from, std::size_t max) override {
+    return inner_.read_all(from, max);
+  }
+  result<log_position> end() override { return inner_.end(); }
+  std::uint32_t partitions() const override { return inner_.partitions(); }
+  result<std::vector<stored_event>> read_partition(std::uint32_t partition, log_position from,
+                                                   std::size_t max) override {
+    return inner_.read_partition(partition, from, max);
+  }
+  result<log_position> partition_end(std::uint32_t partition) override { return inner_.partition_end(partition); }
+
+ private:
+  event_log& inner_;
+};
+
+}  // namespace
+
+result<std::string> fold_state_digest(event_log& log) {
+  stateless_view view(log);
+  const fixed_clock unused(0);
+  auto e = engine::open(view, unused);
+  if (!e) return e.error();
+  return (*e)->state_digest();
 }
 
 }  // namespace sazesh

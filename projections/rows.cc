@@ -4,69 +4,16 @@
 
 #include <unordered_map>
 
+#include "engine/base/row_codec.h"
+#include "engine/domain/state_codec.h"
 #include "engine/time/calendar.h"
 
 namespace sazesh::projections {
 namespace {
 
-class row_writer {
- public:
-  void u8(std::uint8_t v) { out_ += static_cast<char>(v); }
-  void u32(std::uint32_t v) { for (int i = 3; i >= 0; --i) out_ += static_cast<char>((v >> (8 * i)) & 0xFF); }
-  void u64(std::uint64_t v) { for (int i = 7; i >= 0; --i) out_ += static_cast<char>((v >> (8 * i)) & 0xFF); }
-  void i64(std::int64_t v) { u64(static_cast<std::uint64_t>(v)); }
-  void flag(bool v) { u8(v ? 1 : 0); }
-  void str(std::string_view s) { u32(static_cast<std::uint32_t>(s.size())); out_.append(s); }
-  std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-// Reads what row_writer wrote; any overrun makes ok() false and every later read return 0/"".
-class row_reader {
- public:
-  explicit row_reader(std::string_view in) : in_(in) {}
-  bool ok() const { return ok_; }
-  bool done() const { return ok_ && pos_ == in_.size(); }
-  std::uint8_t u8() { return need(1) ? static_cast<std::uint8_t>(in_[pos_++]) : 0; }
-  std::uint32_t u32() {
-    if (!need(4)) return 0;
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(in_[pos_++]);
-    return v;
-  }
-  std::uint64_t u64() {
-    if (!need(8)) return 0;
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in_[pos_++]);
-    return v;
-  }
-  std::int64_t i64() { return static_cast<std::int64_t>(u64()); }
-  bool flag() { return u8() != 0; }
-  std::string str() {
-    const std::uint32_t n = u32();
-    if (!need(n)) return {};
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-
- private:
-  bool need(std::size_t n) {
-    if (ok_ && in_.size() - pos_ >= n) return true;
-    ok_ = false;
-    return false;
-  }
-  std::string_view in_;
-  std::size_t pos_ = 0;
-  bool ok_ = true;
-};
-
 template <class T>
 result<T> finish(row_reader& r, T value, const char* what) {
-  if (!r.done()) return error(errc::corrupt, what, "the stored row does not decode");
-  return value;
+  return finish_row(r, std::move(value), what);
 }
 
 }  // namespace
@@ -120,62 +67,8 @@ double scorecard::satisfaction() const {
 }
 
 std::string encode(const case_row& r) {
-  const case_state& s = r.state;
   row_writer w;
-  w.str(s.id);
-  w.u64(s.head.version.value());
-  w.str(s.head.last_hash);
-  w.u8(static_cast<std::uint8_t>(s.status));
-  w.str(s.consumer_id);
-  w.str(s.business_id);
-  w.str(s.order_reference);
-  w.i64(s.purchase_date_days);
-  w.u64(s.amount_rials);
-  w.u8(s.category);
-  w.u8(s.requested_remedy);
-  w.u32(static_cast<std::uint32_t>(s.documents.size()));
-  for (const auto& d : s.documents) {
-    w.u8(d.kind);
-    w.str(d.sha256);
-    w.str(d.file_name);
-    w.u64(d.size_bytes);
-  }
-  w.u32(static_cast<std::uint32_t>(s.missing_documents.size()));
-  for (auto k : s.missing_documents) w.u8(k);
-  w.u8(static_cast<std::uint8_t>(s.response_level));
-  w.flag(s.responded);
-  w.flag(s.timely_response);
-  w.flag(s.unanswered);
-  w.u32(static_cast<std::uint32_t>(s.offers.size()));
-  for (const auto& o : s.offers) {
-    w.u32(o.number);
-    w.u8(o.by);
-    w.u8(o.remedy);
-    w.u64(o.amount_rials);
-    w.u32(o.remedy_days);
-    w.u8(static_cast<std::uint8_t>(o.status));
-  }
-  w.str(s.mediator_id);
-  w.str(s.agency_id);
-  w.u32(static_cast<std::uint32_t>(s.agencies.size()));
-  for (const auto& a : s.agencies) w.str(a);
-  w.flag(s.referral_acknowledged);
-  w.flag(s.referral_extended);
-  w.u32(static_cast<std::uint32_t>(s.deadlines.size()));
-  for (const auto& d : s.deadlines) {
-    w.u8(static_cast<std::uint8_t>(d.kind));
-    w.i64(d.due);
-  }
-  w.flag(s.resolution.has_value());
-  w.u8(s.resolution.value_or(fb::Resolution_negotiation));
-  w.flag(s.close_reason.has_value());
-  w.u8(s.close_reason.value_or(fb::CloseReason_resolved));
-  w.i64(s.filed_at);
-  w.i64(s.closed_at);
-  w.i64(s.reopen_until);
-  w.i64(s.last_change);
-  w.u8(static_cast<std::uint8_t>(s.rating));
-  w.u32(static_cast<std::uint32_t>(s.reopened));
+  write_case_state(w, r.state);
   w.u64(r.events);
   w.flag(r.verdict.has_value());
   w.u8(r.verdict.value_or(fb::AgencyVerdict_upheld));
@@ -185,65 +78,7 @@ std::string encode(const case_row& r) {
 result<case_row> decode_case_row(std::string_view bytes) {
   row_reader rd(bytes);
   case_row r;
-  case_state& s = r.state;
-  s.id = rd.str();
-  s.head.version = stream_version(rd.u64());
-  s.head.last_hash = rd.str();
-  s.status = static_cast<case_status>(rd.u8());
-  s.consumer_id = rd.str();
-  s.business_id = rd.str();
-  s.order_reference = rd.str();
-  s.purchase_date_days = static_cast<std::int32_t>(rd.i64());
-  s.amount_rials = rd.u64();
-  s.category = static_cast<fb::Category>(rd.u8());
-  s.requested_remedy = static_cast<fb::RemedyKind>(rd.u8());
-  for (std::uint32_t n = rd.u32(); rd.ok() && n > 0; --n) {
-    document_ref d;
-    d.kind = static_cast<fb::DocumentKind>(rd.u8());
-    d.sha256 = rd.str();
-    d.file_name = rd.str();
-    d.size_bytes = rd.u64();
-    s.documents.push_back(std::move(d));
-  }
-  for (std::uint32_t n = rd.u32(); rd.ok() && n > 0; --n)
-    s.missing_documents.push_back(static_cast<fb::DocumentKind>(rd.u8()));
-  s.response_level = rd.u8();
-  s.responded = rd.flag();
-  s.timely_response = rd.flag();
-  s.unanswered = rd.flag();
-  for (std::uint32_t n = rd.u32(); rd.ok() && n > 0; --n) {
-    offer o;
-    o.number = rd.u32();
-    o.by = static_cast<fb::Role>(rd.u8());
-    o.remedy = static_cast<fb::RemedyKind>(rd.u8());
-    o.amount_rials = rd.u64();
-    o.remedy_days = rd.u32();
-    o.status = static_cast<offer_status>(rd.u8());
-    s.offers.push_back(o);
-  }
-  s.mediator_id = rd.str();
-  s.agency_id = rd.str();
-  for (std::uint32_t n = rd.u32(); rd.ok() && n > 0; --n) s.agencies.push_back(rd.str());
-  s.referral_acknowledged = rd.flag();
-  s.referral_extended = rd.flag();
-  for (std::uint32_t n = rd.u32(); rd.ok() && n > 0; --n) {
-    deadline d;
-    d.kind = static_cast<deadline_kind>(rd.u8());
-    d.due = rd.i64();
-    s.deadlines.push_back(d);
-  }
-  const bool has_resolution = rd.flag();
-  const auto resolution = static_cast<fb::Resolution>(rd.u8());
-  if (has_resolution) s.resolution = resolution;
-  const bool has_close = rd.flag();
-  const auto close = static_cast<fb::CloseReason>(rd.u8());
-  if (has_close) s.close_reason = close;
-  s.filed_at = rd.i64();
-  s.closed_at = rd.i64();
-  s.reopen_until = rd.i64();
-  s.last_change = rd.i64();
-  s.rating = rd.u8();
-  s.reopened = static_cast<int>(rd.u32());
+  read_case_state(rd, r.state);
   r.events = rd.u64();
   const bool has_verdict = rd.flag();
   const auto verdict = static_cast<fb::AgencyVerdict>(rd.u8());

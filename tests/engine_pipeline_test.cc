@@ -321,7 +321,7 @@ TEST_CASE("concurrent clients share units and the log ends up exactly as they we
   // (a) What the engine holds is what the log folds to.
   auto fresh = engine::open(*log, clock);
   REQUIRE_MESSAGE(fresh.has_value(), fresh.error().message());
-  CHECK((*fresh)->state() == (*eng)->state());
+  CHECK((*fresh)->snapshot().value() == (*eng)->snapshot().value());
 
   // (b) Every stream has sequences 1..n, in log order, with an unbroken hash chain.
   const auto all = everything(*log);
@@ -445,7 +445,7 @@ TEST_CASE("a unit that is not written fails every command decided on it, and not
   CHECK(f.events.front().sequence.value() == c1_before.value() + 2);
   CHECK(f.events.front().previous_hash == rx->events.back().hash);
   h.check_same_as_fresh_fold();
-  CHECK(h.eng->state().find_case(p.c3)->status == case_status::awaiting_triage);
+  CHECK(h.eng->snapshot().value().find_case(p.c3)->status == case_status::awaiting_triage);
 
   // Each failed command, retried with its id, is written once; a second retry is a repeat.
   struct retry {
@@ -471,7 +471,7 @@ TEST_CASE("a unit that is not written fails every command decided on it, and not
     for (std::size_t i = 0; i < first->events.size(); ++i) CHECK(again->events[i].hash == first->events[i].hash);
   }
   CHECK(everything(*h.log).size() == expected_events);
-  CHECK(h.eng->state().find_case(p.c3)->status != case_status::awaiting_triage);
+  CHECK(h.eng->snapshot().value().find_case(p.c3)->status != case_status::awaiting_triage);
   h.check_same_as_fresh_fold();
 }
 
@@ -617,7 +617,7 @@ TEST_CASE("a command id executed again while the first is in flight gets the fir
   for (const auto& unit : h.wrapper->units()) sent += static_cast<std::size_t>(std::count(unit.begin(), unit.end(), "accept-once"));
   CHECK(sent == 1);
   CHECK(everything(*h.log).size() == before + r1->events.size());
-  CHECK(h.eng->state().find_case(p.c1)->status == case_status::with_business);
+  CHECK(h.eng->snapshot().value().find_case(p.c1)->status == case_status::with_business);
   h.check_same_as_fresh_fold();
   // And the engine goes on: nothing was marked stale by a repeat in a unit.
   h.act(p.sara, "after", post_message{p.c1, "پیام"});

@@ -271,7 +271,7 @@ TEST_CASE("bad inputs are refused naming the field and write nothing") {
   for (const auto& row : rows) {
     INFO("row: " << row.what);
     const auto before = read_everything(*h.log);
-    const world state_before = h.eng->state();
+    const world state_before = h.eng->snapshot().value();
     const std::string id = "bad-" + std::to_string(++n);
     auto r = h.eng->execute(row.who, id, row.cmd);
     REQUIRE_MESSAGE(!r.has_value(), "accepted: " << r->events.size() << " event(s) on " << r->stream);
@@ -280,7 +280,7 @@ TEST_CASE("bad inputs are refused naming the field and write nothing") {
     CHECK_FALSE(r.error().rule().empty());
     CHECK(same_events(before, read_everything(*h.log)));
     CHECK(h.log->end().value() == log_position{before.size()});
-    CHECK(h.eng->state() == state_before);
+    CHECK(h.eng->snapshot().value() == state_before);
     auto recorded = h.log->find_command(id);
     REQUIRE(recorded.has_value());
     CHECK_FALSE(recorded->has_value());
@@ -314,9 +314,9 @@ TEST_CASE("bad inputs are refused naming the field and write nothing") {
     REQUIRE(recorded.has_value());
     CHECK_FALSE(recorded->has_value());
     // The engine is unaffected and still folds the same state.
-    const world live = h.eng->state();
+    const world live = h.eng->snapshot().value();
     h.reopen();
-    CHECK(h.eng->state() == live);
+    CHECK(h.eng->snapshot().value() == live);
   }
 
   SUBCASE("a repeated command id returns the first run's events and writes nothing") {
@@ -326,7 +326,7 @@ TEST_CASE("bad inputs are refused naming the field and write nothing") {
     REQUIRE(first->events.size() == 1);
     const auto before = read_everything(*h.log);
     const log_position end_before = h.log->end().value();
-    const world state_before = h.eng->state();
+    const world state_before = h.eng->snapshot().value();
 
     const auto same_outcome = [&](const command_outcome& again) {
       CHECK(again.repeated);
@@ -346,7 +346,7 @@ TEST_CASE("bad inputs are refused naming the field and write nothing") {
     auto second = h.eng->execute(p.sara, "once", post_message{triage, "پیام اول"});
     REQUIRE(second.has_value());
     same_outcome(*second);
-    CHECK(h.eng->state() == state_before);
+    CHECK(h.eng->snapshot().value() == state_before);
     // Another command under the same id, that would have been refused: still the first outcome.
     auto third = h.eng->execute(p.sara, "once", file_case(defective_filing("1001", "ORD-1")));
     REQUIRE(third.has_value());
@@ -356,7 +356,7 @@ TEST_CASE("bad inputs are refused naming the field and write nothing") {
     auto fourth = h.eng->execute(p.sara, "once", post_message{triage, "something else"});
     REQUIRE(fourth.has_value());
     same_outcome(*fourth);
-    CHECK(h.eng->state() == state_before);
+    CHECK(h.eng->snapshot().value() == state_before);
   }
 
   SUBCASE("a negative amount is refused by the CLI and writes nothing") {
@@ -427,12 +427,12 @@ TEST_CASE("a racing writer on the same stream: execute returns conflict, writes 
   auto retried = (*a)->execute(p.sara, "a-message", post_message{c, "hello"});
   REQUIRE_MESSAGE(retried.has_value(), retried.error().message());
   CHECK_FALSE(retried->repeated);
-  CHECK((*a)->state().find_case(c)->status == case_status::with_business);
+  CHECK((*a)->snapshot().value().find_case(c)->status == case_status::with_business);
   REQUIRE((*b)->catch_up().has_value());
-  CHECK((*a)->state() == (*b)->state());
+  CHECK((*a)->snapshot().value() == (*b)->snapshot().value());
   auto fresh = engine::open(shared, h.clock);
   REQUIRE(fresh.has_value());
-  CHECK((*fresh)->state() == (*a)->state());
+  CHECK((*fresh)->snapshot().value() == (*a)->snapshot().value());
 }
 
 // Regression (BUG found against c99b741, fixed in 0347bed): engine::execute set applied_ =
@@ -465,8 +465,8 @@ TEST_CASE("events another writer appends while the engine decides are not skippe
   REQUIRE((*a)->catch_up().has_value());
   auto replayed = engine::open(shared, h.clock);
   REQUIRE(replayed.has_value());
-  CHECK_MESSAGE((*a)->state().find_case(other) != nullptr, "engine a never folded case " << other);
-  CHECK((*a)->state() == (*replayed)->state());
+  CHECK_MESSAGE((*a)->snapshot().value().find_case(other) != nullptr, "engine a never folded case " << other);
+  CHECK((*a)->snapshot().value() == (*replayed)->snapshot().value());
   auto msg = (*a)->execute(p.reza, "a-on-other", post_message{other, "on the other case"});
   CHECK_MESSAGE(msg.has_value(), (msg ? "" : msg.error().message()));
 }
@@ -595,7 +595,7 @@ class fuzzer {
     if (chance(0.8)) {
       std::vector<std::string> open;
       for (const auto& id : cases_)
-        if (is_open(h_.eng->state().find_case(id)->status)) open.push_back(id);
+        if (is_open(h_.eng->find_case(id).value()->status)) open.push_back(id);
       if (!open.empty()) return pick(open);
     }
     return pick(cases_);
@@ -621,8 +621,8 @@ class fuzzer {
 
   command guided(actor& who) {
     const std::string id = some_case();
-    const case_state* found = h_.eng->state().find_case(id);
-    if (found == nullptr) {
+    const std::optional<case_state> found = h_.eng->find_case(id).value();
+    if (!found) {
       who = any_actor();
       return post_message{id, text()};
     }
@@ -792,7 +792,7 @@ class fuzzer {
   // events, an accepted command may first write the scheduler's events for deadlines of its case
   // that were already due (command_outcome::deadlines_first); a refused one writes nothing.
   void execute(const actor& who, const std::string& id, const command& cmd, bool reuse) {
-    const world before = h_.eng->state();
+    const world before = h_.eng->snapshot().value();
     // On Kafka, read_all numbers events in the order this log object indexed them: the ones
     // past end_before are the new ones, in the order they were committed.
     const std::uint64_t end_before = h_.log->end().value().value();
@@ -809,7 +809,7 @@ class fuzzer {
       evolve(expected, *rec);
       written.push_back(std::move(*rec));
     }
-    CHECK(h_.eng->state() == expected);
+    CHECK(h_.eng->snapshot().value() == expected);
     const std::size_t own = r && !r->repeated ? r->events.size() : 0;
     const std::size_t lead = r && !r->repeated ? r->deadlines_first.size() : 0;
     CHECK(written.size() == lead + own);
@@ -871,7 +871,7 @@ class fuzzer {
 
   void tick() {
     ++ticks;
-    const world before = h_.eng->state();
+    const world before = h_.eng->snapshot().value();
     const std::uint64_t end_before = h_.log->end().value().value();
     auto report = h_.eng->tick();
     REQUIRE_MESSAGE(report.has_value(), report.error().message());
@@ -891,22 +891,22 @@ class fuzzer {
       hashes.insert(rec->hash);
       evolve(expected, *rec);
     }
-    CHECK(h_.eng->state() == expected);
+    CHECK(h_.eng->snapshot().value() == expected);
     for (const auto& o : report->applied) {
       CHECK_FALSE(o.repeated);
       for (const auto& e : o.events) CHECK(hashes.count(e.hash) == 1);
     }
     // Nothing is left due, and a second run at the same time does nothing.
-    const auto& index = h_.eng->state().deadline_index;
+    const auto& index = h_.eng->snapshot().value().deadline_index;
     CHECK((index.empty() || index.begin()->first > h_.clock.now()));
-    const world after = h_.eng->state();
+    const world after = h_.eng->snapshot().value();
     const std::uint64_t end_after = h_.log->end().value().value();
     auto again = h_.eng->tick();
     REQUIRE(again.has_value());
     CHECK(again->applied.empty());
     CHECK(again->cases_due == 0);
     CHECK(h_.log->end().value().value() == end_after);
-    CHECK(h_.eng->state() == after);
+    CHECK(h_.eng->snapshot().value() == after);
   }
 
   harness& h_;
@@ -927,7 +927,7 @@ std::uint64_t test_seed() {
 
 // Invariants that hold for any log the engine wrote, checked against the folded state.
 void check_invariants(engine& eng, event_log& log) {
-  const world& w = eng.state();
+  const world& w = eng.snapshot().value();
   const auto all = read_everything(log);
   CHECK(log.end().value() == log_position{all.size()});
   std::map<std::string, std::uint64_t> last;
@@ -1019,7 +1019,7 @@ TEST_CASE("property: random command sequences replay to the same state and keep 
   std::ostringstream stats;
   for (const auto& [code, n] : f.refusals) stats << " " << to_string(code) << "=" << n;
   std::map<case_status, int> statuses;
-  for (const auto& [id, c] : h.eng->state().cases) ++statuses[c.status];
+  for (const auto& [id, c] : h.eng->snapshot().value().cases) ++statuses[c.status];
   std::ostringstream st;
   for (const auto& [s, n] : statuses) st << " " << to_string(s) << "=" << n;
   MESSAGE("steps " << f.steps << ": accepted " << f.accepted << ", refused " << f.refused << " (" << stats.str()
@@ -1031,10 +1031,10 @@ TEST_CASE("property: random command sequences replay to the same state and keep 
 
   f.settle();
   check_invariants(*h.eng, *h.log);
-  const world live = h.eng->state();
+  const world live = h.eng->snapshot().value();
   // A second engine on the reopened log folds exactly the same world.
   h.reopen();
-  CHECK(h.eng->state() == live);
+  CHECK(h.eng->snapshot().value() == live);
   check_invariants(*h.eng, *h.log);
   // And it carries on: deadlines already applied are not applied again.
   const auto before = read_everything(*h.log);
@@ -1100,18 +1100,19 @@ TEST_CASE("Persian text, ZWNJ and Arabic-Indic digits round trip byte for byte")
       }
     }
     CHECK(seen == 5);
-    const case_state* k = eng.state().find_case(c);
+    const world snapshot_k = eng.snapshot().value();
+    const case_state* k = snapshot_k.find_case(c);
     REQUIRE(k != nullptr);
     CHECK(k->order_reference == normalize_digits(order));
-    CHECK(eng.state().consumers.at(p.sara.id).name == sara_name);
-    CHECK(eng.state().businesses.at("1002").name == shikposh_name);
+    CHECK(eng.snapshot().value().consumers.at(p.sara.id).name == sara_name);
+    CHECK(eng.snapshot().value().businesses.at("1002").name == shikposh_name);
     CHECK(shikposh_name.find("\xE2\x80\x8C") != std::string::npos);
   };
   check_history(*h.eng);
-  const world live = h.eng->state();
+  const world live = h.eng->snapshot().value();
   h.reopen();
   check_history(*h.eng);
-  CHECK(h.eng->state() == live);
+  CHECK(h.eng->snapshot().value() == live);
   // The same order reference in Persian is the same order: a second filing is a duplicate.
   auto again = h.attempt(p.sara, file_case{"1001", order, day("2026-11-20"), 1, fb::Category_other, "دوباره", fb::RemedyKind_refund, {}});
   REQUIRE_FALSE(again.has_value());
@@ -1167,7 +1168,7 @@ TEST_CASE("tick applies each deadline exactly once, across reruns and restarts")
     CHECK(h.case_of(confirm).resolution == fb::Resolution_remedy_confirmed_by_deadline);
     CHECK(h.case_of(ref).status == case_status::referred);
     for (const auto& c : all_cases) CHECK(h.case_of(c).deadlines.empty());
-    CHECK(h.eng->state().deadline_index.empty());
+    CHECK(h.eng->snapshot().value().deadline_index.empty());
   };
 
   // Ticks once, then again at the same time, then again after a restart: only the first writes.
@@ -1191,9 +1192,9 @@ TEST_CASE("tick applies each deadline exactly once, across reruns and restarts")
 
   SUBCASE("deadline by deadline: nothing a moment before, each once at its time") {
     int rounds = 0;
-    while (!h.eng->state().deadline_index.empty()) {
+    while (!h.eng->snapshot().value().deadline_index.empty()) {
       REQUIRE(++rounds < 20);
-      const timestamp_ms next = h.eng->state().deadline_index.begin()->first;
+      const timestamp_ms next = h.eng->snapshot().value().deadline_index.begin()->first;
       CHECK(next > h.clock.now());
       h.clock.set(next - 1);
       const auto before = read_everything(*h.log);
@@ -1252,12 +1253,12 @@ TEST_CASE("a command on a case with due deadlines: refused writes nothing, accep
   REQUIRE(c1 == c2);
 
   const auto before = read_everything(*by_command.log);
-  const world state_before = by_command.eng->state();
+  const world state_before = by_command.eng->snapshot().value();
   auto refused = by_command.eng->execute(p1.reza, "not-mine", post_message{c1, "not my case"});
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().code() == errc::unauthorized);
   CHECK(same_events(before, read_everything(*by_command.log)));
-  CHECK(by_command.eng->state() == state_before);
+  CHECK(by_command.eng->snapshot().value() == state_before);
 
   auto accepted = by_command.eng->execute(p1.sara, "mine", post_message{c1, "any news?"});
   REQUIRE_MESSAGE(accepted.has_value(), accepted.error().message());
@@ -1277,7 +1278,7 @@ TEST_CASE("a command on a case with due deadlines: refused writes nothing, accep
   // command in one transaction, the tick and the command in two, and each commit marker takes
   // an offset.
   CHECK(same_events(read_everything(*by_command.log), read_everything(*by_tick.log), !on_kafka()));
-  CHECK(by_command.eng->state() == by_tick.eng->state());
+  CHECK(by_command.eng->snapshot().value() == by_tick.eng->snapshot().value());
   CHECK(accepted->deadlines_first.front().hash == ticked->applied.front().events.front().hash);
 }
 
@@ -1422,12 +1423,12 @@ TEST_CASE("a restarted engine still knows the open case of an order filed again 
     REQUIRE(h.log->read_stream(first->stream, stream_version(1))->front().partition == 2);
     REQUIRE(h.log->read_stream(second->stream, stream_version(1))->front().partition == 0);
   }
-  const world live = h.eng->state();
+  const world live = h.eng->snapshot().value();
   REQUIRE(live.open_case_by_order.size() == 1);
   REQUIRE(live.open_case_by_order.begin()->second == second->stream);
   h.reopen();
-  CHECK(h.eng->state().open_case_by_order == live.open_case_by_order);
-  CHECK(h.eng->state() == live);
+  CHECK(h.eng->snapshot().value().open_case_by_order == live.open_case_by_order);
+  CHECK(h.eng->snapshot().value() == live);
   auto again = h.attempt(p.sara, defective_filing("1001", "ORD-1"));
   CHECK_FALSE(again.has_value());
   if (!again) {

@@ -585,7 +585,7 @@ TEST_CASE("kafka: the engine runs random lifecycles on Kafka; a replay of the to
   o.in_flight = 8;
   kafka_history h("engine", seed, o);
   h.run();
-  const world live = normalized(h.eng->state());
+  const world live = normalized(h.eng->snapshot().value());
   CHECK(live.cases.size() == 40);
 
   // Every stream's hash chain, as the log gives it back.
@@ -599,9 +599,9 @@ TEST_CASE("kafka: the engine runs random lifecycles on Kafka; a replay of the to
   auto follower = open_log(h.follower_options());
   auto replay = engine::open(*follower, h.clock);
   REQUIRE_MESSAGE(replay.has_value(), replay.error().message());
-  if (!((*replay)->state() == h.eng->state()))
-    MESSAGE("unnormalized replay differs from live: " << world_difference((*replay)->state(), h.eng->state()));
-  const world replayed = normalized((*replay)->state());
+  if (!((*replay)->snapshot().value() == h.eng->snapshot().value()))
+    MESSAGE("unnormalized replay differs from live: " << world_difference((*replay)->snapshot().value(), h.eng->snapshot().value()));
+  const world replayed = normalized((*replay)->snapshot().value());
   CHECK_MESSAGE(replayed == live, world_difference(replayed, live));
   const world folded = normalized(fold_in_memory(*follower));
   CHECK_MESSAGE(folded == live, world_difference(folded, live));
@@ -613,7 +613,7 @@ TEST_CASE("kafka: the engine runs random lifecycles on Kafka; a replay of the to
   h.log = open_log(h.options);
   auto restarted = engine::open(*h.log, h.clock);
   REQUIRE_MESSAGE(restarted.has_value(), restarted.error().message());
-  CHECK(normalized((*restarted)->state()) == live);
+  CHECK(normalized((*restarted)->snapshot().value()) == live);
   const auto before = read_everything(*h.log).size();
   auto t = (*restarted)->tick();
   REQUIRE_MESSAGE(t.has_value(), t.error().message());
@@ -982,7 +982,7 @@ TEST_CASE("kafka: agencies' topics carry one Dossier per concerned agency, in th
         const auto* b = d->history()->Get(i)->bytes();
         CHECK(std::string(reinterpret_cast<const char*>(b->data()), b->size()) == log_bytes[i]);
       }
-      const case_state& c = h.eng->state().cases.at(r.key);
+      const case_state& c = h.eng->snapshot().value().cases.at(r.key);
       CHECK(d->documents()->size() <= c.documents.size());
     }
   }

@@ -184,10 +184,10 @@ struct harness {
     for (const auto& r : records()) n += r.payload.type == type ? 1 : 0;
     return n;
   }
-  const std::vector<score_event>& score_events(const std::string& business) {
-    static const std::vector<score_event> none;
-    auto it = eng->state().score_events.find(business);
-    return it == eng->state().score_events.end() ? none : it->second;
+  std::vector<score_event> score_events(const std::string& business) {
+    auto events = eng->score_events_of(business);
+    REQUIRE_MESSAGE(events.has_value(), events.error().message());
+    return std::move(*events);
   }
 };
 
@@ -617,7 +617,7 @@ TEST_CASE("explain: contributions, base and bound adjustment add up to the score
   fixed_clock clk(h.last_time);
   auto eng = engine::open(**log, clk, h.rules);
   REQUIRE(eng.has_value());
-  const world& w = (*eng)->state();
+  const world& w = (*eng)->snapshot().value();
 
   // The score-bearing events of the log, per business, from the log itself.
   std::map<std::string, std::string> business_of_case;
@@ -767,8 +767,8 @@ TEST_CASE("as-of: a past score equals the score of the log cut at that time") {
       REQUIRE_MESSAGE(cut.has_value(), cut.error().message());
       for (const auto& b : h.businesses) {
         CAPTURE(b);
-        const auto& all = (*full)->state().score_events;
-        const auto& some = (*cut)->state().score_events;
+        const auto& all = (*full)->snapshot().value().score_events;
+        const auto& some = (*cut)->snapshot().value().score_events;
         const std::vector<score_event> from_full = all.count(b) ? all.at(b) : std::vector<score_event>{};
         const std::vector<score_event> from_cut = some.count(b) ? some.at(b) : std::vector<score_event>{};
         std::vector<score_event> expected;
@@ -820,8 +820,7 @@ TEST_CASE("CLI explain: the printed lines add up to the printed score, for every
     auto eng = engine::open(**log, clk, h.rules);
     REQUIRE(eng.has_value());
     for (const auto& b : h.businesses) {
-      auto it = (*eng)->state().score_events.find(b);
-      const std::vector<score_event> events = it == (*eng)->state().score_events.end() ? std::vector<score_event>{} : it->second;
+      const std::vector<score_event> events = (*eng)->score_events_of(b).value();
       expected[b] = fmt::format("{:.3f}", compute_trust_score(h.rules.trust, events, h.last_time).score);
     }
   }
@@ -865,9 +864,9 @@ TEST_CASE("CLI explain: the printed lines add up to the printed score, for every
 template <class F>
 void walk_ladders(harness& h, F each) {
   int rounds = 0;
-  while (!h.eng->state().deadline_index.empty()) {
+  while (!h.eng->snapshot().value().deadline_index.empty()) {
     REQUIRE(++rounds < 100);
-    h.clock.set(std::max(h.clock.now(), h.eng->state().deadline_index.begin()->first));
+    h.clock.set(std::max(h.clock.now(), h.eng->snapshot().value().deadline_index.begin()->first));
     each(h.tick());
   }
 }
@@ -894,7 +893,7 @@ TEST_CASE("seal policy: the 3rd unanswered complaint within 90 days restricts th
     if (unanswered < 3) {
       CHECK(restrictions == 0);
       CHECK(r.seal_actions.empty());
-      CHECK_FALSE(h.eng->state().businesses.at("1001").restricted);
+      CHECK_FALSE(h.eng->snapshot().value().businesses.at("1001").restricted);
     } else if (restricted_at < 0) {
       CHECK(restrictions == 1);
       CHECK(r.seal_actions.size() == 1);
@@ -911,8 +910,8 @@ TEST_CASE("seal policy: the 3rd unanswered complaint within 90 days restricts th
   CHECK(std::string(restricted.payload.AsSealRestricted()->rule) == "unanswered-limit");
   CHECK(restricted.payload.AsSealRestricted()->reason.find("3 complaints left unanswered") != std::string::npos);
   CHECK(restricted.payload.AsSealRestricted()->reason.find("(trust rules v1)") != std::string::npos);
-  CHECK(h.eng->state().businesses.at("1001").restricted);
-  CHECK(h.eng->state().businesses.at("1001").restriction_rule == "unanswered-limit");
+  CHECK(h.eng->snapshot().value().businesses.at("1001").restricted);
+  CHECK(h.eng->snapshot().value().businesses.at("1001").restriction_rule == "unanswered-limit");
 
   // Ticking again, twice, and after closing and reopening the log, adds nothing.
   const auto after_restriction = read_everything(*h.log);
@@ -945,7 +944,7 @@ TEST_CASE("seal policy: the 3rd unanswered complaint within 90 days restricts th
   CHECK(reinstated.front().by.role == fb::Role_system);
   CHECK(reinstated.front().command_id == "policy:1001:2");
   CHECK(std::string(reinstated.front().payload.AsSealReinstated()->rule) == "unanswered-limit");
-  CHECK_FALSE(h.eng->state().businesses.at("1001").restricted);
+  CHECK_FALSE(h.eng->snapshot().value().businesses.at("1001").restricted);
 
   const auto after_reinstatement = read_everything(*h.log);
   CHECK(h.tick().seal_actions.empty());
@@ -978,9 +977,9 @@ TEST_CASE("seal policy: a seal restricted by hand is never reinstated by the pol
   }
   CHECK(h.count(fb::Event_SealReinstated) == 0);
   CHECK(h.count(fb::Event_SealRestricted) == 2);
-  CHECK(h.eng->state().businesses.at("1001").restricted);
-  CHECK(h.eng->state().businesses.at("1002").restricted);
-  CHECK(h.eng->state().businesses.at("1002").restriction_rule.empty());
+  CHECK(h.eng->snapshot().value().businesses.at("1001").restricted);
+  CHECK(h.eng->snapshot().value().businesses.at("1002").restricted);
+  CHECK(h.eng->snapshot().value().businesses.at("1002").restriction_rule.empty());
 }
 
 // Regression: this once went wrong.
@@ -992,11 +991,11 @@ TEST_CASE("seal policy: an operator's restriction naming a rule is still a restr
     CHECK(restricted.error().field() == "rule");  // refusing the rule is a fix too
     return;
   }
-  REQUIRE(h.eng->state().businesses.at("1002").restricted);
+  REQUIRE(h.eng->snapshot().value().businesses.at("1002").restricted);
   const tick_report r = h.tick();
   CHECK(r.seal_actions.empty());
   CHECK(h.count(fb::Event_SealReinstated) == 0);
-  CHECK(h.eng->state().businesses.at("1002").restricted);
+  CHECK(h.eng->snapshot().value().businesses.at("1002").restricted);
 }
 
 TEST_CASE("seal policy: the score floor restricts below restrict_below and reinstates only at reinstate_at") {
@@ -1035,7 +1034,7 @@ TEST_CASE("seal policy: the score floor restricts below restrict_below and reins
     }
   });
   REQUIRE(h.count(fb::Event_SealRestricted) == 1);
-  REQUIRE(h.eng->state().businesses.at("1001").restriction_rule == "score-floor");
+  REQUIRE(h.eng->snapshot().value().businesses.at("1001").restriction_rule == "score-floor");
 
   // Day by day: restricted while the score is below 55 (between 40 and 55 included), reinstated
   // at the first tick at 55 or more, once.
@@ -1043,13 +1042,13 @@ TEST_CASE("seal policy: the score floor restricts below restrict_below and reins
   for (int day = 1; day <= 150; ++day) {
     h.clock.advance(ms_day);
     const double score = compute_trust_score(floor_rules, h.score_events("1001"), h.clock.now()).score;
-    const bool was_restricted = h.eng->state().businesses.at("1001").restricted;
+    const bool was_restricted = h.eng->snapshot().value().businesses.at("1001").restricted;
     CAPTURE(day);
     CAPTURE(score);
     const tick_report r = h.tick();
     if (was_restricted && score < 55) {
       CHECK(r.seal_actions.empty());
-      CHECK(h.eng->state().businesses.at("1001").restricted);
+      CHECK(h.eng->snapshot().value().businesses.at("1001").restricted);
       if (score >= 40) ++days_between;
     } else if (was_restricted) {
       REQUIRE(r.seal_actions.size() == 1);
@@ -1296,8 +1295,7 @@ TEST_CASE("CLI what-if: every business under both rule sets; the log and the pro
     for (const auto& b : businesses) {
       CAPTURE(b);
       REQUIRE(rows.count(b) == 1);
-      auto it = (*eng)->state().score_events.find(b);
-      const std::vector<score_event> events = it == (*eng)->state().score_events.end() ? std::vector<score_event>{} : it->second;
+      const std::vector<score_event> events = (*eng)->score_events_of(b).value();
       const trust_score s1 = compute_trust_score(v1, events, clk.now()), s2 = compute_trust_score(v2, events, clk.now());
       CHECK(rows[b][2] == fmt::format("{:.1f}", s1.score));
       CHECK(rows[b][3] == s1.standing);

@@ -379,7 +379,7 @@ struct domain {
   }
   // What the command would write now, decided on the engine's state (nothing is written).
   decision decided(const actor& who, const command& cmd, timestamp_ms now) {
-    auto d = decide(eng->state(), who, cmd, now, rules, "probe-" + std::to_string(++next));
+    auto d = decide(eng->snapshot().value(), who, cmd, now, rules, "probe-" + std::to_string(++next));
     REQUIRE_MESSAGE(d.has_value(), command_name(cmd) << ": " << d.error().message());
     return std::move(d).value();
   }
@@ -406,14 +406,14 @@ TEST_CASE("a case forwarded on Wednesday 14:00 climbs the answer ladder in worki
   // Counted on the clock instead (ladder_in_working_hours off): Saturday 14:00.
   case_rules clock_hours = d.rules;
   clock_hours.ladder_in_working_hours = false;
-  auto plain = decide(d.eng->state(), op, accept_case{c, std::nullopt, fb::Route_negotiation, "", ""}, wed_14,
+  auto plain = decide(d.eng->snapshot().value(), op, accept_case{c, std::nullopt, fb::Route_negotiation, "", ""}, wed_14,
                       clock_hours, "probe-plain");
   REQUIRE(plain.has_value());
   CHECK(shown(static_cast<timestamp_ms>(plain->events[1].AsForwardedToBusiness()->response_due_ms)) == "1405/09/07 14:00");
 
   d.act(op, accept_case{c, std::nullopt, fb::Route_negotiation, "", ""});
   const timestamp_ms first = at("1405/09/08 14:00");
-  REQUIRE(d.eng->state().find_case(c)->deadline_of(deadline_kind::response)->due == first);
+  REQUIRE(d.eng->snapshot().value().find_case(c)->deadline_of(deadline_kind::response)->due == first);
   // Nothing a moment before the first rung; the rung at its time.
   CHECK(d.decided(scheduler, apply_deadlines{c}, first - 1).events.empty());
   auto rung1 = d.decided(scheduler, apply_deadlines{c}, first);
@@ -429,20 +429,20 @@ TEST_CASE("a case forwarded on Wednesday 14:00 climbs the answer ladder in worki
   REQUIRE(t1.has_value());
   REQUIRE(t1->applied.size() == 1);
   const timestamp_ms second = at("1405/09/10 14:00");
-  CHECK(d.eng->state().find_case(c)->deadline_of(deadline_kind::response)->due == second);
+  CHECK(d.eng->snapshot().value().find_case(c)->deadline_of(deadline_kind::response)->due == second);
   d.clock.set(second);
   REQUIRE(d.eng->tick().has_value());
   // 24 working hours from Tuesday 14:00: Tue 10, Wed 14 -> Wednesday 14:00.
   const timestamp_ms last = at("1405/09/11 14:00");
-  CHECK(d.eng->state().find_case(c)->response_level == 2);
-  CHECK(d.eng->state().find_case(c)->deadline_of(deadline_kind::response)->due == last);
+  CHECK(d.eng->snapshot().value().find_case(c)->response_level == 2);
+  CHECK(d.eng->snapshot().value().find_case(c)->deadline_of(deadline_kind::response)->due == last);
   d.clock.set(last - 1);
   REQUIRE(d.eng->tick().has_value());
-  CHECK_FALSE(d.eng->state().find_case(c)->unanswered);
+  CHECK_FALSE(d.eng->snapshot().value().find_case(c)->unanswered);
   d.clock.set(last);
   REQUIRE(d.eng->tick().has_value());
-  CHECK(d.eng->state().find_case(c)->unanswered);
-  CHECK(d.eng->state().find_case(c)->status == case_status::awaiting_mediator);
+  CHECK(d.eng->snapshot().value().find_case(c)->unanswered);
+  CHECK(d.eng->snapshot().value().find_case(c)->status == case_status::awaiting_mediator);
 }
 
 TEST_CASE("with Thursday and Friday off the first rung of a Wednesday case is on Monday") {

@@ -363,8 +363,8 @@ bool history_generator::advance_case(const std::string& id, const hook& after) {
       const bool can_rate = c.rating == 0;
       const bool can_reopen = c.close_reason == fb::CloseReason_resolved && clock_.now() <= c.reopen_until &&
                               eng_.inspect([&](const world& w) {
-                                return w.open_case_by_order.count({c.consumer_id, c.business_id, c.order_reference});
-                              }) == 0;
+                                return w.open_case_for({c.consumer_id, c.business_id, c.order_reference}).has_value();
+                              }) == false;
       switch (weighted({can_rate ? 3.0 : 0.0, can_reopen ? 1.0 : 0.0, 2})) {
         case 0:
           act(consumer, rate_case{id, static_cast<int>(1 + pick(5)), chance(0.6), text("نظر")}, "rate_case", after);
@@ -434,9 +434,9 @@ void history_generator::refused_command(const hook& after) {
 void history_generator::seal_action(const hook& after) {
   const std::string& b = one_of(businesses_);
   const auto restricted = eng_.inspect([&](const world& w) -> std::optional<bool> {
-    const auto it = w.businesses.find(b);
-    if (it == w.businesses.end()) return std::nullopt;
-    return it->second.restricted;
+    const business_state* found = w.find_business(b);
+    if (found == nullptr) return std::nullopt;
+    return found->restricted;
   });
   if (!restricted) return;
   if (*restricted) {

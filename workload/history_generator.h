@@ -320,8 +320,8 @@ class history_generator {
     std::vector<std::string> out;
     eng_.inspect([&](const world& w) {
       for (const auto& id : agencies_) {
-        auto it = w.agencies.find(id);
-        if (it != w.agencies.end() && it->second.competent_for(c) && id != except) out.push_back(id);
+        const agency_state* a = w.find_agency(id);
+        if (a != nullptr && a->competent_for(c) && id != except) out.push_back(id);
       }
     });
     return out;

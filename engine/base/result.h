@@ -71,7 +71,9 @@ class [[nodiscard]] result {
 
   T& value() & { assert(has_value()); return std::get<0>(v_); }
   const T& value() const& { assert(has_value()); return std::get<0>(v_); }
-  T&& value() && { assert(has_value()); return std::get<0>(std::move(v_)); }
+  // By value, so `const auto& x = f().value();` holds its own copy, not a reference into a
+  // temporary result.
+  T value() && { assert(has_value()); return std::get<0>(std::move(v_)); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }

@@ -15,14 +15,13 @@ result<decision> handle(const context& cx, const file_case& in) {
   file_case c = in;
   c.order_reference = normalize_digits(in.order_reference);
   SAZESH_CHECK(require_role(cx, {fb::Role_consumer}));
-  if (cx.w.consumers.count(cx.who.id) == 0)
+  if (cx.w.find_consumer(cx.who.id) == nullptr)
     return refuse(errc::unauthorized, "actor",
                   fmt::format("consumer {} is not registered", cx.who.id));
   std::string business_id = c.business;
-  if (auto it = cx.w.business_by_domain.find(c.business); it != cx.w.business_by_domain.end())
-    business_id = it->second;
+  if (auto by_domain = cx.w.business_with_domain(c.business)) business_id = *by_domain;
   if (c.business.empty()) return refuse(errc::invalid_argument, "business", "is required");
-  if (cx.w.businesses.count(business_id) == 0)
+  if (cx.w.find_business(business_id) == nullptr)
     return refuse(errc::not_found, "business",
                   fmt::format("no registered business has seal id or domain {}", c.business));
   SAZESH_CHECK(check_text("order_reference", c.order_reference, 1, 64));
@@ -39,13 +38,12 @@ result<decision> handle(const context& cx, const file_case& in) {
   for (const auto& d : c.documents) SAZESH_CHECK(check_document(d));
 
   const order_key key{cx.who.id, business_id, c.order_reference};
-  if (auto it = cx.w.open_case_by_order.find(key); it != cx.w.open_case_by_order.end())
+  if (auto open = cx.w.open_case_for(key))
     return refuse(errc::duplicate, "order_reference",
-                  fmt::format("case {} is already open for this order with this business",
-                              it->second));
+                  fmt::format("case {} is already open for this order with this business", *open));
 
   std::string id = derive_id("C-", cx.command_id, 10);
-  if (cx.w.cases.count(id) != 0)
+  if (cx.w.find_case(id) != nullptr)
     return refuse(errc::already_exists, "command_id", fmt::format("id {} is taken", id));
 
   fb::CaseFiledT e;

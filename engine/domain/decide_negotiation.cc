@@ -172,7 +172,7 @@ result<decision> handle(const context& cx, const assign_mediator& c) {
   if (!found) return found.error();
   const case_state& k = **found;
   if (c.mediator_id.empty()) return refuse(errc::invalid_argument, "mediator", "is required");
-  if (cx.w.mediators.count(c.mediator_id) == 0)
+  if (cx.w.find_mediator(c.mediator_id) == nullptr)
     return refuse(errc::not_found, "mediator", fmt::format("no registered mediator {}", c.mediator_id));
   if (c.mediator_id == k.mediator_id)
     return refuse(errc::invalid_argument, "mediator",

@@ -19,12 +19,11 @@ result<decision> handle(const context& cx, const register_consumer& in) {
   SAZESH_CHECK(check_national_code("national_code", c.national_code));
   SAZESH_CHECK(check_mobile("mobile", c.mobile));
   SAZESH_CHECK(check_text("name", c.name, 1, max_name));
-  if (auto it = cx.w.consumer_by_national_code.find(c.national_code);
-      it != cx.w.consumer_by_national_code.end())
+  if (auto registered = cx.w.consumer_with_national_code(c.national_code))
     return refuse(errc::duplicate, "national_code",
-                  fmt::format("is already registered as consumer {}", it->second));
+                  fmt::format("is already registered as consumer {}", *registered));
   std::string id = derive_id("U-", cx.command_id, 8);
-  if (cx.w.consumers.count(id) != 0)
+  if (cx.w.find_party(id) != nullptr)
     return refuse(errc::already_exists, "command_id", fmt::format("id {} is taken", id));
   fb::ConsumerRegisteredT e;
   e.national_code = c.national_code;
@@ -42,18 +41,16 @@ result<decision> handle(const context& cx, const register_business& c) {
   SAZESH_CHECK(check_text("name", c.name, 1, max_name));
   if (c.stars < 0 || c.stars > 5)
     return refuse(errc::invalid_argument, "stars", "must be a seal level from 0 to 5");
-  if (cx.w.businesses.count(c.seal_id) != 0 || cx.w.consumers.count(c.seal_id) != 0 ||
-      cx.w.agencies.count(c.seal_id) != 0 || cx.w.mediators.count(c.seal_id) != 0)
+  if (cx.w.find_party(c.seal_id) != nullptr)
     return refuse(errc::duplicate, "seal_id", fmt::format("{} is already registered", c.seal_id));
   // A complaint names its business by seal id or by domain, so neither may equal the other kind
   // of an existing business: that would send complaints to the wrong shop.
-  if (cx.w.business_by_domain.count(c.seal_id) != 0)
+  if (cx.w.business_with_domain(c.seal_id))
     return refuse(errc::duplicate, "seal_id", fmt::format("{} is already the domain of another business", c.seal_id));
-  if (cx.w.businesses.count(c.domain) != 0)
+  if (cx.w.find_business(c.domain) != nullptr)
     return refuse(errc::duplicate, "domain", fmt::format("{} is already the seal id of another business", c.domain));
-  if (auto it = cx.w.business_by_domain.find(c.domain); it != cx.w.business_by_domain.end())
-    return refuse(errc::duplicate, "domain",
-                  fmt::format("{} is already registered to seal {}", c.domain, it->second));
+  if (auto holder = cx.w.business_with_domain(c.domain))
+    return refuse(errc::duplicate, "domain", fmt::format("{} is already registered to seal {}", c.domain, *holder));
   fb::BusinessRegisteredT e;
   e.seal_id = c.seal_id;
   e.domain = c.domain;
@@ -74,7 +71,7 @@ result<decision> handle(const context& cx, const register_agency& c) {
   SAZESH_CHECK(check_text("name", c.name, 1, max_name));
   if (c.categories.empty())
     return refuse(errc::invalid_argument, "categories", "must name at least one category");
-  if (cx.w.agencies.count(c.agency_id) != 0 || cx.w.businesses.count(c.agency_id) != 0)
+  if (cx.w.find_agency(c.agency_id) != nullptr || cx.w.find_business(c.agency_id) != nullptr)
     return refuse(errc::duplicate, "agency_id", fmt::format("{} is already registered", c.agency_id));
   fb::AgencyRegisteredT e;
   e.name = c.name;
@@ -93,7 +90,7 @@ result<decision> handle(const context& cx, const register_mediator& in) {
   SAZESH_CHECK(check_text("name", c.name, 1, max_name));
   SAZESH_CHECK(check_mobile("mobile", c.mobile));
   std::string id = derive_id("M-", cx.command_id, 8);
-  if (cx.w.mediators.count(id) != 0)
+  if (cx.w.find_party(id) != nullptr)
     return refuse(errc::already_exists, "command_id", fmt::format("id {} is taken", id));
   fb::MediatorRegisteredT e;
   e.name = c.name;
@@ -105,10 +102,9 @@ result<decision> handle(const context& cx, const register_mediator& in) {
 
 result<const business_state*> find_business(const context& cx, const std::string& id) {
   if (id.empty()) return refuse(errc::invalid_argument, "business", "is required");
-  auto it = cx.w.businesses.find(id);
-  if (it == cx.w.businesses.end())
-    return refuse(errc::not_found, "business", fmt::format("no registered business {}", id));
-  return &it->second;
+  const business_state* b = cx.w.find_business(id);
+  if (b == nullptr) return refuse(errc::not_found, "business", fmt::format("no registered business {}", id));
+  return b;
 }
 
 result<decision> handle(const context& cx, const restrict_seal& c) {

@@ -141,10 +141,9 @@ std::vector<fb::DocumentKind> missing_for(const std::vector<fb::DocumentKind>& n
 status check_agency_for(const context& cx, const case_state& c, const std::string& agency_id,
                         const char* field) {
   if (agency_id.empty()) return refuse(errc::invalid_argument, field, "is required");
-  auto it = cx.w.agencies.find(agency_id);
-  if (it == cx.w.agencies.end())
-    return refuse(errc::not_found, field, fmt::format("no registered agency {}", agency_id));
-  if (!it->second.competent_for(c.category))
+  const agency_state* agency = cx.w.find_agency(agency_id);
+  if (agency == nullptr) return refuse(errc::not_found, field, fmt::format("no registered agency {}", agency_id));
+  if (!agency->competent_for(c.category))
     return refuse(errc::invalid_argument, field,
                   fmt::format("agency {} is not competent for category {}", agency_id,
                               fb::EnumNameCategory(c.category)));

@@ -308,6 +308,7 @@ void evolve(world& w, const event_record& r) {
     }
     case fb::Event_SealRestricted:
     case fb::Event_SealReinstated: {
+      w.find_business(r.stream);  // a partial world loads it first
       auto& b = w.businesses[r.stream];
       b.restricted = e.type == fb::Event_SealRestricted;
       // Only the scheduler's policy restricts "by rule"; an operator's restriction is by hand,
@@ -351,6 +352,7 @@ void evolve(world& w, const event_record& r) {
       break;
   }
 
+  if (r.sequence.value() > 1) w.find_case(r.stream);  // a partial world loads it first
   case_state& c = w.cases[r.stream];
   if (c.id.empty()) c.id = r.stream;
   const bool was_open = r.sequence.value() > 1 && is_open(c.status);

@@ -51,16 +51,103 @@ bool agency_state::competent_for(fb::Category c) const {
 }
 
 const case_state* world::find_case(const std::string& id) const {
-  auto it = cases.find(id);
-  return it == cases.end() ? nullptr : &it->second;
+  if (auto it = cases.find(id); it != cases.end()) return &it->second;
+  if (source == nullptr || absent_cases.count(id)) return nullptr;
+  auto loaded = source->load_case(id);
+  if (!loaded) {
+    absent_cases.insert(id);
+    return nullptr;
+  }
+  return &cases.emplace(id, std::move(*loaded)).first->second;
+}
+
+void world::load_party(const std::string& id) const {
+  if (source == nullptr || absent_parties.count(id)) return;
+  if (consumers.count(id) || businesses.count(id) || agencies.count(id) || mediators.count(id)) return;
+  auto loaded = source->load_party(id);
+  if (!loaded) {
+    absent_parties.insert(id);
+    return;
+  }
+  std::visit(
+      [&](auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, consumer_state>) consumers.emplace(id, std::move(p));
+        else if constexpr (std::is_same_v<T, business_state>) businesses.emplace(id, std::move(p));
+        else if constexpr (std::is_same_v<T, agency_state>) agencies.emplace(id, std::move(p));
+        else mediators.emplace(id, std::move(p));
+      },
+      *loaded);
+}
+
+namespace {
+template <class Map>
+auto* find_in(const Map& m, const std::string& id) {
+  auto it = m.find(id);
+  return it == m.end() ? nullptr : &it->second;
+}
+}  // namespace
+
+const consumer_state* world::find_consumer(const std::string& id) const {
+  load_party(id);
+  return find_in(consumers, id);
+}
+const business_state* world::find_business(const std::string& id) const {
+  load_party(id);
+  return find_in(businesses, id);
+}
+const agency_state* world::find_agency(const std::string& id) const {
+  load_party(id);
+  return find_in(agencies, id);
+}
+const mediator_state* world::find_mediator(const std::string& id) const {
+  load_party(id);
+  return find_in(mediators, id);
+}
+
+const stream_head* world::find_party(const std::string& id) const {
+  load_party(id);
+  if (auto* c = find_in(consumers, id)) return &c->head;
+  if (auto* b = find_in(businesses, id)) return &b->head;
+  if (auto* a = find_in(agencies, id)) return &a->head;
+  if (auto* m = find_in(mediators, id)) return &m->head;
+  return nullptr;
+}
+
+std::optional<std::string> world::consumer_with_national_code(const std::string& code) const {
+  if (auto it = consumer_by_national_code.find(code); it != consumer_by_national_code.end()) return it->second;
+  if (source == nullptr) return std::nullopt;
+  auto found = source->consumer_with_national_code(code);
+  if (found) consumer_by_national_code.emplace(code, *found);
+  return found;
+}
+
+std::optional<std::string> world::business_with_domain(const std::string& domain) const {
+  if (auto it = business_by_domain.find(domain); it != business_by_domain.end()) return it->second;
+  if (source == nullptr) return std::nullopt;
+  auto found = source->business_with_domain(domain);
+  if (found) business_by_domain.emplace(domain, *found);
+  return found;
+}
+
+std::optional<std::string> world::open_case_for(const order_key& key) const {
+  // Whatever an index says, a case counts only if it is open as this world holds it: a partial
+  // world's source may still list a case this world has closed since.
+  const auto is_open_case = [&](const std::string& id) {
+    const case_state* c = find_case(id);
+    return c != nullptr && is_open(c->status);
+  };
+  if (auto it = open_case_by_order.find(key); it != open_case_by_order.end() && is_open_case(it->second))
+    return it->second;
+  if (source == nullptr) return std::nullopt;
+  for (const auto& id : source->open_cases_for(key))
+    if (is_open_case(id)) return id;
+  return std::nullopt;
 }
 
 stream_head world::head_of(const std::string& stream) const {
-  if (auto it = cases.find(stream); it != cases.end()) return it->second.head;
-  if (auto it = consumers.find(stream); it != consumers.end()) return it->second.head;
-  if (auto it = businesses.find(stream); it != businesses.end()) return it->second.head;
-  if (auto it = agencies.find(stream); it != agencies.end()) return it->second.head;
-  if (auto it = mediators.find(stream); it != mediators.end()) return it->second.head;
+  if (const case_state* c = find_case(stream)) return c->head;
+  if (const stream_head* h = find_party(stream)) return *h;
   return {};
 }
 

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <variant>
 #include <vector>
 
 #include "engine/time/calendar.h"
@@ -135,25 +136,75 @@ struct mediator_state {
 // (consumer id, business id, order reference): at most one open case each.
 using order_key = std::tuple<std::string, std::string, std::string>;
 
+// A party of any kind.
+using party_state = std::variant<consumer_state, business_state, agency_state, mediator_state>;
+
+// Where a world that holds only part of the state finds the rest (the engine's state store,
+// engine/state_store.h). Each load returns what is stored, or nothing if there is none. A load
+// that fails to read is remembered by the source and reported by whoever decided on it: a
+// decision made while a read failed is never used.
+class state_source {
+ public:
+  virtual ~state_source() = default;
+  virtual std::optional<case_state> load_case(const std::string& id) = 0;
+  virtual std::optional<party_state> load_party(const std::string& id) = 0;
+  virtual std::optional<std::string> consumer_with_national_code(const std::string& code) = 0;
+  virtual std::optional<std::string> business_with_domain(const std::string& domain) = 0;
+  // The cases stored as open for the order (the world checks each against what it holds).
+  virtual std::vector<std::string> open_cases_for(const order_key& key) = 0;
+};
+
+// The state decide() and evolve() work on: parties, cases and the indexes the rules need.
+//
+// A world is complete (tests, replays: every entity is in the maps) or partial: the engine's
+// working set, whose `source` loads an entity the first time a lookup asks for it. Code that
+// decides reads through the accessors below, never the maps directly, so it works on both; the
+// maps are mutable because a lookup on a partial world fills them.
 struct world {
-  std::map<std::string, consumer_state> consumers;
-  std::map<std::string, business_state> businesses;
-  std::map<std::string, agency_state> agencies;
-  std::map<std::string, mediator_state> mediators;
-  std::map<std::string, case_state> cases;
-  std::map<std::string, std::string> consumer_by_national_code;
-  std::map<std::string, std::string> business_by_domain;
-  std::map<order_key, std::string> open_case_by_order;
-  // Cases with at least one deadline, by earliest due time: what tick() has to look at.
+  mutable std::map<std::string, consumer_state> consumers;
+  mutable std::map<std::string, business_state> businesses;
+  mutable std::map<std::string, agency_state> agencies;
+  mutable std::map<std::string, mediator_state> mediators;
+  mutable std::map<std::string, case_state> cases;
+  mutable std::map<std::string, std::string> consumer_by_national_code;
+  mutable std::map<std::string, std::string> business_by_domain;
+  mutable std::map<order_key, std::string> open_case_by_order;
+  // Cases with at least one deadline, by earliest due time: what tick() has to look at. Kept in
+  // complete worlds; the engine keeps it as rows of its state store.
   std::set<std::pair<timestamp_ms, std::string>> deadline_index;
-  // What each business's cases did that the trust score weighs, in log order.
+  // What each business's cases did that the trust score weighs, in log order. A partial world
+  // holds only the events folded since the engine last stored them.
   std::map<std::string, std::vector<score_event>> score_events;
 
-  bool operator==(const world&) const = default;
+  // Null: the world is complete.
+  state_source* source = nullptr;
+  // Ids a partial world asked its source for and found absent.
+  mutable std::set<std::string> absent_cases, absent_parties;
+
+  bool operator==(const world& o) const {
+    return consumers == o.consumers && businesses == o.businesses && agencies == o.agencies &&
+           mediators == o.mediators && cases == o.cases && consumer_by_national_code == o.consumer_by_national_code &&
+           business_by_domain == o.business_by_domain && open_case_by_order == o.open_case_by_order &&
+           deadline_index == o.deadline_index && score_events == o.score_events;
+  }
 
   const case_state* find_case(const std::string& id) const;
+  const consumer_state* find_consumer(const std::string& id) const;
+  const business_state* find_business(const std::string& id) const;
+  const agency_state* find_agency(const std::string& id) const;
+  const mediator_state* find_mediator(const std::string& id) const;
+  // Whether any party (of any kind) has this id; the head of its stream if so.
+  const stream_head* find_party(const std::string& id) const;
+  std::optional<std::string> consumer_with_national_code(const std::string& code) const;
+  std::optional<std::string> business_with_domain(const std::string& domain) const;
+  // The open case for the order, if there is one.
+  std::optional<std::string> open_case_for(const order_key& key) const;
   // The head of any stream (case or party); version 0 if unknown.
   stream_head head_of(const std::string& stream) const;
+
+ private:
+  // Asks the source for a party not in the maps (partial worlds only).
+  void load_party(const std::string& id) const;
 };
 
 }  // namespace sazesh

@@ -46,6 +46,14 @@ std::string stream_key(std::string_view stream, std::uint64_t sequence) {
   return key;
 }
 
+std::string state_key(std::string_view key) {
+  std::string out(1, k_state_kind);
+  out.append(key);
+  return out;
+}
+
+std::string state_position_key() { return std::string(1, k_meta_kind) + "state_position"; }
+
 std::string command_key(std::string_view command_id) {
   std::string key(1, k_command_kind);
   key.append(command_id);
@@ -207,6 +215,15 @@ result<std::uint64_t> recover_next_position(rocksdb::DB& db) {
   const std::string_view key = view(it->key());
   if (key.size() != 9) return error{errc::corrupt, "event", "malformed event key"};
   return get_uint<std::uint64_t>(key, 1) + 1;
+}
+
+result<std::uint64_t> read_state_position(rocksdb::DB& db) {
+  std::string value;
+  const rocksdb::Status s = db.Get(rocksdb::ReadOptions{}, state_position_key(), &value);
+  if (s.IsNotFound()) return std::uint64_t{0};
+  if (!s.ok()) return from_status(s, "state");
+  if (value.size() != 8) return error{errc::corrupt, "state", "malformed state position"};
+  return get_uint<std::uint64_t>(value, 0);
 }
 
 // Options shared by the writer and its followers.

@@ -17,6 +17,9 @@
 //   's'   's' stream 0x00 u64 sequence               u64 position
 //   'c'   'c' command id                             u64 first sequence, u64 count,
 //                                                    u64 first position, stream (the rest)
+//   'x'   'x' key                                    the engine's state row `key` (opaque here)
+//   'm'   'm' "state_position"                       u64 the position after the last event whose
+//                                                    state rows are stored
 //
 //  - 'e' is the log itself: read_all() is one forward scan. The value repeats the stream name and
 //    sequence so that a scan of the log needs no second lookup.
@@ -28,10 +31,16 @@
 //    sequence is then the version the stream was at plus one, first position the log end then).
 //  - 'm' "format_version" is written when the folder is created; a folder with keys but no
 //    format version, or another version, is refused rather than misread.
+//  - 'x' rows are the engine's state (event_log.h, state_rows): written in the same WriteBatch
+//    as the events that change them, and only while they are in step with the log (the state
+//    position is the group's first position); otherwise the engine folds the events past the
+//    state position and writes their rows itself. A folder from before state rows has none and
+//    a state position of 0: the engine builds them at its first open.
 //
 // All keys of one append group are written in one WriteBatch, which RocksDB applies atomically
 // (one WAL record), so after a crash a group is either wholly present or wholly absent. Nothing
-// is ever overwritten or deleted.
+// of the log ('e', 's', 'c') is ever overwritten or deleted; only the engine's state rows ('x')
+// and the state position change.
 //
 // Why one column family: the kinds are read together (a stream read goes index -> events) and
 // always written together; one column family keeps a single memtable/WAL sequence, needs no
@@ -57,6 +66,7 @@ inline constexpr char k_meta_kind = 'm';
 inline constexpr char k_event_kind = 'e';
 inline constexpr char k_stream_kind = 's';
 inline constexpr char k_command_kind = 'c';
+inline constexpr char k_state_kind = 'x';
 inline constexpr std::uint32_t k_format_version = 1;
 
 // ---- encoding ----------------------------------------------------------------------------
@@ -80,6 +90,9 @@ std::string event_key(std::uint64_t position);
 std::string stream_prefix(std::string_view stream);
 std::string stream_key(std::string_view stream, std::uint64_t sequence);
 std::string command_key(std::string_view command_id);
+// The engine's state row `key`, and the position its rows reach.
+std::string state_key(std::string_view key);
+std::string state_position_key();
 // The smallest key greater than every key starting with `prefix` (prefixes here never end in
 // 0xff: they end in a kind byte or in the 0x00 separator).
 std::string prefix_end(std::string prefix);
@@ -107,6 +120,8 @@ result<bool> read_format(rocksdb::DB& db);
 status check_format(rocksdb::DB& db);
 // The position after the last stored event: one reverse seek over the event range.
 result<std::uint64_t> recover_next_position(rocksdb::DB& db);
+// Where the engine's state rows stand (0 if the folder has none).
+result<std::uint64_t> read_state_position(rocksdb::DB& db);
 // Options shared by the writer and its followers.
 rocksdb::Options database_options();
 

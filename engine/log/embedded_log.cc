@@ -44,6 +44,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/status.h>
+#include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
 #include <stdlib.h>
@@ -95,30 +96,47 @@ constexpr int k_catch_up_attempts = 4;
 
 // --- the log ------------------------------------------------------------------------------
 
-class embedded_log final : public event_log {
+class embedded_log final : public event_log, public state_rows {
  public:
   // A writer: `scratch` is empty. A follower: `db` is a secondary instance keeping its files in
   // `scratch`, and `format_known` says whether the folder's format version was already seen.
-  embedded_log(std::unique_ptr<rocksdb::DB> db, embedded_log_options options,
-               std::uint64_t next_position, scratch_folder scratch = {},
+  embedded_log(std::unique_ptr<rocksdb::DB> db, embedded_log_options options, std::filesystem::path folder,
+               std::uint64_t next_position, std::uint64_t state_position = 0, scratch_folder scratch = {},
                bool format_known = true)
       : follower_(options.follower),
         scratch_(std::move(scratch)),
         db_(std::move(db)),
         format_known_(format_known),
-        next_position_(next_position) {
+        next_position_(next_position),
+        state_position_(state_position),
+        folder_(std::move(folder)) {
     write_options_.sync = options.sync;
   }
 
   // The database goes first: a secondary instance writes its info log into the scratch folder
-  // until it is closed.
-  ~embedded_log() override { db_.reset(); }
+  // until it is closed. A writer that wrote nothing removes the empty write-ahead log its
+  // opening created, so a refused or read-only command leaves no file behind (RocksDB starts
+  // a new one at every open and keeps empty ones until a flush).
+  ~embedded_log() override {
+    std::string empty_wal;
+    if (!follower_ && !wrote_.load()) {
+      std::unique_ptr<rocksdb::LogFile> wal;
+      if (db_->GetCurrentWalFile(&wal).ok() && wal && wal->SizeFileBytes() == 0) empty_wal = wal->PathName();
+    }
+    db_.reset();
+    if (!empty_wal.empty()) {
+      std::error_code ec;
+      const auto path = folder_ / std::filesystem::path(empty_wal).relative_path();
+      if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0)
+        std::filesystem::remove(path, ec);
+    }
+  }
 
   result<append_outcome> append(append_request request) override {
     if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
     if (auto checked = check_request(request); !checked) return checked.error();
     std::vector<pending> mine{pending{&request}};
-    write(mine);
+    enqueue(mine);
     return std::move(mine.front().outcome);
   }
 
@@ -130,7 +148,7 @@ class embedded_log final : public event_log {
     std::vector<pending> mine;
     mine.reserve(requests.size());
     for (const auto& r : requests) mine.push_back(pending{&r});
-    write(mine);
+    enqueue(mine);
     for (auto& p : mine) outcomes.push_back(std::move(p.outcome));
     return outcomes;
   }
@@ -209,12 +227,81 @@ class embedded_log final : public event_log {
 
   result<log_position> end() override { return log_position{known_end()}; }
 
+  // ---- state rows ----
+
+  state_rows* state() override { return follower_ ? nullptr : this; }
+
+  result<std::optional<std::string>> get(std::string_view key) override {
+    std::string value;
+    const rocksdb::Status s = db_->Get(rocksdb::ReadOptions{}, state_key(key), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return from_status(s, "state");
+    return std::optional<std::string>(std::move(value));
+  }
+
+  status scan(std::string_view from, std::string_view to,
+              const std::function<bool(std::string_view, std::string_view)>& each) override {
+    const std::string lower = state_key(from), upper = state_key(to);
+    const rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions options;
+    options.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      const std::string_view key = view(it->key()).substr(1);
+      if (!each(key, view(it->value()))) return ok;
+    }
+    if (!it->status().ok()) return from_status(it->status(), "state");
+    return ok;
+  }
+
+  result<std::vector<log_position>> positions() override {
+    std::lock_guard lock(state_mutex_);
+    return std::vector<log_position>{log_position{state_position_}};
+  }
+
+  status write(const std::vector<state_write>& writes, const std::vector<log_position>& positions) override {
+    if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
+    if (positions.size() != 1) return error{errc::invalid_argument, "partition", "this log has one partition"};
+    rocksdb::WriteBatch batch;
+    for (const auto& w : writes) {
+      const rocksdb::Status s = w.value ? batch.Put(state_key(w.key), *w.value) : batch.Delete(state_key(w.key));
+      if (!s.ok()) return from_status(s, "state");
+    }
+    std::string position;
+    put_u64(position, positions.front().value());
+    if (auto s = batch.Put(state_position_key(), position); !s.ok()) return from_status(s, "state");
+    return write_state_batch(batch, positions.front().value());
+  }
+
+  status clear() override {
+    if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
+    rocksdb::WriteBatch batch;
+    const std::string lower(1, k_state_kind), upper(1, static_cast<char>(k_state_kind + 1));
+    if (auto s = batch.DeleteRange(lower, upper); !s.ok()) return from_status(s, "state");
+    std::string position;
+    put_u64(position, 0);
+    if (auto s = batch.Put(state_position_key(), position); !s.ok()) return from_status(s, "state");
+    return write_state_batch(batch, 0);
+  }
+
   status refresh() override {
     if (!follower_) return ok;
     return catch_up();
   }
 
  private:
+  // Writes a batch of state rows that brings them to `position`, never between a group's
+  // decision and its write.
+  status write_state_batch(rocksdb::WriteBatch& batch, std::uint64_t position) {
+    std::lock_guard write_lock(write_mutex_);
+    wrote_ = true;
+    const rocksdb::Status s = db_->Write(write_options_, &batch);
+    if (!s.ok()) return from_status(s, "state");
+    std::lock_guard lock(state_mutex_);
+    state_position_ = position;
+    return ok;
+  }
+
   // Events of one stream with sequence >= from, in order, as stored.
   result<std::vector<stored_event>> scan_stream(std::string_view stream, stream_version from) {
     // One snapshot for the index scan and the event lookups, so both see the same groups. A
@@ -324,7 +411,7 @@ class embedded_log final : public event_log {
   };
 
   // Queues one unit and returns once a leader (maybe this thread) committed it.
-  void write(std::vector<pending>& mine) {
+  void enqueue(std::vector<pending>& mine) {
     queue_.run(mine, k_max_group_bytes, payload_size, [this](const std::vector<pending*>& group) { commit_group(group); });
   }
 
@@ -332,6 +419,7 @@ class embedded_log final : public event_log {
   // What the leader has decided so far in the group being built, layered over the stored state.
   struct group_state {
     std::uint64_t next_position = 0;
+    bool state_in_step = false;  // every request so far carried its state rows, written here
     std::unordered_map<std::string, std::uint64_t> versions;  // every stream looked at
     std::unordered_map<std::string, append_outcome> commands;  // commands accepted
   };
@@ -357,10 +445,13 @@ class embedded_log final : public event_log {
   // std::bad_alloc is possible) between the write and the in-memory update would leave memory
   // disagreeing with disk, and later appends would reuse positions; terminating is safer.
   void commit_group(const std::vector<pending*>& group) noexcept {
+    std::lock_guard write_lock(write_mutex_);
     group_state state;
     {
       std::lock_guard lock(state_mutex_);
       state.next_position = next_position_;
+      // The state rows are written with the events only while they are in step with the log.
+      state.state_in_step = state_position_ == next_position_;
     }
     rocksdb::WriteBatch batch;
     // A refused or repeated request stops the rest of its unit (append_group writes a prefix).
@@ -378,6 +469,7 @@ class embedded_log final : public event_log {
       }
     }
     if (batch.Count() == 0) return;  // only refusals and repeats: nothing to write
+    wrote_ = true;
 
     const rocksdb::Status s = db_->Write(write_options_, &batch);
     if (!s.ok()) {
@@ -390,6 +482,7 @@ class embedded_log final : public event_log {
 
     std::lock_guard lock(state_mutex_);
     next_position_ = state.next_position;
+    if (state.state_in_step) state_position_ = state.next_position;
     for (auto& [stream, version] : state.versions) versions_.insert_or_assign(stream, version);
     while (versions_.size() > k_version_cache_capacity) versions_.erase(versions_.begin());
   }
@@ -439,6 +532,18 @@ class embedded_log final : public event_log {
       }
     }
     if (s.ok()) s = batch.Put(command_key(request.command_id), encode_command(outcome));
+    // The engine's state rows go with the events while they are in step; a request without
+    // them leaves the rows (and every later request's) for the engine to fold.
+    const bool rows_here = state.state_in_step && request.state_included;
+    for (std::size_t i = 0; rows_here && i < request.state.size() && s.ok(); ++i) {
+      const state_write& w = request.state[i];
+      s = w.value ? batch.Put(state_key(w.key), *w.value) : batch.Delete(state_key(w.key));
+    }
+    if (s.ok() && rows_here) {
+      std::string position;
+      put_u64(position, state.next_position + request.events.size());
+      s = batch.Put(state_position_key(), position);
+    }
     if (!s.ok()) {
       const rocksdb::Status rolled_back = batch.RollbackToSavePoint();
       (void)rolled_back;  // the save point was set just above, so the rollback cannot miss
@@ -448,6 +553,7 @@ class embedded_log final : public event_log {
     (void)popped;  // likewise set just above
 
     state.next_position += request.events.size();
+    state.state_in_step = rows_here;
     state.versions.insert_or_assign(request.stream, *current + request.events.size());
     state.commands.emplace(request.command_id, outcome);
     return outcome;
@@ -518,6 +624,11 @@ class embedded_log final : public event_log {
   // follower: next_position_ is the end as of the last catch-up).
   std::mutex state_mutex_;
   std::uint64_t next_position_;
+  std::uint64_t state_position_;  // where the state rows stand (see event_log.h, state_rows)
+  // Held while a group or a batch of state rows is decided and written.
+  std::mutex write_mutex_;
+  std::filesystem::path folder_;  // where the database lives
+  std::atomic<bool> wrote_{false};  // this writer wrote something (its WAL is not empty)
   std::unordered_map<std::string, std::uint64_t> versions_;
 };
 
@@ -557,7 +668,7 @@ result<std::unique_ptr<event_log>> open_follower(const std::filesystem::path& fo
   auto next_position = recover_next_position(*db);
   if (!next_position) return next_position.error();
   return std::unique_ptr<event_log>(std::make_unique<embedded_log>(
-      std::move(db), options, *next_position, std::move(*scratch), *format_known));
+      std::move(db), options, folder, *next_position, 0, std::move(*scratch), *format_known));
 }
 
 }  // namespace
@@ -588,9 +699,11 @@ result<std::unique_ptr<event_log>> open_embedded_log(const std::filesystem::path
   if (auto checked = check_format(*db); !checked) return checked.error();
   auto next_position = recover_next_position(*db);
   if (!next_position) return next_position.error();
+  auto state_position = read_state_position(*db);
+  if (!state_position) return state_position.error();
 
   return std::unique_ptr<event_log>(
-      std::make_unique<embedded_log>(std::move(db), options, *next_position));
+      std::make_unique<embedded_log>(std::move(db), options, folder, *next_position, *state_position));
 }
 
 }  // namespace sazesh

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,12 @@ struct side_record {
   std::string value;
 };
 
+// A change to the engine's state rows (see state_rows): a value to put, or none to delete.
+struct state_write {
+  std::string key;
+  std::optional<std::string> value;
+};
+
 struct append_request {
   std::string stream;
   stream_version expected;           // the stream's version the events were decided on
@@ -63,6 +70,11 @@ struct append_request {
   // Records published with the events in the same transaction (see side_record); the
   // embedded log ignores them. Written only if the events are; a repeat writes none.
   std::vector<side_record> side_records = {};
+  // What the events change in the engine's state rows, written with them (see state_rows).
+  // `state_included` says the rows were computed; a request without them (a copy, a raw
+  // append) leaves the rows behind the log until the engine catches them up.
+  std::vector<state_write> state = {};
+  bool state_included = false;
 };
 
 struct append_outcome {
@@ -75,9 +87,38 @@ struct append_outcome {
   bool repeated = false;          // the command id had been appended before; nothing written now
 };
 
+// The engine's state rows (engine/state_store.h: cases, parties, indexes, due deadlines), kept
+// by a log beside its events, so the engine decides from rows instead of folding the log:
+//  - the embedded log keeps them in its own database and writes a request's rows in the same
+//    WriteBatch as its events: rows and events are never out of step;
+//  - the Kafka log keeps them in a local database, written after the transaction commits, in one
+//    batch with the offsets they reflect; after a crash in between, the engine folds the events
+//    past those offsets (losing the folder costs a replay of the topic, never a wrong decision).
+// Keys and values are the engine's; the log stores them as they are.
+//
+// Thread safety: every method may be called from several threads at once.
+class state_rows {
+ public:
+  virtual ~state_rows() = default;
+  virtual result<std::optional<std::string>> get(std::string_view key) = 0;
+  // Calls `each` for every key in [from, to), in order, until it returns false.
+  virtual status scan(std::string_view from, std::string_view to,
+                      const std::function<bool(std::string_view key, std::string_view value)>& each) = 0;
+  // Per partition, the position after the last event whose rows are stored.
+  virtual result<std::vector<log_position>> positions() = 0;
+  // Rows of events already in the log (the engine catching up, or rebuilding), with the
+  // positions they bring the rows to, atomically.
+  virtual status write(const std::vector<state_write>& writes, const std::vector<log_position>& positions) = 0;
+  // Deletes every row and sets every position to 0 (before a rebuild of the rows).
+  virtual status clear() = 0;
+};
+
 class event_log {
  public:
   virtual ~event_log() = default;
+
+  // The engine's state rows this log keeps, or null (a follower, a log that keeps none).
+  virtual state_rows* state() { return nullptr; }
 
   // Appends the events of one command to one stream, atomically and durably.
   virtual result<append_outcome> append(append_request request) = 0;
