@@ -86,8 +86,19 @@ int generate(const args& a) {
   };
   if (a.has("actions"))
     for (const auto& [k, v] : gen.stats().actions) std::fprintf(stderr, "%s %llu\n", k.c_str(), static_cast<unsigned long long>(v));
-  std::printf(R"({"events":%llu,"commands":%llu,"refused":%llu,"unexpected":%llu,"cases":%zu,"businesses":%zu,"long_cases":%llu,"seconds":%.3f,"events_per_second":%.0f,"log_bytes":%llu,"peak_rss_mib":%.1f,"statuses":%s,"close_reasons":%s})"
-              "\n",
+  // Ids the whole-process command benchmarks act on: a consumer, the busiest business, a case.
+  std::string consumer, business, some_case;
+  if (!w.consumers.empty()) consumer = w.consumers.begin()->first;
+  std::map<std::string, std::size_t> per_business;
+  for (const auto& [id, c] : w.cases) {
+    ++per_business[c.business_id];
+    if (some_case.empty() || c.head.version > w.cases.at(some_case).head.version) some_case = id;
+  }
+  for (const auto& [b, n] : per_business)
+    if (business.empty() || n > per_business[business]) business = b;
+  std::fprintf(stderr, "sample ids: consumer %s business %s case %s\n", consumer.c_str(), business.c_str(), some_case.c_str());
+  std::printf(R"({"sample":{"consumer":"%s","business":"%s","case":"%s","now":"%s"},"events":%llu,"commands":%llu,"refused":%llu,"unexpected":%llu,"cases":%zu,"businesses":%zu,"long_cases":%llu,"seconds":%.3f,"events_per_second":%.0f,"log_bytes":%llu,"peak_rss_mib":%.1f,"statuses":%s,"close_reasons":%s})"
+              "\n", consumer.c_str(), business.c_str(), some_case.c_str(), format_iso_utc(clock.now()).c_str(),
               static_cast<unsigned long long>(gen.stats().events), static_cast<unsigned long long>(gen.stats().commands),
               static_cast<unsigned long long>(gen.stats().refused), static_cast<unsigned long long>(gen.stats().unexpected),
               w.cases.size(), w.businesses.size(), static_cast<unsigned long long>(chatty), s,

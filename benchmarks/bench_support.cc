@@ -71,6 +71,7 @@ opened_log open_log(const args& a, bool sync, bool follower) {
     o.topic_prefix = a.str("prefix");
     o.partitions = static_cast<std::uint32_t>(a.num("partitions", 3));
     o.follower = follower;
+    if (a.has("local-dir")) o.local_dir = a.str("local-dir");
     // Opening reads the whole topic into the log's in-memory index (engine/kafka_log.h): at
     // 10M events that is minutes, past the default bound of 30 s on each blocking step.
     o.timeout = std::chrono::milliseconds(a.num("timeout-ms", 1'800'000));

@@ -168,7 +168,11 @@ result<engine*> session::open_engine() {
   if (engine_) return engine_.get();
   if (fixed_now) clock_ = std::make_unique<fixed_clock>(*fixed_now);
   else clock_ = std::make_unique<system_clock_source>();
-  auto log = kafka ? open_kafka_log(*kafka) : open_embedded_log(data_dir / "log");
+  std::optional<kafka_log_options> writer = kafka;
+  // On Kafka the writer keeps its index of the topic and the engine's state rows in the data
+  // folder, and resumes from them at the next open.
+  if (writer) writer->local_dir = data_dir / "kafka-state";
+  auto log = writer ? open_kafka_log(*writer) : open_embedded_log(data_dir / "log");
   if (!log) return log.error();
   log_ = std::move(*log);
   auto r = rules();

@@ -1,5 +1,9 @@
 #include "engine/agency_feed.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include <flatbuffers/flatbuffers.h>
 
 #include "engine/record/codec.h"
@@ -19,16 +23,17 @@ flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>> nested(flatbuffers::FlatB
 }
 
 std::string dossier_bytes(const std::string& agency, const std::string& case_id, const std::string& event,
-                          const std::vector<std::string>& history, const std::vector<document_ref>& documents) {
+                          const std::vector<std::string>& history, std::size_t from, std::size_t to,
+                          const std::vector<document_ref>& documents, std::uint32_t part, std::uint32_t parts) {
   std::size_t size = 1024 + event.size();
-  for (const auto& h : history) size += h.size() + 16;
+  for (std::size_t i = from; i < to; ++i) size += history[i].size() + 16;
   flatbuffers::FlatBufferBuilder b(size);
   const auto agency_id = b.CreateString(agency);
   const auto case_ref = b.CreateString(case_id);
   const auto event_ref = nested(b, event);
   std::vector<flatbuffers::Offset<fb::EnvelopeBytes>> envelopes;
-  envelopes.reserve(history.size());
-  for (const auto& h : history) envelopes.push_back(fb::CreateEnvelopeBytes(b, nested(b, h)));
+  envelopes.reserve(to - from);
+  for (std::size_t i = from; i < to; ++i) envelopes.push_back(fb::CreateEnvelopeBytes(b, nested(b, history[i])));
   const auto history_ref = b.CreateVector(envelopes);
   std::vector<flatbuffers::Offset<fb::DocumentRef>> docs;
   for (const auto& d : documents) {
@@ -36,7 +41,8 @@ std::string dossier_bytes(const std::string& agency, const std::string& case_id,
     docs.push_back(fb::CreateDocumentRef(b, d.kind, sha, b.CreateString(d.file_name), d.size_bytes));
   }
   const auto docs_ref = b.CreateVector(docs);
-  fb::FinishDossierBuffer(b, fb::CreateDossier(b, agency_id, case_ref, event_ref, history_ref, docs_ref));
+  fb::FinishDossierBuffer(
+      b, fb::CreateDossier(b, agency_id, case_ref, event_ref, history_ref, docs_ref, from + 1, part, parts));
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
 
@@ -91,7 +97,7 @@ std::vector<std::string> agencies_concerned(const event_record& e) {
   return {};
 }
 
-result<std::vector<side_record>> agency_side_records(event_log& history_source,
+result<std::vector<side_record>> agency_side_records(event_log& history_source, const std::vector<std::string>& pending,
                                                      const std::vector<event_record>& records,
                                                      const std::vector<std::string>& bytes) {
   std::vector<side_record> out;
@@ -100,27 +106,67 @@ result<std::vector<side_record>> agency_side_records(event_log& history_source,
   if (!any) return out;
 
   const std::string& case_id = records.front().stream;
+  const std::uint64_t first = records.front().sequence.value();
   auto earlier = history_source.read_stream(case_id, stream_version{1});
   if (!earlier) return earlier.error();
+  // The case's events before these, durable then pending, each decoded once.
   std::vector<std::string> history;
+  std::vector<event_record> decoded;
+  for (auto& e : *earlier) {
+    if (e.sequence.value() >= first) break;
+    history.push_back(std::move(e.bytes));
+  }
+  for (const auto& p : pending) history.push_back(p);
+  history.resize(std::min<std::size_t>(history.size(), first - 1));
+  if (history.size() != first - 1)
+    return error(errc::conflict, "log",
+                 fmt::format("case {}: {} earlier events found for an event of sequence {}", case_id, history.size(), first));
+  for (const auto& h : history) {
+    auto r = decode(h);
+    if (!r) return r.error();
+    decoded.push_back(std::move(*r));
+  }
   std::vector<document_ref> documents;
   const auto note_documents = [&](const event_record& r) {
     if (r.payload.type != fb::Event_DocumentAttached) return;
     const auto& d = *r.payload.AsDocumentAttached();
     documents.push_back(document_ref{d.kind, std::string(d.sha256.begin(), d.sha256.end()), d.file_name, d.size_bytes});
   };
-  for (auto& e : *earlier) {
-    if (e.sequence >= records.front().sequence) break;
-    auto r = decode(e.bytes);
-    if (!r) return r.error();
-    note_documents(*r);
-    history.push_back(std::move(e.bytes));
-  }
+  for (const auto& r : decoded) note_documents(r);
+  // Per agency: how much of the history it has had (its last record ended at that event).
+  const auto had_by = [&](const std::string& agency, std::size_t before) {
+    for (std::size_t i = before; i-- > 0;) {
+      const auto concerned = agencies_concerned(decoded[i]);
+      if (std::find(concerned.begin(), concerned.end(), agency) != concerned.end()) return i + 1;
+    }
+    return std::size_t{0};
+  };
   for (std::size_t i = 0; i < records.size(); ++i) {
     history.push_back(bytes[i]);
+    decoded.push_back(records[i]);
     note_documents(records[i]);
-    for (const std::string& agency : agencies_concerned(records[i]))
-      out.push_back(side_record{"agency." + agency, case_id, dossier_bytes(agency, case_id, bytes[i], history, documents)});
+    const std::size_t end = history.size();
+    for (const std::string& agency : agencies_concerned(records[i])) {
+      const std::size_t from = had_by(agency, end - 1);
+      // Windows of at most max_dossier_history_bytes (at least one event each), the last one
+      // ending with the event.
+      std::vector<std::pair<std::size_t, std::size_t>> windows;
+      std::size_t start = from, bytes_in = 0;
+      for (std::size_t j = from; j < end; ++j) {
+        if (j > start && bytes_in + history[j].size() > max_dossier_history_bytes) {
+          windows.emplace_back(start, j);
+          start = j;
+          bytes_in = 0;
+        }
+        bytes_in += history[j].size();
+      }
+      windows.emplace_back(start, end);
+      const auto parts = static_cast<std::uint32_t>(windows.size());
+      for (std::uint32_t p = 0; p < parts; ++p)
+        out.push_back(side_record{"agency." + agency, case_id,
+                                  dossier_bytes(agency, case_id, bytes[i], history, windows[p].first, windows[p].second,
+                                                documents, p + 1, parts)});
+    }
   }
   return out;
 }

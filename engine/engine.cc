@@ -127,7 +127,20 @@ result<std::unique_ptr<engine>> engine::open(event_log& log, const clock& clk, c
 void engine::reset_working_set() {
   state_ = world{};
   state_.source = &store_;
+  summaries_.clear();
   (void)store_.take_error();
+}
+
+void engine::unpin(const slot& s) {
+  const auto release = [&](const std::string& key) {
+    if (auto it = pinned_.find(key); it != pinned_.end() && --it->second == 0) pinned_.erase(it);
+  };
+  release(s.stream);
+  for (const auto& b : s.summaries) release("summary:" + b);
+  if (auto it = pending_events_.find(s.stream); it != pending_events_.end()) {
+    std::erase_if(it->second, [&](const auto& p) { return p.first == &s; });
+    if (it->second.empty()) pending_events_.erase(it);
+  }
 }
 
 status engine::catch_up() {
@@ -140,6 +153,9 @@ status engine::ready_locked(lock_type& lock, const std::string& command_id) {
   changed_.wait(lock, [&] { return (command_id.empty() || !in_flight_.count(command_id)) && (!stale_ || idle()); });
   if (!idle()) return ok;  // the state is ahead of the log; other writers show up as conflicts
   if (stale_) {
+    // A unit failed: the log settles first (whatever it may have written is in its reads),
+    // then the rows catch up with it; nothing is decided on what the failure left unknown.
+    if (auto s = log_.settle(); !s) return s;
     reset_working_set();
     stale_ = false;
   }
@@ -222,22 +238,45 @@ result<std::uint64_t> engine::rebuild_state() {
   return folded;
 }
 
+result<trust_summary*> engine::summary_locked(const std::string& business) {
+  if (auto it = summaries_.find(business); it != summaries_.end()) return &it->second;
+  bool rebuilt = false;
+  auto s = store_.summary_of(business, rules_.trust, rebuilt);
+  if (!s) return s.error();
+  return &summaries_.emplace(business, std::move(*s)).first->second;
+}
+
 void engine::rows_of(const std::string& stream, const std::optional<case_state>& case_before,
                      const std::optional<party_state>& party_before, const std::vector<event_record>& records,
-                     std::vector<state_write>& out) {
+                     std::vector<state_write>& out, std::set<std::string>* touched) {
   if (records.empty()) return;
   if (is_case_event(records.front().payload.type)) {
     const case_state* after = state_.find_case(stream);
     if (after == nullptr) return;
     state_store::rows_for_case(case_before, *after, out);
+    // A deadline earlier than where the tick starts scanning moves its start back.
+    for (const auto& d : after->deadlines) due_floor_ = std::min(due_floor_, d.due);
+    std::vector<score_event> scored;
     for (const auto& r : records)
       if (auto kind = score_kind_of(r.payload)) {
         // As evolve() weighs it: a case's second rating (written before the rule) counts nothing.
         if (*kind == score_kind::rating && case_before && case_before->rating != 0) continue;
         const int value = r.payload.type == fb::Event_CaseRated ? r.payload.AsCaseRated()->stars : 0;
-        state_store::rows_for_score(after->business_id, score_event{r.time, stream, r.sequence.value(), *kind, value},
-                                    out);
+        scored.push_back(score_event{r.time, stream, r.sequence.value(), *kind, value});
+        state_store::rows_for_score(after->business_id, scored.back(), out);
       }
+    if (!scored.empty() && rules_.trust.version > 0) {
+      // The running summary the seal policy reads, folded event by event (loaded, or built
+      // from the rows, before this command's events are added).
+      auto summary = summary_locked(after->business_id);
+      if (!summary) {
+        store_.note_error(summary.error());
+        return;
+      }
+      for (const auto& e : scored) (*summary)->add(rules_.trust, e);
+      out.push_back(state_store::summary_row(after->business_id, **summary));
+      if (touched) touched->insert(after->business_id);
+    }
     return;
   }
   if (auto after = party_copy(state_, stream)) state_store::rows_for_party(party_before, *after, out);
@@ -245,7 +284,7 @@ void engine::rows_of(const std::string& stream, const std::optional<case_state>&
 
 void engine::trim_working_set() {
   const std::size_t held = state_.cases.size() + state_.consumers.size() + state_.businesses.size() +
-                           state_.agencies.size() + state_.mediators.size();
+                           state_.agencies.size() + state_.mediators.size() + summaries_.size();
   if (held <= options_.cache_entries && state_.absent_cases.size() + state_.absent_parties.size() <= options_.cache_entries)
     return;
   // Everything a queued command needs stays; the rest is reloaded from its rows when asked for.
@@ -261,6 +300,7 @@ void engine::trim_working_set() {
   std::erase_if(state_.open_case_by_order, [&](const auto& kv) { return !keep(kv.second); });
   state_.absent_cases.clear();
   state_.absent_parties.clear();
+  std::erase_if(summaries_, [&](const auto& kv) { return !keep("summary:" + kv.first); });
 }
 
 result<command_outcome> engine::replay_outcome(const append_outcome& first) const {
@@ -312,14 +352,18 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
   // Agencies' referral feeds are published with the events, atomically, by a log that has
   // topics for them (Kafka); the embedded log has none, so nothing is built for it.
   if (log_.publishes_side_records()) {
-    auto sides = agency_side_records(log_, s->records, s->request.events);
+    // The case's events decided before these and not durable yet are part of its history too.
+    std::vector<std::string> pending;
+    if (auto it = pending_events_.find(d->stream); it != pending_events_.end())
+      for (const auto& [owner, bytes] : it->second) pending.push_back(bytes);
+    auto sides = agency_side_records(log_, pending, s->records, s->request.events);
     if (!sides) return sides.error();
     s->request.side_records = std::move(*sides);
   }
   const auto case_before = case_copy(state_, d->stream);
   const auto party_before = case_before ? std::nullopt : party_copy(state_, d->stream);
   for (const auto& r : s->records) evolve(state_, r);
-  rows_of(d->stream, case_before, party_before, s->records, s->request.state);
+  rows_of(d->stream, case_before, party_before, s->records, s->request.state, &s->summaries);
   state_.score_events.clear();
   state_.deadline_index.clear();
   if (auto e = store_.take_error(); !e) {
@@ -328,8 +372,11 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
     return e.error();
   }
   s->request.state_included = true;
+  if (log_.publishes_side_records())
+    for (const auto& bytes : s->request.events) pending_events_[d->stream].emplace_back(s.get(), bytes);
   in_flight_.insert(command_id);
   ++pinned_[d->stream];
+  for (const auto& b : s->summaries) ++pinned_["summary:" + b];
   queue_.push_back(s);
   return s;
 }
@@ -376,7 +423,7 @@ void engine::write_queue_locked(lock_type& lock) {
   for (std::size_t i = 0; i < unit.size(); ++i) {
     slot& s = *unit[i];
     in_flight_.erase(s.command_id);
-    if (auto it = pinned_.find(s.stream); it != pinned_.end() && --it->second == 0) pinned_.erase(it);
+    unpin(s);
     if (!written) {
       s.outcome = written.error();
       failed = written.error();
@@ -404,7 +451,7 @@ void engine::write_queue_locked(lock_type& lock) {
     for (const auto& s : queue_) {
       s->outcome = not_written_after(*failed);
       in_flight_.erase(s->command_id);
-      if (auto it = pinned_.find(s->stream); it != pinned_.end() && --it->second == 0) pinned_.erase(it);
+      unpin(*s);
     }
     queue_.clear();
     stale_ = true;
@@ -497,10 +544,23 @@ status engine::evaluate_policy_locked(timestamp_ms now, std::vector<slot_ptr>& s
     const business_state* b = state_.find_business(id);
     if (auto s = store_.take_error(); !s) return s;
     if (b == nullptr) continue;
-    auto events = store_.score_events_of(id);
-    if (!events) return events.error();
     ++report.businesses_evaluated;
-    auto action = evaluate_seal_policy(rules_.trust, *events, b->restricted, b->restriction_rule, now);
+    std::optional<policy_action> action;
+    auto summary = summary_locked(id);
+    if (!summary) return summary.error();
+    if ((*summary)->covers(now)) {
+      // Constant time: the score and the window's unanswered complaints from the summary.
+      action = evaluate_seal_policy(rules_.trust, (*summary)->score(rules_.trust, now),
+                                    rules_.trust.unanswered_limit > 0
+                                        ? (*summary)->unanswered_within(now, rules_.trust.unanswered_window_days)
+                                        : 0,
+                                    b->restricted, b->restriction_rule);
+    } else {
+      // The clock stands before the business's latest event: the whole history, as of now.
+      auto events = store_.score_events_of(id);
+      if (!events) return events.error();
+      action = evaluate_seal_policy(rules_.trust, *events, b->restricted, b->restriction_rule, now);
+    }
     if (std::find(changed->begin(), changed->end(), id) != changed->end())
       evaluated.push_back(state_store::policy_evaluated(id));
     if (!action) continue;
@@ -531,9 +591,11 @@ result<tick_report> engine::tick() {
   const timestamp_ms now = clock_.now();
   const actor scheduler{fb::Role_system, "scheduler"};
   tick_report report;
-  auto due = store_.due_cases(now, options_.due_per_tick);
+  auto due = store_.due_cases(due_floor_, now, options_.due_per_tick);
   if (!due) return due.error();
   report.due_rows_read = due->size();
+  // Next time the scan starts at the first row left (too many for one tick), or after now.
+  due_floor_ = due->size() == options_.due_per_tick ? due->back().first : now + 1;
   // The deadline commands, then the seal actions (from deadline_count on).
   std::vector<slot_ptr> slots;
   std::size_t deadline_count = 0;
@@ -551,7 +613,7 @@ result<tick_report> engine::tick() {
     }
     return report;
   };
-  for (const auto& case_id : *due) {
+  for (const auto& [due_at, case_id] : *due) {
     const case_state* c = state_.find_case(case_id);
     if (auto s = store_.take_error(); !s) return abandon(s.error());
     if (c == nullptr || !due_now(*c, now)) continue;

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -133,6 +134,7 @@ class engine {
   // One command's append: decided, folded into state_, queued or being written.
   struct slot {
     std::string stream, command_id;
+    std::set<std::string> summaries;  // businesses whose trust summary it changed (pinned)
     append_request request;  // moved to the log when its unit is written
     std::vector<event_record> records;
     std::optional<result<append_outcome>> outcome;  // set once its unit was written (or not)
@@ -163,9 +165,13 @@ class engine {
   void trim_working_set();
   // The rows of the stream `stream` changed by `records` (folded into state_ already), given
   // its state before them.
+  // The businesses whose summaries it changed are added to `touched`.
   void rows_of(const std::string& stream, const std::optional<case_state>& case_before,
                const std::optional<party_state>& party_before, const std::vector<event_record>& records,
-               std::vector<state_write>& out);
+               std::vector<state_write>& out, std::set<std::string>* touched = nullptr);
+  void unpin(const slot& s);
+  // A business's trust summary under the engine's rules, from the cache or the rows.
+  result<trust_summary*> summary_locked(const std::string& business);
   // The seal policy's commands for the businesses due for evaluation.
   status evaluate_policy_locked(timestamp_ms now, std::vector<slot_ptr>& slots, tick_report& report);
 
@@ -184,8 +190,15 @@ class engine {
   bool committing_ = false;             // a unit is being written
   bool stale_ = false;                  // state_ holds commands that were not written
   std::set<std::string> in_flight_;     // command ids queued or being written
-  std::map<std::string, int> pinned_;   // streams of queued or committing commands
+  std::map<std::string, int> pinned_;   // streams (and businesses, for summaries) of queued commands
   std::string sweep_cursor_;            // the last business the policy sweep evaluated
+  // Per stream, the envelopes of queued or committing commands (a dossier's history needs them).
+  std::map<std::string, std::vector<std::pair<const slot*, std::string>>> pending_events_;
+  // Trust summaries (state_store.h) in use, queued commands' included; only with trust rules.
+  std::map<std::string, trust_summary> summaries_;
+  // No due-index row is earlier than this: a tick scans from here, not past the tombstones of
+  // every deadline ever applied.
+  timestamp_ms due_floor_ = std::numeric_limits<timestamp_ms>::min();
 };
 
 // The digest of the state rows a fresh fold of the whole log makes (in memory, beside whatever

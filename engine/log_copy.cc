@@ -225,7 +225,7 @@ result<copy_report> copy_log(event_log& source, event_log& target, unsigned work
       r.events.push_back(from.take().bytes);
     }
     if (target.publishes_side_records()) {
-      auto sides = agency_side_records(source, records, r.events);
+      auto sides = agency_side_records(source, {}, records, r.events);
       if (!sides) return stop(sides.error());
       r.side_records = std::move(*sides);
     }

@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 #include "engine/base/row_codec.h"
 #include "engine/domain/evolve.h"
+#include "engine/domain/rules.h"
 #include "engine/domain/state_codec.h"
 #include "engine/record/hash.h"
 
@@ -135,11 +138,13 @@ std::vector<std::string> state_store::open_cases_for(const order_key& key) {
   return out;
 }
 
-result<std::vector<std::string>> state_store::due_cases(timestamp_ms until, std::size_t max) {
-  std::vector<std::string> out;
-  const std::string from = "d/", to = "d/" + u64_key(time_key(until) + 1);
-  auto s = rows_.scan(from, to, [&](std::string_view k, std::string_view) {
-    out.emplace_back(k.substr(2 + 8));
+result<std::vector<std::pair<timestamp_ms, std::string>>> state_store::due_cases(timestamp_ms from, timestamp_ms until,
+                                                                                std::size_t max) {
+  std::vector<std::pair<timestamp_ms, std::string>> out;
+  if (until < from) return out;
+  const std::string lower = "d/" + u64_key(time_key(from)), upper = "d/" + u64_key(time_key(until) + 1);
+  auto s = rows_.scan(lower, upper, [&](std::string_view k, std::string_view) {
+    out.emplace_back(time_of_key(u64_of(k.substr(2, 8))), std::string(k.substr(2 + 8)));
     return out.size() < max;
   });
   if (!s) return s.error();
@@ -184,22 +189,119 @@ result<std::vector<std::string>> state_store::businesses_to_evaluate(std::size_t
 }
 
 result<std::vector<std::string>> state_store::businesses_after(const std::string& after, std::size_t max) {
-  // Parties of every kind share p/; businesses are told apart by their row's kind.
   std::vector<std::string> out;
-  const std::string from = after.empty() ? std::string("p/") : party_key(after) + '\0';
-  std::optional<error> bad;
-  auto s = rows_.scan(from, "p0", [&](std::string_view k, std::string_view v) {
-    auto p = decode_party_state(v);
-    if (!p) {
-      bad = error(errc::corrupt, "state", fmt::format("the stored row of party {} does not decode", k.substr(2)));
-      return false;
-    }
-    if (std::holds_alternative<business_state>(*p)) out.emplace_back(k.substr(2));
+  const std::string from = after.empty() ? std::string("b/") : "b/" + after + '\0';
+  auto s = rows_.scan(from, "b0", [&](std::string_view k, std::string_view) {
+    out.emplace_back(k.substr(2));
     return out.size() < max;
   });
   if (!s) return s.error();
-  if (bad) return *bad;
   return out;
+}
+
+// ---- trust summaries -------------------------------------------------------------------------
+
+namespace {
+
+double weight_of(const trust_rules& r, const score_event& e) {
+  if (e.kind == score_kind::rating) return (e.value - 3) * r.rating_points_per_star;
+  if (auto it = r.weights.find(e.kind); it != r.weights.end()) return it->second;
+  return 0;
+}
+
+// 0.5^(ms / half-life).
+double decay(const trust_rules& r, double ms) {
+  return std::pow(0.5, ms / (r.half_life_days * static_cast<double>(day_ms)));
+}
+
+}  // namespace
+
+std::uint64_t fingerprint(const trust_rules& r) {
+  std::string all = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", r.version, r.name, r.base, r.scale, r.smoothing,
+                                r.half_life_days, r.rating_points_per_star, r.unanswered_limit,
+                                r.unanswered_window_days, r.restrict_below, r.reinstate_at);
+  for (const auto& [k, w] : r.weights) all += fmt::format("|{}={}", static_cast<int>(k), w);
+  const std::string h = sha256(all);
+  std::uint64_t out = 0;
+  for (int i = 0; i < 8; ++i) out = (out << 8) | static_cast<unsigned char>(h[static_cast<std::size_t>(i)]);
+  return out;
+}
+
+void trust_summary::add(const trust_rules& r, const score_event& e) {
+  ++events;
+  const double w = weight_of(r, e);
+  const double c = e.kind == score_kind::complaint ? 1.0 : 0.0;
+  if (events == 1 || e.time >= anchor) {
+    // The sums move to the new anchor, then the event counts in full.
+    const double shift = events == 1 ? 1.0 : decay(r, static_cast<double>(e.time - anchor));
+    weights = weights * shift + w;
+    complaints = complaints * shift + c;
+    anchor = e.time;
+  } else {
+    const double d = decay(r, static_cast<double>(anchor - e.time));
+    weights += w * d;
+    complaints += c * d;
+  }
+  if (e.kind == score_kind::unanswered && r.unanswered_limit > 0) {
+    unanswered.insert(std::upper_bound(unanswered.begin(), unanswered.end(), e.time), e.time);
+    while (unanswered.size() > static_cast<std::size_t>(r.unanswered_limit)) unanswered.erase(unanswered.begin());
+  }
+}
+
+double trust_summary::score(const trust_rules& r, timestamp_ms now) const {
+  const double x = events == 0 ? 1.0 : decay(r, static_cast<double>(now - anchor));
+  const double sum = r.base + r.scale * weights * x / (r.smoothing + complaints * x);
+  return std::clamp(sum, 0.0, 100.0);
+}
+
+int trust_summary::unanswered_within(timestamp_ms now, int window_days) const {
+  const timestamp_ms from = now - static_cast<timestamp_ms>(window_days) * day_ms;
+  return static_cast<int>(std::count_if(unanswered.begin(), unanswered.end(),
+                                        [&](timestamp_ms t) { return t > from && t <= now; }));
+}
+
+state_write state_store::summary_row(const std::string& business, const trust_summary& s) {
+  row_writer w;
+  w.u64(s.rules);
+  w.u64(s.events);
+  w.i64(s.anchor);
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &s.weights, sizeof bits);
+  w.u64(bits);
+  std::memcpy(&bits, &s.complaints, sizeof bits);
+  w.u64(bits);
+  w.u32(static_cast<std::uint32_t>(s.unanswered.size()));
+  for (auto t : s.unanswered) w.i64(t);
+  return {"t/" + business, w.take()};
+}
+
+result<trust_summary> state_store::summary_of(const std::string& business, const trust_rules& rules, bool& rebuilt) {
+  rebuilt = false;
+  const std::uint64_t wanted = fingerprint(rules);
+  auto raw = rows_.get("t/" + business);
+  if (!raw) return raw.error();
+  if (*raw) {
+    row_reader r(**raw);
+    trust_summary s;
+    s.rules = r.u64();
+    s.events = r.u64();
+    s.anchor = r.i64();
+    std::uint64_t bits = r.u64();
+    std::memcpy(&s.weights, &bits, sizeof bits);
+    bits = r.u64();
+    std::memcpy(&s.complaints, &bits, sizeof bits);
+    for (std::uint32_t n = r.u32(); r.ok() && n > 0; --n) s.unanswered.push_back(r.i64());
+    if (!r.done()) return error(errc::corrupt, "state", fmt::format("the trust summary of {} does not decode", business));
+    if (s.rules == wanted) return s;
+  }
+  // Made under other rules, or never: built from the business's score events.
+  auto events = score_events_of(business);
+  if (!events) return events.error();
+  trust_summary s;
+  s.rules = wanted;
+  for (const auto& e : *events) s.add(rules, e);
+  rebuilt = true;
+  return s;
 }
 
 result<std::uint32_t> state_store::format_version() {
@@ -265,7 +367,7 @@ result<world> state_store::load_all() {
 result<std::string> state_store::digest() {
   std::string all;
   auto s = rows_.scan("", std::string(1, '\x7f'), [&](std::string_view k, std::string_view v) {
-    if (k.substr(0, 2) == "q/") return true;  // the scheduler's bookkeeping, not the log's
+    if (k.substr(0, 2) == "q/" || k.substr(0, 2) == "t/") return true;  // bookkeeping, not the log's alone
     all += u64_key(k.size());
     all += k;
     all += u64_key(v.size());
@@ -302,7 +404,10 @@ void state_store::rows_for_party(const std::optional<party_state>& before, const
   out.push_back({party_key(party_id(after)), encode_party_state(after)});
   if (before) return;  // the indexes are set at registration and never change
   if (const auto* c = std::get_if<consumer_state>(&after)) out.push_back({code_key(c->national_code), c->id});
-  if (const auto* b = std::get_if<business_state>(&after)) out.push_back({domain_key(b->domain), b->id});
+  if (const auto* b = std::get_if<business_state>(&after)) {
+    out.push_back({domain_key(b->domain), b->id});
+    out.push_back({"b/" + b->id, std::string()});
+  }
 }
 
 void state_store::rows_for_score(const std::string& business, const score_event& e, std::vector<state_write>& out) {

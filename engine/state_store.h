@@ -10,6 +10,7 @@
 //
 //   c/<case>                                    the case (engine/domain/state_codec.h)
 //   p/<party>                                   a party of any kind, tagged with its kind
+//   b/<business>                                "": the businesses, for the policy's sweep
 //   n/<national code>                           the consumer's id
 //   w/<domain>                                  the business's seal id
 //   o/<consumer>0<business>0<order>0<case>      "": an open case for the order (one per case, so the
@@ -18,7 +19,11 @@
 //   s/<business>0<time u64><case>0<seq u64>     a score event: kind u8, value i32 (trust score)
 //   q/<business>                                "": the business's score changed since its seal
 //                                               policy was last evaluated (the scheduler's
-//                                               bookkeeping: the one row not derived from the log)
+//                                               bookkeeping, not derived from the log alone)
+//   t/<business>                                the business's trust summary under the engine's
+//                                               rule set (see trust_summary), so the seal policy
+//                                               is evaluated in constant time; rebuilt from the
+//                                               s/ rows when the rules change
 //   v                                           u32 the row format version
 //
 // Integers are big-endian, so keys sort numerically. Every row is derived from the log: the
@@ -40,7 +45,29 @@
 
 namespace sazesh {
 
-inline constexpr std::uint32_t state_format_version = 1;
+inline constexpr std::uint32_t state_format_version = 2;
+
+// What the seal policy needs of a business's score events, kept up to date event by event:
+// with decay exponential, Σ weight × 0.5^(age / half-life) at any `now` after the last event is
+// 0.5^((now − anchor) / half-life) × Σ weight × 0.5^((anchor − t) / half-life), so the sums are
+// kept at an anchor (the latest event time) and the score is computed in constant time. Valid
+// for the rule set whose fingerprint it carries.
+struct trust_summary {
+  std::uint64_t rules = 0;         // fingerprint of the rule set
+  std::uint64_t events = 0;        // score events folded in
+  timestamp_ms anchor = 0;         // the latest event time
+  double weights = 0;              // Σ weight × decay to the anchor
+  double complaints = 0;           // Σ (complaint) × decay to the anchor
+  std::vector<timestamp_ms> unanswered;  // the latest ones, at most the policy's limit, ascending
+
+  void add(const trust_rules& r, const score_event& e);
+  // Whether it answers for `now` (no event after it).
+  bool covers(timestamp_ms now) const { return now >= anchor; }
+  double score(const trust_rules& r, timestamp_ms now) const;
+  int unanswered_within(timestamp_ms now, int window_days) const;
+};
+
+std::uint64_t fingerprint(const trust_rules& r);
 
 class state_store final : public state_source {
  public:
@@ -55,19 +82,25 @@ class state_store final : public state_source {
 
   // The first read that failed since the last call, if any (the loads above cannot return it).
   status take_error();
+  void note_error(const error& e) { remember(e); }
 
   // ---- queries the engine makes itself ----
-  // Cases whose earliest deadline is at or before `until`, earliest first, at most `max`.
-  result<std::vector<std::string>> due_cases(timestamp_ms until, std::size_t max);
+  // Cases whose earliest deadline falls in [from, until], earliest first, at most `max`.
+  result<std::vector<std::pair<timestamp_ms, std::string>>> due_cases(timestamp_ms from, timestamp_ms until,
+                                                                      std::size_t max);
   // A business's score events, in (time, case, sequence) order.
   result<std::vector<score_event>> score_events_of(const std::string& business);
   // Businesses whose score changed since their seal policy was last evaluated.
   result<std::vector<std::string>> businesses_to_evaluate(std::size_t max);
   // Up to `max` businesses after `after` in id order (empty `after`: from the first).
   result<std::vector<std::string>> businesses_after(const std::string& after, std::size_t max);
+  // The business's trust summary under `rules`: stored, or built from its score rows (and then
+  // to be stored by the caller) if it was made under other rules or never.
+  result<trust_summary> summary_of(const std::string& business, const trust_rules& rules, bool& rebuilt);
+  static state_write summary_row(const std::string& business, const trust_summary& s);
   // Every row, for a complete world (tests, tools, digests): O(state).
   result<world> load_all();
-  // SHA-256 (hex) over every row derived from the log (all but q/), in key order.
+  // SHA-256 (hex) over every row derived from the log alone (all but q/ and t/), in key order.
   result<std::string> digest();
   // The stored format version (0: the rows were never built).
   result<std::uint32_t> format_version();

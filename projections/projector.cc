@@ -66,7 +66,12 @@ result<std::uint64_t> projector::apply_batch(std::uint32_t partition, log_positi
     next = log_position(stored.position.value() + 1);
     ++applied;
   }
-  if (applied == 0) return std::uint64_t{0};
+  if (applied == 0) {
+    // Nothing new: the position stands, and the log learned where the partition ends (a Kafka
+    // follower reports a reader there past the transaction markers).
+    if (reports_progress_) log_.report_progress(partition, from);
+    return std::uint64_t{0};
+  }
   store_position(changes, next, partition);
   if (auto s = store_.commit(changes); !s) return s.error();
   if (reports_progress_) log_.report_progress(partition, next);

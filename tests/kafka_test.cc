@@ -930,6 +930,139 @@ std::vector<feed_record> read_feed(const kafka_log_options& o, const std::string
   return out;
 }
 
+// What an agency holds of each case after reading its feed: the records' windows, appended.
+std::map<std::string, std::vector<std::string>> reassemble(const std::vector<feed_record>& records) {
+  std::map<std::string, std::vector<std::string>> held;
+  for (const auto& r : records) {
+    flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(r.value.data()), r.value.size());
+    REQUIRE(fb::VerifyDossierBuffer(verifier));
+    const fb::Dossier* d = fb::GetDossier(r.value.data());
+    auto& mine = held[r.key];
+    CHECK(std::max<std::uint64_t>(d->history_from(), 1) == mine.size() + 1);
+    for (flatbuffers::uoffset_t i = 0; i < d->history()->size(); ++i)
+      mine.emplace_back(reinterpret_cast<const char*>(d->history()->Get(i)->bytes()->data()),
+                        d->history()->Get(i)->bytes()->size());
+  }
+  return held;
+}
+
+struct referral_cast {
+  actor op{fb::Role_operator_, "ops"}, agency{fb::Role_agency, "tazirat"}, consumer{fb::Role_consumer, ""};
+  std::string case_id;
+  explicit referral_cast(engine& e) {
+    const auto ok = [](auto r) {
+      REQUIRE_MESSAGE(r.has_value(), r.error().message());
+      return std::move(*r);
+    };
+    ok(e.execute(op, "r1", register_business{"1001", "kalaland.ir", "کالالند", 3}));
+    ok(e.execute(op, "r2", register_agency{"tazirat", "تعزیرات", {fb::Category_other}}));
+    consumer.id = ok(e.execute({fb::Role_consumer, ""}, "r3", register_consumer{"5260181591", "09121234567", "سارا"})).stream;
+    case_id = ok(e.execute(consumer, "r4", file_case{"1001", "ORD-1", 20'000, 1000, fb::Category_other, "x",
+                                                      fb::RemedyKind_refund, {}}))
+                  .stream;
+    ok(e.execute(op, "r5", accept_case{case_id, std::nullopt, fb::Route_referral, "tazirat", ""}));
+  }
+};
+
+TEST_CASE("regression: after a commit whose outcome is unknown, nothing is decided before the log settles") {
+  // The commit went through but its answer was lost. The engine used to fold its state again
+  // from an index that had not read the topic yet, so a retry under a new command id passed the
+  // one-open-case-per-order rule (two open cases for one order), and a retry under the same id
+  // could be refused by a rule although the first attempt was in the log.
+  auto o = options_for(unique_prefix("unknown-outcome"));
+  std::atomic<int> lose{0};
+  o.lose_commit_outcome = [&] { return lose.exchange(0) == 1; };
+  auto log = open_log(o);
+  fixed_clock clock(parse_time("t", "2026-03-01T08:00:00Z").value());
+  auto eng = engine::open(*log, clock);
+  REQUIRE(eng.has_value());
+  referral_cast cast(**eng);  // a shop, an agency, a consumer, one referred case
+  const file_case order{"1001", "ORD-2", 20'000, 1000, fb::Category_other, "x", fb::RemedyKind_refund, {}};
+  lose = 1;
+  auto first = (*eng)->execute(cast.consumer, "file-a", order);
+  REQUIRE_FALSE(first.has_value());
+  CHECK(first.error().code() == errc::unavailable);
+  SUBCASE("a retry under a new command id is a duplicate of what was committed") {
+    auto again = (*eng)->execute(cast.consumer, "file-b", order);
+    REQUIRE_FALSE(again.has_value());
+    CHECK(again.error().code() == errc::duplicate);
+  }
+  SUBCASE("a retry under the same id gets the first outcome") {
+    auto again = (*eng)->execute(cast.consumer, "file-a", order);
+    REQUIRE_MESSAGE(again.has_value(), again.error().message());
+    CHECK(again->repeated);
+  }
+  // Either way one case for the order, in the log and in the engine's rows.
+  int filed = 0;
+  for (const auto& e : read_everything(*log)) filed += decode(e.bytes)->payload.type == fb::Event_CaseFiled;
+  CHECK(filed == 2);  // the referred case, and this one once
+  CHECK((*eng)->state_digest().value() == fold_state_digest(*log).value());
+}
+
+TEST_CASE("regression: an acknowledgement decided after an overdue notice of the same call publishes an unbroken history") {
+  // The overdue notice is written first, as the scheduler's command, in the same unit as the
+  // late acknowledgement; the dossier of the acknowledgement used to be built from durable
+  // events only, so the agency received a history with the notice missing.
+  auto o = options_for(unique_prefix("late-ack"));
+  auto log = open_log(o);
+  fixed_clock clock(parse_time("t", "2026-03-01T08:00:00Z").value());
+  auto eng = engine::open(*log, clock);
+  REQUIRE(eng.has_value());
+  referral_cast cast(**eng);
+  clock.advance(30LL * 24 * 3'600'000);  // past the acknowledgement deadline, no tick
+  auto ack = (*eng)->execute(cast.agency, "late-ack", acknowledge_referral{cast.case_id});
+  REQUIRE_MESSAGE(ack.has_value(), ack.error().message());
+  REQUIRE_FALSE(ack->deadlines_first.empty());  // the overdue notice came first, in the same call
+  const auto records = read_feed(o, kafka_agency_topic(o.topic_prefix, "tazirat"), o.topic_prefix + "g");
+  const auto held = reassemble(records);
+  auto events = log->read_stream(cast.case_id, stream_version{1});
+  REQUIRE(events.has_value());
+  std::vector<std::string> log_bytes;
+  for (const auto& e : *events) log_bytes.push_back(e.bytes);
+  REQUIRE(held.count(cast.case_id));
+  CHECK(held.at(cast.case_id) == log_bytes);
+}
+
+TEST_CASE("regression: a long case stays writable: its dossiers are cut to size, never refused") {
+  // Every dossier used to carry the case's whole history: once a case had about 125 long
+  // messages, every record for its agency passed the cluster's record limit and each refusal
+  // failed the commands queued behind it.
+  auto o = options_for(unique_prefix("long-case"));
+  auto log = open_log(o);
+  fixed_clock clock(parse_time("t", "2026-03-01T08:00:00Z").value());
+  auto eng = engine::open(*log, clock);
+  REQUIRE(eng.has_value());
+  referral_cast cast(**eng);
+  const std::string long_text(7000, 'x');
+  for (int i = 0; i < 160; ++i) {
+    auto m = (*eng)->execute(cast.op, fmt::format("m{}", i), post_message{cast.case_id, long_text});
+    REQUIRE_MESSAGE(m.has_value(), m.error().message());
+  }
+  auto ack = (*eng)->execute(cast.agency, "ack", acknowledge_referral{cast.case_id});
+  REQUIRE_MESSAGE(ack.has_value(), ack.error().message());
+  auto decided = (*eng)->execute(cast.agency, "decide", decide_referral{cast.case_id, fb::AgencyVerdict_upheld, "done"});
+  REQUIRE_MESSAGE(decided.has_value(), decided.error().message());
+  const auto records = read_feed(o, kafka_agency_topic(o.topic_prefix, "tazirat"), o.topic_prefix + "g");
+  std::size_t largest = 0, parts = 0;
+  for (const auto& r : records) {
+    largest = std::max(largest, r.value.size());
+    parts += fb::GetDossier(r.value.data())->parts() > 1;
+  }
+  MESSAGE(records.size() << " records, the largest " << largest << " bytes");
+  CHECK(largest < 1'000'000 / 2);
+  CHECK(parts > 0);  // the acknowledgement's window (the 160 messages) came in parts
+  const auto held = reassemble(records);
+  auto events = log->read_stream(cast.case_id, stream_version{1});
+  REQUIRE(events.has_value());
+  // The agency holds the case's log up to its decision (the closing event after it concerns it
+  // not: no feed carries it).
+  std::vector<std::string> log_bytes;
+  for (const auto& e : *events) log_bytes.push_back(e.bytes);
+  const std::uint64_t decided_at = decided->events.front().sequence.value();
+  log_bytes.resize(decided_at);
+  CHECK(held.at(cast.case_id) == log_bytes);
+}
+
 TEST_CASE("kafka: agencies' topics carry one Dossier per concerned agency, in the events' transactions") {
   const std::uint64_t seed = test_seed("agency feeds");
   history_options o;
@@ -955,6 +1088,7 @@ TEST_CASE("kafka: agencies' topics carry one Dossier per concerned agency, in th
 
   std::multiset<std::tuple<std::string, std::string, std::string>> found;
   std::map<std::string, std::size_t> per_agency;
+  const world state = h.eng->snapshot().value();
   for (const auto& agency : h.gen->agencies()) {
     const std::string topic = kafka_agency_topic(h.options.topic_prefix, agency);
     bool referred = false;
@@ -962,6 +1096,9 @@ TEST_CASE("kafka: agencies' topics carry one Dossier per concerned agency, in th
     if (!referred) continue;
     const auto records = read_feed(h.options, topic, h.options.topic_prefix + "test-group");
     per_agency[agency] = records.size();
+    // Each record carries the case's events the agency has not had yet: appended in the feed's
+    // order, they are the case's log.
+    std::map<std::string, std::vector<std::string>> held;
     for (const auto& r : records) {
       flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(r.value.data()), r.value.size());
       REQUIRE(fb::VerifyDossierBuffer(verifier));  // nested envelopes included
@@ -974,15 +1111,23 @@ TEST_CASE("kafka: agencies' topics carry one Dossier per concerned agency, in th
       CHECK(rec->stream == r.key);
       auto concerned = agencies_concerned(*rec);
       CHECK(std::find(concerned.begin(), concerned.end(), agency) != concerned.end());
-      found.emplace(agency, rec->stream, rec->event_id);
-      // The history is the case's log up to and with the event, byte for byte.
+      if (d->part() == d->parts()) found.emplace(agency, rec->stream, rec->event_id);
+      CHECK(d->part() >= 1);
+      CHECK(d->part() <= d->parts());
+      CHECK(r.value.size() < 1'000'000);
+      // The window continues what the agency holds of the case, byte for byte as in the log;
+      // the last part ends with the event.
       const auto& log_bytes = case_bytes[r.key];
-      REQUIRE(d->history()->size() == rec->sequence.value());
+      auto& mine = held[r.key];
+      CHECK(std::max<std::uint64_t>(d->history_from(), 1) == mine.size() + 1);
       for (flatbuffers::uoffset_t i = 0; i < d->history()->size(); ++i) {
         const auto* b = d->history()->Get(i)->bytes();
-        CHECK(std::string(reinterpret_cast<const char*>(b->data()), b->size()) == log_bytes[i]);
+        mine.emplace_back(reinterpret_cast<const char*>(b->data()), b->size());
+        REQUIRE(mine.size() <= log_bytes.size());
+        CHECK(mine.back() == log_bytes[mine.size() - 1]);
       }
-      const case_state& c = h.eng->snapshot().value().cases.at(r.key);
+      if (d->part() == d->parts()) CHECK(mine.size() == rec->sequence.value());
+      const case_state& c = state.cases.at(r.key);
       CHECK(d->documents()->size() <= c.documents.size());
     }
   }

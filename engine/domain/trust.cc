@@ -160,8 +160,12 @@ std::optional<policy_action> evaluate_seal_policy(const trust_rules& rules,
                                                   bool restricted, const std::string& by_rule,
                                                   timestamp_ms now) {
   const int unanswered = rules.unanswered_limit > 0 ? unanswered_within(events, now, rules.unanswered_window_days) : 0;
+  return evaluate_seal_policy(rules, compute_trust_score(rules, events, now).score, unanswered, restricted, by_rule);
+}
+
+std::optional<policy_action> evaluate_seal_policy(const trust_rules& rules, double score, int unanswered,
+                                                  bool restricted, const std::string& by_rule) {
   const bool too_many_unanswered = rules.unanswered_limit > 0 && unanswered >= rules.unanswered_limit;
-  const double score = compute_trust_score(rules, events, now).score;
   const bool below_floor = rules.restrict_below > 0 && score < rules.restrict_below;
   if (!restricted) {
     if (too_many_unanswered)

@@ -95,5 +95,9 @@ std::optional<policy_action> evaluate_seal_policy(const trust_rules& rules,
                                                   const std::vector<score_event>& events,
                                                   bool restricted, const std::string& restricted_by_rule,
                                                   timestamp_ms now);
+// The same, from the business's score and its unanswered complaints within the policy's window
+// (counted by the caller, e.g. from a running summary).
+std::optional<policy_action> evaluate_seal_policy(const trust_rules& rules, double score, int unanswered,
+                                                  bool restricted, const std::string& restricted_by_rule);
 
 }  // namespace sazesh

@@ -275,7 +275,8 @@ void partition_reader::started_partitions::stop() noexcept {
 }
 
 result<partition_reader> partition_reader::open(std::unique_ptr<client_context> context, client_ptr client,
-                                                const std::string& topic, std::uint32_t partitions) {
+                                                const std::string& topic, std::uint32_t partitions,
+                                                const std::vector<std::int64_t>& start) {
   topic_ptr handle(rd_kafka_topic_new(client.get(), topic.c_str(), nullptr));
   if (!handle) return translate(rd_kafka_last_error(), "reading " + topic, *context);
   queue_ptr queue(rd_kafka_queue_new(client.get()));
@@ -283,8 +284,10 @@ result<partition_reader> partition_reader::open(std::unique_ptr<client_context> 
                           partitions);
   reader.started_ = started_partitions(reader.topic_handle_.get(), 0);
   for (std::uint32_t p = 0; p < partitions; ++p) {
+    const std::int64_t from = p < start.size() ? start[p] : 0;
+    reader.next_[p] = from;
     if (rd_kafka_consume_start_queue(reader.topic_handle_.get(), static_cast<std::int32_t>(p),
-                                     RD_KAFKA_OFFSET_BEGINNING, reader.queue_.get()) == -1)
+                                     from > 0 ? from : RD_KAFKA_OFFSET_BEGINNING, reader.queue_.get()) == -1)
       return translate(rd_kafka_last_error(), fmt::format("reading partition {} of {}", p, topic), *reader.context_);
     reader.started_.add();
   }
@@ -303,11 +306,12 @@ status partition_reader::read_to_end(const record_fn& on_record, deadline until)
       const auto e = rd_kafka_query_watermark_offsets(client_.get(), topic_.c_str(), static_cast<std::int32_t>(p),
                                                       &low, &high, remaining_ms(until));
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (next_[p] == 0 && low > 0)
+        if (next_[p] < low)
           return error(errc::corrupt, "kafka",
-                       fmt::format("partition {} of {} starts at offset {}: its first events were deleted "
-                                   "(retention), so the log cannot be read whole",
-                                   p, topic_, low));
+                       fmt::format("partition {} of {} starts at offset {}, past {} that this reader needs: "
+                                   "events were deleted (retention, or a broker that lost data), so the log "
+                                   "cannot be read whole",
+                                   p, topic_, low, next_[p]));
         target[p] = high;
         break;
       }
@@ -353,6 +357,77 @@ status partition_reader::read_to_end(const record_fn& on_record, deadline until)
     next_[p] = m->offset + 1;
   }
   return ok;
+}
+
+result<partition_cursor> partition_cursor::open(std::unique_ptr<client_context> context, client_ptr client,
+                                                const std::string& topic, std::uint32_t partitions) {
+  topic_ptr handle(rd_kafka_topic_new(client.get(), topic.c_str(), nullptr));
+  if (!handle) return translate(rd_kafka_last_error(), "reading " + topic, *context);
+  return partition_cursor(std::move(context), std::move(client), std::move(handle), topic, partitions);
+}
+
+partition_cursor::~partition_cursor() {
+  if (!topic_handle_) return;
+  for (std::size_t p = 0; p < next_.size(); ++p)
+    if (next_[p] >= 0) rd_kafka_consume_stop(topic_handle_.get(), static_cast<std::int32_t>(p));
+}
+
+result<std::int64_t> partition_cursor::end(std::uint32_t partition, deadline until) {
+  for (;;) {
+    std::int64_t low = 0, high = 0;
+    const auto e = rd_kafka_query_watermark_offsets(client_.get(), topic_.c_str(), static_cast<std::int32_t>(partition),
+                                                    &low, &high, remaining_ms(until));
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return high;
+    if (!is_unreachable(e) || passed(until))
+      return translate(e, fmt::format("reading {}: asking the end of partition {}", topic_, partition), *context_);
+    pause_briefly();
+  }
+}
+
+result<std::vector<message_ptr>> partition_cursor::read(std::uint32_t partition, std::int64_t from, std::size_t max,
+                                                        deadline until, std::int64_t* stable_out) {
+  std::vector<message_ptr> out;
+  if (partition >= next_.size())
+    return error(errc::invalid_argument, "partition", fmt::format("{} has partitions 0 to {}", topic_, next_.size() - 1));
+  auto stable = end(partition, until);
+  if (!stable) return stable.error();
+  if (stable_out) *stable_out = *stable;
+  if (from >= *stable || max == 0) return out;
+  const auto p = static_cast<std::int32_t>(partition);
+  const std::string what = fmt::format("reading partition {} of {}", partition, topic_);
+  if (next_[partition] < 0) {
+    if (rd_kafka_consume_start(topic_handle_.get(), p, from) == -1) return translate(rd_kafka_last_error(), what, *context_);
+    next_[partition] = from;
+  } else if (next_[partition] != from) {
+    const auto e = rd_kafka_seek(topic_handle_.get(), p, from, remaining_ms(until));
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return translate(e, what, *context_);
+    next_[partition] = from;
+  }
+  rd_kafka_resp_err_t last_problem = RD_KAFKA_RESP_ERR_NO_ERROR;
+  while (out.size() < max && next_[partition] < *stable) {
+    if (passed(until))
+      return translate(last_problem != RD_KAFKA_RESP_ERR_NO_ERROR ? last_problem : RD_KAFKA_RESP_ERR__TIMED_OUT,
+                       fmt::format("{}: reached offset {} of {}", what, next_[partition], *stable), *context_);
+    rd_kafka_poll(client_.get(), 0);
+    message_ptr m(rd_kafka_consume(topic_handle_.get(), p, std::min(remaining_ms(until), 100)));
+    if (!m) continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      next_[partition] = std::max(next_[partition], m->offset);
+      if (m->offset >= *stable) break;
+      continue;
+    }
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (is_unreachable(m->err)) {
+        last_problem = m->err;
+        continue;
+      }
+      return translate(m->err, what, *context_, rd_kafka_message_errstr(m.get()));
+    }
+    if (m->offset < from) continue;  // fetched before the seek
+    next_[partition] = m->offset + 1;
+    out.push_back(std::move(m));
+  }
+  return out;
 }
 
 void group_offsets::handle_deleter::operator()(rd_kafka_t* rk) const noexcept {

@@ -159,9 +159,11 @@ class partition_reader {
  public:
   using record_fn = std::function<status(const rd_kafka_message_t&)>;
 
-  // `client` is a consumer made with reader_settings() reporting to `context`.
+  // `client` is a consumer made with reader_settings() reporting to `context`. Each partition
+  // is read from `start` (its offset there; none: from its first record).
   static result<partition_reader> open(std::unique_ptr<client_context> context, client_ptr client,
-                                       const std::string& topic, std::uint32_t partitions);
+                                       const std::string& topic, std::uint32_t partitions,
+                                       const std::vector<std::int64_t>& start = {});
   partition_reader(partition_reader&&) noexcept = default;
   partition_reader& operator=(partition_reader&&) noexcept = default;
 
@@ -213,6 +215,40 @@ class partition_reader {
   // Set once `on_record` refused a record: the consumer has moved past it, so every later call
   // reports the same error rather than leave a hole.
   std::optional<error> broken_;
+};
+
+// ---- reading a partition from any offset ---------------------------------------------------
+
+// A read_committed simple consumer of one topic that reads any partition from any offset (the
+// followers of the Kafka log: projectors and queries read the partitions they need from where
+// they stand, and never the whole topic first). Not thread safe.
+class partition_cursor {
+ public:
+  static result<partition_cursor> open(std::unique_ptr<client_context> context, client_ptr client,
+                                       const std::string& topic, std::uint32_t partitions);
+  partition_cursor(partition_cursor&&) noexcept = default;
+  partition_cursor& operator=(partition_cursor&&) noexcept = default;
+  ~partition_cursor();
+
+  // Up to `max` records of `partition` at offsets >= from, in order; fewer (none) at its end.
+  // `stable`, if given, receives the partition's last stable offset the read went up to.
+  result<std::vector<message_ptr>> read(std::uint32_t partition, std::int64_t from, std::size_t max, deadline until,
+                                        std::int64_t* stable = nullptr);
+  // The partition's last stable offset: one past its last committed record or marker.
+  result<std::int64_t> end(std::uint32_t partition, deadline until);
+  client_context& context() { return *context_; }
+
+ private:
+  partition_cursor(std::unique_ptr<client_context> context, client_ptr client, topic_ptr topic_handle,
+                   std::string topic, std::uint32_t partitions)
+      : context_(std::move(context)), client_(std::move(client)), topic_handle_(std::move(topic_handle)),
+        topic_(std::move(topic)), next_(partitions, -1) {}
+
+  std::unique_ptr<client_context> context_;
+  client_ptr client_;
+  topic_ptr topic_handle_;
+  std::string topic_;
+  std::vector<std::int64_t> next_;  // per partition: where its fetch stands; -1: not started
 };
 
 // ---- a consumer group's offsets, committed for a reader that keeps its own ----------------------

@@ -51,10 +51,10 @@
 #include <utility>
 #include <vector>
 
-#include "engine/log/group_commit.h"
 #include "engine/kafka/kafka_client.h"
-#include "engine/kafka/kafka_index.h"
 #include "engine/kafka/kafka_producer.h"
+#include "engine/log/group_commit.h"
+#include "engine/log/local_store.h"
 
 namespace sazesh {
 namespace {
@@ -65,6 +65,8 @@ constexpr const char* k_command_header = "sazesh-command";
 
 // A group stops growing past this many payload bytes (one request is always taken).
 constexpr std::size_t k_max_group_bytes = 4u << 20;
+// Records indexed per local batch while reading the topic.
+constexpr std::size_t k_index_batch = 4096;
 // How long closing the log waits for the last progress commit (report_progress).
 constexpr std::chrono::milliseconds k_progress_linger{2'000};
 // Bytes a record needs beside its value: key, headers and record framing, generously.
@@ -123,15 +125,18 @@ std::size_t message_max_bytes(const std::map<std::string, std::string>& config) 
 
 class kafka_event_log final : public event_log {
  public:
+  // A writer: `store` keeps the index and the state rows, `reader` reads the topic from where the
+  // store stands. A follower: `cursor` reads any partition from any offset, and there is no store.
   kafka_event_log(kafka_log_options options, std::string topic, std::uint32_t partitions,
-                  kafka::partition_reader reader)
+                  std::unique_ptr<local_store> store, std::optional<kafka::partition_reader> reader,
+                  std::optional<kafka::partition_cursor> cursor)
       : options_(std::move(options)),
         topic_(std::move(topic)),
         partitions_(partitions),
         max_record_bytes_(message_max_bytes(options_.config)),
         reader_(std::move(reader)),
-        index_(topic_, partitions),
-        read_through_(partitions),
+        cursor_(std::move(cursor)),
+        store_(std::move(store)),
         progress_(options_.bootstrap_servers,
                   options_.progress_group.empty() ? options_.topic_prefix + "projector" : options_.progress_group,
                   topic_, {options_.config.begin(), options_.config.end()},
@@ -141,12 +146,11 @@ class kafka_event_log final : public event_log {
 
   status start(kafka::deadline until) {
     std::lock_guard writer(writer_mutex_);
-    if (!options_.follower) {
-      producer_ = std::make_unique<kafka::transactional_producer>(producer_settings(), options_.bootstrap_servers,
-                                                                  transactional_id(), topic_);
-      // Fence first, read second: once init_transactions returned, no older writer commits.
-      if (auto s = producer_->start(until); !s) return s;
-    }
+    if (options_.follower) return ok;
+    producer_ = std::make_unique<kafka::transactional_producer>(producer_settings(), options_.bootstrap_servers,
+                                                                transactional_id(), topic_);
+    // Fence first, read second: once init_transactions returned, no older writer commits.
+    if (auto s = producer_->start(until); !s) return s;
     return read_to_end(until);
   }
 
@@ -174,13 +178,20 @@ class kafka_event_log final : public event_log {
   }
 
   result<std::optional<append_outcome>> find_command(std::string_view command_id) override {
-    return index_.find_command(command_id);
+    if (auto s = follower_index(); !s) return s.error();
+    return store_->find_command(command_id);
   }
 
-  result<stream_version> version(std::string_view stream) override { return stream_version{index_.version(stream)}; }
+  result<stream_version> version(std::string_view stream) override {
+    if (auto s = follower_index(); !s) return s.error();
+    auto v = store_->version(stream);
+    if (!v) return v.error();
+    return stream_version{*v};
+  }
 
   result<std::vector<stored_event>> read_stream(std::string_view stream, stream_version from) override {
-    return index_.read_stream(stream, from);
+    if (auto s = follower_index(); !s) return s.error();
+    return store_->read_stream(stream, from);
   }
 
   result<std::vector<stored_event>> read_partition(std::uint32_t partition, log_position from,
@@ -188,17 +199,39 @@ class kafka_event_log final : public event_log {
     if (partition >= partitions_)
       return error(errc::invalid_argument, "partition",
                    fmt::format("{} has partitions 0 to {}", topic_, partitions_ - 1));
-    return index_.read_partition(partition, from, max);
+    if (!options_.follower) return store_->read_partition(partition, from, max);
+    // A follower reads the partition itself, from where its reader stands.
+    std::lock_guard lock(writer_mutex_);
+    std::int64_t stable = 0;
+    auto records = cursor_->read(partition, static_cast<std::int64_t>(from.value()), max,
+                                 kafka::deadline_after(options_.timeout), &stable);
+    if (!records) return records.error();
+    std::vector<stored_event> out;
+    out.reserve(records->size());
+    for (const auto& m : *records) {
+      auto e = event_of(*m);
+      if (!e) return e.error();
+      out.push_back(std::move(*e));
+    }
+    // A read that reached the end: where the events end, and the last stable offset after them
+    // (report_progress reports a reader there at the latter, past the markers).
+    if (out.size() < max)
+      known_end_[partition] = {out.empty() ? from.value() : out.back().position.value() + 1,
+                               static_cast<std::uint64_t>(std::max<std::int64_t>(stable, 0))};
+    return out;
   }
 
   result<std::vector<stored_event>> read_all(log_position from, std::size_t max) override {
     if (partitions_ == 1) return read_partition(0, from, max);
-    // Several partitions have no common order; this process's indexing order stands in for it.
-    return index_.read_in_index_order(from.value(), max);
+    if (auto s = follower_index(); !s) return s.error();
+    // Several partitions have no common order; the order events were indexed stands in for it.
+    return store_->read_in_index_order(from.value(), max);
   }
 
   result<log_position> end() override {
-    return log_position{partitions_ == 1 ? index_.next_offset(0) : index_.size()};
+    if (partitions_ == 1) return partition_end(0);
+    if (auto s = follower_index(); !s) return s.error();
+    return log_position{store_->indexed_events()};
   }
 
   std::uint32_t partitions() const override { return partitions_; }
@@ -207,28 +240,133 @@ class kafka_event_log final : public event_log {
     if (partition >= partitions_)
       return error(errc::invalid_argument, "partition",
                    fmt::format("{} has partitions 0 to {}", topic_, partitions_ - 1));
-    return log_position{index_.next_offset(partition)};
+    if (!options_.follower) {
+      auto e = store_->events_end(partition);
+      if (!e) return e.error();
+      return log_position{*e};
+    }
+    // A follower: the partition's last stable offset counts the last transaction's marker; the
+    // end of its events is found by reading back from there.
+    std::lock_guard lock(writer_mutex_);
+    const kafka::deadline until = kafka::deadline_after(options_.timeout);
+    auto stable = cursor_->end(partition, until);
+    if (!stable) return stable.error();
+    const auto lso = static_cast<std::uint64_t>(*stable);
+    std::uint64_t events_end = 0;
+    for (std::uint64_t window = 2;; window *= 16) {
+      const std::uint64_t from = lso > window ? lso - window : 0;
+      auto records = cursor_->read(partition, static_cast<std::int64_t>(from), window, until);
+      if (!records) return records.error();
+      if (!records->empty()) {
+        events_end = static_cast<std::uint64_t>(records->back()->offset) + 1;
+        break;
+      }
+      if (from == 0) break;
+    }
+    known_end_[partition] = {events_end, lso};
+    return log_position{events_end};
   }
 
   void report_progress(std::uint32_t partition, log_position next) override {
     if (partition >= partitions_) return;
-    // Past the last event read, the reader has read all the reader saw, transaction markers
-    // included, as a read_committed consumer's position would say. read_through_ is published
-    // only once every event before it is indexed, so no event in between is skipped.
+    // Past the last event, a reader has read all there is, transaction markers included, as a
+    // read_committed consumer's position would say: it is reported at the end the log knows.
     std::uint64_t offset = next.value();
-    const std::uint64_t seen = read_through_[partition].load();
-    if (seen > offset && !index_.has_event_in(partition, offset, seen)) offset = seen;
+    if (!options_.follower) {
+      const std::uint64_t seen = store_->indexed_through(partition);
+      if (seen > offset) {
+        auto between = store_->has_event_in(partition, offset, seen);
+        if (between && !*between) offset = seen;
+      }
+    } else {
+      std::lock_guard lock(writer_mutex_);
+      if (auto seen = known_end_.find(partition);
+          seen != known_end_.end() && offset == seen->second.first && seen->second.second > offset)
+        offset = seen->second.second;  // at the end of the events: past the markers after them
+    }
     progress_.set(partition, static_cast<std::int64_t>(offset));
   }
 
   status refresh() override {
     std::lock_guard writer(writer_mutex_);
+    if (!store_) return ok;  // a follower reads the partitions at each read
     return read_to_end(kafka::deadline_after(options_.timeout));
+  }
+
+  status settle() override {
+    if (options_.follower) return refresh();
+    std::lock_guard writer(writer_mutex_);
+    const kafka::deadline until = kafka::deadline_after(options_.timeout);
+    // A new producer settles what the old one left open (init_transactions completes or aborts
+    // it, and fences any other producer of the id); then the topic is read to its end.
+    if (!producer_->ready()) {
+      if (auto s = producer_->start(until); !s) return s;
+      index_stale_ = true;
+    }
+    if (index_stale_) {
+      if (auto s = read_to_end(until); !s) return s;
+      index_stale_ = false;
+    }
+    return ok;
   }
 
   bool publishes_side_records() const override { return true; }
 
+  state_rows* state() override { return options_.follower ? nullptr : store_.get(); }
+
  private:
+  // A follower answers reads by stream, command or indexing order from an index of its own: a
+  // temporary local store filled by reading the whole topic at the first such read, and brought
+  // up to the topic's end at each one. (Partition reads, what projectors do, need none.)
+  status follower_index() {
+    if (!options_.follower) return ok;
+    std::lock_guard lock(writer_mutex_);
+    const kafka::deadline until = kafka::deadline_after(options_.timeout);
+    if (store_) return ok;  // built at the first such read; refresh() brings it forward
+    {
+      auto store = local_store::open({}, topic_, partitions_);
+      if (!store) return store.error();
+      auto context = std::make_unique<kafka::client_context>(options_.bootstrap_servers);
+      auto settings = kafka::reader_settings(options_.bootstrap_servers);
+      settings.insert(settings.end(), options_.config.begin(), options_.config.end());
+      auto consumer = kafka::make_client(RD_KAFKA_CONSUMER, settings, *context);
+      if (!consumer) return consumer.error();
+      auto reader = kafka::partition_reader::open(std::move(context), std::move(*consumer), topic_, partitions_);
+      if (!reader) return reader.error();
+      store_ = std::move(*store);
+      reader_ = std::move(*reader);
+    }
+    return read_to_end(until);
+  }
+
+  // A record of the events topic as an event: it must carry a stream and a sequence, and sit in
+  // its stream's partition.
+  result<stored_event> event_of(const rd_kafka_message_t& m) const {
+    const auto partition = static_cast<std::uint32_t>(m.partition);
+    const auto offset = static_cast<std::uint64_t>(m.offset);
+    const auto where = [&] { return fmt::format("{} partition {} offset {}", topic_, partition, offset); };
+    const auto stream = header(m, k_stream_header);
+    const auto sequence_text = header(m, k_sequence_header);
+    if (!stream || !sequence_text || !header(m, k_command_header))
+      return error(errc::corrupt, "kafka", fmt::format("{}: not a Sazesh event (headers missing)", where()));
+    std::uint64_t sequence = 0;
+    const char* const text_end = sequence_text->data() + sequence_text->size();
+    const auto [end, ec] = std::from_chars(sequence_text->data(), text_end, sequence);
+    if (ec != std::errc() || end != text_end || sequence == 0)
+      return error(errc::corrupt, "kafka", fmt::format("{}: bad sequence header", where()));
+    if (kafka_partition_of(*stream, partitions_) != partition)
+      return error(errc::corrupt, "kafka",
+                   fmt::format("{}: stream {} belongs in partition {}", where(), *stream,
+                               kafka_partition_of(*stream, partitions_)));
+    stored_event e;
+    e.partition = partition;
+    e.position = log_position{offset};
+    e.stream.assign(*stream);
+    e.sequence = stream_version{sequence};
+    e.bytes.assign(static_cast<const char*>(m.payload), m.payload ? m.len : 0);
+    return e;
+  }
+
   // The requests of one append_group share a unit number, and a group never splits a unit.
   struct pending {
     append_request* request;
@@ -339,9 +477,9 @@ class kafka_event_log final : public event_log {
         return error(errc::invalid_argument, "side_records",
                      fmt::format("{} is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)", topic));
       // One partition: an agency reads its feed in the order the engine wrote it.
-      auto made = kafka::ensure_topic(reader_.client(), topic, 1, options_.replication_factor,
+      auto made = kafka::ensure_topic(reader_->client(), topic, 1, options_.replication_factor,
                                       topic_configs(options_.replication_factor),
-                                      reader_.context(), until);
+                                      reader_->context(), until);
       if (!made) return made.error();
       known_topics_.insert(topic);
     }
@@ -355,13 +493,21 @@ class kafka_event_log final : public event_log {
       first.repeated = true;
       return first;
     }
-    if (auto first = index_.find_command(request.command_id)) {
-      first->repeated = true;
-      return *first;
+    auto found = store_->find_command(request.command_id);
+    if (!found) return found.error();
+    if (*found) {
+      append_outcome first = **found;
+      first.repeated = true;
+      return first;
     }
     std::uint64_t current = 0;
-    if (auto it = state.versions.find(request.stream); it != state.versions.end()) current = it->second;
-    else current = index_.version(request.stream);
+    if (auto it = state.versions.find(request.stream); it != state.versions.end()) {
+      current = it->second;
+    } else {
+      auto v = store_->version(request.stream);
+      if (!v) return v.error();
+      current = *v;
+    }
     if (request.expected.value() != current)
       return error{errc::conflict, "expected_version", version_rule(current, request.expected.value())};
     if (auto s = check_sizes(request); !s) return s.error();
@@ -371,7 +517,7 @@ class kafka_event_log final : public event_log {
     outcome.first_sequence = stream_version{current + 1};
     outcome.count = request.events.size();
     outcome.partition = kafka_partition_of(request.stream, partitions_);
-    outcome.first_position = log_position{index_.next_offset(outcome.partition)};  // set again on delivery
+    outcome.first_position = log_position{store_->indexed_through(outcome.partition)};  // set again on delivery
     state.versions.insert_or_assign(request.stream, current + request.events.size());
     state.commands.emplace(request.command_id, outcome);
     return outcome;
@@ -456,14 +602,31 @@ class kafka_event_log final : public event_log {
         if (producer_->last_failure() == kafka::txn_failure::unknown) index_stale_ = true;
         return offsets.error();
       }
-      index_own(group_records, *offsets);
+      if (options_.lose_commit_outcome && options_.lose_commit_outcome()) {
+        // Testing: committed, but told as a timeout after the commit would tell it.
+        index_stale_ = true;
+        return error(errc::unavailable, "kafka",
+                     "injected: the commit's answer was lost; the outcome is unknown: retry with the same command id");
+      }
+      if (auto s = index_own(group_records, *offsets, accepted, empty); !s) {
+        // Committed to the topic, not to the local index: read the topic before the next group.
+        index_stale_ = true;
+        return s.error();
+      }
+    } else if (!empty.empty()) {
+      local_store::batch b;
+      for (pending* p : empty) b.commands.emplace_back(p->request->command_id, **p->outcome);
+      if (auto s = store_->commit(b); !s) return s.error();
     }
-    remember_empty(empty);
     return std::nullopt;
   }
 
-  // Indexes a committed group from its records' offsets and sets each outcome's position.
-  void index_own(const outgoing& group_records, const std::vector<std::int64_t>& offsets) {
+  // Indexes a committed group from its records' offsets, with the engine's state rows of its
+  // requests, in one local batch; sets each outcome's position.
+  status index_own(const outgoing& group_records, const std::vector<std::int64_t>& offsets,
+                   const std::vector<pending*>& accepted, const std::vector<pending*>& empty) {
+    local_store::batch b;
+    std::map<std::uint32_t, std::uint64_t> through;
     for (std::size_t i = 0; i < group_records.sources.size(); ++i) {
       const auto& [owner, event_index] = group_records.sources[i];
       if (!owner) continue;  // a side record
@@ -477,31 +640,99 @@ class kafka_event_log final : public event_log {
       e.stream = request.stream;
       e.sequence = stream_version{request.expected.value() + 1 + event_index};
       e.bytes = request.events[event_index];
-      index_.add_own(std::move(e));
+      b.events.push_back({std::move(e), request.command_id});
+      auto& t = through[outcome.partition];
+      t = std::max(t, offset + 1);
     }
-    for (const auto& [owner, event_index] : group_records.sources)
-      if (owner && event_index == 0) index_.remember(owner->request->command_id, **owner->outcome);
-  }
-
-  void remember_empty(const std::vector<pending*>& empty) {
-    if (empty.empty()) return;
-    for (pending* p : empty) index_.remember(p->request->command_id, **p->outcome);
+    b.state_included = true;
+    for (pending* p : accepted) {
+      b.commands.emplace_back(p->request->command_id, **p->outcome);
+      b.state_included = b.state_included && p->request->state_included;
+      b.state.insert(b.state.end(), p->request->state.begin(), p->request->state.end());
+    }
+    for (pending* p : empty) b.commands.emplace_back(p->request->command_id, **p->outcome);
+    b.indexed_through.assign(through.begin(), through.end());
+    return store_->commit(b);
   }
 
   // --- reading the topic ---------------------------------------------------------------------
 
+  // Indexes every record committed since the store last stood, in local batches.
   status read_to_end(kafka::deadline until) {
-    auto outcome = reader_.read_to_end(
-        [this](const rd_kafka_message_t& m) {
-          const std::string_view bytes(static_cast<const char*>(m.payload), m.payload ? m.len : 0);
-          return index_.add_read(static_cast<std::uint32_t>(m.partition), static_cast<std::uint64_t>(m.offset),
-                                 header(m, k_stream_header), header(m, k_sequence_header), header(m, k_command_header),
-                                 bytes);
+    local_store::batch b;
+    std::unordered_map<std::string, std::uint64_t> versions;       // streams seen in this batch
+    std::unordered_map<std::string, append_outcome> commands;      // commands seen in this batch
+    const auto take_commands = [&] {
+      for (auto& [id, o] : commands) b.commands.emplace_back(id, std::move(o));
+      commands.clear();
+    };
+    const auto flush = [&]() -> status {
+      for (std::uint32_t p = 0; p < partitions_; ++p)
+        b.indexed_through.emplace_back(p, static_cast<std::uint64_t>(std::max<std::int64_t>(0, reader_->read_through(p))));
+      take_commands();
+      auto s = store_->commit(b);
+      b = local_store::batch{};
+      versions.clear();
+      return s;
+    };
+    auto outcome = reader_->read_to_end(
+        [&](const rd_kafka_message_t& m) -> status {
+          const auto partition = static_cast<std::uint32_t>(m.partition);
+          // The writer's own records are indexed already, from their delivery.
+          if (static_cast<std::uint64_t>(m.offset) < store_->indexed_through(partition)) return ok;
+          auto e = event_of(m);
+          if (!e) return e.error();
+          std::uint64_t current = 0;
+          if (auto it = versions.find(e->stream); it != versions.end()) {
+            current = it->second;
+          } else {
+            auto v = store_->version(e->stream);
+            if (!v) return v.error();
+            current = *v;
+          }
+          if (e->sequence.value() != current + 1)
+            return error(errc::corrupt, "kafka",
+                         fmt::format("{} partition {} offset {}: stream {} has event {} after event {}{}", topic_,
+                                     partition, m.offset, e->stream, e->sequence.value(), current,
+                                     e->sequence.value() <= current ? " (two events with one sequence)" : ""));
+          versions[e->stream] = e->sequence.value();
+          const std::string command(*header(m, k_command_header));
+          // A command's outcome comes from its first event; each next event of it counts.
+          auto pending_it = commands.find(command);
+          if (pending_it == commands.end()) {
+            auto stored = store_->find_command(command);
+            if (!stored) return stored.error();
+            if (*stored) pending_it = commands.emplace(command, **stored).first;
+          }
+          if (pending_it == commands.end()) {
+            commands.emplace(command, append_outcome{e->stream, e->sequence, 1, partition, e->position, false});
+          } else if (pending_it->second.stream == e->stream &&
+                     pending_it->second.first_sequence.value() + pending_it->second.count == e->sequence.value()) {
+            ++pending_it->second.count;
+          }
+          b.events.push_back({std::move(*e), command});
+          if (b.events.size() >= k_index_batch) {
+            // The batch so far, with every partition indexed up to its last event.
+            for (const auto& ev : b.events) {
+              bool found_partition = false;
+              for (auto& [p, t] : b.indexed_through)
+                if (p == ev.stored.partition) {
+                  t = std::max(t, ev.stored.position.value() + 1);
+                  found_partition = true;
+                }
+              if (!found_partition) b.indexed_through.emplace_back(ev.stored.partition, ev.stored.position.value() + 1);
+            }
+            take_commands();
+            auto s = store_->commit(b);
+            b = local_store::batch{};
+            versions.clear();
+            return s;
+          }
+          return ok;
         },
         until);
-    for (std::uint32_t p = 0; p < partitions_; ++p)
-      read_through_[p].store(static_cast<std::uint64_t>(std::max<std::int64_t>(0, reader_.read_through(p))));
-    return outcome;
+    if (!outcome) return outcome;
+    return flush();
   }
 
   const kafka_log_options options_;
@@ -509,19 +740,20 @@ class kafka_event_log final : public event_log {
   const std::uint32_t partitions_;
   const std::size_t max_record_bytes_;
 
-  // Held by whoever changes the index or uses the producer or the reader: the leader for a
-  // whole group, refresh() for a read.
+  // Held by whoever changes the index or uses the producer or a reader: the leader for a
+  // whole group, refresh() for a read, a follower's reads.
   std::mutex writer_mutex_;
-  kafka::partition_reader reader_;
+  std::optional<kafka::partition_reader> reader_;   // a writer's
+  std::optional<kafka::partition_cursor> cursor_;   // a follower's
   std::unique_ptr<kafka::transactional_producer> producer_;  // a writer's; none for a follower
   bool index_stale_ = false;  // a transaction's outcome is unknown: read to the end first
   std::set<std::string> known_topics_;
+  // A follower's ends at its last partition_end(): (one past the last event, last stable offset).
+  std::map<std::uint32_t, std::pair<std::uint64_t, std::uint64_t>> known_end_;
 
   group_commit<pending> queue_;  // the appends waiting, and their leader
 
-  kafka_index index_;  // see the top of this file
-  // Per partition: the reader has handed every record before this offset to the index.
-  std::vector<std::atomic<std::uint64_t>> read_through_;
+  std::unique_ptr<local_store> store_;  // a writer's index and state rows (see the top of this file)
   kafka::group_offsets progress_;  // report_progress's commits
 };
 
@@ -582,9 +814,21 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
     partitions = *made;
   }
 
-  auto reader = kafka::partition_reader::open(std::move(context), std::move(*consumer), topic, partitions);
+  if (options.follower) {
+    auto cursor = kafka::partition_cursor::open(std::move(context), std::move(*consumer), topic, partitions);
+    if (!cursor) return cursor.error();
+    return std::unique_ptr<event_log>(
+        std::make_unique<kafka_event_log>(options, topic, partitions, nullptr, std::nullopt, std::move(*cursor)));
+  }
+  // The writer's index and state rows, kept locally, resumed where they stand.
+  auto store = local_store::open(options.local_dir, topic, partitions);
+  if (!store) return store.error();
+  std::vector<std::int64_t> start(partitions);
+  for (std::uint32_t p = 0; p < partitions; ++p) start[p] = static_cast<std::int64_t>((*store)->indexed_through(p));
+  auto reader = kafka::partition_reader::open(std::move(context), std::move(*consumer), topic, partitions, start);
   if (!reader) return reader.error();
-  auto log = std::make_unique<kafka_event_log>(options, topic, partitions, std::move(*reader));
+  auto log = std::make_unique<kafka_event_log>(options, topic, partitions, std::move(*store), std::move(*reader),
+                                               std::nullopt);
   if (auto s = log->start(until); !s) return s.error();
   return std::unique_ptr<event_log>(std::move(log));
 }

@@ -98,6 +98,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -124,6 +126,13 @@ struct kafka_log_options {
   std::chrono::milliseconds timeout{30'000};
   // The consumer group report_progress() commits offsets for; empty: topic_prefix + "projector".
   std::string progress_group;
+  // A writer's local store (engine/log/local_store.h): its index of the topic and the engine's
+  // state rows, resumed from where they stand at the next open. Empty: a temporary folder,
+  // removed at close (the next open reads the whole topic again).
+  std::filesystem::path local_dir;
+  // Testing only (fault injection): asked after each committed transaction; true reports the
+  // commit's outcome as unknown, as a timeout after the commit would.
+  std::function<bool()> lose_commit_outcome;
 };
 
 // Opens the log: a writer (creating the events topic if missing, fencing older writers,

@@ -100,6 +100,8 @@ error transactional_producer::failed(txn_failure kind, const error& why) {
       return error(why.code(), why.field(), why.rule() + "; nothing was written");
     case txn_failure::unknown:
       return error(why.code(), why.field(), why.rule() + "; the outcome is unknown: retry with the same command id");
+    case txn_failure::none:
+      break;
   }
   return why;
 }
@@ -171,6 +173,7 @@ std::vector<transactional_producer::delivery> transactional_producer::take_deliv
 
 result<std::vector<std::int64_t>> transactional_producer::run_transaction(const std::vector<outgoing_record>& records,
                                                                           deadline until) {
+  last_failure_ = txn_failure::none;
   if (fenced_) return failed(txn_failure::fenced, *fenced_);
   if (!ready())
     return failed(txn_failure::aborted,

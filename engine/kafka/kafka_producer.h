@@ -25,6 +25,7 @@ namespace sazesh::kafka {
 
 // What a failed transaction left behind.
 enum class txn_failure {
+  none,     // the last transaction committed
   aborted,  // aborted (or never committed, and the next start aborts it): nothing is visible
   fenced,   // a newer producer took the transactional id: nothing committed, and never again
   unknown,  // the commit did not finish in time: committed or not; start() again to settle it
@@ -83,7 +84,7 @@ class transactional_producer {
   client_ptr client_;
   std::optional<error> fenced_;
   bool needs_start_ = true;
-  txn_failure last_failure_ = txn_failure::aborted;
+  txn_failure last_failure_ = txn_failure::none;
 
   // Delivery reports are matched by the number in each message's opaque: one arriving after its
   // transaction gave up (an abort's purge) finds nothing here and is dropped.

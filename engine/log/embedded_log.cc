@@ -284,6 +284,22 @@ class embedded_log final : public event_log, public state_rows {
     return write_state_batch(batch, 0);
   }
 
+  status settle() override {
+    if (follower_) return refresh();
+    // A write that failed may have reached the disk after all (RocksDB recovering by itself):
+    // the end and the versions are read again, so the next group never reuses a position.
+    std::lock_guard write_lock(write_mutex_);
+    auto next = recover_next_position(*db_);
+    if (!next) return next.error();
+    auto state = read_state_position(*db_);
+    if (!state) return state.error();
+    std::lock_guard lock(state_mutex_);
+    next_position_ = *next;
+    state_position_ = *state;
+    versions_.clear();
+    return ok;
+  }
+
   status refresh() override {
     if (!follower_) return ok;
     return catch_up();

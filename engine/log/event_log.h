@@ -173,6 +173,20 @@ class event_log {
   // Brings a follower up to date with the writer's durable appends; a no-op for a writer.
   virtual status refresh() { return ok; }
 
+  // After an append failed, brings the writer to a known state before anything is decided on
+  // it again: whatever the failed append wrote (an unknown outcome: it may have) is then in the
+  // log's reads, versions and command ids, and nothing of it is still in flight. The Kafka log
+  // fences any older producer of its own and reads the topic to its end; the embedded log reads
+  // its end position and stream versions from disk again. The engine calls it after a failed unit.
+  virtual status settle() { return refresh(); }
+
+  // Streams the log found damaged and contained rather than stopping the whole log (on Kafka, a
+  // stream two writers forked: two events with one sequence): (stream, what was found). Appends
+  // to them are refused; every other stream is usable.
+  virtual result<std::vector<std::pair<std::string, std::string>>> damaged_streams() {
+    return std::vector<std::pair<std::string, std::string>>{};
+  }
+
   // A reader that keeps its own positions (the projector, in its projections) tells the log
   // where it now is: `next` is the next position it will read in `partition`. A log with
   // consumer groups publishes it (Kafka: as a group's committed offset), so that the cluster's
