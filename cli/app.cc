@@ -213,7 +213,10 @@ status session::refresh_projections() {
   return ok;
 }
 
+bool is_retryable(const error& e) { return e.code() == errc::unavailable || e.code() == errc::io; }
+
 int session::fail(const error& e) {
+  const bool retry = is_retryable(e);
   if (json) {
     fmt::print(err, "{}\n",
                json_object()
@@ -221,13 +224,14 @@ int session::fail(const error& e) {
                                      .field("code", to_string(e.code()))
                                      .field("field", e.field())
                                      .field("rule", e.rule())
+                                     .field("retryable", retry)
                                      .str())
                    .str());
   } else {
     fmt::print(err, "error: {}\n", e.message());
   }
-  return e.code() == errc::invalid_argument && e.field().rfind("--", 0) == 0 ? exit_usage
-                                                                              : exit_refused;
+  if (e.code() == errc::invalid_argument && e.field().rfind("--", 0) == 0) return exit_usage;
+  return retry ? exit_retry : exit_refused;
 }
 
 std::string both_calendars(timestamp_ms t, digits d) {

@@ -20,10 +20,16 @@
 
 namespace sazesh::cli {
 
-// Exit codes: 0 success; 1 the command was refused or failed; 2 the command line is wrong.
+// Exit codes: 0 success; 1 the command was refused (or failed for good); 2 the command line is
+// wrong; 75 the outcome is unknown or the service is unavailable for now (the log unreachable,
+// another writer holding it, a write whose answer was lost): retry with the same command id.
 inline constexpr int exit_ok = 0;
 inline constexpr int exit_refused = 1;
 inline constexpr int exit_usage = 2;
+inline constexpr int exit_retry = 75;  // EX_TEMPFAIL
+
+// Whether an error is worth retrying as it is (exit_retry), rather than a refusal.
+bool is_retryable(const error& e);
 
 // What every subcommand runs with: the global options and the engine, opened on first use.
 class session {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cli/app.h"
+#include "engine/log/event_log.h"
 #include "engine/time/calendar.h"
 #include "tests/temp_dir.h"
 
@@ -536,6 +537,31 @@ TEST_CASE("a repeated --command-id prints the repeat and writes nothing") {
   CHECK(after.out == before.out);
   const auto shown = s.ws.run("", {"show", "--case", s.case_id});
   CHECK(contains(shown.out, "[with_business]"));
+}
+
+TEST_CASE("a write while another writer holds the folder exits 75: retry it, nothing was written") {
+  scenario s;
+  const auto before = s.ws.run("", {"events", "--all"});
+  REQUIRE(before.code == 0);
+  {
+    auto holder = open_embedded_log(s.ws.dir.path() / "log");
+    REQUIRE(holder);
+    const auto text = s.ws.run("consumer:" + s.consumer, {"message", "--case", s.case_id, "--text", "x"});
+    CHECK(text.code == 75);
+    check_one_error_line(text, "data_dir");
+    auto json = s.ws.base("consumer:" + s.consumer);
+    json.insert(json.end(), {"--json", "message", "--case", s.case_id, "--text", "x"});
+    const auto as_json = sazesh_cli(json);
+    CHECK(as_json.code == 75);
+    CHECK(contains(as_json.err, "\"retryable\":true"));
+  }
+  // A refusal is not worth retrying, and says so.
+  const auto refused = s.ws.run("consumer:" + s.consumer, {"--json", "rate", "--case", s.case_id, "--stars", "many", "--resolved", "yes"});
+  CHECK(refused.code == 1);
+  CHECK(contains(refused.err, "\"retryable\":false"));
+  const auto after = s.ws.run("", {"events", "--all"});
+  REQUIRE(after.code == 0);
+  CHECK(after.out == before.out);
 }
 
 TEST_CASE("tick from the command line applies deadlines once") {

@@ -1362,7 +1362,7 @@ TEST_CASE("kafka: a query with the cluster unreachable answers from the projecti
 
   SUBCASE("no projections yet: a clear error, and nothing on stdout") {
     auto r = sazesh_cli(with(unreachable, {"stats", "--by", "status"}));
-    CHECK(r.code == 1);
+    CHECK(r.code == 75);  // unavailable for now: worth retrying
     CHECK(r.out.empty());
     CHECK(lines_of(r.err).size() == 1);
     CHECK_MESSAGE(r.err.rfind("error: ", 0) == 0, r.err);
