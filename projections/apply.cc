@@ -321,8 +321,19 @@ result<log_position> stored_position(const kv_reader& kv, std::uint32_t partitio
   return log_position(*raw ? decode_u64(**raw) : 0);
 }
 
-void store_position(change_set& kv, log_position next, std::uint32_t partition) {
-  kv.put(keys::position(partition), encode_u64(next.value()));
+result<std::optional<applied_event>> last_applied(const kv_reader& kv, std::uint32_t partition) {
+  auto raw = kv.get(keys::position(partition));
+  if (!raw) return raw.error();
+  if (!*raw || (*raw)->size() < 16) return std::optional<applied_event>();
+  const std::string_view v = **raw;
+  return std::optional<applied_event>(applied_event{log_position(decode_u64(v.substr(8, 8))), std::string(v.substr(16))});
+}
+
+void store_position(change_set& kv, log_position next, std::uint32_t partition,
+                    const std::optional<applied_event>& last) {
+  std::string v = encode_u64(next.value());
+  if (last) v += encode_u64(last->position.value()) + last->hash;
+  kv.put(keys::position(partition), std::move(v));
 }
 
 }  // namespace sazesh::projections

@@ -38,6 +38,11 @@ result<std::uint64_t> projector::apply_batch(std::uint32_t partition, log_positi
   change_set changes(store_);
   std::uint64_t applied = 0;
   log_position next = from;
+  // The last event this batch applied or left out (stored with the position), else the one
+  // stored before.
+  auto last_before = last_applied(store_, partition);
+  if (!last_before) return last_before.error();
+  std::optional<applied_event> last = *last_before;
   const auto fail = [&](log_position at, const error& why) -> result<std::uint64_t> {
     const auto where = fmt::format("the event at position {}{}", at.value(),
                                    partition == 0 ? std::string() : fmt::format(" of partition {}", partition));
@@ -46,36 +51,88 @@ result<std::uint64_t> projector::apply_batch(std::uint32_t partition, log_positi
     if (why.code() == errc::io || why.code() == errc::unavailable)
       return error(why.code(), why.field(), fmt::format("{} cannot be projected: {}", where, why.rule()));
     // Keep what came before the bad record; apply nothing of it or after it.
-    store_position(changes, at, partition);
+    store_position(changes, at, partition, last);
     if (auto s = store_.commit(changes); !s) return s.error();
     if (reports_progress_) log_.report_progress(partition, at);
     return error(errc::corrupt, "log", fmt::format("{} cannot be projected: {}", where, why.message()));
   };
+  if (!damaged_loaded_) {
+    const std::string from_key = keys::damaged_prefix();
+    auto scanned = store_.scan(from_key, keys::prefix_end(from_key), [&](std::string_view k, std::string_view) {
+      damaged_.insert(std::string(k.substr(from_key.size())));
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    damaged_loaded_ = true;
+  }
+  std::uint64_t left_out = 0;
   for (const auto& stored : *events) {
     auto rec = decode(stored.bytes);
     if (!rec) return fail(stored.position, rec.error());
+    // A case that broke its chain stays frozen at its last good event, as the writer's log
+    // keeps it: its later events are left out, and every other case goes on.
+    if (damaged_.count(rec->stream)) {
+      next = log_position(stored.position.value() + 1);
+      last = applied_event{stored.position, rec->hash};
+      ++left_out;
+      continue;
+    }
     // One event's changes go in whole or not at all: they are staged on their own and taken
     // into the batch only once the event applied completely.
     change_set event_changes(changes);
-    if (auto s = check_chain(event_changes, *rec); !s) return fail(stored.position, s.error());
+    if (auto s = check_chain(event_changes, *rec); !s) {
+      if (s.error().code() != errc::corrupt) return fail(stored.position, s.error());
+      // Two writers forked the case (or a record came from outside): contained, not fatal.
+      changes.put(keys::damaged(rec->stream),
+                  fmt::format("position {} of partition {}: event {} {}", stored.position.value(), partition,
+                              rec->sequence.value(), s.error().rule()));
+      damaged_.insert(rec->stream);
+      next = log_position(stored.position.value() + 1);
+      last = applied_event{stored.position, rec->hash};
+      ++left_out;
+      continue;
+    }
     if (auto s = apply_event(event_changes, *rec, stored.bytes); !s) return fail(stored.position, s.error());
     if (before_absorb_) {
       if (auto s = before_absorb_(*rec); !s) return fail(stored.position, s.error());
     }
     changes.absorb(std::move(event_changes));
     next = log_position(stored.position.value() + 1);
+    last = applied_event{stored.position, rec->hash};
     ++applied;
   }
-  if (applied == 0) {
+  if (applied == 0 && left_out == 0) {
     // Nothing new: the position stands, and the log learned where the partition ends (a Kafka
     // follower reports a reader there past the transaction markers).
     if (reports_progress_) log_.report_progress(partition, from);
     return std::uint64_t{0};
   }
-  store_position(changes, next, partition);
+  store_position(changes, next, partition, last);
   if (auto s = store_.commit(changes); !s) return s.error();
   if (reports_progress_) log_.report_progress(partition, next);
   return applied;
+}
+
+status projector::check_log_holds_applied(std::uint32_t partition) {
+  auto last = last_applied(store_, partition);
+  if (!last) return last.error();
+  if (!*last) return ok;
+  const auto where = fmt::format("position {}{}", (*last)->position.value(),
+                                 partition == 0 ? std::string() : fmt::format(" of partition {}", partition));
+  auto at = log_.read_partition(partition, (*last)->position, 1);
+  if (!at) return at.error();
+  std::optional<std::string> found;
+  if (!at->empty() && at->front().position == (*last)->position) {
+    auto rec = decode(at->front().bytes);
+    found = rec ? rec->hash : std::string();
+  }
+  if (found != (*last)->hash)
+    return error(errc::corrupt, "projections",
+                 fmt::format("the projections applied the event at {}, which the log {}: the log lost events "
+                             "(after an OS crash, or a cluster that lost data) or is another log; `sazesh rebuild` "
+                             "projects it again",
+                             where, found ? "now holds another event at" : "no longer holds"));
+  return ok;
 }
 
 result<std::uint64_t> projector::catch_up(const progress_fn& on_progress) {
@@ -89,6 +146,13 @@ result<std::uint64_t> projector::catch_up(const progress_fn& on_progress) {
   }
   std::uint64_t total = 0;
   for (std::uint32_t p = 0; p < log_.partitions(); ++p) {
+    // Once per projector: the log must still hold the last event the projections applied.
+    if (checked_.insert(p).second) {
+      if (auto s = check_log_holds_applied(p); !s) {
+        checked_.erase(p);
+        return s.error();
+      }
+    }
     auto stored = stored_position(store_, p);
     if (!stored) return stored.error();
     // Also when there is nothing to apply: a new process, or a group reset, then shows where

@@ -3,9 +3,16 @@
 // It reads the log from the position stored in the projections, verifies and decodes each
 // record, applies it (apply.h), and commits each batch of changes together with the new
 // position in one write. Killed at any moment, it restarts from the last committed position:
-// no event is applied twice or missed. A record that fails verification, or breaks its case's
-// hash chain, stops it with an error naming the position; everything before it is committed,
-// nothing after it is applied.
+// no event is applied twice or missed. A record that fails verification stops it with an
+// error naming the position; everything before it is committed, nothing after it is applied.
+// With each position it stores the last event applied (its position and hash), and at its
+// first catch-up checks that the log still holds that event there: projections ahead of their
+// log (a log that lost its last appends in an OS crash, a Kafka cluster that lost data, another
+// log) are an error, never a silent gap.
+// A case event that breaks its case's hash chain (two writers forked the case, or a record
+// from outside) is contained instead: the case is frozen at its last good event
+// (keys::damaged says where and why), its later events are left out, and every other case
+// goes on, as the Kafka writer keeps the stream.
 //
 //   projector p(log, *store);
 //   auto applied = p.catch_up();           // up to the end of the log
@@ -19,6 +26,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <set>
 
 #include "engine/log/event_log.h"
 #include "engine/record/record.h"
@@ -58,12 +66,19 @@ class projector {
 
  private:
   result<std::uint64_t> apply_batch(std::uint32_t partition, log_position from, bool& reached_end);
+  // errc::corrupt unless the log holds, where the projections say they applied their last event
+  // of the partition, that same event.
+  status check_log_holds_applied(std::uint32_t partition);
 
   event_log& log_;
   projection_store& store_;
   std::size_t batch_size_;
   bool reports_progress_ = true;
   std::function<status(const event_record&)> before_absorb_;
+  // Cases whose chain broke (keys::damaged), read from the store at the first batch.
+  std::set<std::string> damaged_;
+  bool damaged_loaded_ = false;
+  std::set<std::uint32_t> checked_;  // partitions whose last applied event was found in the log
 };
 
 struct rebuild_report {

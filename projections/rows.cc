@@ -213,6 +213,8 @@ std::string history_prefix(std::string_view id) { return join("h", id) + '\0'; }
 std::string history(std::string_view id, std::uint64_t seq) { return history_prefix(id) + encode_u64(seq); }
 std::string party(std::string_view id) { return join("p", id); }
 std::string scorecard(std::string_view id) { return join("b", id); }
+std::string damaged_prefix() { return "z"; }
+std::string damaged(std::string_view id) { return join("z", id); }
 std::string dossier_prefix(std::string_view agency) { return join("d", agency) + '\0'; }
 std::string dossier(std::string_view agency, std::string_view id) { return dossier_prefix(agency) + std::string(id); }
 std::string stat_prefix(std::string_view dim) { return join("s", dim) + '\0'; }

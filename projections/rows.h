@@ -118,6 +118,10 @@ std::string history(std::string_view case_id, std::uint64_t sequence);
 std::string history_prefix(std::string_view case_id);
 std::string party(std::string_view id);
 std::string scorecard(std::string_view business_id);
+// A case whose next event in the log did not continue its hash chain: what was found. The
+// case is frozen at its last good event (damaged_prefix(): every such case).
+std::string damaged(std::string_view case_id);
+std::string damaged_prefix();
 inline constexpr std::string_view scorecard_prefix = "b";
 std::string dossier(std::string_view agency_id, std::string_view case_id);
 std::string dossier_prefix(std::string_view agency_id);

@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "engine/log/event_log.h"
@@ -1125,6 +1126,33 @@ TEST_CASE("followers keep up while the writer flushes and compacts") {
       CHECK(log->version(stream).value() == stream_version{total / 2});
     }
   }
+}
+
+TEST_CASE("regression: a write reported failed that reached the disk is never overwritten by the next") {
+  temp_dir dir;
+  bool lose = false;
+  embedded_log_options o;
+  o.lose_write_outcome = [&] { return std::exchange(lose, false); };
+  auto opened = open_embedded_log(dir.path() / "log", o);
+  REQUIRE(opened.has_value());
+  auto& log = **opened;
+  REQUIRE(log.append(request("a", 0, "cmd-1", {"first"})).has_value());
+  lose = true;
+  auto lost = log.append(request("b", 0, "cmd-2", {"written, reported failed"}));
+  REQUIRE_FALSE(lost.has_value());
+  // No settle() in between: the log settles by itself before its next group.
+  auto next = log.append(request("c", 0, "cmd-3", {"after"}));
+  REQUIRE_MESSAGE(next.has_value(), next.error().message());
+  auto all = log.read_all(log_position{0}, 100);
+  REQUIRE(all.has_value());
+  std::vector<std::string> bytes;
+  for (const auto& e : *all) bytes.push_back(e.bytes);
+  CHECK(bytes == std::vector<std::string>{"first", "written, reported failed", "after"});
+  // And the repeat of the lost one is a repeat, not a second copy.
+  auto again = log.append(request("b", 0, "cmd-2", {"written, reported failed"}));
+  REQUIRE(again.has_value());
+  CHECK(again->repeated);
+  CHECK(log.version("b").value() == stream_version{1});
 }
 
 }  // namespace

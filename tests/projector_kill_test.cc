@@ -92,6 +92,7 @@ std::optional<std::string> fold_in_memory(event_log& log, log_position end, pj::
   meta.put(pj::keys::format(), pj::encode_u64(pj::row_format_version));
   mem.commit(meta);
   log_position at(0);
+  std::optional<pj::applied_event> last;
   while (at < end) {
     auto batch = log.read_all(at, 4096);
     if (!batch) return batch.error().message();
@@ -105,12 +106,13 @@ std::optional<std::string> fold_in_memory(event_log& log, log_position end, pj::
         return fmt::format("position {}: {}", stored.position.value(), st.error().message());
       mem.commit(c);
       at = log_position(stored.position.value() + 1);
+      last = pj::applied_event{stored.position, rec->hash};
     }
   }
   // A projector killed before its first commit has stored no position at all.
   if (end.value() > 0) {
     pj::change_set pos(mem);
-    pj::store_position(pos, end);
+    pj::store_position(pos, end, 0, last);
     mem.commit(pos);
   }
   return std::nullopt;

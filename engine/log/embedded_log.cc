@@ -104,6 +104,7 @@ class embedded_log final : public event_log, public state_rows {
                std::uint64_t next_position, std::uint64_t state_position = 0, scratch_folder scratch = {},
                bool format_known = true)
       : follower_(options.follower),
+        lose_write_outcome_(std::move(options.lose_write_outcome)),
         scratch_(std::move(scratch)),
         db_(std::move(db)),
         format_known_(format_known),
@@ -286,9 +287,14 @@ class embedded_log final : public event_log, public state_rows {
 
   status settle() override {
     if (follower_) return refresh();
-    // A write that failed may have reached the disk after all (RocksDB recovering by itself):
-    // the end and the versions are read again, so the next group never reuses a position.
     std::lock_guard write_lock(write_mutex_);
+    return settle_locked();
+  }
+
+  // A write that failed may have reached the disk after all (RocksDB recovering by itself):
+  // the end and the versions are read again, so the next group never reuses a position.
+  // With write_mutex_ held.
+  status settle_locked() {
     auto next = recover_next_position(*db_);
     if (!next) return next.error();
     auto state = read_state_position(*db_);
@@ -297,6 +303,7 @@ class embedded_log final : public event_log, public state_rows {
     next_position_ = *next;
     state_position_ = *state;
     versions_.clear();
+    unsettled_ = false;
     return ok;
   }
 
@@ -462,6 +469,14 @@ class embedded_log final : public event_log, public state_rows {
   // disagreeing with disk, and later appends would reuse positions; terminating is safer.
   void commit_group(const std::vector<pending*>& group) noexcept {
     std::lock_guard write_lock(write_mutex_);
+    if (unsettled_) {
+      // The last write failed, and may have reached the disk all the same: the end and the
+      // versions are read again, so this group never reuses its positions.
+      if (auto s = settle_locked(); !s) {
+        for (pending* p : group) p->outcome = s.error();
+        return;
+      }
+    }
     group_state state;
     {
       std::lock_guard lock(state_mutex_);
@@ -487,12 +502,15 @@ class embedded_log final : public event_log, public state_rows {
     if (batch.Count() == 0) return;  // only refusals and repeats: nothing to write
     wrote_ = true;
 
-    const rocksdb::Status s = db_->Write(write_options_, &batch);
+    rocksdb::Status s = db_->Write(write_options_, &batch);
+    if (s.ok() && lose_write_outcome_ && lose_write_outcome_())
+      s = rocksdb::Status::IOError("injected: the write's outcome was lost");
     if (!s.ok()) {
       // Decisions inside the group depend on each other (a conflict may be due to an earlier
       // request that is now not written), so no outcome of the group stands.
       const error failed = from_status(s, "data_dir");
       for (pending* p : group) p->outcome = failed;
+      unsettled_ = true;
       return;
     }
 
@@ -623,6 +641,8 @@ class embedded_log final : public event_log, public state_rows {
   }
 
   const bool follower_;
+  const std::function<bool()> lose_write_outcome_;  // embedded_log_options
+  bool unsettled_ = false;  // the last group's write failed: settle before the next (write_mutex_)
   scratch_folder scratch_;  // a follower's secondary-instance folder; declared before db_
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::WriteOptions write_options_;

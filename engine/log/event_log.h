@@ -211,6 +211,9 @@ std::optional<std::vector<result<append_outcome>>> refuse_invalid_unit(
 struct embedded_log_options {
   bool sync = true;  // fsync each group of appends before acknowledging; off only in benchmarks
   bool follower = false;  // read-only: sees the writer's appends as they become durable
+  // Testing only (fault injection): asked after each group's write; true reports the write as
+  // failed although it reached the disk, as a write RocksDB recovered by itself would.
+  std::function<bool()> lose_write_outcome = {};
 };
 
 // Opens (creating if needed) the embedded RocksDB log in `folder`. Only one writer may have a
