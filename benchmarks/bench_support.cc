@@ -71,8 +71,9 @@ opened_log open_log(const args& a, bool sync, bool follower) {
     o.topic_prefix = a.str("prefix");
     o.partitions = static_cast<std::uint32_t>(a.num("partitions", 3));
     o.follower = follower;
+    o.replication_factor = static_cast<std::int16_t>(a.num("replication", 1));  // the bench broker: one node
     if (a.has("local-dir")) o.local_dir = a.str("local-dir");
-    // Opening reads the whole topic into the log's in-memory index (engine/kafka_log.h): at
+    // A first open reads the whole topic into the local store (engine/kafka/kafka_log.h): at
     // 10M events that is minutes, past the default bound of 30 s on each blocking step.
     o.timeout = std::chrono::milliseconds(a.num("timeout-ms", 1'800'000));
     out.log = must(open_kafka_log(o), "open_kafka_log");

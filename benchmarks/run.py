@@ -194,7 +194,7 @@ def main():
           try:
             prefix = f"bench{run_tag}-{name.lower()}."
             started = time.time()
-            subprocess.run([a.sazesh, "--data-dir", d, "--kafka", a.kafka, "--kafka-prefix", prefix, "copy-log", "--to-kafka"],
+            subprocess.run([a.sazesh, "--data-dir", d, "--kafka", a.kafka, "--kafka-prefix", prefix, "--kafka-replication", "1", "copy-log", "--to-kafka"],
                            check=True, stdout=subprocess.DEVNULL)
             entry["copy_seconds"] = time.time() - started
             entry["kafka_rebuild"] = run_json([B, "rebuild", "--kafka", a.kafka, "--prefix", prefix,

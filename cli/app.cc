@@ -39,6 +39,8 @@ const std::vector<global_option>& global_options() {
                                      "$SAZESH_KAFKA_CONFIG, comma-separated)", false, true}, uses::kafka},
       {{"kafka-timeout", "MS", "how long to wait for the cluster at each step (default 30000; $SAZESH_KAFKA_TIMEOUT_MS)"},
        uses::kafka},
+      {{"kafka-replication", "N", "copies of every event the cluster keeps (default 3; 1 only for a single test "
+                                  "broker; $SAZESH_KAFKA_REPLICATION)"}, uses::kafka},
       {{"kafka-projector-group", "GROUP", "the consumer group showing the projector's lag (default "
                                           "PREFIXprojector; $SAZESH_KAFKA_PROJECTOR_GROUP)"}, uses::projector},
       {{"json", "", "print JSON instead of text"}, uses::json},
@@ -117,7 +119,7 @@ result<std::optional<kafka_log_options>> kafka_options(const parsed_args& global
   const std::string bootstrap = globals.has("kafka") ? globals.get("kafka") : env_bootstrap ? env_bootstrap : "";
   if (bootstrap.empty()) {
     if (globals.has("kafka-prefix") || globals.has("kafka-config") || globals.has("kafka-timeout") ||
-        globals.has("kafka-projector-group"))
+        globals.has("kafka-replication") || globals.has("kafka-projector-group"))
       return error(errc::invalid_argument, "--kafka", "is needed by every other --kafka-… option");
     return std::optional<kafka_log_options>();
   }
@@ -132,6 +134,14 @@ result<std::optional<kafka_log_options>> kafka_options(const parsed_args& global
     if (t.empty() || t.size() > 9 || t.find_first_not_of("0123456789") != std::string::npos || std::stol(t) == 0)
       return error(errc::invalid_argument, "--kafka-timeout", "must be a number of milliseconds from 1, not " + t);
     o.timeout = std::chrono::milliseconds(std::stol(t));
+  }
+  const char* env_replication = std::getenv("SAZESH_KAFKA_REPLICATION");
+  if (globals.has("kafka-replication") || (env_replication && *env_replication)) {
+    const std::string r = globals.has("kafka-replication") ? globals.get("kafka-replication") : env_replication;
+    if (r.empty() || r.size() > 2 || r.find_first_not_of("0123456789") != std::string::npos || std::stoi(r) < 1 ||
+        std::stoi(r) > 16)
+      return error(errc::invalid_argument, "--kafka-replication", "must be a number of copies from 1 to 16, not " + r);
+    o.replication_factor = static_cast<std::int16_t>(std::stoi(r));
   }
   const char* env_group = std::getenv("SAZESH_KAFKA_PROJECTOR_GROUP");
   if (globals.has("kafka-projector-group")) o.progress_group = globals.get("kafka-projector-group");
@@ -153,6 +163,7 @@ result<std::optional<kafka_log_options>> kafka_options(const parsed_args& global
       return error(errc::invalid_argument, "--kafka-config", "must be KEY=VALUE, e.g. security.protocol=SSL, not " + setting);
     o.config[setting.substr(0, eq)] = setting.substr(eq + 1);
   }
+  if (auto s = check_kafka_config(o.config); !s) return s.error();
   return std::optional<kafka_log_options>(std::move(o));
 }
 

@@ -107,6 +107,10 @@ int subscribe_kafka(session& s, const parsed_args& a) {
   if (!feed) return s.fail(feed.error());
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
+  // A reader that goes away (`subscribe … | head`) closes the pipe: the write fails rather than
+  // kill the process, so the feed still leaves its group on the way out (else the group waits
+  // for the member's session to time out before the next run gets the partition).
+  std::signal(SIGPIPE, SIG_IGN);
   const bool follow = a.has("follow");
   while (!stopping) {
     auto batch = (*feed)->poll(std::chrono::milliseconds(200), 256);
@@ -118,6 +122,8 @@ int subscribe_kafka(session& s, const parsed_args& a) {
     }
     if (!batch->empty()) {
       s.out.flush();
+      // Nothing committed of what could not be written: the next run prints it again.
+      if (!s.out) return exit_refused;
       // Printed, so delivered: the next run starts after these.
       if (auto c = (*feed)->commit(); !c) return s.fail(c.error());
     }

@@ -563,7 +563,8 @@ void add_query_commands(std::vector<command_spec>& t) {
                {{"by", "DIMENSION", "month, category, status, outcome, month_category (default)"}}, stats_cmd,
                uses::query});
   t.push_back({"subscribe", "agencies' feed", "an agency's referral events with the dossier, as JSON lines",
-               {{"agency", "AGENCY", "the agency", true}, {"from", "POSITION", "start at this log position (default 0)"},
+               {{"agency", "AGENCY", "the agency", true}, {"from", "POSITION", "without --kafka: start at this log position (default 0); on Kafka a "
+                                                                        "feed resumes where its --group committed"},
                 {"follow", "", "keep waiting for new events (Ctrl-C stops)"},
                 {"group", "GROUP", "with --kafka: the consumer group (default PREFIXagency.AGENCY.feed)"}},
                subscribe_cmd, uses::read | uses::projector});

@@ -215,8 +215,13 @@ int scheduler_cmd(session& s, const parsed_args& a) {
   s.out.flush();
   while (!stop_requested) {
     auto r = (*eng)->tick();
-    if (!r) return s.fail(r.error());
-    if (!r->applied.empty() || !r->seal_actions.empty()) {
+    if (!r && !is_retryable(r.error())) return s.fail(r.error());
+    if (!r) {
+      // The log away, or another writer holding it for a moment: nothing was decided on it;
+      // the next tick settles the log and tries again.
+      fmt::print(s.err, "warning: tick not applied, trying again at the next: {}\n", r.error().message());
+      s.err.flush();
+    } else if (!r->applied.empty() || !r->seal_actions.empty()) {
       print_tick(s, *r, (*eng)->time_source().now());
       if (auto p = s.refresh_projections(); !p && p.error().code() != errc::unavailable)
         fmt::print(s.err, "warning: projections not updated: {}\n", p.error().message());

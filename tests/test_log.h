@@ -90,6 +90,7 @@ inline kafka_log_options kafka_test_options(const std::filesystem::path& folder,
   o.topic_prefix = kafka_prefix_for(folder);
   o.partitions = test_kafka_partitions;
   o.follower = follower;
+  o.replication_factor = 1;  // the test broker is a single node
   o.timeout = std::chrono::seconds(20);
   return o;
 }
@@ -110,7 +111,7 @@ inline result<std::unique_ptr<event_log>> open_test_log(const std::filesystem::p
 inline std::vector<std::string> test_log_cli_args(const std::filesystem::path& data_dir) {
   check_test_log_choice();
   if (!on_kafka()) return {};
-  return {"--kafka", test_kafka_broker(), "--kafka-prefix", kafka_prefix_for(data_dir / "log")};
+  return {"--kafka", test_kafka_broker(), "--kafka-prefix", kafka_prefix_for(data_dir / "log"), "--kafka-replication", "1"};
 }
 
 // Where a reader of a log stands, per partition: the position after the partition's last event

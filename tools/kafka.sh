@@ -3,8 +3,11 @@
 # on 127.0.0.1, for Sazesh's tests and for local use.
 #
 # Usage:
-#   tools/kafka.sh start [--acls]   start a broker (or find the running one); prints its bootstrap
-#                                   address (e.g. 127.0.0.1:23456) as the only line on stdout
+#   tools/kafka.sh start [--acls] [--fresh]
+#                                   start a broker (or find the running one); prints its bootstrap
+#                                   address (e.g. 127.0.0.1:23456) as the only line on stdout. A
+#                                   broker that died without `stop` is started again on its data
+#                                   (topics kept), unless --fresh
 #   tools/kafka.sh stop             stop the broker (SIGTERM, SIGKILL after a timeout) and wipe its
 #                                   state folder
 #   tools/kafka.sh restart          stop the broker process but keep its data, start it again on
@@ -425,10 +428,11 @@ with_lock() {
 }
 
 cmd_start() {
-  local acls="${SAZESH_KAFKA_ACLS:-0}" a
+  local acls="${SAZESH_KAFKA_ACLS:-0}" fresh=0 a
   for a in "$@"; do
     case "$a" in
       --acls) acls=1 ;;
+      --fresh) fresh=1 ;;
       *) die "start: unknown option $a" ;;
     esac
   done
@@ -445,6 +449,14 @@ cmd_start() {
   ensure_jars
   if [ -e "$STATE" ]; then
     ours_or_absent || die "$STATE exists and was not made by tools/kafka.sh; set SAZESH_KAFKA_DIR elsewhere"
+    # A broker that died without `stop` (kill -9, a reboot) left its data: start it again on it,
+    # as `restart` does, so its topics and events survive.
+    if [ "$fresh" = 0 ] && [ -f "$STATE/server.properties" ] && [ -f "$STATE/cluster-id" ] &&
+       [ -f "$STATE/data/meta.properties" ] && { [ "$acls" = 0 ] || [ -f "$STATE/sasl-bootstrap" ]; }; then
+      log "starting the broker again on the data it left in $STATE ('start --fresh' discards it)"
+      launch
+      return
+    fi
     [ -z "$(ls -A "$STATE" 2>/dev/null)" ] || log "discarding the state of a broker that is no longer running in $STATE"
     wipe_state
   fi

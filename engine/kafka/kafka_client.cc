@@ -178,8 +178,8 @@ error translate(const rd_kafka_error_t& e, std::string_view what, const client_c
   return translate(rd_kafka_error_code(&e), what, context, rd_kafka_error_string(&e));
 }
 
-result<std::optional<std::uint32_t>> describe_topic(rd_kafka_t* rk, const std::string& topic,
-                                                    client_context& context, deadline until) {
+result<std::optional<topic_layout>> describe_topic(rd_kafka_t* rk, const std::string& topic,
+                                                   client_context& context, deadline until) {
   topic_ptr handle(rd_kafka_topic_new(rk, topic.c_str(), nullptr));
   if (!handle) return translate(rd_kafka_last_error(), "describing topic " + topic, context);
   rd_kafka_resp_err_t last = RD_KAFKA_RESP_ERR__TIMED_OUT;
@@ -189,14 +189,18 @@ result<std::optional<std::uint32_t>> describe_topic(rd_kafka_t* rk, const std::s
     metadata_ptr md(raw);
     if (last == RD_KAFKA_RESP_ERR_NO_ERROR && md && md->topic_cnt == 1) {
       const rd_kafka_metadata_topic_t& t = md->topics[0];
-      if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return std::optional<std::uint32_t>();
+      if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) return std::optional<topic_layout>();
       last = t.err;
       if (t.err == RD_KAFKA_RESP_ERR_NO_ERROR && t.partition_cnt > 0) {
         // Just created topics have partitions without leaders for a moment; wait for them, so
         // the first produce or offset query does not fail.
         const bool led = std::all_of(t.partitions, t.partitions + t.partition_cnt,
                                      [](const rd_kafka_metadata_partition_t& p) { return p.leader >= 0; });
-        if (led) return std::optional<std::uint32_t>(static_cast<std::uint32_t>(t.partition_cnt));
+        if (led) {
+          topic_layout layout{static_cast<std::uint32_t>(t.partition_cnt), t.partitions[0].replica_cnt};
+          for (int i = 1; i < t.partition_cnt; ++i) layout.replication = std::min(layout.replication, t.partitions[i].replica_cnt);
+          return std::optional<topic_layout>(layout);
+        }
         last = RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
       } else if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR && !is_unreachable(t.err)) {
         return translate(t.err, "describing topic " + topic, context);
@@ -244,6 +248,11 @@ status create_topic(rd_kafka_t* rk, const std::string& topic, std::uint32_t part
     const auto e = rd_kafka_topic_result_error(results[i]);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) continue;
     const char* text = rd_kafka_topic_result_error_string(results[i]);
+    if (e == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR)
+      return error(errc::invalid_argument, "kafka_replication",
+                   fmt::format("{}: {} copies asked, which the cluster at {} cannot keep ({}); a single test broker "
+                               "takes --kafka-replication 1",
+                               what, replication, context.bootstrap(), text ? text : rd_kafka_err2str(e)));
     return translate(e, what, context, text ? text : "");
   }
   return ok;
@@ -251,10 +260,10 @@ status create_topic(rd_kafka_t* rk, const std::string& topic, std::uint32_t part
 
 }  // namespace
 
-result<std::uint32_t> ensure_topic(rd_kafka_t* rk, const std::string& topic, std::uint32_t partitions,
-                                   std::int16_t replication,
-                                   const std::map<std::string, std::string>& configs,
-                                   client_context& context, deadline until) {
+result<topic_layout> ensure_topic(rd_kafka_t* rk, const std::string& topic, std::uint32_t partitions,
+                                  std::int16_t replication,
+                                  const std::map<std::string, std::string>& configs,
+                                  client_context& context, deadline until) {
   auto found = describe_topic(rk, topic, context, until);
   if (!found) return found.error();
   if (*found) return **found;
@@ -265,6 +274,74 @@ result<std::uint32_t> ensure_topic(rd_kafka_t* rk, const std::string& topic, std
     if (!now_found) return now_found.error();
     if (*now_found) return **now_found;
     if (passed(until)) return translate(RD_KAFKA_RESP_ERR__TIMED_OUT, "waiting for new topic " + topic, context);
+    pause_briefly();
+  }
+}
+
+result<std::vector<std::int64_t>> partition_offsets(rd_kafka_t* rk, const std::string& topic,
+                                                    const std::vector<std::uint32_t>& partitions, std::int64_t which,
+                                                    client_context& context, deadline until) {
+  const std::string what = fmt::format("reading {}: asking where its partitions {}", topic,
+                                       which == RD_KAFKA_OFFSET_BEGINNING ? "start" : "end");
+  for (;;) {
+    // Asked by "time": RD_KAFKA_OFFSET_END and _BEGINNING are the timestamps that mean the end
+    // and the start, and this call, unlike the watermark query, keeps to its timeout.
+    partition_list_ptr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+    for (std::uint32_t p : partitions)
+      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), static_cast<std::int32_t>(p))->offset = which;
+    auto e = rd_kafka_offsets_for_times(rk, list.get(), remaining_ms(until));
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      std::vector<std::int64_t> out(partitions.size(), 0);
+      for (int i = 0; i < list->cnt && e == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+        const auto& tp = list->elems[i];
+        if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR) e = tp.err;
+        else if (tp.offset < 0) e = RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE;
+        else out[static_cast<std::size_t>(i)] = tp.offset;
+      }
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+    }
+    const bool transient = is_unreachable(e) || e == RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE;
+    if (!transient || passed(until)) return translate(e, what, context);
+    pause_briefly();
+  }
+}
+
+result<std::map<std::string, std::string>> topic_settings(rd_kafka_t* rk, const std::string& topic,
+                                                          client_context& context, deadline until) {
+  const std::string what = "reading the settings of topic " + topic;
+  struct resource_deleter {
+    void operator()(rd_kafka_ConfigResource_t* r) const noexcept { rd_kafka_ConfigResource_destroy(r); }
+  };
+  for (;;) {
+    std::unique_ptr<rd_kafka_ConfigResource_t, resource_deleter> resource(
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str()));
+    char problem[512];
+    admin_options_ptr options(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS));
+    if (rd_kafka_AdminOptions_set_request_timeout(options.get(), remaining_ms(until), problem, sizeof problem))
+      return error(errc::invalid_argument, "timeout", problem);
+    queue_ptr queue(rd_kafka_queue_new(rk));
+    rd_kafka_ConfigResource_t* resources[] = {resource.get()};
+    rd_kafka_DescribeConfigs(rk, resources, 1, options.get(), queue.get());
+    event_ptr ev(rd_kafka_queue_poll(queue.get(), remaining_ms(until) + 1000));
+    rd_kafka_resp_err_t e = ev ? rd_kafka_event_error(ev.get()) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const rd_kafka_DescribeConfigs_result_t* described = rd_kafka_event_DescribeConfigs_result(ev.get());
+      std::size_t count = 0;
+      const rd_kafka_ConfigResource_t** results = rd_kafka_DescribeConfigs_result_resources(described, &count);
+      if (count != 1) return error(errc::io, "kafka", what + ": the cluster answered for " + std::to_string(count) + " resources");
+      e = rd_kafka_ConfigResource_error(results[0]);
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        std::map<std::string, std::string> out;
+        std::size_t entries = 0;
+        const rd_kafka_ConfigEntry_t** config = rd_kafka_ConfigResource_configs(results[0], &entries);
+        for (std::size_t i = 0; i < entries; ++i) {
+          const char* value = rd_kafka_ConfigEntry_value(config[i]);
+          out.emplace(rd_kafka_ConfigEntry_name(config[i]), value ? value : "");
+        }
+        return out;
+      }
+    }
+    if (!is_unreachable(e) || passed(until)) return translate(e, what, context);
     pause_briefly();
   }
 }
@@ -299,27 +376,20 @@ status partition_reader::read_to_end(const record_fn& on_record, deadline until)
   const std::string what = "reading " + topic_;
   // The last stable offset of each partition: a read_committed client's offset query answers
   // it (ListOffsets carries the client's isolation level).
-  std::vector<std::int64_t> target(next_.size(), 0);
-  for (std::size_t p = 0; p < next_.size(); ++p) {
-    for (;;) {
-      std::int64_t low = 0, high = 0;
-      const auto e = rd_kafka_query_watermark_offsets(client_.get(), topic_.c_str(), static_cast<std::int32_t>(p),
-                                                      &low, &high, remaining_ms(until));
-      if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (next_[p] < low)
-          return error(errc::corrupt, "kafka",
-                       fmt::format("partition {} of {} starts at offset {}, past {} that this reader needs: "
-                                   "events were deleted (retention, or a broker that lost data), so the log "
-                                   "cannot be read whole",
-                                   p, topic_, low, next_[p]));
-        target[p] = high;
-        break;
-      }
-      if (!is_unreachable(e) || passed(until))
-        return translate(e, fmt::format("{}: asking the end of partition {}", what, p), *context_);
-      pause_briefly();
-    }
-  }
+  std::vector<std::uint32_t> all(next_.size());
+  for (std::uint32_t p = 0; p < all.size(); ++p) all[p] = p;
+  auto starts = partition_offsets(client_.get(), topic_, all, RD_KAFKA_OFFSET_BEGINNING, *context_, until);
+  if (!starts) return starts.error();
+  for (std::size_t p = 0; p < next_.size(); ++p)
+    if (next_[p] < (*starts)[p])
+      return error(errc::corrupt, "kafka",
+                   fmt::format("partition {} of {} starts at offset {}, past {} that this reader needs: "
+                               "events were deleted (retention, or a broker that lost data), so the log "
+                               "cannot be read whole",
+                               p, topic_, (*starts)[p], next_[p]));
+  auto ends = partition_offsets(client_.get(), topic_, all, RD_KAFKA_OFFSET_END, *context_, until);
+  if (!ends) return ends.error();
+  const std::vector<std::int64_t>& target = *ends;
   const auto behind = [&]() -> std::optional<std::size_t> {
     for (std::size_t p = 0; p < next_.size(); ++p)
       if (next_[p] < target[p]) return p;
@@ -373,15 +443,9 @@ partition_cursor::~partition_cursor() {
 }
 
 result<std::int64_t> partition_cursor::end(std::uint32_t partition, deadline until) {
-  for (;;) {
-    std::int64_t low = 0, high = 0;
-    const auto e = rd_kafka_query_watermark_offsets(client_.get(), topic_.c_str(), static_cast<std::int32_t>(partition),
-                                                    &low, &high, remaining_ms(until));
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return high;
-    if (!is_unreachable(e) || passed(until))
-      return translate(e, fmt::format("reading {}: asking the end of partition {}", topic_, partition), *context_);
-    pause_briefly();
-  }
+  auto ends = partition_offsets(client_.get(), topic_, {partition}, RD_KAFKA_OFFSET_END, *context_, until);
+  if (!ends) return ends.error();
+  return ends->front();
 }
 
 result<std::vector<message_ptr>> partition_cursor::read(std::uint32_t partition, std::int64_t from, std::size_t max,

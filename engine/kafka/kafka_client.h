@@ -137,16 +137,37 @@ error translate(const rd_kafka_error_t& e, std::string_view what, const client_c
 
 // ---- topics -------------------------------------------------------------------------------
 
-// The topic's partition count, or nothing if the cluster has no such topic.
-result<std::optional<std::uint32_t>> describe_topic(rd_kafka_t* rk, const std::string& topic,
-                                                    client_context& context, deadline until);
+// A topic's partitions and its replication factor (the fewest replicas any partition has).
+struct topic_layout {
+  std::uint32_t partitions = 0;
+  int replication = 0;
+};
+
+// The topic's layout, or nothing if the cluster has no such topic.
+result<std::optional<topic_layout>> describe_topic(rd_kafka_t* rk, const std::string& topic,
+                                                   client_context& context, deadline until);
 
 // Makes sure `topic` exists (creating it with `partitions`, `replication` and `configs` if
-// not; another client creating it at the same time is fine) and returns its partition count.
-result<std::uint32_t> ensure_topic(rd_kafka_t* rk, const std::string& topic, std::uint32_t partitions,
-                                   std::int16_t replication,
-                                   const std::map<std::string, std::string>& configs,
-                                   client_context& context, deadline until);
+// not; another client creating it at the same time is fine) and returns its layout.
+result<topic_layout> ensure_topic(rd_kafka_t* rk, const std::string& topic, std::uint32_t partitions,
+                                  std::int16_t replication,
+                                  const std::map<std::string, std::string>& configs,
+                                  client_context& context, deadline until);
+
+// The topic's settings as the cluster applies them (set on the topic or inherited from the
+// broker), by name.
+result<std::map<std::string, std::string>> topic_settings(rd_kafka_t* rk, const std::string& topic,
+                                                          client_context& context, deadline until);
+
+// ---- offsets ---------------------------------------------------------------------------------
+
+// Where each of `partitions` of `topic` starts (`which` = RD_KAFKA_OFFSET_BEGINNING) or ends
+// (RD_KAFKA_OFFSET_END: for a read_committed client, the last stable offset), asked in one
+// request per leader. Waits at most until `until`, also for a broker that went away (librdkafka
+// 2.0.2's rd_kafka_query_watermark_offsets waits for it to come back, whatever its timeout).
+result<std::vector<std::int64_t>> partition_offsets(rd_kafka_t* rk, const std::string& topic,
+                                                    const std::vector<std::uint32_t>& partitions, std::int64_t which,
+                                                    client_context& context, deadline until);
 
 // ---- reading partitions to their end -------------------------------------------------------
 

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "engine/kafka/kafka_client.h"
+#include "engine/kafka/kafka_log.h"
 
 namespace sazesh {
 namespace {
@@ -101,6 +102,7 @@ result<std::unique_ptr<kafka_feed>> open_kafka_feed(const kafka_feed_options& op
   if (options.bootstrap_servers.empty()) return error(errc::invalid_argument, "kafka", "no bootstrap servers given");
   if (options.topic.empty()) return error(errc::invalid_argument, "topic", "must not be empty");
   if (options.group_id.empty()) return error(errc::invalid_argument, "group", "must not be empty");
+  if (auto s = check_kafka_config(options.config); !s) return s.error();
   const kafka::deadline until = kafka::deadline_after(options.timeout);
   auto context = std::make_unique<kafka::client_context>(options.bootstrap_servers);
   auto settings = kafka::base_settings(options.bootstrap_servers, "sazesh-feed");

@@ -23,8 +23,9 @@
 //    only that request fails, nothing is produced for it;
 //  - the transaction aborts (a produce failed, or the commit was refused as abortable): nothing
 //    of the group is visible to read_committed readers; the writer goes on;
-//  - fenced (a newer writer ran init_transactions with our transactional id): nothing of the
-//    group was committed; this writer refuses every append from now on;
+//  - fenced (another writer ran init_transactions with our transactional id): nothing of the
+//    group was committed; the next group starts a new producer, which fences that writer in
+//    turn, and reads the topic to its end first, so it decides on what the other wrote;
 //  - unknown (the commit did not complete in time, or a fatal error): the writer starts a new
 //    producer before its next append; its init_transactions completes or aborts the old
 //    transaction, and the writer re-reads the topic to its end, so the index shows what happened.
@@ -72,14 +73,54 @@ constexpr std::chrono::milliseconds k_progress_linger{2'000};
 // Bytes a record needs beside its value: key, headers and record framing, generously.
 constexpr std::size_t k_record_overhead = 512;
 
+// An acknowledged write is on this many replicas at least: 2 once there are 2 copies, so that
+// one broker lost never loses an acknowledged event.
+int min_insync_for(std::int16_t replication_factor) { return std::min<int>(2, replication_factor); }
+
 // Topic settings of every topic the writer creates: retention must never drop an event, the
 // log is the system of record.
 std::map<std::string, std::string> topic_configs(std::int16_t replication_factor) {
-  const int min_isr = std::max(1, std::min<int>(2, replication_factor - 1));
   return {{"retention.ms", "-1"},
           {"retention.bytes", "-1"},
           {"cleanup.policy", "delete"},
-          {"min.insync.replicas", std::to_string(min_isr)}};
+          {"min.insync.replicas", std::to_string(min_insync_for(replication_factor))}};
+}
+
+// An existing events topic must keep every event as safely as one this writer would create:
+// as many replicas, as many in sync for a write, and no retention or compaction that would
+// drop an event.
+status check_durable(const std::string& topic, const kafka::topic_layout& layout,
+                     const std::map<std::string, std::string>& settings, std::int16_t replication_factor) {
+  if (layout.replication < replication_factor)
+    return error(errc::invalid_argument, "kafka_replication",
+                 fmt::format("topic {} has replication factor {}, fewer than the {} required: one lost broker "
+                             "would lose acknowledged events (--kafka-replication 1 only for a single test broker)",
+                             topic, layout.replication, replication_factor));
+  const auto value = [&](const char* name) -> std::string {
+    auto it = settings.find(name);
+    return it == settings.end() ? std::string("(not set)") : it->second;
+  };
+  const int wanted_isr = min_insync_for(replication_factor);
+  long long isr = 0;
+  const std::string isr_text = value("min.insync.replicas");
+  const auto [end, ec] = std::from_chars(isr_text.data(), isr_text.data() + isr_text.size(), isr);
+  if (ec != std::errc() || end != isr_text.data() + isr_text.size() || isr < wanted_isr)
+    return error(errc::invalid_argument, "kafka",
+                 fmt::format("topic {} has min.insync.replicas={}; with replication factor {} it must be at least "
+                             "{}, or an acknowledged event may be on one broker only",
+                             topic, isr_text, replication_factor, wanted_isr));
+  for (const char* name : {"retention.ms", "retention.bytes"})
+    if (value(name) != "-1")
+      return error(errc::invalid_argument, "kafka",
+                   fmt::format("topic {} has {}={}: it would delete events; the log keeps every event "
+                               "(set {}=-1 on the topic)",
+                               topic, name, value(name), name));
+  if (value("cleanup.policy") != "delete")
+    return error(errc::invalid_argument, "kafka",
+                 fmt::format("topic {} has cleanup.policy={}: compaction keeps only the last event of each "
+                             "stream; the log keeps every event (cleanup.policy=delete, with retention -1)",
+                             topic, value("cleanup.policy")));
+  return ok;
 }
 
 bool valid_topic_chars(std::string_view name) {
@@ -151,6 +192,7 @@ class kafka_event_log final : public event_log {
                                                                 transactional_id(), topic_);
     // Fence first, read second: once init_transactions returned, no older writer commits.
     if (auto s = producer_->start(until); !s) return s;
+    if (auto s = check_store_matches_topic(until); !s) return s;
     return read_to_end(until);
   }
 
@@ -200,22 +242,29 @@ class kafka_event_log final : public event_log {
       return error(errc::invalid_argument, "partition",
                    fmt::format("{} has partitions 0 to {}", topic_, partitions_ - 1));
     if (!options_.follower) return store_->read_partition(partition, from, max);
-    // A follower reads the partition itself, from where its reader stands.
+    // A follower reads the partition itself, from where its reader stands. A record that is
+    // not an event (no Sazesh headers: written from outside) is left out, as the writer's index
+    // leaves it out; the read goes on past it until `max` events or the end.
     std::lock_guard lock(writer_mutex_);
+    const kafka::deadline until = kafka::deadline_after(options_.timeout);
     std::int64_t stable = 0;
-    auto records = cursor_->read(partition, static_cast<std::int64_t>(from.value()), max,
-                                 kafka::deadline_after(options_.timeout), &stable);
-    if (!records) return records.error();
     std::vector<stored_event> out;
-    out.reserve(records->size());
-    for (const auto& m : *records) {
-      auto e = event_of(*m);
-      if (!e) return e.error();
-      out.push_back(std::move(*e));
+    std::int64_t next = static_cast<std::int64_t>(from.value());
+    bool at_end = false;
+    while (out.size() < max && !at_end) {
+      const std::size_t want = max - out.size();
+      auto records = cursor_->read(partition, next, want, until, &stable);
+      if (!records) return records.error();
+      at_end = records->size() < want;
+      for (const auto& m : *records) {
+        next = m->offset + 1;
+        auto e = event_of(*m);
+        if (e) out.push_back(std::move(*e));
+      }
     }
     // A read that reached the end: where the events end, and the last stable offset after them
     // (report_progress reports a reader there at the latter, past the markers).
-    if (out.size() < max)
+    if (at_end)
       known_end_[partition] = {out.empty() ? from.value() : out.back().position.value() + 1,
                                static_cast<std::uint64_t>(std::max<std::int64_t>(stable, 0))};
     return out;
@@ -311,6 +360,15 @@ class kafka_event_log final : public event_log {
   }
 
   bool publishes_side_records() const override { return true; }
+
+  result<std::vector<std::pair<std::string, std::string>>> damaged_streams() override {
+    if (auto s = follower_index(); !s) return s.error();
+    if (options_.follower) {
+      std::lock_guard lock(writer_mutex_);
+      if (auto s = read_to_end(kafka::deadline_after(options_.timeout)); !s) return s.error();
+    }
+    return store_->damaged();
+  }
 
   state_rows* state() override { return options_.follower ? nullptr : store_.get(); }
 
@@ -417,9 +475,7 @@ class kafka_event_log final : public event_log {
 
   // --- the producer ------------------------------------------------------------------------
 
-  std::string transactional_id() const {
-    return options_.transactional_id.empty() ? options_.topic_prefix + "engine" : options_.transactional_id;
-  }
+  std::string transactional_id() const { return options_.topic_prefix + "engine"; }
 
   std::vector<std::pair<std::string, std::string>> producer_settings() const {
     const auto txn_timeout = std::clamp<long long>(2 * options_.timeout.count(), 60'000, 900'000);
@@ -508,6 +564,11 @@ class kafka_event_log final : public event_log {
       if (!v) return v.error();
       current = *v;
     }
+    if (store_->is_damaged(request.stream))
+      return error(errc::corrupt, "stream",
+                   fmt::format("{} is damaged: the topic holds an event of it that does not follow the one before "
+                               "(sazesh verify names it); nothing more is appended to it",
+                               request.stream));
     if (request.expected.value() != current)
       return error{errc::conflict, "expected_version", version_rule(current, request.expected.value())};
     if (auto s = check_sizes(request); !s) return s.error();
@@ -558,10 +619,9 @@ class kafka_event_log final : public event_log {
       for (pending* p : group) p->outcome = e;
       return std::nullopt;
     };
-    if (const auto& fenced = producer_->fenced()) return fail_all(*fenced);
-    // After a failure a new producer settles what the old one left open (init_transactions also
-    // fences anyone who took the transactional id meanwhile); the topic is then read to its
-    // end, so the index shows whatever was committed before it.
+    // After a failure (a fence included) a new producer settles what the old one left open
+    // (init_transactions also fences anyone who took the transactional id meanwhile); the topic
+    // is then read to its end, so the index shows whatever was committed before it.
     if (!producer_->ready()) {
       if (auto s = producer_->start(until); !s) return fail_all(s.error());
       index_stale_ = true;
@@ -657,11 +717,73 @@ class kafka_event_log final : public event_log {
 
   // --- reading the topic ---------------------------------------------------------------------
 
+  // The local store and the topic must tell one history: each partition still reaches as far
+  // as the store read it, and holds, at the offset of the last event the store indexed there,
+  // that same event. Otherwise the cluster lost acknowledged records (an unclean leader
+  // election, a broker restored from an old disk) or the topic was deleted and made again, and
+  // offsets the store knows now hold other records; deciding on the store would fork history.
+  status check_store_matches_topic(kafka::deadline until) {
+    std::vector<std::uint32_t> all(partitions_);
+    bool any = false;
+    for (std::uint32_t p = 0; p < partitions_; ++p) {
+      all[p] = p;
+      any = any || store_->indexed_through(p) > 0;
+    }
+    if (!any) return ok;
+    auto ends = kafka::partition_offsets(reader_->client(), topic_, all, RD_KAFKA_OFFSET_END, reader_->context(), until);
+    if (!ends) return ends.error();
+    const auto remedy = fmt::format("if the topic is as it should be, remove this writer's local store ({}) and the "
+                                    "next open reads the topic whole",
+                                    options_.local_dir.string());
+    std::optional<kafka::partition_cursor> cursor;
+    for (std::uint32_t p = 0; p < partitions_; ++p) {
+      const std::uint64_t through = store_->indexed_through(p);
+      if (static_cast<std::uint64_t>((*ends)[p]) < through)
+        return error(errc::corrupt, "kafka",
+                     fmt::format("partition {} of {} ends at offset {}, before offset {} that this writer had read: "
+                                 "the cluster lost acknowledged records, or the topic was made again; {}",
+                                 p, topic_, (*ends)[p], through, remedy));
+      auto events_end = store_->events_end(p);
+      if (!events_end) return events_end.error();
+      if (*events_end == 0) continue;
+      const std::uint64_t at = *events_end - 1;
+      auto mine = store_->read_partition(p, log_position{at}, 1);
+      if (!mine) return mine.error();
+      if (!cursor) {
+        auto context = std::make_unique<kafka::client_context>(options_.bootstrap_servers);
+        auto settings = kafka::reader_settings(options_.bootstrap_servers);
+        settings.insert(settings.end(), options_.config.begin(), options_.config.end());
+        auto consumer = kafka::make_client(RD_KAFKA_CONSUMER, settings, *context);
+        if (!consumer) return consumer.error();
+        auto opened = kafka::partition_cursor::open(std::move(context), std::move(*consumer), topic_, partitions_);
+        if (!opened) return opened.error();
+        cursor = std::move(*opened);
+      }
+      auto theirs = cursor->read(p, static_cast<std::int64_t>(at), 1, until);
+      if (!theirs) return theirs.error();
+      const bool same = !mine->empty() && !theirs->empty() && static_cast<std::uint64_t>(theirs->front()->offset) == at &&
+                        [&] {
+                          auto e = event_of(*theirs->front());
+                          return e && e->stream == mine->front().stream && e->sequence == mine->front().sequence &&
+                                 e->bytes == mine->front().bytes;
+                        }();
+      if (!same)
+        return error(errc::corrupt, "kafka",
+                     fmt::format("partition {} of {} no longer holds at offset {} the event this writer indexed there "
+                                 "(event {} of stream {}): offsets were reused after the cluster lost records, or "
+                                 "the topic was made again; {}",
+                                 p, topic_, at, mine->empty() ? 0 : mine->front().sequence.value(),
+                                 mine->empty() ? "?" : mine->front().stream, remedy));
+    }
+    return ok;
+  }
+
   // Indexes every record committed since the store last stood, in local batches.
   status read_to_end(kafka::deadline until) {
     local_store::batch b;
     std::unordered_map<std::string, std::uint64_t> versions;       // streams seen in this batch
     std::unordered_map<std::string, append_outcome> commands;      // commands seen in this batch
+    std::set<std::string> damaged;                                  // streams found damaged in this read
     const auto take_commands = [&] {
       for (auto& [id, o] : commands) b.commands.emplace_back(id, std::move(o));
       commands.clear();
@@ -680,8 +802,16 @@ class kafka_event_log final : public event_log {
           const auto partition = static_cast<std::uint32_t>(m.partition);
           // The writer's own records are indexed already, from their delivery.
           if (static_cast<std::uint64_t>(m.offset) < store_->indexed_through(partition)) return ok;
+          // Damage is contained, not fatal: a record that is not an event is noted and left
+          // out; so is a stream's event that does not follow the one before it (two writers,
+          // or a write from outside), and every later event of that stream, which stays frozen
+          // at its last good event. Every other stream goes on.
           auto e = event_of(m);
-          if (!e) return e.error();
+          if (!e) {
+            b.foreign_records.push_back({partition, static_cast<std::uint64_t>(m.offset), e.error().rule()});
+            return ok;
+          }
+          if (damaged.count(e->stream) || store_->is_damaged(e->stream)) return ok;
           std::uint64_t current = 0;
           if (auto it = versions.find(e->stream); it != versions.end()) {
             current = it->second;
@@ -690,11 +820,17 @@ class kafka_event_log final : public event_log {
             if (!v) return v.error();
             current = *v;
           }
-          if (e->sequence.value() != current + 1)
-            return error(errc::corrupt, "kafka",
-                         fmt::format("{} partition {} offset {}: stream {} has event {} after event {}{}", topic_,
-                                     partition, m.offset, e->stream, e->sequence.value(), current,
-                                     e->sequence.value() <= current ? " (two events with one sequence)" : ""));
+          if (e->sequence.value() != current + 1) {
+            b.damaged_streams.emplace_back(
+                e->stream, fmt::format("{} partition {} offset {} holds event {} after event {}{}; the stream is frozen "
+                                       "at event {}: its later records are left out and nothing more is appended to it",
+                                       topic_, partition, m.offset, e->sequence.value(), current,
+                                       e->sequence.value() <= current ? " (two events with one sequence: two writers)"
+                                                                      : " (events missing)",
+                                       current));
+            damaged.insert(e->stream);
+            return ok;
+          }
           versions[e->stream] = e->sequence.value();
           const std::string command(*header(m, k_command_header));
           // A command's outcome comes from its first event; each next event of it counts.
@@ -759,6 +895,7 @@ class kafka_event_log final : public event_log {
 
 status check_options(const kafka_log_options& o) {
   if (o.bootstrap_servers.empty()) return error(errc::invalid_argument, "kafka", "no bootstrap servers given");
+  if (auto s = check_kafka_config(o.config); !s) return s;
   if (o.topic_prefix.empty() || !valid_topic_chars(o.topic_prefix) || o.topic_prefix.size() > 200)
     return error(errc::invalid_argument, "kafka_prefix",
                  "must be letters, digits, '.', '_' or '-' (it starts every topic name)");
@@ -770,6 +907,30 @@ status check_options(const kafka_log_options& o) {
 }
 
 }  // namespace
+
+status check_kafka_config(const std::map<std::string, std::string>& config) {
+  // What these settings would break: one writer per log (the transactional id fences an older
+  // writer; another id would let two decide at once and fork a stream), every acknowledged write
+  // on every in-sync replica, readers that see committed transactions only and know where a
+  // partition ends, and a feed that commits only what it handed on.
+  static const std::map<std::string_view, std::string_view> engine_owned{
+      {"bootstrap.servers", "give the cluster with --kafka"},
+      {"transactional.id", "the log's writer is PREFIX engine, so that a new writer fences the old one"},
+      {"enable.idempotence", "appends are idempotent and transactional"},
+      {"acks", "an append is acknowledged by every in-sync replica"},
+      {"request.required.acks", "an append is acknowledged by every in-sync replica"},
+      {"isolation.level", "readers see committed transactions only"},
+      {"enable.partition.eof", "readers need it to know where a partition ends"},
+      {"enable.auto.commit", "a feed commits only what it has handed on"},
+      {"enable.auto.offset.store", "a feed commits only what it has handed on"},
+      {"group.id", "a feed's group is its --group option"},
+  };
+  for (const auto& [name, value] : config)
+    if (auto it = engine_owned.find(name); it != engine_owned.end())
+      return error(errc::invalid_argument, "--kafka-config",
+                   fmt::format("{} is set by Sazesh and cannot be changed ({})", name, it->second));
+  return ok;
+}
 
 std::string kafka_events_topic(std::string_view prefix) { return std::string(prefix) + "events"; }
 
@@ -794,35 +955,50 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
   auto consumer = kafka::make_client(RD_KAFKA_CONSUMER, settings, *context);
   if (!consumer) return consumer.error();
 
-  std::uint32_t partitions = 0;
+  auto found = kafka::describe_topic(consumer->get(), topic, *context, until);
+  if (!found) return found.error();
   if (options.follower) {
-    auto found = kafka::describe_topic(consumer->get(), topic, *context, until);
-    if (!found) return found.error();
     if (!*found)
       return error(errc::not_found, "kafka", fmt::format("no event log: {} has no topic {}", options.bootstrap_servers, topic));
-    partitions = **found;
-  } else {
-    auto made = kafka::ensure_topic(consumer->get(), topic, options.partitions, options.replication_factor,
-                                    topic_configs(options.replication_factor),
-                                    *context, until);
-    if (!made) return made.error();
-    if (*made != options.partitions)
-      return error(errc::invalid_argument, "partitions",
-                   fmt::format("topic {} has {} partitions, this engine is configured for {}; streams are placed by "
-                               "the partition count, so it cannot change",
-                               topic, *made, options.partitions));
-    partitions = *made;
-  }
-
-  if (options.follower) {
+    const std::uint32_t partitions = (*found)->partitions;
     auto cursor = kafka::partition_cursor::open(std::move(context), std::move(*consumer), topic, partitions);
     if (!cursor) return cursor.error();
     return std::unique_ptr<event_log>(
         std::make_unique<kafka_event_log>(options, topic, partitions, nullptr, std::nullopt, std::move(*cursor)));
   }
+
   // The writer's index and state rows, kept locally, resumed where they stand.
-  auto store = local_store::open(options.local_dir, topic, partitions);
+  auto store = local_store::open(options.local_dir, topic, options.partitions);
   if (!store) return store.error();
+  if (!*found) {
+    // A topic the store has read from is gone: never make a new, empty one in its place.
+    for (std::uint32_t p = 0; p < options.partitions; ++p)
+      if ((*store)->indexed_through(p) > 0)
+        return error(errc::corrupt, "kafka",
+                     fmt::format("{} has no topic {}, which this writer's local store ({}) read up to offset {} of "
+                                 "partition {}: the topic was deleted, or this is another cluster; if that is "
+                                 "meant, remove the store folder",
+                                 options.bootstrap_servers, topic, options.local_dir.string(),
+                                 (*store)->indexed_through(p), p));
+  }
+  auto layout = *found ? result<kafka::topic_layout>(**found)
+                       : kafka::ensure_topic(consumer->get(), topic, options.partitions, options.replication_factor,
+                                             topic_configs(options.replication_factor), *context, until);
+  if (!layout) return layout.error();
+  if (layout->partitions != options.partitions)
+    return error(errc::invalid_argument, "partitions",
+                 fmt::format("topic {} has {} partitions, this engine is configured for {}; streams are placed by "
+                             "the partition count, so it cannot change",
+                             topic, layout->partitions, options.partitions));
+  const std::uint32_t partitions = layout->partitions;
+  std::map<std::string, std::string> topic_config = topic_configs(options.replication_factor);
+  if (options.check_topic_settings) {
+    auto described = kafka::topic_settings(consumer->get(), topic, *context, until);
+    if (!described) return described.error();
+    topic_config = std::move(*described);
+  }
+  if (auto s = check_durable(topic, *layout, topic_config, options.replication_factor); !s) return s.error();
+
   std::vector<std::int64_t> start(partitions);
   for (std::uint32_t p = 0; p < partitions; ++p) start[p] = static_cast<std::int64_t>((*store)->indexed_through(p));
   auto reader = kafka::partition_reader::open(std::move(context), std::move(*consumer), topic, partitions, start);

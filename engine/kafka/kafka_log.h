@@ -10,7 +10,8 @@
 // ======
 // Every topic name starts with the topic prefix (default "sazesh."):
 //   PREFIX "events"            the log: one record per event; created by the writer if missing
-//                              (partitions, replication factor, retention unlimited)
+//                              (partitions, replication factor, retention unlimited); an
+//                              existing one must be as durable (see replication_factor)
 //   PREFIX "agency." AGENCY    one agency's referral feed (side records, see append_request);
 //                              created by the writer on first use, one partition
 // So a prefixed ACL on PREFIX "agency.AGENCY" gives an agency exactly its own feed:
@@ -32,23 +33,31 @@
 //
 // The writer
 // ==========
-// One writer per transactional id (default PREFIX "engine"): opening a writer calls
-// init_transactions, which fences every older writer with the same id (their next append fails
-// with errc::unavailable, rule "fenced: …", and so does everything they try after it) and
-// aborts or completes their unfinished transaction. Only then does the new writer read every
-// partition from the beginning to its end, so a restarted engine catches up from Kafka before
-// it accepts commands. It keeps in memory what the embedded log keeps on disk: each stream's
-// version and event positions, each command id's outcome, and every event's bytes
-// (engine/kafka/kafka_index.h; a production deployment would keep this index in a local RocksDB
-// cache, resuming from its stored offsets; in memory it costs a full read of the topic at start
-// and RAM for the whole log, in every writer and follower). A writer indexes its own commits
-// from their delivery reports; its consumer still fetches them in the background (bounded by
-// librdkafka's queued.max.messages.kbytes) and skips them.
+// One writer at a time, by its transactional id (PREFIX "engine"): opening a writer calls
+// init_transactions, which fences every other writer of the prefix (their next append fails
+// with errc::unavailable, rule "fenced: …; nothing was written") and aborts or completes their
+// unfinished transaction. Only then does the new writer read the topic, so a restarted engine
+// catches up from Kafka before it accepts commands. A fenced writer is not dead: its next
+// append starts a new producer, fencing the other in turn, and reads the topic to its end
+// before deciding (the engine settles the log first, engine.h), so a command line write and a
+// running scheduler on one prefix each lose at most the append that met the fence, never a
+// decision on stale state. Two writers appending all the time would keep fencing each other:
+// run one. What the embedded log keeps on disk, a writer keeps in
+// its local store (engine/log/local_store.h, options.local_dir): each stream's version and event
+// positions, each command id's outcome, every event's bytes, and the engine's state rows; at
+// open it reads only what was committed since the store last stood. Before that it checks that
+// the topic still tells the store's history: every partition reaches as far as the store read
+// it and still holds, at the offset of the last event the store indexed, that same event, and
+// the topic the store read from still exists. Otherwise (a cluster that lost acknowledged
+// records, a topic deleted and made again) the open fails with errc::corrupt and writes
+// nothing. A writer indexes its own commits from their delivery reports; its consumer still
+// fetches them in the background (bounded by librdkafka's queued.max.messages.kbytes) and skips
+// them.
 //
 // append() follows the embedded log exactly (command-id repeats, expected versions, errors);
 // concurrent appends are grouped into one transaction (leader/follower, like the embedded
 // log's group commit). An append returns once its transaction committed. A command with no
-// events is remembered in memory only (the engine never appends one).
+// events is remembered in the local store only (the engine never appends one).
 // Errors: errc::unavailable when the cluster cannot be reached or does not answer in time (the
 // rule names the bootstrap servers and librdkafka's error name) and says whether nothing was
 // written or the outcome is unknown; errc::io for other client errors. A failed transaction is
@@ -59,7 +68,7 @@
 //
 // Reading
 // =======
-// read_stream, version, find_command and read_partition are served from the in-memory index.
+// A writer serves read_stream, version, find_command and read_partition from its local store.
 // partitions() is the topic's partition count. read_all() and end(): with one partition they
 // are read_partition(0, …) and one past the last event's offset; with several, they number
 // events in the order this process indexed them (dense from 0, stable for the life of the
@@ -115,11 +124,15 @@ struct kafka_log_options {
   std::string topic_prefix = "sazesh.";
   std::uint32_t partitions = 3;            // for a topic the writer creates; an existing
                                            // topic must have this many
-  std::int16_t replication_factor = 1;     // for a topic the writer creates
-  std::string transactional_id;            // empty: topic_prefix + "engine"
+  // Copies the cluster keeps of every record. The writer creates topics with it and with
+  // min.insync.replicas = min(2, it), and refuses an existing events topic with fewer replicas,
+  // a lower min.insync.replicas, retention or compaction (errc::invalid_argument). 1 is for a
+  // single test broker only: losing its disk loses acknowledged events.
+  std::int16_t replication_factor = 3;
   bool follower = false;                   // read-only: no producer, no topic creation
   // librdkafka settings passed through verbatim (security.protocol, sasl.*, ssl.*, client.id…);
-  // they are applied last, so they override this file's defaults.
+  // they are applied last, so they override this file's defaults. Settings the log's guarantees
+  // rest on are refused (check_kafka_config).
   std::map<std::string, std::string> config;
   // Bound on each blocking step: reaching the cluster, creating the topic, reading to the end,
   // committing a transaction.
@@ -133,7 +146,16 @@ struct kafka_log_options {
   // Testing only (fault injection): asked after each committed transaction; true reports the
   // commit's outcome as unknown, as a timeout after the commit would.
   std::function<bool()> lose_commit_outcome;
+  // Testing only: skip reading an existing topic's settings (librdkafka's mock cluster cannot
+  // describe them); its replication factor is still checked.
+  bool check_topic_settings = true;
 };
+
+// Refuses (errc::invalid_argument, field "--kafka-config") a pass-through librdkafka setting
+// that the log's guarantees rest on: bootstrap.servers, transactional.id, enable.idempotence,
+// acks, isolation.level, enable.partition.eof, enable.auto.commit, enable.auto.offset.store,
+// group.id.
+status check_kafka_config(const std::map<std::string, std::string>& config);
 
 // Opens the log: a writer (creating the events topic if missing, fencing older writers,
 // catching up) or a follower (catching up).

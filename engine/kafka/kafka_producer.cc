@@ -29,6 +29,7 @@ transactional_producer::~transactional_producer() { client_.reset(); }
 
 status transactional_producer::start(deadline until) {
   needs_start_ = true;
+  fenced_.reset();  // a new producer id and epoch: this one fences whoever fenced the last
   client_.reset();
   auto made = make_client(RD_KAFKA_PRODUCER, settings_, context_);
   if (!made) return made.error();
@@ -59,9 +60,8 @@ error transactional_producer::on_fatal(const rd_kafka_error_t& e, std::string_vi
   needs_start_ = true;
   if (fenced_code(rd_kafka_error_code(&e)) || fenced_code(cause)) {
     fenced_ = error(errc::unavailable, "kafka",
-                    fmt::format("fenced: another engine took over partitions of {} (transactional id {}); this "
-                                "writer accepts no more appends ({}: {})",
-                                topic_, transactional_id_, rd_kafka_err2name(code), detail));
+                    fmt::format("fenced: another writer of {} took over (transactional id {}, {}: {})", topic_,
+                                transactional_id_, rd_kafka_err2name(code), detail));
     return *fenced_;
   }
   return translate(code, what, context_, detail);
@@ -133,7 +133,13 @@ status transactional_producer::produce_all(const std::vector<outgoing_record>& r
         continue;
       }
       rd_kafka_headers_destroy(headers);
-      return translate(err, fmt::format("producing to {}", *r.topic), context_);
+      const std::string what = fmt::format("producing to {}", *r.topic);
+      if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        // The client is dead: say why (a fence, most often), in the one wording for it.
+        error_ptr fatal(rd_kafka_error_new(err, "%s", "fatal error"));
+        return on_fatal(*fatal, what);
+      }
+      return translate(err, what, context_);
     }
   }
   return ok;

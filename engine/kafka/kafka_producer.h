@@ -27,7 +27,8 @@ namespace sazesh::kafka {
 enum class txn_failure {
   none,     // the last transaction committed
   aborted,  // aborted (or never committed, and the next start aborts it): nothing is visible
-  fenced,   // a newer producer took the transactional id: nothing committed, and never again
+  fenced,   // another producer took the transactional id: nothing committed; start() again to
+            // take it back (which fences that one)
   unknown,  // the commit did not finish in time: committed or not; start() again to settle it
 };
 

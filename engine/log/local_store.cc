@@ -8,6 +8,7 @@
 #include <atomic>
 #include <limits>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 
 #include "engine/log/embedded_format.h"
@@ -140,7 +141,26 @@ class rocks_local_store final : public local_store {
     auto order = read_u64(meta_key("order"));
     if (!order) return order.error();
     next_order_ = *order;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}));
+    for (it->Seek("f"); it->Valid() && it->key().starts_with("f"); it->Next())
+      damaged_streams_.insert(it->key().ToString().substr(1));
+    if (!it->status().ok()) return from_status(it->status(), "kafka_state");
     return ok;
+  }
+
+  bool is_damaged(std::string_view stream) const override {
+    std::lock_guard lock(damage_mutex_);
+    return damaged_streams_.count(std::string(stream)) > 0;
+  }
+
+  result<std::vector<std::pair<std::string, std::string>>> damaged() override {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions{}));
+    for (it->Seek("f"); it->Valid() && it->key().starts_with("f"); it->Next())
+      out.emplace_back(it->key().ToString().substr(1), it->value().ToString());
+    for (it->Seek("g"); it->Valid() && it->key().starts_with("g"); it->Next()) out.emplace_back("", it->value().ToString());
+    if (!it->status().ok()) return from_status(it->status(), "kafka_state");
+    return out;
   }
 
   // ---- the index ----
@@ -310,6 +330,12 @@ class rocks_local_store final : public local_store {
     std::string order_value;
     put_u64(order_value, order);
     wb.Put(meta_key("order"), order_value);
+    for (const auto& [stream, what] : b.damaged_streams) wb.Put("f" + stream, what);
+    for (const auto& f : b.foreign_records) {
+      std::string k = partition_key('g', f.partition);
+      put_u64(k, f.offset);
+      wb.Put(k, f.what);
+    }
     // The state rows and their positions. A partition's rows are in step where its state
     // position is where it was indexed. The batch's rows go in only if every partition it adds
     // events to is in step; then every partition in step moves with the index. A batch without
@@ -351,6 +377,10 @@ class rocks_local_store final : public local_store {
     {
       std::lock_guard lock(state_mutex_);
       state_positions_ = new_positions;
+    }
+    {
+      std::lock_guard lock(damage_mutex_);
+      for (const auto& [stream, what] : b.damaged_streams) damaged_streams_.insert(stream);
     }
     return ok;
   }
@@ -440,6 +470,8 @@ class rocks_local_store final : public local_store {
   std::vector<log_position> state_positions_;
   std::mutex cache_mutex_;
   std::unordered_map<std::string, std::uint64_t> versions_;
+  mutable std::mutex damage_mutex_;
+  std::set<std::string> damaged_streams_;  // few: a damaged stream is an incident
 };
 
 }  // namespace

@@ -23,6 +23,8 @@
 //                                     u64 first position, stream
 //   'o' u64 number                    u32 partition, u64 offset: the order events were indexed
 //   'x' key                           the engine's state row
+//   'f' stream                        what damaged the stream (see damaged())
+//   'g' u32 partition u64 offset      what the record there is, that is not an event
 //
 // Thread safety: reads from any thread; writes are serialised inside.
 #pragma once
@@ -66,6 +68,13 @@ class local_store : public state_rows {
   // Whether the partition has an indexed event at an offset in [from, to).
   virtual result<bool> has_event_in(std::uint32_t partition, std::uint64_t from, std::uint64_t to) = 0;
 
+  // Contained damage: streams whose next record in the topic did not follow the event before
+  // it (two writers, or a write from outside), frozen at their last good event (their later
+  // records are not indexed, and nothing more is appended to them); and records that are not
+  // events at all (stream empty). (stream, what was found), streams first.
+  virtual bool is_damaged(std::string_view stream) const = 0;
+  virtual result<std::vector<std::pair<std::string, std::string>>> damaged() = 0;
+
   // What one batch adds: events (with the command each belongs to), the outcome of commands
   // (the first recorded for an id stands), state rows, and how far each partition is indexed.
   struct batch {
@@ -78,6 +87,13 @@ class local_store : public state_rows {
     std::vector<state_write> state;
     bool state_included = false;  // `state` holds the rows of every event of the batch
     std::vector<std::pair<std::uint32_t, std::uint64_t>> indexed_through;  // (partition, offset)
+    std::vector<std::pair<std::string, std::string>> damaged_streams;      // (stream, what)
+    struct foreign {
+      std::uint32_t partition;
+      std::uint64_t offset;
+      std::string what;
+    };
+    std::vector<foreign> foreign_records;
   };
   // Writes a batch at once. The state rows go with it only if they were in step with the index
   // (every partition's state position equal to where it was indexed) and the batch includes
