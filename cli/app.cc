@@ -5,6 +5,8 @@
 #include <sodium.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <set>
 #include <ostream>
 
 #include "cli/json.h"
@@ -45,6 +47,8 @@ const std::vector<global_option>& global_options() {
                                           "PREFIXprojector; $SAZESH_KAFKA_PROJECTOR_GROUP)"}, uses::projector},
       {{"json", "", "print JSON instead of text"}, uses::json},
       {{"csv", "", "print query results as CSV"}, uses::csv},
+      {{"server", "URL", "send the command to a running sazesh serve, e.g. http://127.0.0.1:8080 ($SAZESH_SERVER)"}, 0},
+      {{"token", "TOKEN", "with --server: the credential to sign in with ($SAZESH_TOKEN)"}, 0},
       {{"help", "", "show help"}, 0},
   };
   return specs;
@@ -57,14 +61,29 @@ std::vector<option_spec> global_specs(unsigned groups, bool all) {
   return out;
 }
 
+std::optional<command_spec>& serve_spec() {
+  static std::optional<command_spec> spec;
+  return spec;
+}
+
 std::vector<command_spec> build_table() {
   std::vector<command_spec> t;
   add_write_commands(t);
+  add_account_commands(t);
   add_read_commands(t);
   add_query_commands(t);
   add_trust_commands(t);
   add_kafka_commands(t);
   t.push_back(demo_command());
+  if (serve_spec()) t.push_back(*serve_spec());
+  // What `sazesh serve` offers: every command that writes (it takes a command id) but the
+  // local bootstrap, and these reads. The rest hold the folder or the terminal.
+  static const std::set<std::string> reads{"show",  "events", "verify", "case",  "cases",  "scorecard",
+                                           "top",   "queue",  "dossier", "stats", "score", "explain"};
+  for (auto& c : t) {
+    if ((c.globals & uses::command_id) != 0 && c.name != "account-bootstrap") c.over_http = command_spec::http::post;
+    else if (reads.count(c.name) != 0) c.over_http = command_spec::http::get;
+  }
   return t;
 }
 
@@ -175,7 +194,17 @@ std::string random_command_id() {
 
 }  // namespace
 
+const std::vector<command_spec>& commands() { return table(); }
+
+remote_runner& remote() {
+  static remote_runner runner;
+  return runner;
+}
+void set_remote_runner(remote_runner runner) { remote() = std::move(runner); }
+void set_serve_command(command_spec serve) { serve_spec() = std::move(serve); }
+
 result<engine*> session::open_engine() {
+  if (shared_engine) return shared_engine;
   if (engine_) return engine_.get();
   if (fixed_now) clock_ = std::make_unique<fixed_clock>(*fixed_now);
   else clock_ = std::make_unique<system_clock_source>();
@@ -184,6 +213,14 @@ result<engine*> session::open_engine() {
   // folder, and resumes from them at the next open.
   if (writer) writer->local_dir = data_dir / "kafka-state";
   auto log = writer ? open_kafka_log(*writer) : open_embedded_log(data_dir / "log");
+  if (!log && log.error().code() == errc::unavailable && !writer) {
+    // A running `sazesh serve` holds the folder: say where it listens.
+    std::ifstream f(data_dir / "serve.url");
+    std::string url;
+    if (f && std::getline(f, url) && !url.empty())
+      return error(errc::unavailable, log.error().field(),
+                   log.error().rule() + fmt::format("; sazesh serve holds it and listens at {}: send commands there", url));
+  }
   if (!log) return log.error();
   log_ = std::move(*log);
   auto r = rules();
@@ -199,6 +236,7 @@ result<case_rules> session::rules() {
 }
 
 result<event_log*> session::open_log_for_reading() {
+  if (shared_log) return shared_log;
   if (log_) return log_.get();
   if (!follower_) {
     embedded_log_options options;
@@ -212,11 +250,23 @@ result<event_log*> session::open_log_for_reading() {
   return follower_.get();
 }
 
-status session::refresh_projections() {
-  auto log = open_log_for_reading();
-  if (!log) return log.error();
+result<std::unique_ptr<projections::projection_store>> session::open_projections_writer() {
   projections::recover_interrupted_swap(projections_dir());
   auto store = projections::projection_store::open(projections_dir(), projections::store_mode::read_write);
+  if (store || !projections::is_other_row_format(store.error())) return store;
+  auto log = open_log_for_reading();
+  if (!log) return log.error();
+  fmt::print(err, "note: the projections were written in another row format; rebuilding them from the log (once)\n");
+  auto rebuilt = projections::rebuild(**log, projections_dir(), {});
+  if (!rebuilt) return rebuilt.error();
+  return projections::projection_store::open(projections_dir(), projections::store_mode::read_write);
+}
+
+status session::refresh_projections() {
+  if (shared_refresh) return shared_refresh();
+  auto log = open_log_for_reading();
+  if (!log) return log.error();
+  auto store = open_projections_writer();
   if (!store) return store.error();
   projections::projector p(**log, **store);
   auto n = p.catch_up();
@@ -227,6 +277,7 @@ status session::refresh_projections() {
 bool is_retryable(const error& e) { return e.code() == errc::unavailable || e.code() == errc::io; }
 
 int session::fail(const error& e) {
+  last_error = e;
   const bool retry = is_retryable(e);
   if (json) {
     fmt::print(err, "{}\n",
@@ -250,6 +301,8 @@ std::string both_calendars(timestamp_ms t, digits d) {
 }
 
 int print_outcome(session& s, const char* command, const command_outcome& o) {
+  s.last_stream = o.stream;
+  s.last_repeated = o.repeated;
   const auto to_json = [](const std::vector<event_record>& list) {
     json_array events;
     for (const auto& e : list) {
@@ -311,6 +364,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       name = a;
     } else if (name == "business" && a.rfind("--", 0) != 0) {
       name = a;  // "sazesh business explain …" is "sazesh explain …"
+    } else if (name == "account" && a.rfind("--", 0) != 0) {
+      name = "account-" + a;  // "sazesh account create …" is "sazesh account-create …"
     } else {
       rest.push_back(a);
     }
@@ -347,6 +402,38 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       return s.fail(error(errc::invalid_argument, "--" + g.spec.name,
                           fmt::format("is not an option of {} (sazesh {} --help lists the ones it takes)",
                                       spec->name, spec->name)));
+
+  // --server: the command goes to a running `sazesh serve`, which decides who is asking (from
+  // the token) and when (its clock); the options that would say so here are refused.
+  const char* env_server = std::getenv("SAZESH_SERVER");
+  const std::string server_url = globals.has("server") ? globals.get("server") : env_server ? env_server : "";
+  if (globals.has("token") && server_url.empty())
+    return s.fail(error(errc::invalid_argument, "--token", "is taken only with --server"));
+  if (!server_url.empty()) {
+    if (spec->over_http == command_spec::http::none)
+      return s.fail(error(errc::invalid_argument, "--server",
+                          fmt::format("{} is not offered by sazesh serve: run it on the server's machine", spec->name)));
+    for (const char* local : {"as", "now", "data-dir", "kafka", "kafka-prefix", "kafka-config", "kafka-timeout",
+                              "kafka-replication", "kafka-projector-group", "calendar", "rules", "weekend"})
+      if (globals.has(local))
+        return s.fail(error(errc::invalid_argument, std::string("--") + local,
+                            "is not taken with --server: the server's token, clock and settings decide"));
+    if (globals.has("digits")) {
+      const auto& d = globals.get("digits");
+      if (d != "latin" && d != "persian")
+        return s.fail(error(errc::invalid_argument, "--digits", "must be latin or persian"));
+      s.persian_digits_asked = d == "persian";
+    }
+    const char* env_token = std::getenv("SAZESH_TOKEN");
+    const std::string token = globals.has("token") ? globals.get("token") : env_token ? env_token : "";
+    s.command_id = globals.has("command-id") ? globals.get("command-id") : random_command_id();
+    if (s.command_id.empty() || s.command_id.size() > 128)
+      return s.fail(error(errc::invalid_argument, "--command-id", "must be 1-128 characters"));
+    auto parsed = parse_options(spec->options, rest);
+    if (!parsed) return s.fail(parsed.error());
+    if (!remote()) return s.fail(error(errc::invalid_argument, "--server", "is not supported by this build"));
+    return remote()(s, *spec, *parsed, server_url, token);
+  }
 
   const char* env_dir = std::getenv("SAZESH_DATA_DIR");
   s.data_dir = globals.has("data-dir") ? globals.get("data-dir") : (env_dir ? env_dir : "sazesh-data");

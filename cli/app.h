@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/log/event_log.h"
 #include "engine/kafka/kafka_log.h"
+#include "projections/store.h"
 
 namespace sazesh::cli {
 
@@ -43,6 +44,7 @@ class session {
   std::string command_id;                 // --command-id, or a fresh random one
   std::optional<timestamp_ms> fixed_now;  // --now: decide as of this time
   digits jalali_digits = digits::latin;
+  bool persian_digits_asked = false;  // --digits persian was given (sent on to a server)
   // --kafka BOOTSTRAP ($SAZESH_KAFKA): the log is on Kafka instead of in data_dir/log, with
   // --kafka-prefix ($SAZESH_KAFKA_PREFIX) and --kafka-config key=value ($SAZESH_KAFKA_CONFIG,
   // comma-separated) passed to librdkafka. Projections and documents stay in data_dir.
@@ -57,17 +59,33 @@ class session {
   std::filesystem::path calendar_dir;
   std::filesystem::path rules_file;  // --rules, $SAZESH_RULES, or rules/trust-v1.rules
   bool thursday_off = false;
-  event_log* log() { return log_.get(); }
+  event_log* log() { return shared_log ? shared_log : log_.get(); }
   // The log for reading: the engine's if it is open, else a read-only follower, so queries and
   // feeds run while another process writes.
   result<event_log*> open_log_for_reading();
   std::filesystem::path projections_dir() const { return data_dir / "projections"; }
+  // The projections opened for writing; projections of another row format (written by an
+  // older version) are first rebuilt from the log, with a note on stderr.
+  result<std::unique_ptr<projections::projection_store>> open_projections_writer();
   // Brings the projections up to the end of the log, unless another projector holds them
   // (errc::unavailable: that one keeps them current).
   status refresh_projections();
 
   // Prints a one-line error (JSON on --json) and returns the exit code for it.
   int fail(const error& e);
+  // The error fail() reported last (the HTTP service answers with it).
+  std::optional<error> last_error;
+  // The stream the last command printed acted on (print_outcome), and whether it was a repeat.
+  std::string last_stream;
+  bool last_repeated = false;
+
+  // Set by `sazesh serve` for each request: the engine and log the service holds (shared by
+  // every request, never opened or closed by the session) and how it brings its projections up.
+  engine* shared_engine = nullptr;
+  event_log* shared_log = nullptr;
+  std::function<status()> shared_refresh;
+  // If-Match over HTTP: the version the client read of the case it acts on.
+  std::optional<stream_version> if_version;
 
  private:
   std::unique_ptr<clock> clock_;
@@ -103,6 +121,9 @@ struct command_spec {
   std::vector<option_spec> options;
   std::function<int(session&, const parsed_args&)> run;
   unsigned globals = 0;  // the groups of global options it takes (uses::…)
+  // How `sazesh serve` offers it: GET /v1/NAME (reads), POST /v1/NAME (writes), or not at all
+  // (commands that hold the folder or the terminal: tick, project, rebuild, demo …).
+  enum class http { none, get, post } over_http = http::none;
 };
 
 // Runs one invocation, e.g. {"file", "--business", "shop.ir", …}.
@@ -114,9 +135,29 @@ void add_read_commands(std::vector<command_spec>& out);
 void add_query_commands(std::vector<command_spec>& out);
 void add_trust_commands(std::vector<command_spec>& out);
 void add_kafka_commands(std::vector<command_spec>& out);
+void add_account_commands(std::vector<command_spec>& out);
+// The whole table, in the order help lists it (`sazesh serve` adds itself at the end).
+const std::vector<command_spec>& commands();
+void set_serve_command(command_spec serve);
+// How a command given --server is sent (serve/client.cc): the command, its parsed options, the
+// server's URL and the bearer token (may be empty); prints what the server answered and returns
+// the exit code the command would have had locally.
+using remote_runner = std::function<int(session&, const command_spec&, const parsed_args&, const std::string& url,
+                                        const std::string& token)>;
+void set_remote_runner(remote_runner runner);
 // `subscribe` on Kafka: the agency's topic through a consumer group (cli/kafka_commands.cc).
 int subscribe_kafka(session& s, const parsed_args& a);
 command_spec demo_command();
+
+// One page of an agency's feed on the log (not its Kafka topic): the JSON line of every event
+// from `from` (at most `limit` events read) that concerns the agency, with the dossier as it
+// stands; `next` is where the following page starts.
+struct feed_page {
+  std::vector<std::string> lines;
+  log_position next;
+  std::size_t read = 0;  // events read (a page that read `limit` may have more after it)
+};
+result<feed_page> agency_feed_page(session& s, const std::string& agency, log_position from, std::size_t limit);
 
 // Prints the events a command wrote (or the first run's, for a repeated command id).
 int print_outcome(session& s, const char* command, const command_outcome& o);

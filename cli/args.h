@@ -28,6 +28,8 @@ class parsed_args {
   std::optional<std::string> maybe(std::string_view name) const;
   const std::vector<std::string>& all(std::string_view name) const;
   void add(const std::string& name, std::string value) { values_[name].push_back(std::move(value)); }
+  // Every option given, by name, with its values in order.
+  const std::map<std::string, std::vector<std::string>>& values() const { return values_; }
 
  private:
   std::map<std::string, std::vector<std::string>> values_;

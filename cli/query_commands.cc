@@ -145,7 +145,7 @@ table scorecards_table(const std::vector<pj::scorecard>& cards) {
 int project(session& s, const parsed_args& a) {
   auto log = s.open_log_for_reading();
   if (!log) return s.fail(log.error());
-  auto store = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_write);
+  auto store = s.open_projections_writer();
   if (!store) return s.fail(store.error());
   pj::projector p(**log, **store);
   const std::uint32_t partitions = (*log)->partitions();
@@ -233,7 +233,7 @@ int rebuild_cmd(session& s, const parsed_args&) {
   std::string live_digest;
   std::vector<std::uint64_t> live_positions;  // per partition
   {
-    auto live = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_write);
+    auto live = s.open_projections_writer();
     if (!live) return s.fail(live.error());
     pj::projector p(**log, **live);
     if (auto n = p.catch_up(); !n) return s.fail(n.error());
@@ -296,6 +296,8 @@ int cases_cmd(session& s, const parsed_args& a) {
   }
   if (a.has("business")) f.business = a.get("business");
   if (a.has("agency")) f.agency = a.get("agency");
+  if (a.has("consumer")) f.consumer = a.get("consumer");
+  if (a.has("mediator")) f.mediator = a.get("mediator");
   if (a.has("category")) {
     auto c = parse_category("category", a.get("category"));
     if (!c) return s.fail(c.error());
@@ -481,6 +483,37 @@ int stats_cmd(session& s, const parsed_args& a) {
   return exit_ok;
 }
 
+}  // namespace
+
+result<feed_page> agency_feed_page(session& s, const std::string& agency, log_position from, std::size_t limit) {
+  auto log = s.open_log_for_reading();
+  if (!log) return log.error();
+  auto batch = (*log)->read_all(from, limit);
+  if (!batch) return batch.error();
+  feed_page page{{}, from, batch->size()};
+  for (const auto& st : *batch) {
+    page.next = log_position(st.position.value() + 1);
+    auto r = decode(st.bytes);
+    if (!r) return error(errc::corrupt, "log", fmt::format("position {}: {}", st.position.value(), r.error().message()));
+    const auto concerned = agencies_concerned(*r);
+    if (std::find(concerned.begin(), concerned.end(), agency) == concerned.end()) continue;
+    // The dossier as of now, from the projections brought up to this event at least.
+    std::string dossier_json = "null";
+    if (auto st2 = s.refresh_projections(); st2 || st2.error().code() != errc::corrupt) {
+      if (auto store = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only)) {
+        if (auto b = pj::dossier(**store, agency, r->stream)) dossier_json = bundle_json(*b, s);
+      }
+    }
+    page.lines.push_back(json_object().field("position", st.position.value()).field("agency", agency)
+                             .field("case", r->stream).field("type", fb::EnumNameEvent(r->payload.type))
+                             .field("summary", describe(*r)).raw("event", envelope_to_json(st.bytes))
+                             .raw("dossier", dossier_json).str());
+  }
+  return page;
+}
+
+namespace {
+
 int subscribe_cmd(session& s, const parsed_args& a) {
   const std::string agency = a.get("agency");
   if (!reads_agency_files(s, agency))
@@ -498,30 +531,13 @@ int subscribe_cmd(session& s, const parsed_args& a) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   for (;;) {
-    auto batch = (*log)->read_all(from, 1024);
-    if (!batch) return s.fail(batch.error());
-    bool any_concern = false;
-    for (const auto& st : *batch) {
-      from = log_position(st.position.value() + 1);
-      auto r = decode(st.bytes);
-      if (!r) return s.fail(error(errc::corrupt, "log", fmt::format("position {}: {}", st.position.value(), r.error().message())));
-      const auto concerned = agencies_concerned(*r);
-      if (std::find(concerned.begin(), concerned.end(), agency) == concerned.end()) continue;
-      any_concern = true;
-      // The dossier as of now, from the projections brought up to this event at least.
-      std::string dossier_json = "null";
-      if (auto st2 = s.refresh_projections(); st2 || st2.error().code() != errc::corrupt) {
-        if (auto store = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only)) {
-          if (auto b = pj::dossier(**store, agency, r->stream)) dossier_json = bundle_json(*b, s);
-        }
-      }
-      fmt::print(s.out, "{}\n", json_object().field("position", st.position.value()).field("agency", agency)
-                                    .field("case", r->stream).field("type", fb::EnumNameEvent(r->payload.type))
-                                    .field("summary", describe(*r)).raw("event", envelope_to_json(st.bytes))
-                                    .raw("dossier", dossier_json).str());
-    }
-    if (any_concern) s.out.flush();
-    if (batch->size() == 1024) continue;
+    auto page = agency_feed_page(s, agency, from, 1024);
+    if (!page) return s.fail(page.error());
+    for (const auto& line : page->lines) fmt::print(s.out, "{}\n", line);
+    if (!page->lines.empty()) s.out.flush();
+    const bool full = page->read == 1024;
+    from = page->next;
+    if (full) continue;
     if (!a.has("follow") || interrupted) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -544,7 +560,8 @@ void add_query_commands(std::vector<command_spec>& t) {
                uses::query});
   t.push_back({"cases", q, "cases filtered by status, business, agency, category, filing date, overdue",
                {{"status", "STATUS", "current status"}, {"business", "SEAL", "the business"},
-                {"agency", "AGENCY", "held by this agency"}, {"category", "CATEGORY", "the category"},
+                {"agency", "AGENCY", "held by this agency"}, {"consumer", "U-ID", "filed by this consumer"},
+                {"mediator", "M-ID", "assigned to this mediator now"}, {"category", "CATEGORY", "the category"},
                 {"from", "DATE", "filed on or after"}, {"to", "DATE", "filed before"},
                 {"overdue", "", "open cases with a deadline already passed"}, {"limit", "N", "at most N rows (default 1000)"}},
                cases_cmd, uses::query | uses::clock});

@@ -8,6 +8,7 @@
 #include "cli/app.h"
 #include "engine/domain/decide.h"
 #include "engine/log/document_store.h"
+#include "engine/record/hash.h"
 #include "engine/domain/validation.h"
 
 namespace sazesh::cli {
@@ -48,8 +49,29 @@ result<std::vector<std::string>> split_list(const std::string& text) {
   return out;
 }
 
+// "sha256:HEX" or "sha256:HEX/NAME": a document already in the store (uploaded to the service).
+bool is_stored_reference(const std::string& path) { return path.rfind("sha256:", 0) == 0; }
+
+result<document_input> stored_reference(session& s, std::string_view field, fb::DocumentKind kind, const std::string& ref) {
+  const std::string rest = ref.substr(7);
+  const auto slash = rest.find('/');
+  const std::string hex = rest.substr(0, slash);
+  const std::string name = slash == std::string::npos ? hex : rest.substr(slash + 1);
+  const std::string raw = from_hex(hex);
+  if (raw.size() != 32 || name.empty() || name.size() > 200)
+    return error(errc::invalid_argument, std::string(field), "must be sha256: and 64 hex digits, then /NAME if you like");
+  document_store store(s.data_dir / "documents");
+  if (!store.contains(raw))
+    return error(errc::not_found, std::string(field), fmt::format("no uploaded document sha256:{}", hex));
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(store.path_of(raw), ec);
+  if (ec) return error(errc::io, std::string(field), "the stored document cannot be read");
+  return document_input{kind, raw, name, size};
+}
+
 result<document_input> store_document(session& s, std::string_view field, fb::DocumentKind kind,
                                       const std::string& path, std::vector<stored_document>& added) {
+  if (is_stored_reference(path)) return stored_reference(s, field, kind, path);
   document_store store(s.data_dir / "documents");
   auto d = store.put_file(path, field);
   if (!d) return d.error();
@@ -60,6 +82,13 @@ result<document_input> store_document(session& s, std::string_view field, fb::Do
 }
 
 int run_write(session& s, const parsed_args& args, const builder& build) {
+  // Files are checked before the folder is opened: a directory, a FIFO, a device or a file too
+  // big is refused at once, holding nothing.
+  for (const auto& d : args.all("document"))
+    if (const auto eq = d.find('='); eq != std::string::npos && !is_stored_reference(d.substr(eq + 1)))
+      if (auto c = check_document_file(d.substr(eq + 1), "document"); !c) return s.fail(c.error());
+  if (args.has("file") && !is_stored_reference(args.get("file")))
+    if (auto c = check_document_file(args.get("file"), "file"); !c) return s.fail(c.error());
   auto eng = s.open_engine();
   if (!eng) return s.fail(eng.error());
   std::vector<stored_document> added;
@@ -77,7 +106,7 @@ int run_write(session& s, const parsed_args& args, const builder& build) {
     discard();
     return s.fail(error(errc::invalid_argument, "--as", "is required: say who is acting, e.g. --as consumer:U-3F9K2Q7A"));
   }
-  auto out = (*eng)->execute(who, s.command_id, *cmd);
+  auto out = (*eng)->execute(who, s.command_id, *cmd, s.if_version);
   if (!out) {
     discard();
     return s.fail(out.error());
@@ -145,7 +174,7 @@ void add_write_commands(std::vector<command_spec>& t) {
        {"category", "CATEGORY", "non_delivery, defective, not_as_described, refund_refused, warranty, pricing, fraud, privacy, service, other", true},
        {"description", "TEXT", "what happened", true},
        {"remedy", "REMEDY", "what is asked for: refund, replacement, repair, delivery, partial_refund, compensation, apology, other (default refund)"},
-       {"document", "KIND=PATH", "attach a file as a document kind (invoice, payment_receipt, photo, …)", false, true}},
+       {"document", "KIND=PATH", "attach a file as a document kind (invoice, payment_receipt, photo, …); PATH may be sha256:HEX/NAME, a document already uploaded", false, true}},
       [](session& s, const parsed_args& a, std::vector<stored_document>& added) -> result<command> {
         file_case f;
         f.business = a.get("business");
@@ -171,7 +200,7 @@ void add_write_commands(std::vector<command_spec>& t) {
       });
   add(t, "attach", filing, "attach a document to a case (consumer or business)",
       {case_opt, {"kind", "KIND", "invoice, payment_receipt, photo, tracking_record, correspondence, warranty_card, contract, identity, other", true},
-       {"file", "PATH", "the file", true}},
+       {"file", "PATH", "the file, or sha256:HEX/NAME: a document already uploaded (POST /v1/documents)", true}},
       [](session& s, const parsed_args& a, std::vector<stored_document>& added) -> result<command> {
         TRY_ASSIGN(kind, parse_document_kind("kind", a.get("kind")));
         TRY_ASSIGN(doc, store_document(s, "file", kind, a.get("file"), added));

@@ -68,6 +68,8 @@ std::vector<std::string> agencies_concerned(const event_record& e) {
     case fb::Event_MediatorRegistered:
     case fb::Event_SealRestricted:
     case fb::Event_SealReinstated:
+    case fb::Event_CredentialIssued:
+    case fb::Event_CredentialRevoked:
     case fb::Event_CaseFiled:
     case fb::Event_DocumentAttached:
     case fb::Event_DocumentsRequested:

@@ -85,8 +85,12 @@ class engine {
   // that are already due are applied first (as the scheduler's own command), so the command is
   // decided on the case as it stands at the clock's time. Command ids starting "deadline:" are
   // the scheduler's; a command id already used by another actor is refused.
+  //
+  // With `if_version`, a command on a case is refused (errc::conflict, field "If-Match") unless
+  // the case is at that version when the command is decided: optimistic concurrency for clients
+  // that decided on what they read.
   result<command_outcome> execute(const actor& who, const std::string& command_id,
-                                  const command& cmd);
+                                  const command& cmd, std::optional<stream_version> if_version = std::nullopt);
 
   // Turns every deadline due at the clock's time into its events, then applies the seal policy
   // of the trust rules to the businesses whose score changed (and a rolling share of the

@@ -347,8 +347,10 @@ result<world> state_store::load_all() {
             w.businesses.emplace(id, std::move(x));
           } else if constexpr (std::is_same_v<T, agency_state>) {
             w.agencies.emplace(id, std::move(x));
-          } else {
+          } else if constexpr (std::is_same_v<T, mediator_state>) {
             w.mediators.emplace(id, std::move(x));
+          } else {
+            w.credentials.emplace(id, std::move(x));
           }
         },
         *p);

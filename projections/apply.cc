@@ -26,13 +26,14 @@ auto derive_inputs(const case_row& r) {
     earliest = s.deadlines.front().due;
     for (const auto& dl : s.deadlines) earliest = std::min(*earliest, dl.due);
   }
-  return std::make_tuple(s.status, s.business_id, s.category, s.filed_at, s.agency_id, earliest, outcome_of(r));
+  return std::make_tuple(s.status, s.business_id, s.category, s.filed_at, s.agency_id, earliest, outcome_of(r),
+                         s.consumer_id, s.mediator_id);
 }
 
 using inputs = decltype(derive_inputs(std::declval<const case_row&>()));
 
 derived derive(const inputs& in, const std::string& id) {
-  const auto& [status, business_id, category_value, filed_at, agency_id, earliest, outcome] = in;
+  const auto& [status, business_id, category_value, filed_at, agency_id, earliest, outcome, consumer_id, mediator_id] = in;
   derived d;
   const std::string month = filing_month(filed_at);
   const std::string category = fb::EnumNameCategory(category_value);
@@ -43,6 +44,8 @@ derived derive(const inputs& in, const std::string& id) {
   d.index_keys.insert(keys::by_time("xf", static_cast<std::uint64_t>(filed_at), id));
   if (status == case_status::referred && !agency_id.empty()) d.index_keys.insert(keys::index("xa", agency_id, id));
   if (earliest) d.index_keys.insert(keys::by_time("xd", static_cast<std::uint64_t>(*earliest), id));
+  d.index_keys.insert(keys::index("xu", consumer_id, id));
+  if (!mediator_id.empty()) d.index_keys.insert(keys::index("xe", mediator_id, id));
   d.stats.insert({"month", month});
   d.stats.insert({"category", category});
   d.stats.insert({"status", to_string(status)});
@@ -263,7 +266,8 @@ status apply_party(change_set& kv, const event_record& e) {
 bool is_party_event(fb::Event t) {
   return t == fb::Event_ConsumerRegistered || t == fb::Event_BusinessRegistered ||
          t == fb::Event_AgencyRegistered || t == fb::Event_MediatorRegistered ||
-         t == fb::Event_SealRestricted || t == fb::Event_SealReinstated;
+         t == fb::Event_SealRestricted || t == fb::Event_SealReinstated ||
+         t == fb::Event_CredentialIssued || t == fb::Event_CredentialRevoked;  // (kept by the engine only)
 }
 
 }  // namespace

@@ -50,6 +50,8 @@ bool matches(const case_row& r, const case_filter& f) {
   const case_state& s = r.state;
   if (f.status && s.status != *f.status) return false;
   if (f.business && s.business_id != *f.business) return false;
+  if (f.consumer && s.consumer_id != *f.consumer) return false;
+  if (f.mediator && s.mediator_id != *f.mediator) return false;
   if (f.agency && (s.status != case_status::referred || s.agency_id != *f.agency)) return false;
   if (f.category && s.category != *f.category) return false;
   if (f.filed_from && s.filed_at < *f.filed_from) return false;
@@ -85,6 +87,8 @@ result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter&
     if (*ids) narrowest = std::move(**ids);
     return ok;
   };
+  if (f.consumer) SAZESH_PJ_TRY(consider(keys::index_prefix("xu", *f.consumer)));
+  if (f.mediator) SAZESH_PJ_TRY(consider(keys::index_prefix("xe", *f.mediator)));
   if (f.agency) SAZESH_PJ_TRY(consider(keys::index_prefix("xa", *f.agency)));
   if (f.business) SAZESH_PJ_TRY(consider(keys::index_prefix("xb", *f.business)));
   if (f.status) SAZESH_PJ_TRY(consider(keys::index_prefix("xs", to_string(*f.status))));

@@ -21,6 +21,8 @@ struct case_filter {
   std::optional<case_status> status;
   std::optional<std::string> business;
   std::optional<std::string> agency;       // cases held by it now
+  std::optional<std::string> consumer;     // filed by this consumer
+  std::optional<std::string> mediator;     // assigned to this mediator now
   std::optional<fb::Category> category;
   std::optional<timestamp_ms> filed_from;  // inclusive
   std::optional<timestamp_ms> filed_to;    // exclusive

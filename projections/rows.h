@@ -33,7 +33,7 @@
 
 namespace sazesh::projections {
 
-inline constexpr std::uint32_t row_format_version = 1;
+inline constexpr std::uint32_t row_format_version = 2;
 
 struct case_row {
   case_state state;
@@ -127,7 +127,8 @@ std::string dossier(std::string_view agency_id, std::string_view case_id);
 std::string dossier_prefix(std::string_view agency_id);
 std::string stat(std::string_view dimension, std::string_view value);
 std::string stat_prefix(std::string_view dimension);
-// Index keys: `index` is "xs", "xb", "xa", "xc", "xm"; the value part ends with 0.
+// Index keys: `index` is "xs" (status), "xb" (business), "xa" (agency), "xc" (category), "xm"
+// (month), "xu" (consumer), "xe" (mediator); the value part ends with 0.
 std::string index(std::string_view index, std::string_view value, std::string_view case_id);
 std::string index_prefix(std::string_view index, std::string_view value);
 std::string by_time(std::string_view index, std::uint64_t t, std::string_view case_id);  // "xf", "xd"

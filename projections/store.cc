@@ -262,7 +262,7 @@ result<std::unique_ptr<projection_store>> open_generation(const fs::path& path, 
     auto existing = store->get(fmt_key);
     if (!existing) return existing.error();
     if (*existing && decode_u64(**existing) != row_format_version)
-      return error(errc::corrupt, "projections", "written in another row format; rebuild them (sazesh rebuild)");
+      return error(errc::corrupt, "projections", std::string(other_row_format_rule));
     if (!*existing) {
       change_set c(*store);
       c.put(fmt_key, encode_u64(row_format_version));

@@ -31,6 +31,12 @@ enum class store_mode {
   bulk_load,   // a rebuild into a fresh folder: no write-ahead log, flushed on close
 };
 
+// What open() answers (errc::corrupt, field "projections") for projections written in another
+// row format than this version's: they are derived data, so the remedy is a rebuild from the log
+// (cli::session::open_projections_writer does it by itself).
+inline constexpr std::string_view other_row_format_rule = "written in another row format; rebuild them (sazesh rebuild)";
+inline bool is_other_row_format(const error& e) { return e.code() == errc::corrupt && e.rule() == other_row_format_rule; }
+
 class projection_store : public kv_reader {
  public:
   static result<std::unique_ptr<projection_store>> open(const std::filesystem::path& folder,

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "cli/app.h"
+#include "engine/log/document_store.h"
 #include "engine/log/event_log.h"
 #include "engine/time/calendar.h"
 #include "tests/temp_dir.h"
@@ -153,6 +155,7 @@ std::vector<cli::command_spec> known_specs() {
   cli::add_query_commands(t);
   cli::add_trust_commands(t);
   cli::add_kafka_commands(t);
+  cli::add_account_commands(t);
   t.push_back(cli::demo_command());
   return t;
 }
@@ -562,6 +565,52 @@ TEST_CASE("a write while another writer holds the folder exits 75: retry it, not
   const auto after = s.ws.run("", {"events", "--all"});
   REQUIRE(after.code == 0);
   CHECK(after.out == before.out);
+}
+
+TEST_CASE("a document must be a regular file within the size limit, refused before the folder is opened") {
+  scenario s;
+  const auto before = s.ws.run("", {"events", "--all"});
+  REQUIRE(before.code == 0);
+  const auto fifo = s.ws.dir.path() / "pipe";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  const auto big = s.ws.dir.path() / "big.pdf";
+  std::filesystem::resize_file(s.ws.file("big.pdf", "x"), max_document_bytes + 1);
+  const std::string consumer = "consumer:" + s.consumer;
+  for (const std::string& path : std::vector<std::string>{s.ws.dir.path().string(), fifo.string(), "/dev/zero", big.string()}) {
+    CAPTURE(path);
+    auto attach = s.ws.run(consumer, {"attach", "--case", s.case_id, "--kind", "photo", "--file", path});
+    CHECK(attach.code == 1);
+    check_one_error_line(attach, "file");
+    auto filed = s.ws.run(consumer, {"file", "--business", "1001", "--order-ref", "KL-9", "--purchase-date", "1405/09/01",
+                                     "--amount", "1000", "--category", "other", "--description", "x", "--document",
+                                     "photo=" + path});
+    CHECK(filed.code == 1);
+    check_one_error_line(filed, "document");
+  }
+  // Even while another process holds the folder, the answer is about the file, at once.
+  {
+    auto holder = open_embedded_log(s.ws.dir.path() / "log");
+    REQUIRE(holder);
+    auto attach = s.ws.run(consumer, {"attach", "--case", s.case_id, "--kind", "photo", "--file", fifo.string()});
+    CHECK(attach.code == 1);
+    check_one_error_line(attach, "file");
+  }
+  const auto after = s.ws.run("", {"events", "--all"});
+  CHECK(after.out == before.out);
+}
+
+TEST_CASE("text refuses bidirectional overrides and isolates, and C0 and C1 controls but newline") {
+  scenario s;
+  const std::string consumer = "consumer:" + s.consumer;
+  for (const std::string& bad : std::vector<std::string>{std::string("invoice\u202Efdp.exe"), std::string("a\u2066b\u2069"),
+                                std::string("a\u202Ab"), std::string("tab\there"), std::string("c1\u0085x"),
+                                std::string("bell\x07")}) {
+    CAPTURE(bad);
+    auto r = s.ws.run(consumer, {"message", "--case", s.case_id, "--text", bad});
+    CHECK(r.code == 1);
+    check_one_error_line(r, "text");
+  }
+  CHECK(s.ws.run(consumer, {"message", "--case", s.case_id, "--text", "سطر اول\nسطر دوم \u200c نیم‌فاصله"}).code == 0);
 }
 
 TEST_CASE("tick from the command line applies deadlines once") {

@@ -271,8 +271,20 @@ TEST_CASE("the description is UTF-8 text without control characters") {
     f.description = "";
     CHECK_REFUSED(s.when(s.alice, f), errc::invalid_argument, "description", "required");
   }
-  SUBCASE("Persian text with newline and tab is fine") {
-    f.description = "سلام\nکالا\tخراب بود";
+  SUBCASE("tab, like every C0 control but newline") {
+    f.description = "کالا\tخراب بود";
+    CHECK_REFUSED(s.when(s.alice, f), errc::invalid_argument, "description", "control characters");
+  }
+  SUBCASE("a C1 control (U+0085)") {
+    f.description = "کالا\u0085خراب";
+    CHECK_REFUSED(s.when(s.alice, f), errc::invalid_argument, "description", "control characters");
+  }
+  SUBCASE("a right-to-left override (U+202E) that would show invoice\u202Efdp.exe as invoiceexe.pdf") {
+    f.description = "invoice\u202Efdp.exe";
+    CHECK_REFUSED(s.when(s.alice, f), errc::invalid_argument, "description", "bidirectional");
+  }
+  SUBCASE("Persian text with newline and zero-width non-joiner is fine") {
+    f.description = "سلام\nکالا خراب بود و نیم\u200cفاصله دارد";
     CHECK(names(s.when(s.alice, f)) == "CaseFiled");
   }
 }

@@ -91,6 +91,12 @@ struct withdraw_case { std::string case_id, reason; };
 struct rate_case { std::string case_id; int stars = 0; bool resolved = false; std::string comment; };
 struct reopen_case { std::string case_id, reason; };
 
+// ---- Credentials ----
+// A credential lets whoever holds its secret act as `role`:`actor_id`; the command carries only
+// the secret's hash (32 raw bytes, engine/domain/credentials.h makes both).
+struct issue_credential { std::string key_id; fb::Role role = fb::Role_consumer; std::string actor_id, secret_hash, label; };
+struct revoke_credential { std::string key_id, reason; };
+
 // The scheduler's command: turn every deadline of one case that is due into its events.
 struct apply_deadlines { std::string case_id; };
 
@@ -100,7 +106,8 @@ using command = std::variant<
     respond, post_message, make_offer, accept_offer, reject_offer, mark_remedy_fulfilled,
     confirm_remedy, report_remedy_not_fulfilled, request_mediation, assign_mediator,
     propose_settlement, conclude_mediation, refer_case, acknowledge_referral, extend_referral,
-    transfer_referral, decide_referral, withdraw_case, rate_case, reopen_case, apply_deadlines>;
+    transfer_referral, decide_referral, withdraw_case, rate_case, reopen_case, apply_deadlines,
+    issue_credential, revoke_credential>;
 
 // A short name for messages and logs, e.g. "accept_offer".
 const char* command_name(const command& c);

@@ -17,8 +17,9 @@ result<decision> decide(const world& state, const actor& who, const command& cmd
     return refuse(errc::unauthorized, "actor",
                   fmt::format("{}s read and never write", role_name(who.role)));
   if (who.role == fb::Role_system && !std::holds_alternative<apply_deadlines>(cmd) &&
-      !std::holds_alternative<restrict_seal>(cmd) && !std::holds_alternative<reinstate_seal>(cmd))
-    return refuse(errc::unauthorized, "actor", "the system only applies deadlines and seal policy");
+      !std::holds_alternative<restrict_seal>(cmd) && !std::holds_alternative<reinstate_seal>(cmd) &&
+      !std::holds_alternative<issue_credential>(cmd))
+    return refuse(errc::unauthorized, "actor", "the system only applies deadlines and seal policy, and issues credentials");
   if (who.id.empty() && !std::holds_alternative<register_consumer>(cmd))
     return refuse(errc::invalid_argument, "actor", "must name who is acting (role:id)");
   return std::visit([&](const auto& c) { return detail::handle(cx, c); }, cmd);

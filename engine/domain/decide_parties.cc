@@ -139,4 +139,75 @@ result<decision> handle(const context& cx, const reinstate_seal& c) {
   return decision{c.business_id, (*b)->head.version, std::move(out)};
 }
 
+// ---- Credentials -----------------------------------------------------------------------------
+
+namespace {
+
+
+// The party a credential would act for must exist; staff ids are names an operator chooses.
+status check_credential_actor(const context& cx, fb::Role role, const std::string& id) {
+  const auto missing = [&](const char* kind) {
+    return refuse(errc::not_found, "actor_id", fmt::format("no registered {} {}", kind, id));
+  };
+  switch (role) {
+    case fb::Role_consumer: return cx.w.find_consumer(id) ? status(ok) : missing("consumer");
+    case fb::Role_business: return cx.w.find_business(id) ? status(ok) : missing("business");
+    case fb::Role_agency: return cx.w.find_agency(id) ? status(ok) : missing("agency");
+    case fb::Role_mediator: return cx.w.find_mediator(id) ? status(ok) : missing("mediator");
+    case fb::Role_operator_:
+    case fb::Role_auditor:
+    case fb::Role_analyst:
+      if (id.size() < 2 || id.size() > 40 || id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+        return refuse(errc::invalid_argument, "actor_id", "must be 2-40 lower-case letters, digits or '-'");
+      return ok;
+    case fb::Role_system: break;
+  }
+  return refuse(errc::invalid_argument, "role", "must be consumer, business, operator, mediator, agency, auditor or analyst");
+}
+
+}  // namespace
+
+result<decision> handle(const context& cx, const issue_credential& c) {
+  // Operators issue credentials to anyone; a party (or staff member) issues more of its own.
+  const bool for_self = cx.who.role == c.role && cx.who.id == c.actor_id && !cx.who.id.empty();
+  if (cx.who.role != fb::Role_operator_ && cx.who.role != fb::Role_system && !for_self)
+    return refuse(errc::unauthorized, "actor",
+                  fmt::format("a {} may issue credentials only for itself", role_name(cx.who.role)));
+  if (c.key_id.size() != 12 || c.key_id.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return refuse(errc::invalid_argument, "key_id", "must be 12 lower-case hex digits");
+  if (c.role == fb::Role_system || c.role > fb::Role_MAX)
+    return refuse(errc::invalid_argument, "role", "must be consumer, business, operator, mediator, agency, auditor or analyst");
+  SAZESH_CHECK(check_credential_actor(cx, c.role, c.actor_id));
+  if (c.secret_hash.size() != 32)
+    return refuse(errc::invalid_argument, "secret_hash", "must be 32 bytes");
+  SAZESH_CHECK(check_text("label", c.label, 0, max_name));
+  std::string stream = "K-" + c.key_id;
+  if (cx.w.find_party(stream) != nullptr)
+    return refuse(errc::already_exists, "key_id", fmt::format("credential {} exists", c.key_id));
+  fb::CredentialIssuedT e;
+  e.role = c.role;
+  e.actor_id = c.actor_id;
+  e.secret_hash.assign(c.secret_hash.begin(), c.secret_hash.end());
+  e.label = c.label;
+  event_list out;
+  out.push_back(make(std::move(e)));
+  return decision{std::move(stream), stream_version(0), std::move(out)};
+}
+
+result<decision> handle(const context& cx, const revoke_credential& c) {
+  const credential_state* k = cx.w.find_credential("K-" + c.key_id);
+  if (k == nullptr) return refuse(errc::not_found, "key_id", fmt::format("no credential {}", c.key_id));
+  const bool own = cx.who.role == k->role && cx.who.id == k->actor_id;
+  if (cx.who.role != fb::Role_operator_ && cx.who.role != fb::Role_system && !own)
+    return refuse(errc::unauthorized, "actor",
+                  fmt::format("a {} may revoke only its own credentials", role_name(cx.who.role)));
+  if (k->revoked) return refuse(errc::wrong_state, "key_id", fmt::format("credential {} is already revoked", c.key_id));
+  SAZESH_CHECK(check_text("reason", c.reason, 1, max_reason));
+  fb::CredentialRevokedT e;
+  e.reason = c.reason;
+  event_list out;
+  out.push_back(make(std::move(e)));
+  return decision{k->id, k->head.version, std::move(out)};
+}
+
 }  // namespace sazesh::detail

@@ -110,5 +110,7 @@ result<decision> handle(const context& cx, const withdraw_case& c);
 result<decision> handle(const context& cx, const rate_case& c);
 result<decision> handle(const context& cx, const reopen_case& c);
 result<decision> handle(const context& cx, const apply_deadlines& c);
+result<decision> handle(const context& cx, const issue_credential& c);
+result<decision> handle(const context& cx, const revoke_credential& c);
 
 }  // namespace sazesh::detail

@@ -54,6 +54,8 @@ std::string event_title(const fb::EventUnion& e) {
     case fb::Event_MediatorRegistered: return "mediator registered";
     case fb::Event_SealRestricted: return "seal restricted";
     case fb::Event_SealReinstated: return "seal reinstated";
+    case fb::Event_CredentialIssued: return "credential issued";
+    case fb::Event_CredentialRevoked: return "credential revoked";
     case fb::Event_CaseFiled: return "complaint filed";
     case fb::Event_DocumentAttached: return "document attached";
     case fb::Event_DocumentsRequested: return "documents requested";
@@ -108,6 +110,11 @@ std::string describe(const event_record& r) {
       const auto& s = *e.AsSealReinstated();
       return title + quoted(s.reason) + (s.rule.empty() ? "" : " by rule " + s.rule);
     }
+    case fb::Event_CredentialIssued: {
+      const auto& k = *e.AsCredentialIssued();
+      return fmt::format("{} to {}:{}{}", title, role_name(k.role), k.actor_id, k.label.empty() ? "" : " (" + k.label + ")");
+    }
+    case fb::Event_CredentialRevoked: return title + quoted(e.AsCredentialRevoked()->reason);
     case fb::Event_CaseFiled: {
       const auto& f = *e.AsCaseFiled();
       return fmt::format("{} against {}: {} on order {}, {}, asks for {}{}", title, f.business_id,

@@ -87,6 +87,8 @@ std::optional<score_kind> score_kind_of(const fb::EventUnion& e) {
     case fb::Event_ReferralOverdue:
     case fb::Event_CaseClosed:
     case fb::Event_CaseWithdrawn:
+    case fb::Event_CredentialIssued:
+    case fb::Event_CredentialRevoked:
       return std::nullopt;
   }
   return std::nullopt;
@@ -276,6 +278,8 @@ void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time, fb::
     case fb::Event_MediatorRegistered:
     case fb::Event_SealRestricted:
     case fb::Event_SealReinstated:
+    case fb::Event_CredentialIssued:
+    case fb::Event_CredentialRevoked:
       break;  // not case events
   }
 }
@@ -315,6 +319,19 @@ void evolve(world& w, const event_record& r) {
       // whatever it cites, so the policy never lifts it.
       b.restriction_rule = b.restricted && r.by.role == fb::Role_system ? e.AsSealRestricted()->rule : "";
       b.head = head;
+      return;
+    }
+    case fb::Event_CredentialIssued: {
+      const auto& k = *e.AsCredentialIssued();
+      w.credentials[r.stream] = credential_state{
+          r.stream, k.role, k.actor_id, std::string(k.secret_hash.begin(), k.secret_hash.end()), k.label, false, head};
+      return;
+    }
+    case fb::Event_CredentialRevoked: {
+      w.find_credential(r.stream);  // a partial world loads it first
+      auto& k = w.credentials[r.stream];
+      k.revoked = true;
+      k.head = head;
       return;
     }
     case fb::Event_NONE:

@@ -63,7 +63,8 @@ const case_state* world::find_case(const std::string& id) const {
 
 void world::load_party(const std::string& id) const {
   if (source == nullptr || absent_parties.count(id)) return;
-  if (consumers.count(id) || businesses.count(id) || agencies.count(id) || mediators.count(id)) return;
+  if (consumers.count(id) || businesses.count(id) || agencies.count(id) || mediators.count(id) || credentials.count(id))
+    return;
   auto loaded = source->load_party(id);
   if (!loaded) {
     absent_parties.insert(id);
@@ -75,7 +76,8 @@ void world::load_party(const std::string& id) const {
         if constexpr (std::is_same_v<T, consumer_state>) consumers.emplace(id, std::move(p));
         else if constexpr (std::is_same_v<T, business_state>) businesses.emplace(id, std::move(p));
         else if constexpr (std::is_same_v<T, agency_state>) agencies.emplace(id, std::move(p));
-        else mediators.emplace(id, std::move(p));
+        else if constexpr (std::is_same_v<T, mediator_state>) mediators.emplace(id, std::move(p));
+        else credentials.emplace(id, std::move(p));
       },
       *loaded);
 }
@@ -105,12 +107,18 @@ const mediator_state* world::find_mediator(const std::string& id) const {
   return find_in(mediators, id);
 }
 
+const credential_state* world::find_credential(const std::string& id) const {
+  load_party(id);
+  return find_in(credentials, id);
+}
+
 const stream_head* world::find_party(const std::string& id) const {
   load_party(id);
   if (auto* c = find_in(consumers, id)) return &c->head;
   if (auto* b = find_in(businesses, id)) return &b->head;
   if (auto* a = find_in(agencies, id)) return &a->head;
   if (auto* m = find_in(mediators, id)) return &m->head;
+  if (auto* k = find_in(credentials, id)) return &k->head;
   return nullptr;
 }
 

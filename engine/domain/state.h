@@ -133,11 +133,24 @@ struct mediator_state {
   bool operator==(const mediator_state&) const = default;
 };
 
+// A credential: its holder acts as role:actor_id until it is revoked. `id` is its stream,
+// "K-" followed by the key id a bearer token names.
+struct credential_state {
+  std::string id;
+  fb::Role role = fb::Role_consumer;
+  std::string actor_id;
+  std::string secret_hash;  // BLAKE2b-256 of the secret, 32 raw bytes
+  std::string label;
+  bool revoked = false;
+  stream_head head;
+  bool operator==(const credential_state&) const = default;
+};
+
 // (consumer id, business id, order reference): at most one open case each.
 using order_key = std::tuple<std::string, std::string, std::string>;
 
-// A party of any kind.
-using party_state = std::variant<consumer_state, business_state, agency_state, mediator_state>;
+// A party of any kind (credentials are kept and loaded as parties are).
+using party_state = std::variant<consumer_state, business_state, agency_state, mediator_state, credential_state>;
 
 // Where a world that holds only part of the state finds the rest (the engine's state store,
 // engine/state_store.h). Each load returns what is stored, or nothing if there is none. A load
@@ -165,6 +178,7 @@ struct world {
   mutable std::map<std::string, business_state> businesses;
   mutable std::map<std::string, agency_state> agencies;
   mutable std::map<std::string, mediator_state> mediators;
+  mutable std::map<std::string, credential_state> credentials;
   mutable std::map<std::string, case_state> cases;
   mutable std::map<std::string, std::string> consumer_by_national_code;
   mutable std::map<std::string, std::string> business_by_domain;
@@ -183,7 +197,7 @@ struct world {
 
   bool operator==(const world& o) const {
     return consumers == o.consumers && businesses == o.businesses && agencies == o.agencies &&
-           mediators == o.mediators && cases == o.cases && consumer_by_national_code == o.consumer_by_national_code &&
+           mediators == o.mediators && credentials == o.credentials && cases == o.cases && consumer_by_national_code == o.consumer_by_national_code &&
            business_by_domain == o.business_by_domain && open_case_by_order == o.open_case_by_order &&
            deadline_index == o.deadline_index && score_events == o.score_events;
   }
@@ -193,6 +207,8 @@ struct world {
   const business_state* find_business(const std::string& id) const;
   const agency_state* find_agency(const std::string& id) const;
   const mediator_state* find_mediator(const std::string& id) const;
+  // A credential by its stream id ("K-" + key id).
+  const credential_state* find_credential(const std::string& id) const;
   // Whether any party (of any kind) has this id; the head of its stream if so.
   const stream_head* find_party(const std::string& id) const;
   std::optional<std::string> consumer_with_national_code(const std::string& code) const;

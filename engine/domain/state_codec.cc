@@ -15,7 +15,7 @@ stream_head read_head(row_reader& rd) {
   return h;
 }
 
-enum class party_kind : std::uint8_t { consumer = 1, business = 2, agency = 3, mediator = 4 };
+enum class party_kind : std::uint8_t { consumer = 1, business = 2, agency = 3, mediator = 4, credential = 5 };
 
 }  // namespace
 
@@ -178,11 +178,20 @@ std::string encode_party_state(const party_state& p) {
           w.u32(static_cast<std::uint32_t>(party.categories.size()));
           for (auto c : party.categories) w.u8(c);
           write_head(w, party.head);
-        } else {
+        } else if constexpr (std::is_same_v<T, mediator_state>) {
           w.u8(static_cast<std::uint8_t>(party_kind::mediator));
           w.str(party.id);
           w.str(party.name);
           w.str(party.mobile);
+          write_head(w, party.head);
+        } else {
+          w.u8(static_cast<std::uint8_t>(party_kind::credential));
+          w.str(party.id);
+          w.u8(static_cast<std::uint8_t>(party.role));
+          w.str(party.actor_id);
+          w.str(party.secret_hash);
+          w.str(party.label);
+          w.flag(party.revoked);
           write_head(w, party.head);
         }
       },
@@ -228,6 +237,17 @@ result<party_state> decode_party_state(std::string_view bytes) {
       m.mobile = rd.str();
       m.head = read_head(rd);
       return finish_row(rd, party_state(std::move(m)), "party_state");
+    }
+    case party_kind::credential: {
+      credential_state k;
+      k.id = rd.str();
+      k.role = static_cast<fb::Role>(rd.u8());
+      k.actor_id = rd.str();
+      k.secret_hash = rd.str();
+      k.label = rd.str();
+      k.revoked = rd.flag();
+      k.head = read_head(rd);
+      return finish_row(rd, party_state(std::move(k)), "party_state");
     }
   }
   return error(errc::corrupt, "party_state", "the stored row does not decode");

@@ -26,7 +26,7 @@ std::string encode_case_state(const case_state& s);
 result<case_state> decode_case_state(std::string_view bytes);
 
 // A party of any kind, tagged with its kind.
-using party_state = std::variant<consumer_state, business_state, agency_state, mediator_state>;
+using party_state = std::variant<consumer_state, business_state, agency_state, mediator_state, credential_state>;
 std::string encode_party_state(const party_state& p);
 result<party_state> decode_party_state(std::string_view bytes);
 

@@ -66,10 +66,17 @@ bool is_valid_utf8(std::string_view s) {
 status check_text(std::string_view field, std::string_view v, std::size_t min_bytes,
                   std::size_t max_bytes) {
   if (!is_valid_utf8(v)) return invalid(field, "must be valid UTF-8 text");
-  for (char ch : v) {
-    const auto c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F)
-      return invalid(field, "must not contain control characters");
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    const auto next = [&](std::size_t k) { return i + k < v.size() ? static_cast<unsigned char>(v[i + k]) : 0; };
+    // C0 controls but newline, DEL, and C1 controls (U+0080-U+009F, encoded C2 80-C2 9F).
+    if ((c < 0x20 && c != '\n') || c == 0x7F || (c == 0xC2 && next(1) >= 0x80 && next(1) <= 0x9F))
+      return invalid(field, "must not contain control characters other than newline");
+    // Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they
+    // make text display in an order other than the one it is stored in.
+    if (c == 0xE2 && ((next(1) == 0x80 && next(2) >= 0xAA && next(2) <= 0xAE) ||
+                      (next(1) == 0x81 && next(2) >= 0xA6 && next(2) <= 0xA9)))
+      return invalid(field, "must not contain bidirectional override or isolate characters (U+202A-U+202E, U+2066-U+2069)");
   }
   if (v.size() < min_bytes)
     return invalid(field, min_bytes == 1 ? std::string("is required")

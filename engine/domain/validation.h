@@ -14,8 +14,9 @@ namespace sazesh {
 status check_national_code(std::string_view field, std::string_view value);
 // Iranian mobile number: 11 digits starting 09.
 status check_mobile(std::string_view field, std::string_view value);
-// Text: valid UTF-8 (overlong forms and surrogates refused), no control characters other
-// than newline and tab, between min_bytes and max_bytes long.
+// Text: valid UTF-8 (overlong forms and surrogates refused), no C0 or C1 control characters
+// other than newline, no bidirectional overrides or isolates, between min_bytes and max_bytes
+// long.
 status check_text(std::string_view field, std::string_view value, std::size_t min_bytes,
                   std::size_t max_bytes);
 // Identifier: 1..max ASCII letters, digits, '-', '_', '.'.

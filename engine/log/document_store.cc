@@ -1,6 +1,7 @@
 #include "engine/log/document_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -20,12 +21,85 @@ bool document_store::contains(std::string_view sha256_raw) const {
   return std::filesystem::exists(path_of(sha256_raw), ec);
 }
 
+status check_document_file(const std::filesystem::path& source, std::string_view field) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; what is not a regular file is refused.
+  const int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return error(errc::not_found, std::string(field), "cannot read file " + source.string());
+  struct stat st {};
+  const bool stated = ::fstat(fd, &st) == 0;
+  ::close(fd);
+  if (!stated) return error(errc::io, std::string(field), "cannot read file " + source.string());
+  if (!S_ISREG(st.st_mode))
+    return error(errc::invalid_argument, std::string(field),
+                 source.string() + " must be a regular file (not a directory, FIFO or device)");
+  if (st.st_size == 0) return error(errc::invalid_argument, std::string(field), source.string() + " is empty");
+  if (static_cast<std::uint64_t>(st.st_size) > max_document_bytes)
+    return error(errc::invalid_argument, std::string(field),
+                 source.string() + " is " + std::to_string(st.st_size) + " bytes; a document may have at most " +
+                     std::to_string(max_document_bytes));
+  return ok;
+}
+
 result<stored_document> document_store::put_file(const std::filesystem::path& source,
                                                  std::string_view field) {
-  std::ifstream in(source, std::ios::binary);
-  if (!in) return error(errc::not_found, std::string(field), "cannot read file " + source.string());
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return put_bytes(bytes, field);
+  if (auto c = check_document_file(source, field); !c) return c.error();
+  const int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (in < 0) return error(errc::not_found, std::string(field), "cannot read file " + source.string());
+  std::error_code ec;
+  std::filesystem::create_directories(root_, ec);
+  if (ec) {
+    ::close(in);
+    return error(errc::io, "data_dir", "cannot create " + root_.string());
+  }
+  // Streamed: hashed while copied to a temporary file, never held in memory whole.
+  std::string temp = (root_ / ("incoming.XXXXXX")).string();
+  const int out = ::mkstemp(temp.data());
+  if (out < 0) {
+    ::close(in);
+    return error(errc::io, "data_dir", "cannot write in " + root_.string());
+  }
+  const auto fail = [&](error e) {
+    ::close(in);
+    ::close(out);
+    ::unlink(temp.c_str());
+    return e;
+  };
+  sha256_stream hash;
+  std::uint64_t size = 0;
+  std::string buffer(1 << 16, '\0');
+  for (;;) {
+    const ssize_t n = ::read(in, buffer.data(), buffer.size());
+    if (n < 0) return fail(error(errc::io, std::string(field), "cannot read file " + source.string()));
+    if (n == 0) break;
+    size += static_cast<std::uint64_t>(n);
+    if (size > max_document_bytes)
+      return fail(error(errc::invalid_argument, std::string(field),
+                        source.string() + " grew past the " + std::to_string(max_document_bytes) + " bytes a document may have"));
+    const std::string_view piece(buffer.data(), static_cast<std::size_t>(n));
+    hash.update(piece);
+    for (std::size_t done = 0; done < piece.size();) {
+      const ssize_t w = ::write(out, piece.data() + done, piece.size() - done);
+      if (w <= 0) return fail(error(errc::io, "data_dir", "cannot write " + temp));
+      done += static_cast<std::size_t>(w);
+    }
+  }
+  if (size == 0) return fail(error(errc::invalid_argument, std::string(field), source.string() + " is empty"));
+  stored_document d{hash.finish(), size, false};
+  ::close(in);
+  const bool synced = ::fsync(out) == 0;
+  ::close(out);
+  const auto target = path_of(d.sha256);
+  if (contains(d.sha256)) {
+    ::unlink(temp.c_str());
+    return d;
+  }
+  std::filesystem::create_directories(target.parent_path(), ec);
+  if (ec || !synced || ::rename(temp.c_str(), target.c_str()) != 0) {
+    ::unlink(temp.c_str());
+    return error(errc::io, "data_dir", "cannot store " + target.string());
+  }
+  d.added = true;
+  return d;
 }
 
 result<stored_document> document_store::put_bytes(std::string_view bytes, std::string_view field) {
@@ -37,8 +111,8 @@ result<stored_document> document_store::put_bytes(std::string_view bytes, std::s
   std::error_code ec;
   std::filesystem::create_directories(target.parent_path(), ec);
   if (ec) return error(errc::io, "data_dir", "cannot create " + target.parent_path().string());
-  const auto temp = target.string() + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  std::string temp = target.string() + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(temp.data());
   if (fd < 0) return error(errc::io, "data_dir", "cannot write " + temp);
   std::size_t done = 0;
   while (done < bytes.size()) {

@@ -14,6 +14,13 @@
 
 namespace sazesh {
 
+// The largest document accepted: invoices, receipts, photos and scans fit well within it.
+inline constexpr std::uint64_t max_document_bytes = 20ull * 1024 * 1024;
+
+// Whether `source` can be a document: a regular file (not a directory, FIFO or device), not
+// empty, at most max_document_bytes. Reads nothing and never waits. Errors name `field`.
+status check_document_file(const std::filesystem::path& source, std::string_view field);
+
 struct stored_document {
   std::string sha256;  // raw 32 bytes
   std::uint64_t size_bytes = 0;
@@ -24,7 +31,8 @@ class document_store {
  public:
   explicit document_store(std::filesystem::path root) : root_(std::move(root)) {}
 
-  // Copies the file at `source` into the store. Errors name `field`.
+  // Copies the file at `source` into the store, hashing it as it streams (check_document_file's
+  // rules apply). Errors name `field`.
   result<stored_document> put_file(const std::filesystem::path& source, std::string_view field);
   // Stores `bytes` (a document that arrived some other way than as a file).
   result<stored_document> put_bytes(std::string_view bytes, std::string_view field);

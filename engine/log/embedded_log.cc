@@ -73,6 +73,7 @@
 #include <vector>
 
 #include "engine/log/embedded_format.h"
+#include "engine/log/embedded_log_detail.h"
 #include "engine/log/event_log.h"
 #include "engine/log/group_commit.h"
 
@@ -80,593 +81,262 @@ namespace sazesh {
 namespace {
 
 using namespace embedded_format;
-
-// A group's batch stops growing past this many bytes of payload (one request is always taken,
-// however big), so one huge burst of appends does not become one huge WAL record.
-constexpr std::size_t k_max_group_bytes = 4u << 20;
-
-// Bound on cached stream versions; past it arbitrary entries are dropped. A dropped stream is
-// reloaded with one reverse seek, so the bound only trades memory for seeks.
-constexpr std::size_t k_version_cache_capacity = 1u << 17;
+using embedded_log_detail::embedded_log;
 
 // How often a follower tries to catch up before reporting a failure, and how often a read that
 // meets a hole in its view catches up and reads again (see "Followers" above: one more catch-up
 // always fills a hole left by a racing flush).
 constexpr int k_catch_up_attempts = 4;
 
-// --- the log ------------------------------------------------------------------------------
+}  // namespace
 
-class embedded_log final : public event_log, public state_rows {
- public:
-  // A writer: `scratch` is empty. A follower: `db` is a secondary instance keeping its files in
-  // `scratch`, and `format_known` says whether the folder's format version was already seen.
-  embedded_log(std::unique_ptr<rocksdb::DB> db, embedded_log_options options, std::filesystem::path folder,
-               std::uint64_t next_position, std::uint64_t state_position = 0, scratch_folder scratch = {},
-               bool format_known = true)
-      : follower_(options.follower),
-        lose_write_outcome_(std::move(options.lose_write_outcome)),
-        scratch_(std::move(scratch)),
-        db_(std::move(db)),
-        format_known_(format_known),
-        next_position_(next_position),
-        state_position_(state_position),
-        folder_(std::move(folder)) {
-    write_options_.sync = options.sync;
+namespace embedded_log_detail {
+
+embedded_log::embedded_log(std::unique_ptr<rocksdb::DB> db, embedded_log_options options,
+                           std::filesystem::path folder, std::uint64_t next_position,
+                           std::uint64_t state_position, scratch_folder scratch, bool format_known)
+    : follower_(options.follower),
+      lose_write_outcome_(std::move(options.lose_write_outcome)),
+      scratch_(std::move(scratch)),
+      db_(std::move(db)),
+      format_known_(format_known),
+      next_position_(next_position),
+      state_position_(state_position),
+      folder_(std::move(folder)) {
+  write_options_.sync = options.sync;
+}
+
+// The database goes first: a secondary instance writes its info log into the scratch folder
+// until it is closed. A writer that wrote nothing removes the empty write-ahead log its
+// opening created, so a refused or read-only command leaves no file behind (RocksDB starts
+// a new one at every open and keeps empty ones until a flush).
+embedded_log::~embedded_log() {
+  std::string empty_wal;
+  if (!follower_ && !wrote_.load()) {
+    std::unique_ptr<rocksdb::LogFile> wal;
+    if (db_->GetCurrentWalFile(&wal).ok() && wal && wal->SizeFileBytes() == 0) empty_wal = wal->PathName();
   }
-
-  // The database goes first: a secondary instance writes its info log into the scratch folder
-  // until it is closed. A writer that wrote nothing removes the empty write-ahead log its
-  // opening created, so a refused or read-only command leaves no file behind (RocksDB starts
-  // a new one at every open and keeps empty ones until a flush).
-  ~embedded_log() override {
-    std::string empty_wal;
-    if (!follower_ && !wrote_.load()) {
-      std::unique_ptr<rocksdb::LogFile> wal;
-      if (db_->GetCurrentWalFile(&wal).ok() && wal && wal->SizeFileBytes() == 0) empty_wal = wal->PathName();
-    }
-    db_.reset();
-    if (!empty_wal.empty()) {
-      std::error_code ec;
-      const auto path = folder_ / std::filesystem::path(empty_wal).relative_path();
-      if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0)
-        std::filesystem::remove(path, ec);
-    }
+  db_.reset();
+  if (!empty_wal.empty()) {
+    std::error_code ec;
+    const auto path = folder_ / std::filesystem::path(empty_wal).relative_path();
+    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0)
+      std::filesystem::remove(path, ec);
   }
+}
 
-  result<append_outcome> append(append_request request) override {
-    if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
-    if (auto checked = check_request(request); !checked) return checked.error();
-    std::vector<pending> mine{pending{&request}};
-    enqueue(mine);
-    return std::move(mine.front().outcome);
+result<std::optional<append_outcome>> embedded_log::find_command(std::string_view command_id) {
+  if (command_id.empty()) {
+    return error{errc::invalid_argument, "command_id", "must not be empty"};
   }
+  return lookup_command(command_id);
+}
 
-  result<std::vector<result<append_outcome>>> append_group(std::vector<append_request> requests) override {
-    if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
-    std::vector<result<append_outcome>> outcomes;
-    if (requests.empty()) return outcomes;
-    if (auto refused = refuse_invalid_unit(requests, check_request)) return std::move(*refused);
-    std::vector<pending> mine;
-    mine.reserve(requests.size());
-    for (const auto& r : requests) mine.push_back(pending{&r});
-    enqueue(mine);
-    for (auto& p : mine) outcomes.push_back(std::move(p.outcome));
-    return outcomes;
-  }
-
-  result<std::optional<append_outcome>> find_command(std::string_view command_id) override {
-    if (command_id.empty()) {
-      return error{errc::invalid_argument, "command_id", "must not be empty"};
-    }
-    return lookup_command(command_id);
-  }
-
-  result<stream_version> version(std::string_view stream) override {
-    if (auto checked = check_stream_name(stream); !checked) return checked.error();
-    if (!follower_) {  // a follower's cache would go stale: it always reads
-      std::lock_guard lock(state_mutex_);
-      if (auto it = versions_.find(std::string(stream)); it != versions_.end()) {
-        return stream_version{it->second};
-      }
-    }
-    // Not cached: read it, but do not cache it. Only the leader fills the cache, so a value read
-    // here just before a commit can never overwrite the committed version.
-    auto loaded = load_version(stream);
-    if (!loaded) return loaded.error();
-    return stream_version{*loaded};
-  }
-
-  result<std::vector<stored_event>> read_stream(std::string_view stream,
-                                                stream_version from) override {
-    if (auto checked = check_stream_name(stream); !checked) return checked.error();
-    if (!follower_) return scan_stream(stream, from);
-    // A follower's view can have a hole (see "Followers"): sequences must follow each other.
-    const std::uint64_t first = std::max<std::uint64_t>(from.value(), 1);
-    for (int attempt = 1;; ++attempt) {
-      auto events = scan_stream(stream, from);
-      if (!events) return events;
-      std::size_t dense = 0;
-      while (dense < events->size() && (*events)[dense].sequence.value() == first + dense) ++dense;
-      if (dense == events->size()) return events;
-      if (attempt == k_catch_up_attempts) {
-        return error{errc::corrupt, "stream_index",
-                     "stream " + std::string(stream) + " has no event " +
-                         std::to_string(first + dense) + " but has later ones"};
-      }
-      if (auto caught_up = catch_up(); !caught_up) return caught_up.error();
-    }
-  }
-
-  result<std::vector<stored_event>> read_all(log_position from, std::size_t max) override {
-    if (max == 0) return std::vector<stored_event>{};
-    if (!follower_) return scan_log(from, max);
-    // A caller at (or past) the end is waiting for new events: catch up first, unless a catch-up
-    // that started after this call (in another thread) has succeeded meanwhile.
-    if (from.value() >= known_end()) {
-      if (auto caught_up = catch_up(catch_ups_started_.load()); !caught_up) {
-        return caught_up.error();
-      }
-    }
-    // The log is dense from position 0, so events at or after `from` start exactly at `from`
-    // and follow each other; a hole is the view's, and a catch-up fills it.
-    for (int attempt = 1;; ++attempt) {
-      auto events = scan_log(from, max);
-      if (!events) return events;
-      std::size_t dense = 0;
-      while (dense < events->size() && (*events)[dense].position.value() == from.value() + dense) {
-        ++dense;
-      }
-      if (dense == events->size()) return events;
-      if (attempt == k_catch_up_attempts) {
-        return error{errc::corrupt, "event",
-                     "the log has no event at position " + std::to_string(from.value() + dense) +
-                         " but has later ones"};
-      }
-      if (auto caught_up = catch_up(); !caught_up) return caught_up.error();
-    }
-  }
-
-  result<log_position> end() override { return log_position{known_end()}; }
-
-  // ---- state rows ----
-
-  state_rows* state() override { return follower_ ? nullptr : this; }
-
-  result<std::optional<std::string>> get(std::string_view key) override {
-    std::string value;
-    const rocksdb::Status s = db_->Get(rocksdb::ReadOptions{}, state_key(key), &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return from_status(s, "state");
-    return std::optional<std::string>(std::move(value));
-  }
-
-  status scan(std::string_view from, std::string_view to,
-              const std::function<bool(std::string_view, std::string_view)>& each) override {
-    const std::string lower = state_key(from), upper = state_key(to);
-    const rocksdb::Slice upper_slice(upper);
-    rocksdb::ReadOptions options;
-    options.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
-    for (it->Seek(lower); it->Valid(); it->Next()) {
-      const std::string_view key = view(it->key()).substr(1);
-      if (!each(key, view(it->value()))) return ok;
-    }
-    if (!it->status().ok()) return from_status(it->status(), "state");
-    return ok;
-  }
-
-  result<std::vector<log_position>> positions() override {
+result<stream_version> embedded_log::version(std::string_view stream) {
+  if (auto checked = check_stream_name(stream); !checked) return checked.error();
+  if (!follower_) {  // a follower's cache would go stale: it always reads
     std::lock_guard lock(state_mutex_);
-    return std::vector<log_position>{log_position{state_position_}};
-  }
-
-  status write(const std::vector<state_write>& writes, const std::vector<log_position>& positions) override {
-    if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
-    if (positions.size() != 1) return error{errc::invalid_argument, "partition", "this log has one partition"};
-    rocksdb::WriteBatch batch;
-    for (const auto& w : writes) {
-      const rocksdb::Status s = w.value ? batch.Put(state_key(w.key), *w.value) : batch.Delete(state_key(w.key));
-      if (!s.ok()) return from_status(s, "state");
+    if (auto it = versions_.find(std::string(stream)); it != versions_.end()) {
+      return stream_version{it->second};
     }
-    std::string position;
-    put_u64(position, positions.front().value());
-    if (auto s = batch.Put(state_position_key(), position); !s.ok()) return from_status(s, "state");
-    return write_state_batch(batch, positions.front().value());
   }
+  // Not cached: read it, but do not cache it. Only the leader fills the cache, so a value read
+  // here just before a commit can never overwrite the committed version.
+  auto loaded = load_version(stream);
+  if (!loaded) return loaded.error();
+  return stream_version{*loaded};
+}
 
-  status clear() override {
-    if (follower_) return error{errc::unavailable, "data_dir", "opened read-only as a follower"};
-    rocksdb::WriteBatch batch;
-    const std::string lower(1, k_state_kind), upper(1, static_cast<char>(k_state_kind + 1));
-    if (auto s = batch.DeleteRange(lower, upper); !s.ok()) return from_status(s, "state");
-    std::string position;
-    put_u64(position, 0);
-    if (auto s = batch.Put(state_position_key(), position); !s.ok()) return from_status(s, "state");
-    return write_state_batch(batch, 0);
+result<std::vector<stored_event>> embedded_log::read_stream(std::string_view stream,
+                                                            stream_version from) {
+  if (auto checked = check_stream_name(stream); !checked) return checked.error();
+  if (!follower_) return scan_stream(stream, from);
+  // A follower's view can have a hole (see "Followers"): sequences must follow each other.
+  const std::uint64_t first = std::max<std::uint64_t>(from.value(), 1);
+  for (int attempt = 1;; ++attempt) {
+    auto events = scan_stream(stream, from);
+    if (!events) return events;
+    std::size_t dense = 0;
+    while (dense < events->size() && (*events)[dense].sequence.value() == first + dense) ++dense;
+    if (dense == events->size()) return events;
+    if (attempt == k_catch_up_attempts) {
+      return error{errc::corrupt, "stream_index",
+                   "stream " + std::string(stream) + " has no event " +
+                       std::to_string(first + dense) + " but has later ones"};
+    }
+    if (auto caught_up = catch_up(); !caught_up) return caught_up.error();
   }
+}
 
-  status settle() override {
-    if (follower_) return refresh();
-    std::lock_guard write_lock(write_mutex_);
-    return settle_locked();
+result<std::vector<stored_event>> embedded_log::read_all(log_position from, std::size_t max) {
+  if (max == 0) return std::vector<stored_event>{};
+  if (!follower_) return scan_log(from, max);
+  // A caller at (or past) the end is waiting for new events: catch up first, unless a catch-up
+  // that started after this call (in another thread) has succeeded meanwhile.
+  if (from.value() >= known_end()) {
+    if (auto caught_up = catch_up(catch_ups_started_.load()); !caught_up) {
+      return caught_up.error();
+    }
   }
+  // The log is dense from position 0, so events at or after `from` start exactly at `from`
+  // and follow each other; a hole is the view's, and a catch-up fills it.
+  for (int attempt = 1;; ++attempt) {
+    auto events = scan_log(from, max);
+    if (!events) return events;
+    std::size_t dense = 0;
+    while (dense < events->size() && (*events)[dense].position.value() == from.value() + dense) {
+      ++dense;
+    }
+    if (dense == events->size()) return events;
+    if (attempt == k_catch_up_attempts) {
+      return error{errc::corrupt, "event",
+                   "the log has no event at position " + std::to_string(from.value() + dense) +
+                       " but has later ones"};
+    }
+    if (auto caught_up = catch_up(); !caught_up) return caught_up.error();
+  }
+}
 
-  // A write that failed may have reached the disk after all (RocksDB recovering by itself):
-  // the end and the versions are read again, so the next group never reuses a position.
-  // With write_mutex_ held.
-  status settle_locked() {
-    auto next = recover_next_position(*db_);
-    if (!next) return next.error();
-    auto state = read_state_position(*db_);
-    if (!state) return state.error();
-    std::lock_guard lock(state_mutex_);
+result<log_position> embedded_log::end() { return log_position{known_end()}; }
+
+status embedded_log::refresh() {
+  if (!follower_) return ok;
+  return catch_up();
+}
+
+// Events of one stream with sequence >= from, in order, as stored.
+result<std::vector<stored_event>> embedded_log::scan_stream(std::string_view stream, stream_version from) {
+  // One snapshot for the index scan and the event lookups, so both see the same groups. A
+  // secondary instance has none; it needs none either (see "Followers").
+  std::optional<snapshot_guard> snapshot;
+  if (!follower_) snapshot.emplace(*db_);
+  const std::string lower = stream_key(stream, std::max<std::uint64_t>(from.value(), 1));
+  const std::string upper = prefix_end(stream_prefix(stream));
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions options;
+  if (snapshot) options.snapshot = snapshot->get();
+  options.iterate_upper_bound = &upper_slice;
+
+  const std::size_t index_key_size = upper.size() + 8;
+  std::vector<stored_event> events;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  std::string value;
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    const std::string_view index_key = view(it->key());
+    const std::string_view index_value = view(it->value());
+    if (index_key.size() != index_key_size || index_value.size() != 8) {
+      return error{errc::corrupt, "stream_index", "malformed stream index entry"};
+    }
+    const std::string key = event_key(get_uint<std::uint64_t>(index_value, 0));
+    const rocksdb::Status s = db_->Get(options, key, &value);
+    if (!s.ok()) {
+      // The index entry and its event were written in one batch: a missing event is damage.
+      if (s.IsNotFound()) {
+        return error{errc::corrupt, "event", "stream index points at a missing event"};
+      }
+      return from_status(s, "event");
+    }
+    auto event = decode_event(key, value);
+    if (!event) return event.error();
+    if (event->stream != stream ||
+        event->sequence.value() != get_uint<std::uint64_t>(index_key, upper.size())) {
+      return error{errc::corrupt, "event", "event does not match its stream index entry"};
+    }
+    events.push_back(std::move(*event));
+  }
+  if (!it->status().ok()) return from_status(it->status(), "stream_index");
+  return events;
+}
+
+// Up to `max` events at positions >= from, in log order, as stored.
+result<std::vector<stored_event>> embedded_log::scan_log(log_position from, std::size_t max) {
+  std::vector<stored_event> events;
+  const std::string upper(1, static_cast<char>(k_event_kind + 1));
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  for (it->Seek(event_key(from.value())); it->Valid() && events.size() < max; it->Next()) {
+    auto event = decode_event(view(it->key()), view(it->value()));
+    if (!event) return event.error();
+    events.push_back(std::move(*event));
+  }
+  if (!it->status().ok()) return from_status(it->status(), "event");
+  return events;
+}
+
+std::uint64_t embedded_log::known_end() {
+  std::lock_guard lock(state_mutex_);
+  return next_position_;
+}
+
+// A follower's catch-up with the writer. Catch-ups take turns. Given `started`, the number of
+// catch-ups started when the caller asked, it is skipped if one started since has succeeded:
+// that one already saw everything durable when the caller asked. A failed attempt is retried:
+// the writer may have deleted a file the attempt was about to read (a flushed WAL, a MANIFEST
+// replaced on reopen), and the next attempt reads the newer state that replaced it.
+status embedded_log::catch_up(std::optional<std::uint64_t> started) {
+  std::lock_guard lock(catch_up_mutex_);
+  if (started && last_good_catch_up_ > *started) return ok;
+  const std::uint64_t number = catch_ups_started_.fetch_add(1) + 1;
+  rocksdb::Status s;
+  for (int attempt = 1; attempt <= k_catch_up_attempts; ++attempt) {
+    s = db_->TryCatchUpWithPrimary();
+    if (s.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
+  }
+  if (!s.ok()) return from_status(s, "data_dir");
+  if (!format_known_) {
+    // Opened on a log so new that its format version was not written yet.
+    auto format = read_format(*db_);
+    if (!format) return format.error();
+    format_known_ = *format;
+  }
+  auto next = recover_next_position(*db_);
+  if (!next) return next.error();
+  {
+    std::lock_guard state_lock(state_mutex_);
     next_position_ = *next;
-    state_position_ = *state;
-    versions_.clear();
-    unsettled_ = false;
-    return ok;
   }
+  last_good_catch_up_ = number;
+  return ok;
+}
 
-  status refresh() override {
-    if (!follower_) return ok;
-    return catch_up();
-  }
-
- private:
-  // Writes a batch of state rows that brings them to `position`, never between a group's
-  // decision and its write.
-  status write_state_batch(rocksdb::WriteBatch& batch, std::uint64_t position) {
-    std::lock_guard write_lock(write_mutex_);
-    wrote_ = true;
-    const rocksdb::Status s = db_->Write(write_options_, &batch);
-    if (!s.ok()) return from_status(s, "state");
-    std::lock_guard lock(state_mutex_);
-    state_position_ = position;
-    return ok;
-  }
-
-  // Events of one stream with sequence >= from, in order, as stored.
-  result<std::vector<stored_event>> scan_stream(std::string_view stream, stream_version from) {
-    // One snapshot for the index scan and the event lookups, so both see the same groups. A
-    // secondary instance has none; it needs none either (see "Followers").
-    std::optional<snapshot_guard> snapshot;
-    if (!follower_) snapshot.emplace(*db_);
-    const std::string lower = stream_key(stream, std::max<std::uint64_t>(from.value(), 1));
-    const std::string upper = prefix_end(stream_prefix(stream));
-    const rocksdb::Slice upper_slice(upper);
-    rocksdb::ReadOptions options;
-    if (snapshot) options.snapshot = snapshot->get();
-    options.iterate_upper_bound = &upper_slice;
-
-    const std::size_t index_key_size = upper.size() + 8;
-    std::vector<stored_event> events;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
-    std::string value;
-    for (it->Seek(lower); it->Valid(); it->Next()) {
-      const std::string_view index_key = view(it->key());
-      const std::string_view index_value = view(it->value());
-      if (index_key.size() != index_key_size || index_value.size() != 8) {
-        return error{errc::corrupt, "stream_index", "malformed stream index entry"};
-      }
-      const std::string key = event_key(get_uint<std::uint64_t>(index_value, 0));
-      const rocksdb::Status s = db_->Get(options, key, &value);
-      if (!s.ok()) {
-        // The index entry and its event were written in one batch: a missing event is damage.
-        if (s.IsNotFound()) {
-          return error{errc::corrupt, "event", "stream index points at a missing event"};
-        }
-        return from_status(s, "event");
-      }
-      auto event = decode_event(key, value);
-      if (!event) return event.error();
-      if (event->stream != stream ||
-          event->sequence.value() != get_uint<std::uint64_t>(index_key, upper.size())) {
-        return error{errc::corrupt, "event", "event does not match its stream index entry"};
-      }
-      events.push_back(std::move(*event));
-    }
+// The sequence of the stream's last index key: one reverse seek within the stream's range.
+result<std::uint64_t> embedded_log::load_version(std::string_view stream) {
+  const std::string lower = stream_prefix(stream);
+  const std::string upper = prefix_end(lower);
+  const rocksdb::Slice lower_slice(lower);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_slice;
+  options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
+  it->SeekForPrev(stream_key(stream, std::numeric_limits<std::uint64_t>::max()));
+  if (!it->Valid()) {
     if (!it->status().ok()) return from_status(it->status(), "stream_index");
-    return events;
+    return std::uint64_t{0};
   }
-
-  // Up to `max` events at positions >= from, in log order, as stored.
-  result<std::vector<stored_event>> scan_log(log_position from, std::size_t max) {
-    std::vector<stored_event> events;
-    const std::string upper(1, static_cast<char>(k_event_kind + 1));
-    const rocksdb::Slice upper_slice(upper);
-    rocksdb::ReadOptions options;
-    options.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
-    for (it->Seek(event_key(from.value())); it->Valid() && events.size() < max; it->Next()) {
-      auto event = decode_event(view(it->key()), view(it->value()));
-      if (!event) return event.error();
-      events.push_back(std::move(*event));
-    }
-    if (!it->status().ok()) return from_status(it->status(), "event");
-    return events;
+  const std::string_view key = view(it->key());
+  if (key.size() != lower.size() + 8) {
+    return error{errc::corrupt, "stream_index", "malformed stream index key"};
   }
+  return get_uint<std::uint64_t>(key, lower.size());
+}
 
-  std::uint64_t known_end() {
-    std::lock_guard lock(state_mutex_);
-    return next_position_;
-  }
+result<std::optional<append_outcome>> embedded_log::lookup_command(std::string_view command_id) {
+  std::string value;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions{}, command_key(command_id), &value);
+  if (s.IsNotFound()) return std::optional<append_outcome>{};
+  if (!s.ok()) return from_status(s, "command");
+  auto outcome = decode_command(value);
+  if (!outcome) return outcome.error();
+  return std::optional<append_outcome>{std::move(*outcome)};
+}
 
-  // A follower's catch-up with the writer. Catch-ups take turns. Given `started`, the number of
-  // catch-ups started when the caller asked, it is skipped if one started since has succeeded:
-  // that one already saw everything durable when the caller asked. A failed attempt is retried:
-  // the writer may have deleted a file the attempt was about to read (a flushed WAL, a MANIFEST
-  // replaced on reopen), and the next attempt reads the newer state that replaced it.
-  status catch_up(std::optional<std::uint64_t> started = std::nullopt) {
-    std::lock_guard lock(catch_up_mutex_);
-    if (started && last_good_catch_up_ > *started) return ok;
-    const std::uint64_t number = catch_ups_started_.fetch_add(1) + 1;
-    rocksdb::Status s;
-    for (int attempt = 1; attempt <= k_catch_up_attempts; ++attempt) {
-      s = db_->TryCatchUpWithPrimary();
-      if (s.ok()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
-    }
-    if (!s.ok()) return from_status(s, "data_dir");
-    if (!format_known_) {
-      // Opened on a log so new that its format version was not written yet.
-      auto format = read_format(*db_);
-      if (!format) return format.error();
-      format_known_ = *format;
-    }
-    auto next = recover_next_position(*db_);
-    if (!next) return next.error();
-    {
-      std::lock_guard state_lock(state_mutex_);
-      next_position_ = *next;
-    }
-    last_good_catch_up_ = number;
-    return ok;
-  }
+}  // namespace embedded_log_detail
 
-  // One append waiting in the queue. Lives on the appending thread's stack; the leader writes
-  // `outcome` and then `done` (under the queue's lock), after which only the owner touches it.
-  // The requests of one append_group share a unit number, and a group never splits a unit.
-  struct pending {
-    const append_request* request;
-    result<append_outcome> outcome{error{errc::io, "data_dir", "append was not decided"}};
-    bool done = false;
-    std::uint64_t unit = 0;
-  };
-
-  // Queues one unit and returns once a leader (maybe this thread) committed it.
-  void enqueue(std::vector<pending>& mine) {
-    queue_.run(mine, k_max_group_bytes, payload_size, [this](const std::vector<pending*>& group) { commit_group(group); });
-  }
-
-
-  // What the leader has decided so far in the group being built, layered over the stored state.
-  struct group_state {
-    std::uint64_t next_position = 0;
-    bool state_in_step = false;  // every request so far carried its state rows, written here
-    std::unordered_map<std::string, std::uint64_t> versions;  // every stream looked at
-    std::unordered_map<std::string, append_outcome> commands;  // commands accepted
-  };
-
-  static status check_request(const append_request& request) {
-    if (auto checked = check_stream_name(request.stream); !checked) return checked;
-    if (request.command_id.empty()) {
-      return error{errc::invalid_argument, "command_id", "must not be empty"};
-    }
-    return ok;
-  }
-
-  // Roughly the bytes a request adds to a batch: each event is stored with its stream name
-  // twice (event value and index key) plus about 40 bytes of keys and integers.
-  static std::size_t payload_size(const append_request& request) {
-    std::size_t size = request.stream.size() + request.command_id.size() + 24;
-    for (const std::string& e : request.events) size += e.size() + 2 * request.stream.size() + 40;
-    return size;
-  }
-
-
-  // Decides, writes and publishes one group. noexcept on purpose: an exception (only
-  // std::bad_alloc is possible) between the write and the in-memory update would leave memory
-  // disagreeing with disk, and later appends would reuse positions; terminating is safer.
-  void commit_group(const std::vector<pending*>& group) noexcept {
-    std::lock_guard write_lock(write_mutex_);
-    if (unsettled_) {
-      // The last write failed, and may have reached the disk all the same: the end and the
-      // versions are read again, so this group never reuses its positions.
-      if (auto s = settle_locked(); !s) {
-        for (pending* p : group) p->outcome = s.error();
-        return;
-      }
-    }
-    group_state state;
-    {
-      std::lock_guard lock(state_mutex_);
-      state.next_position = next_position_;
-      // The state rows are written with the events only while they are in step with the log.
-      state.state_in_step = state_position_ == next_position_;
-    }
-    rocksdb::WriteBatch batch;
-    // A refused or repeated request stops the rest of its unit (append_group writes a prefix).
-    std::uint64_t stopped_unit = 0;
-    std::optional<error> stop_reason;
-    for (pending* p : group) {
-      if (stop_reason && p->unit == stopped_unit) {
-        p->outcome = not_written_after(*stop_reason);
-        continue;
-      }
-      p->outcome = decide(*p->request, state, batch);
-      if (!p->outcome || p->outcome->repeated) {
-        stopped_unit = p->unit;
-        stop_reason = p->outcome ? error(errc::conflict, "command_id", "was appended before") : p->outcome.error();
-      }
-    }
-    if (batch.Count() == 0) return;  // only refusals and repeats: nothing to write
-    wrote_ = true;
-
-    rocksdb::Status s = db_->Write(write_options_, &batch);
-    if (s.ok() && lose_write_outcome_ && lose_write_outcome_())
-      s = rocksdb::Status::IOError("injected: the write's outcome was lost");
-    if (!s.ok()) {
-      // Decisions inside the group depend on each other (a conflict may be due to an earlier
-      // request that is now not written), so no outcome of the group stands.
-      const error failed = from_status(s, "data_dir");
-      for (pending* p : group) p->outcome = failed;
-      unsettled_ = true;
-      return;
-    }
-
-    std::lock_guard lock(state_mutex_);
-    next_position_ = state.next_position;
-    if (state.state_in_step) state_position_ = state.next_position;
-    for (auto& [stream, version] : state.versions) versions_.insert_or_assign(stream, version);
-    while (versions_.size() > k_version_cache_capacity) versions_.erase(versions_.begin());
-  }
-
-  // Decides one request of a group; an accepted request adds its keys to `batch` and its effect
-  // to `state`, a refused one changes neither.
-  result<append_outcome> decide(const append_request& request, group_state& state,
-                                rocksdb::WriteBatch& batch) {
-    if (auto it = state.commands.find(request.command_id); it != state.commands.end()) {
-      append_outcome first = it->second;
-      first.repeated = true;
-      return first;
-    }
-    auto stored = lookup_command(request.command_id);
-    if (!stored) return stored.error();
-    if (stored->has_value()) {
-      append_outcome first = std::move(**stored);
-      first.repeated = true;
-      return first;
-    }
-
-    auto current = group_version(request.stream, state);
-    if (!current) return current.error();
-    if (request.expected.value() != *current) {
-      return error{errc::conflict, "expected_version",
-                   version_rule(*current, request.expected.value())};
-    }
-
-    append_outcome outcome;
-    outcome.stream = request.stream;
-    outcome.first_sequence = stream_version{*current + 1};
-    outcome.count = request.events.size();
-    outcome.first_position = log_position{state.next_position};
-
-    // A Put can refuse an oversized record; roll the batch back so a refused request leaves
-    // none of its keys behind for the others to carry.
-    batch.SetSavePoint();
-    rocksdb::Status s;
-    for (std::size_t i = 0; i < request.events.size() && s.ok(); ++i) {
-      const std::uint64_t position = state.next_position + i;
-      const std::uint64_t sequence = *current + 1 + i;
-      s = batch.Put(event_key(position), encode_event(request.stream, sequence, request.events[i]));
-      if (s.ok()) {
-        std::string index_value;
-        put_u64(index_value, position);
-        s = batch.Put(stream_key(request.stream, sequence), index_value);
-      }
-    }
-    if (s.ok()) s = batch.Put(command_key(request.command_id), encode_command(outcome));
-    // The engine's state rows go with the events while they are in step; a request without
-    // them leaves the rows (and every later request's) for the engine to fold.
-    const bool rows_here = state.state_in_step && request.state_included;
-    for (std::size_t i = 0; rows_here && i < request.state.size() && s.ok(); ++i) {
-      const state_write& w = request.state[i];
-      s = w.value ? batch.Put(state_key(w.key), *w.value) : batch.Delete(state_key(w.key));
-    }
-    if (s.ok() && rows_here) {
-      std::string position;
-      put_u64(position, state.next_position + request.events.size());
-      s = batch.Put(state_position_key(), position);
-    }
-    if (!s.ok()) {
-      const rocksdb::Status rolled_back = batch.RollbackToSavePoint();
-      (void)rolled_back;  // the save point was set just above, so the rollback cannot miss
-      return error{errc::invalid_argument, "events", "rocksdb: " + s.ToString()};
-    }
-    const rocksdb::Status popped = batch.PopSavePoint();
-    (void)popped;  // likewise set just above
-
-    state.next_position += request.events.size();
-    state.state_in_step = rows_here;
-    state.versions.insert_or_assign(request.stream, *current + request.events.size());
-    state.commands.emplace(request.command_id, outcome);
-    return outcome;
-  }
-
-  // The stream's version as the group sees it: decided in this group, else cached, else stored.
-  result<std::uint64_t> group_version(const std::string& stream, group_state& state) {
-    if (auto it = state.versions.find(stream); it != state.versions.end()) return it->second;
-    {
-      std::lock_guard lock(state_mutex_);
-      if (auto it = versions_.find(stream); it != versions_.end()) return it->second;
-    }
-    auto loaded = load_version(stream);
-    if (!loaded) return loaded.error();
-    // Remembered in the group so the cache learns it after the commit; only the leader writes,
-    // so the stored value is current.
-    state.versions.emplace(stream, *loaded);
-    return *loaded;
-  }
-
-  // The sequence of the stream's last index key: one reverse seek within the stream's range.
-  result<std::uint64_t> load_version(std::string_view stream) {
-    const std::string lower = stream_prefix(stream);
-    const std::string upper = prefix_end(lower);
-    const rocksdb::Slice lower_slice(lower);
-    const rocksdb::Slice upper_slice(upper);
-    rocksdb::ReadOptions options;
-    options.iterate_lower_bound = &lower_slice;
-    options.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
-    it->SeekForPrev(stream_key(stream, std::numeric_limits<std::uint64_t>::max()));
-    if (!it->Valid()) {
-      if (!it->status().ok()) return from_status(it->status(), "stream_index");
-      return std::uint64_t{0};
-    }
-    const std::string_view key = view(it->key());
-    if (key.size() != lower.size() + 8) {
-      return error{errc::corrupt, "stream_index", "malformed stream index key"};
-    }
-    return get_uint<std::uint64_t>(key, lower.size());
-  }
-
-  result<std::optional<append_outcome>> lookup_command(std::string_view command_id) {
-    std::string value;
-    const rocksdb::Status s = db_->Get(rocksdb::ReadOptions{}, command_key(command_id), &value);
-    if (s.IsNotFound()) return std::optional<append_outcome>{};
-    if (!s.ok()) return from_status(s, "command");
-    auto outcome = decode_command(value);
-    if (!outcome) return outcome.error();
-    return std::optional<append_outcome>{std::move(*outcome)};
-  }
-
-  const bool follower_;
-  const std::function<bool()> lose_write_outcome_;  // embedded_log_options
-  bool unsettled_ = false;  // the last group's write failed: settle before the next (write_mutex_)
-  scratch_folder scratch_;  // a follower's secondary-instance folder; declared before db_
-  std::unique_ptr<rocksdb::DB> db_;
-  rocksdb::WriteOptions write_options_;
-
-  // A follower's catch-ups: one at a time, numbered from 1 as they start. The two fields after
-  // the counter are guarded by catch_up_mutex_.
-  std::mutex catch_up_mutex_;
-  std::atomic<std::uint64_t> catch_ups_started_{0};
-  std::uint64_t last_good_catch_up_ = 0;  // the number of the last one that succeeded
-  bool format_known_;                     // the folder's format version has been checked
-
-  group_commit<pending> queue_;  // the appends waiting, and their leader
-
-  // In-memory state; changed only by the leader, and only after its write succeeded (for a
-  // follower: next_position_ is the end as of the last catch-up).
-  std::mutex state_mutex_;
-  std::uint64_t next_position_;
-  std::uint64_t state_position_;  // where the state rows stand (see event_log.h, state_rows)
-  // Held while a group or a batch of state rows is decided and written.
-  std::mutex write_mutex_;
-  std::filesystem::path folder_;  // where the database lives
-  std::atomic<bool> wrote_{false};  // this writer wrote something (its WAL is not empty)
-  std::unordered_map<std::string, std::uint64_t> versions_;
-};
+namespace {
 
 result<std::unique_ptr<event_log>> open_follower(const std::filesystem::path& folder,
                                                  embedded_log_options options) {
@@ -720,6 +390,11 @@ result<std::unique_ptr<event_log>> open_embedded_log(const std::filesystem::path
 
   rocksdb::Options db_options = database_options();
   db_options.create_if_missing = true;
+  // The writer opens its table files as it needs them (a bounded cache that holds them all at
+  // ten million events) instead of every one at open, and reads no per-file statistics then:
+  // opening a large log costs a few files, not all of them.
+  db_options.max_open_files = 4096;
+  db_options.skip_stats_update_on_db_open = true;
 
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(db_options, folder.string(), &raw);

@@ -6,6 +6,20 @@
 
 namespace sazesh {
 
+struct sha256_stream::state {
+  crypto_hash_sha256_state h;
+};
+sha256_stream::sha256_stream() : s_(std::make_unique<state>()) { crypto_hash_sha256_init(&s_->h); }
+sha256_stream::~sha256_stream() = default;
+void sha256_stream::update(std::string_view piece) {
+  crypto_hash_sha256_update(&s_->h, reinterpret_cast<const unsigned char*>(piece.data()), piece.size());
+}
+std::string sha256_stream::finish() {
+  std::string out(crypto_hash_sha256_BYTES, '\0');
+  crypto_hash_sha256_final(&s_->h, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
 std::string sha256(std::string_view data) {
   // sodium_init() is idempotent and thread-safe; calling it here keeps callers free of set-up.
   static const bool ready = [] {

@@ -1,6 +1,7 @@
 // SHA-256 and the ids derived from it.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -8,6 +9,21 @@ namespace sazesh {
 
 // The 32 raw bytes of SHA-256(data).
 std::string sha256(std::string_view data);
+// SHA-256 of data that arrives in pieces (a file read in chunks, an upload).
+class sha256_stream {
+ public:
+  sha256_stream();
+  ~sha256_stream();
+  sha256_stream(const sha256_stream&) = delete;
+  sha256_stream& operator=(const sha256_stream&) = delete;
+  void update(std::string_view piece);
+  // The 32 raw bytes; call once.
+  std::string finish();
+
+ private:
+  struct state;
+  std::unique_ptr<state> s_;
+};
 // Lower-case hex of raw bytes.
 std::string to_hex(std::string_view raw);
 // Raw bytes from hex; empty when `hex` is not an even-length hex string.
