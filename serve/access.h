@@ -1,0 +1,41 @@
+// Who may read what over HTTP: the README's "who may do what", extended to reads. Writes are
+// authorised by the domain itself (engine/domain/decide.cc) on the actor the credential names;
+// reads are checked here before the query runs, and may be narrowed (a shop's `cases` lists
+// only its own).
+//
+//   auditors   everything, read only
+//   operators  everything
+//   analysts   aggregates (scorecards, scores, stats, top) and case lists without parties' data
+//   a case's consumer, business, assigned mediator, and the agencies that held it: that case
+//   a shop: its own cases, scorecard and score; an agency: its queue and dossiers
+//   anyone signed in: scorecards, scores, stats and top (the seal body publishes standings)
+//
+// A case the actor may not know of answers 404, like a case that does not exist.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "engine/base/result.h"
+#include "engine/domain/state.h"
+#include "engine/engine.h"
+
+namespace sazesh::serve {
+
+enum class denial { none, forbidden, hidden };
+
+struct access_decision {
+  denial verdict = denial::none;
+  error reason{errc::unauthorized, "actor", ""};
+  // Options added to the request (a shop's own business, an agency's own id).
+  std::vector<std::pair<std::string, std::string>> narrowed;
+};
+
+// Whether `who` may run the read `command` with `args`.
+access_decision authorize_read(engine& eng, const actor& who, const std::string& command, const cli::parsed_args& args);
+
+// Whether `who` may see case `c` (its parties' data included).
+bool may_see_case(const actor& who, const case_state& c);
+
+}  // namespace sazesh::serve

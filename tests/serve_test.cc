@@ -1,0 +1,613 @@
+// `sazesh serve` as its users meet it: the real binary on a random loopback port, a data folder
+// of its own, and HTTP/1.1 requests from a plain client. Who is asking comes only from the
+// credentials the service issued.
+
+// clang-format off
+#include <utility>  // before Asio (GCC 12)
+// clang-format on
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <functional>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/app.h"
+#include "tests/temp_dir.h"
+
+namespace sazesh {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct process_result {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs the binary to completion (for the local commands: the bootstrap, a CLI write).
+process_result run_binary(const std::vector<std::string>& args) {
+  temp_dir io;
+  const auto out_path = io.path() / "out", err_path = io.path() / "err";
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    FILE* o = freopen(out_path.c_str(), "w", stdout);
+    FILE* e = freopen(err_path.c_str(), "w", stderr);
+    (void)o;
+    (void)e;
+    std::vector<char*> argv{const_cast<char*>(SAZESH_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(SAZESH_BINARY, argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream f(p);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out_path), slurp(err_path)};
+}
+
+// The value of a string member `"key":"…"` in a JSON text (the first one), or "".
+std::string json_str(const std::string& json, const std::string& key) {
+  const std::string needle = "\"" + key + "\":\"";
+  const auto at = json.find(needle);
+  if (at == std::string::npos) return "";
+  const auto start = at + needle.size();
+  return json.substr(start, json.find('"', start) - start);
+}
+
+struct response {
+  unsigned status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+
+// A running `sazesh serve`, stopped with SIGTERM at the end.
+class server {
+ public:
+  explicit server(const std::filesystem::path& dir, std::vector<std::string> extra = {}) : dir_(dir) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      dup2(fds[1], 1);
+      close(fds[0]);
+      close(fds[1]);
+      const std::string err = (dir / "serve.log").string();
+      FILE* e = freopen(err.c_str(), "a", stderr);
+      (void)e;
+      std::vector<std::string> args{SAZESH_BINARY, "--data-dir", dir.string(), "serve", "--listen", "127.0.0.1:0",
+                                    "--tick-every", "0"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(SAZESH_BINARY, argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    out_ = fds[0];
+    // "listening on http://127.0.0.1:PORT"
+    std::string line;
+    char c;
+    while (read(out_, &c, 1) == 1 && c != '\n') line += c;
+    const auto colon = line.rfind(':');
+    REQUIRE_MESSAGE(line.rfind("listening on http://", 0) == 0, "serve printed: ", line);
+    port_ = static_cast<unsigned short>(std::stoi(line.substr(colon + 1)));
+  }
+  ~server() {
+    if (pid_ > 0) stop();
+    if (out_ >= 0) close(out_);
+  }
+  unsigned short port() const { return port_; }
+
+  // Sends SIGTERM; the exit code and what it printed after "listening".
+  std::pair<int, std::string> stop() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    std::string rest;
+    char buf[256];
+    ssize_t n;
+    while ((n = read(out_, buf, sizeof buf)) > 0) rest.append(buf, static_cast<std::size_t>(n));
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, rest};
+  }
+
+  response call(http::verb method, const std::string& target, const std::string& token = "", const std::string& body = "",
+                const std::map<std::string, std::string>& headers = {}) const {
+    asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_));
+    http::request<http::string_body> req{method, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    response out;
+    out.status = res.result_int();
+    out.body = res.body();
+    for (const auto& f : res) out.headers[std::string(f.name_string())] = std::string(f.value());
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    return out;
+  }
+  response get(const std::string& target, const std::string& token = "") const { return call(http::verb::get, target, token); }
+  response post(const std::string& command, const std::string& token, const std::string& body,
+                const std::map<std::string, std::string>& headers = {}) const {
+    return call(http::verb::post, "/v1/" + command, token, body, headers);
+  }
+
+ private:
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
+  int out_ = -1;
+  unsigned short port_ = 0;
+};
+
+// A folder with its first operator, and a server on it.
+struct fixture {
+  temp_dir dir;
+  std::string operator_token;
+  std::optional<server> srv;
+
+  fixture(std::vector<std::string> extra = {}) {
+    auto boot = run_binary({"--data-dir", dir.path().string(), "account", "bootstrap", "--id", "ali", "--json"});
+    REQUIRE_MESSAGE(boot.code == 0, boot.err);
+    operator_token = json_str(boot.out, "token");
+    REQUIRE(operator_token.rfind("sz_", 0) == 0);
+    srv.emplace(dir.path(), std::move(extra));
+  }
+  const server& s() const { return *srv; }
+
+  // Registers a consumer with no credential; the token the answer carries.
+  std::pair<std::string, std::string> consumer(const std::string& national_code, const std::string& mobile) {
+    auto r = s().post("register-consumer", "",
+                      fmt::format(R"({{"national-code":"{}","mobile":"{}","name":"مریم احمدی"}})", national_code, mobile));
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    return {json_str(r.body, "stream"), json_str(r.body, "token")};
+  }
+  // An operator registers a business and issues its credential.
+  std::string business(const std::string& seal, const std::string& domain) {
+    auto r = s().post("register-business", operator_token,
+                      fmt::format(R"({{"seal-id":"{}","domain":"{}","name":"فروشگاه"}})", seal, domain));
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return credential("business", seal);
+  }
+  std::string credential(const std::string& role, const std::string& id) {
+    auto r = s().post("account-create", operator_token, fmt::format(R"({{"role":"{}","id":"{}"}})", role, id));
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return json_str(r.body, "token");
+  }
+  std::string file(const std::string& consumer_token, const std::string& seal, const std::string& order) {
+    auto r = s().post("file", consumer_token,
+                      fmt::format(R"({{"business":"{}","order-ref":"{}","purchase-date":"1405/08/01","amount":2500000,)"
+                                  R"("category":"other","description":"کالا خراب رسید"}})",
+                                  seal, order));
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return json_str(r.body, "stream");
+  }
+};
+
+TEST_CASE("serve: a complaint's whole lifecycle over HTTP, each actor signed in with its own credential") {
+  fixture f;
+  const std::string shop = f.business("1002", "shop.example.ir");
+  auto [consumer_id, consumer] = f.consumer("0013542419", "09121234567");
+  CHECK(consumer_id.rfind("U-", 0) == 0);
+  const std::string c = f.file(consumer, "1002", "INV-1");
+  const auto& s = f.s();
+  const auto ok = [&](const response& r) {
+    CHECK_MESSAGE(r.status == 200, r.body);
+    return r;
+  };
+  ok(s.post("accept", f.operator_token, fmt::format(R"({{"case":"{}"}})", c)));
+  ok(s.post("respond", shop, fmt::format(R"({{"case":"{}","text":"عذرخواهی می‌کنیم"}})", c)));
+  ok(s.post("offer", shop, fmt::format(R"({{"case":"{}","remedy":"refund","amount":"2500000","text":"بازپرداخت کامل"}})", c)));
+  ok(s.post("accept-offer", consumer, fmt::format(R"({{"case":"{}","offer":1}})", c)));
+  ok(s.post("remedy-fulfilled", shop, fmt::format(R"({{"case":"{}"}})", c)));
+  ok(s.post("confirm-remedy", consumer, fmt::format(R"({{"case":"{}"}})", c)));
+  ok(s.post("rate", consumer, fmt::format(R"({{"case":"{}","stars":5,"resolved":"yes"}})", c)));
+
+  auto row = ok(s.get("/v1/case?case=" + c, consumer));
+  CHECK(json_str(row.body, "status") == "closed");
+  // Each event names the actor its credential stands for, not anything the client said.
+  auto events = ok(s.get("/v1/events?case=" + c, f.operator_token));
+  CHECK(events.body.find("\"actor_role\": \"business\",\"actor_id\": \"1002\"") != std::string::npos);
+  CHECK(events.body.find(fmt::format("\"actor_role\": \"consumer\",\"actor_id\": \"{}\"", consumer_id)) != std::string::npos);
+  CHECK(events.body.find("\"actor_role\": \"operator\",\"actor_id\": \"ali\"") != std::string::npos);
+  // The shop's scorecard is public to anyone signed in.
+  auto card = ok(s.get("/v1/scorecard?business=1002", consumer));
+  CHECK(card.body.find("\"1002\"") != std::string::npos);
+}
+
+TEST_CASE("serve: who may read a case: its parties and staff; others are told it does not exist") {
+  fixture f;
+  const std::string shop = f.business("1002", "shop.example.ir");
+  const std::string other_shop = f.business("2002", "other.example.ir");
+  auto [a_id, a] = f.consumer("0013542419", "09121234567");
+  auto [b_id, b] = f.consumer("0067749828", "09121234568");
+  const std::string analyst = f.credential("analyst", "sara");
+  const std::string auditor = f.credential("auditor", "reza");
+  const std::string c = f.file(a, "1002", "INV-7");
+  const auto& s = f.s();
+
+  struct row {
+    std::string who, token;
+    unsigned show, cases;
+  };
+  const std::vector<row> table{
+      {"the case's consumer", a, 200, 200},     {"another consumer", b, 404, 200},
+      {"the case's business", shop, 200, 200},  {"another business", other_shop, 404, 200},
+      {"an analyst", analyst, 403, 200},        {"an auditor", auditor, 200, 200},
+      {"an operator", f.operator_token, 200, 200}, {"nobody", "", 401, 401},
+      {"a made-up token", "sz_0123456789ab_" + std::string(64, 'a'), 401, 401},
+  };
+  for (const auto& r : table) {
+    CAPTURE(r.who);
+    for (const std::string& target : std::vector<std::string>{"/v1/show?case=" + c, "/v1/case?case=" + c, "/v1/events?case=" + c}) {
+      CAPTURE(target);
+      auto got = s.get(target, r.token);
+      CHECK_MESSAGE(got.status == r.show, got.body);
+      if (got.status == 200) CHECK(got.body.find(c) != std::string::npos);
+      else CHECK(got.body.find("0013542419") == std::string::npos);
+    }
+    auto list = s.get("/v1/cases", r.token);
+    CHECK_MESSAGE(list.status == r.cases, list.body);
+  }
+  // A list holds only what its reader may see: the other consumer's and the other shop's are empty.
+  CHECK(s.get("/v1/cases", b).body.find(c) == std::string::npos);
+  CHECK(s.get("/v1/cases", other_shop).body.find(c) == std::string::npos);
+  CHECK(s.get("/v1/cases", a).body.find(c) != std::string::npos);
+  CHECK(s.get("/v1/cases?business=1002", other_shop).status == 403);
+  // The whole log is staff's.
+  CHECK(s.get("/v1/events?all=true", a).status == 403);
+  CHECK(s.get("/v1/events?all=true", auditor).status == 200);
+
+  // A revoked credential signs in no more.
+  auto rev = s.post("account-revoke", f.operator_token,
+                    fmt::format(R"({{"key":"{}","reason":"phone lost"}})", b.substr(3, 12)));
+  CHECK_MESSAGE(rev.status == 200, rev.body);
+  auto after = s.get("/v1/cases", b);
+  CHECK(after.status == 401);
+  CHECK(json_str(after.body, "rule") == "names a revoked credential");
+}
+
+TEST_CASE("serve: the actor is the credential's, and only the scheduler ticks") {
+  fixture f;
+  f.business("1002", "shop.example.ir");
+  auto [a_id, a] = f.consumer("0013542419", "09121234567");
+  const std::string c = f.file(a, "1002", "INV-2");
+  const auto& s = f.s();
+  auto accept = s.post("accept", a, fmt::format(R"({{"case":"{}"}})", c));
+  CHECK(accept.status == 403);
+  CHECK(json_str(accept.body, "field") == "actor");
+  // Nothing in a request can name another actor or another time.
+  auto claim = s.post("accept", a, fmt::format(R"({{"case":"{}","as":"operator:ali"}})", c));
+  CHECK(claim.status == 400);
+  CHECK(json_str(claim.body, "field") == "as");
+  auto when = s.post("message", a, fmt::format(R"({{"case":"{}","text":"x","now":"2099-01-01"}})", c));
+  CHECK(when.status == 400);
+  CHECK(json_str(when.body, "field") == "now");
+  CHECK(s.post("tick", f.operator_token, "").status == 404);
+  CHECK(s.get("/v1/accept?case=" + c, f.operator_token).status == 405);
+  // A consumer may issue more credentials for itself, never for someone else.
+  CHECK(s.post("account-create", a, fmt::format(R"({{"role":"consumer","id":"{}"}})", a_id)).status == 200);
+  CHECK(s.post("account-create", a, R"({"role":"operator","id":"mallory"})").status == 403);
+}
+
+TEST_CASE("serve: bad requests are refused naming the field and the rule, and write nothing") {
+  fixture f;
+  const auto& s = f.s();
+  const auto problem = [&](const response& r, unsigned status, const std::string& field) {
+    CHECK_MESSAGE(r.status == status, r.body);
+    CHECK(r.headers.at("Content-Type") == "application/problem+json");
+    CHECK(json_str(r.body, "field") == field);
+    CHECK(!json_str(r.body, "rule").empty());
+  };
+  problem(s.post("register-consumer", "", R"({"national-code":"0013542410","mobile":"09121234567","name":"x"})"), 400,
+          "national_code");
+  problem(s.post("register-consumer", "", R"({"national-code": "0013542419", "mobile": )"), 400, "body");
+  problem(s.post("register-consumer", "", R"([1,2,3])"), 400, "body");
+  problem(s.post("register-consumer", "", R"({"a":{"b":{"c":1}}})"), 400, "body");
+  problem(s.post("register-consumer", "", R"({"name":"a","name":"b"})"), 400, "body");
+  problem(s.post("register-consumer", "", R"({"colour":"blue"})"), 400, "colour");
+  problem(s.post("register-consumer", "", std::string(300 * 1024, ' ')), 413, "body");
+  problem(s.call(http::verb::post, "/v1/register-consumer", "", "national-code=1", {{"Content-Type", "text/plain"}}), 415,
+          "Content-Type");
+  problem(s.get("/v1/nothing-here", f.operator_token), 404, "path");
+  problem(s.post("register-business", f.operator_token, R"({"seal-id":"1002","domain":"a.ir","name":"x\u202efdp.exe"})"),
+          400, "name");
+  problem(s.post("attach", f.operator_token, R"({"case":"C-1","kind":"invoice","file":"/etc/passwd"})"), 400, "file");
+  // None of it reached the log.
+  auto all = s.get("/v1/events?all=true", f.operator_token);
+  CHECK(all.body.find("ConsumerRegistered") == std::string::npos);
+  CHECK(all.body.find("BusinessRegistered") == std::string::npos);
+}
+
+TEST_CASE("serve: a repeated Idempotency-Key repeats nothing; If-Match refuses a stale version with 412") {
+  fixture f;
+  f.business("1002", "shop.example.ir");
+  auto [a_id, a] = f.consumer("0013542419", "09121234567");
+  const std::string c = f.file(a, "1002", "INV-3");
+  const auto& s = f.s();
+  const std::string body = fmt::format(R"({{"case":"{}","text":"سلام"}})", c);
+  auto first = s.post("message", a, body, {{"Idempotency-Key", "msg-1"}});
+  auto again = s.post("message", a, body, {{"Idempotency-Key", "msg-1"}});
+  CHECK(first.status == 200);
+  CHECK(again.status == 200);
+  CHECK(again.body.find("\"repeated\":true") != std::string::npos);
+  auto read = s.get("/v1/case?case=" + c, a);
+  const std::string tag = read.headers["ETag"];
+  REQUIRE(!tag.empty());
+  CHECK(tag == "\"2\"");  // filed, one message: the case's version (the repeat wrote nothing)
+
+  // Many writers on one version: exactly one wins, the others are told to read again.
+  std::atomic<int> won{0}, stale{0}, other{0};
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 16; ++i)
+    writers.emplace_back([&, i] {
+      auto r = s.post("message", a, fmt::format(R"({{"case":"{}","text":"پیام {}"}})", c, i), {{"If-Match", tag}});
+      (r.status == 200 ? won : r.status == 412 ? stale : other) += 1;
+    });
+  for (auto& t : writers) t.join();
+  CHECK(won == 1);
+  CHECK(stale == 15);
+  CHECK(other == 0);
+  CHECK(s.get("/v1/case?case=" + c, a).headers["ETag"] == "\"3\"");
+}
+
+TEST_CASE("serve: concurrent writers without If-Match are all written, once each") {
+  fixture f;
+  f.business("1002", "shop.example.ir");
+  auto [a_id, a] = f.consumer("0013542419", "09121234567");
+  const std::string c = f.file(a, "1002", "INV-4");
+  const auto& s = f.s();
+  std::atomic<int> failed{0};
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 32; ++i)
+    writers.emplace_back([&, i] {
+      auto r = s.post("message", a, fmt::format(R"({{"case":"{}","text":"پیام {}"}})", c, i));
+      if (r.status != 200) failed += 1;
+    });
+  for (auto& t : writers) t.join();
+  CHECK(failed == 0);
+  CHECK(s.get("/v1/case?case=" + c, a).headers["ETag"] == "\"33\"");  // filed, then 32 messages
+}
+
+TEST_CASE("serve: a client that sends too slowly is cut off; the others are served meanwhile") {
+  fixture f({"--request-timeout", "500"});
+  const auto& s = f.s();
+  asio::io_context io;
+  tcp::socket slow(io);
+  slow.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port()));
+  asio::write(slow, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n")));
+  CHECK(s.get("/healthz").status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  char buf[64];
+  beast::error_code ec;
+  const auto n = slow.read_some(asio::buffer(buf), ec);
+  CHECK(n == 0);
+  CHECK(ec == asio::error::eof);
+}
+
+TEST_CASE("serve: SIGTERM stops it cleanly; while it runs, the CLI names its address") {
+  fixture f;
+  const auto& s = f.s();
+  const std::string url = fmt::format("http://127.0.0.1:{}", s.port());
+  auto cli = run_binary({"--data-dir", f.dir.path().string(), "--as", "operator:ali", "register-business", "--seal-id",
+                         "1002", "--domain", "shop.example.ir", "--name", "x"});
+  CHECK(cli.code == 75);
+  CHECK(cli.err.find(url) != std::string::npos);
+  auto [code, printed] = f.srv->stop();
+  CHECK(code == 0);
+  CHECK(printed.find("stopped") != std::string::npos);
+  CHECK(!std::filesystem::exists(f.dir.path() / "serve.url"));
+  f.srv.reset();
+}
+
+TEST_CASE("serve: documents are uploaded once by hash and downloaded only by those who may read the case") {
+  fixture f;
+  f.business("1002", "shop.example.ir");
+  auto [a_id, a] = f.consumer("0013542419", "09121234567");
+  auto [b_id, b] = f.consumer("0067749828", "09121234568");
+  const auto& s = f.s();
+  const std::string pdf = "%PDF-1.4 invoice INV-5 " + std::string(100000, 'x');
+  auto up = s.call(http::verb::post, "/v1/documents?name=invoice.pdf", a, pdf, {{"Content-Type", "application/pdf"}});
+  REQUIRE_MESSAGE(up.status == 201, up.body);
+  const std::string ref = json_str(up.body, "reference");
+  CHECK(ref.rfind("sha256:", 0) == 0);
+  CHECK(ref.size() == 7 + 64 + 1 + 11);
+  auto filed = s.post("file", a,
+                      fmt::format(R"({{"business":"1002","order-ref":"INV-5","purchase-date":"1405/08/01","amount":1000,)"
+                                  R"("category":"other","description":"x","document":["invoice={}"]}})",
+                                  ref));
+  REQUIRE_MESSAGE(filed.status == 200, filed.body);
+  const std::string c = json_str(filed.body, "stream");
+  const std::string hex = ref.substr(7, 64);
+  auto mine = s.get(fmt::format("/v1/documents/{}?case={}", hex, c), a);
+  CHECK(mine.status == 200);
+  CHECK(mine.body == pdf);
+  CHECK(mine.headers["Content-Disposition"] == "attachment; filename=\"invoice.pdf\"");
+  CHECK(s.get(fmt::format("/v1/documents/{}?case={}", hex, c), b).status == 404);
+  CHECK(s.get(fmt::format("/v1/documents/{}?case={}", hex, c), f.operator_token).status == 200);
+  CHECK(s.get(fmt::format("/v1/documents/{}?case={}", std::string(64, 'a'), c), a).status == 404);
+  // Limits: size, type, credential; a path names nothing the service will read.
+  {
+    // A body announced bigger than a document may be is refused before it is sent.
+    asio::io_context io;
+    tcp::socket raw(io);
+    raw.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port()));
+    asio::write(raw, asio::buffer(fmt::format("POST /v1/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n"
+                                              "Content-Type: image/png\r\nContent-Length: {}\r\n\r\n",
+                                              a, 20 * 1024 * 1024 + 1)));
+    std::string answer(256, '\0');
+    beast::error_code ec;
+    answer.resize(raw.read_some(asio::buffer(answer), ec));
+    CHECK(answer.rfind("HTTP/1.1 413", 0) == 0);
+  }
+  CHECK(s.call(http::verb::post, "/v1/documents", a, "MZ", {{"Content-Type", "application/x-msdownload"}}).status == 415);
+  CHECK(s.call(http::verb::post, "/v1/documents", "", "x", {{"Content-Type", "text/plain"}}).status == 401);
+  auto path = s.post("attach", a, fmt::format(R"({{"case":"{}","kind":"photo","file":"/etc/hostname"}})", c));
+  CHECK(path.status == 400);
+  CHECK(json_str(path.body, "field") == "file");
+  // Nothing but documents sits in the store: no half-written uploads left behind.
+  std::size_t stray = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(f.dir.path() / "documents"))
+    if (e.is_regular_file() && e.path().filename().string().size() != 64) ++stray;
+  CHECK(stray == 0);
+}
+
+// Reads a Server-Sent Events stream until `enough` says so (or 10 s pass); what arrived.
+std::string read_events(unsigned short port, const std::string& target, const std::string& token,
+                        const std::map<std::string, std::string>& headers,
+                        const std::function<bool(const std::string&)>& enough) {
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  std::string req = fmt::format("GET {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n", target, token);
+  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
+  req += "\r\n";
+  asio::write(stream.socket(), asio::buffer(req));
+  std::string got;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  char buf[4096];
+  while (!enough(got) && std::chrono::steady_clock::now() < until) {
+    stream.expires_after(std::chrono::seconds(10));
+    beast::error_code ec;
+    const auto n = stream.read_some(asio::buffer(buf), ec);
+    if (ec) break;
+    got.append(buf, n);
+  }
+  return got;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST_CASE("serve: an agency follows its feed as Server-Sent Events and resumes with Last-Event-ID") {
+  fixture f;
+  const auto& s = f.s();
+  f.business("1002", "shop.example.ir");
+  REQUIRE(s.post("register-agency", f.operator_token, R"({"id":"tazirat","name":"تعزیرات","categories":"other"})").status == 200);
+  REQUIRE(s.post("register-agency", f.operator_token, R"({"id":"cyber-police","name":"پلیس فتا","categories":"fraud"})").status == 200);
+  const std::string agency = f.credential("agency", "tazirat");
+  const std::string other = f.credential("agency", "cyber-police");
+  auto [a_id, a] = f.consumer("0013542419", "09121234567");
+  const std::string c = f.file(a, "1002", "INV-8");
+  REQUIRE(s.post("accept", f.operator_token, fmt::format(R"({{"case":"{}","route":"referral","agency":"tazirat"}})", c)).status == 200);
+
+  const auto first = read_events(s.port(), "/agencies/tazirat/feed", agency, {},
+                                 [](const std::string& t) { return t.find("event: referral") != std::string::npos && t.find("\n\n", t.find("event: referral")) != std::string::npos; });
+  CHECK(first.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(first.find("Content-Type: text/event-stream") != std::string::npos);
+  REQUIRE(count_of(first, "event: referral") == 1);
+  CHECK(first.find("ReferredToAgency") != std::string::npos);
+  CHECK(first.find(c) != std::string::npos);
+  const auto id_at = first.find("id: ") + 4;
+  const std::string last_id = first.substr(id_at, first.find('\n', id_at) - id_at);
+
+  // The agency acknowledges; a client resuming after the first event gets the second only.
+  REQUIRE(s.post("acknowledge", agency, fmt::format(R"({{"case":"{}"}})", c)).status == 200);
+  const auto resumed = read_events(s.port(), "/agencies/tazirat/feed", agency, {{"Last-Event-ID", last_id}},
+                                   [](const std::string& t) { return t.find("ReferralAcknowledged") != std::string::npos; });
+  CHECK(count_of(resumed, "event: referral") == 1);
+  CHECK(resumed.find("\"type\":\"ReferralAcknowledged\"") != std::string::npos);
+  const auto next_at = resumed.find("id: ") + 4;
+  CHECK(std::stoull(resumed.substr(next_at, resumed.find('\n', next_at) - next_at)) > std::stoull(last_id));
+
+  // Another agency, a consumer, nobody: refused.
+  CHECK(s.get("/agencies/tazirat/feed", other).status == 403);
+  CHECK(s.get("/agencies/tazirat/feed", a).status == 403);
+  CHECK(s.get("/agencies/tazirat/feed").status == 401);
+}
+
+TEST_CASE("serve: the CLI's --server sends a command there and prints and exits as it would locally") {
+  fixture f;
+  const std::string url = fmt::format("http://127.0.0.1:{}", f.s().port());
+  const auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", url, "--token", f.operator_token});
+    return run_binary(args);
+  };
+  auto reg = cli({"register-business", "--seal-id", "1002", "--domain", "shop.example.ir", "--name", "فروشگاه"});
+  CHECK_MESSAGE(reg.code == 0, reg.err);
+  CHECK(reg.out.rfind("1002\n", 0) == 0);  // the text the command prints locally
+  auto again = cli({"register-business", "--seal-id", "1002", "--domain", "other.example.ir", "--name", "x"});
+  CHECK(again.code == 1);
+  CHECK(again.err == "error: seal_id: 1002 is already registered\n");
+  auto json = cli({"--json", "scorecard", "--business", "1002"});
+  CHECK_MESSAGE(json.code == 0, json.err);
+  CHECK(json.out.find("\"business\":\"1002\"") != std::string::npos);
+  auto claim = cli({"--as", "operator:ali", "cases"});
+  CHECK(claim.code == 2);
+  CHECK(claim.err.find("--as") != std::string::npos);
+  auto local_only = cli({"tick"});
+  CHECK(local_only.code == 2);
+  auto nobody = run_binary({"--server", url, "cases"});
+  CHECK(nobody.code == 1);
+  CHECK(nobody.err.find("Authorization") != std::string::npos);
+  auto away = run_binary({"--server", "http://127.0.0.1:1", "--token", f.operator_token, "cases"});
+  CHECK(away.code == 75);
+}
+
+TEST_CASE("serve: /openapi.json lists every endpoint and no more; /metrics counts requests") {
+  fixture f;
+  const auto& s = f.s();
+  auto doc = s.get("/openapi.json");
+  REQUIRE(doc.status == 200);
+  std::set<std::string> listed;
+  for (std::size_t at = doc.body.find("\"/v1/"); at != std::string::npos; at = doc.body.find("\"/v1/", at + 1))
+    listed.insert(doc.body.substr(at + 5, doc.body.find('"', at + 5) - at - 5));
+  std::set<std::string> expected;
+  std::size_t gets = 0;
+  for (const auto& c : cli::commands()) {
+    if (c.over_http == cli::command_spec::http::none) continue;
+    expected.insert(c.name);
+    if (c.over_http == cli::command_spec::http::get) ++gets;
+    // Every endpoint answers something other than "no such endpoint".
+    auto r = c.over_http == cli::command_spec::http::get ? s.get("/v1/" + c.name, f.operator_token)
+                                                        : s.post(c.name, f.operator_token, "{}");
+    CHECK_MESSAGE(!(r.status == 404 && json_str(r.body, "field") == "path"), c.name);
+  }
+  CHECK(listed == expected);
+  CHECK(gets >= 10);
+  CHECK(expected.count("tick") == 0);
+  CHECK(expected.count("account-bootstrap") == 0);
+  auto m = s.get("/metrics");
+  CHECK(m.body.find("sazesh_http_requests_total{endpoint=\"openapi\",status=\"200\"} 1") != std::string::npos);
+  CHECK(m.body.find("sazesh_http_request_seconds_bucket") != std::string::npos);
+  CHECK(s.get("/readyz").status == 200);
+}
+
+}  // namespace
+}  // namespace sazesh
