@@ -284,7 +284,8 @@ def main():
         rep.rows.append(("memory", f"peak RSS, {s} log: projector (rebuild) / engine (open)",
                          f"{e['rebuild']['peak_rss_mib']:,.0f} / {e['engine']['peak_rss_mib']:,.0f} MiB", "", "–", "–",
                          "projector flat from 1M to 10M; engine ≤ 150 MiB"))
-        rep.rows.append(("engine open", f"{s} log, embedded: seconds", f"{e['engine']['engine_open_seconds']:.3f}", "", "–",
+        rep.rows.append(("engine open", f"{s} log, embedded: log + engine, seconds",
+                         f"{e['engine']['log_open_seconds'] + e['engine']['engine_open_seconds']:.3f}", "", "–",
                          "–", "< 0.2 s at 10M"))
         if "kafka_open_again" in e:
             rep.rows.append(("engine open", f"{s} log, Kafka writer: first (indexes the topic) / again (resumes): s, MiB",
@@ -300,7 +301,7 @@ def main():
 
     growth_md = "| events | generate events/s | engine open s | engine RSS MiB | rebuild events/s | projector RSS MiB | replay p99 µs | case query p99 µs | log MiB |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     for e in growth:
-        growth_md += (f"| {e['size']} | {e['generate']['events_per_second']:,.0f} | {e['engine']['engine_open_seconds']:.3f} | "
+        growth_md += (f"| {e['size']} | {e['generate']['events_per_second']:,.0f} | {e['engine']['log_open_seconds'] + e['engine']['engine_open_seconds']:.3f} | "
                       f"{e['engine']['peak_rss_mib']:,.0f} | {e['rebuild']['events_per_second']:,.0f} | "
                       f"{e['rebuild']['peak_rss_mib']:,.0f} | {e['replay']['latency']['p99_us']:,.0f} | "
                       f"{e['queries']['case']['p99_us']:,.0f} | {e['generate']['log_bytes'] / 1048576:,.0f} |\n")
