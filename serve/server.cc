@@ -114,6 +114,14 @@ class service {
     return r;
   }
 
+  // The actor of a request's credential: errc::unauthorized (field Authorization) without one.
+  result<actor> signed_in(const request& req) {
+    const auto auth = req.find(http::field::authorization);
+    if (auth == req.end())
+      return error(errc::unauthorized, "Authorization", "is required: \"Bearer TOKEN\", with a token sazesh issued");
+    return authenticate(std::string_view(auth->value().data(), auth->value().size()));
+  }
+
   // The actor a bearer token names, if it is a live credential.
   result<actor> authenticate(std::string_view header) {
     const auto bad = [](const std::string& rule) { return error(errc::unauthorized, "Authorization", rule); };
@@ -134,10 +142,7 @@ class service {
  public:
   // GET /agencies/ID/feed: the agency itself, operators and auditors; the actor, or a problem.
   std::variant<actor, reply> authorize_feed(const request& req, const std::string& agency) {
-    const auto auth = req.find(http::field::authorization);
-    if (auth == req.end())
-      return problem(401, error(errc::unauthorized, "Authorization", "is required: \"Bearer TOKEN\", with a token sazesh issued"));
-    auto who = authenticate(std::string_view(auth->value().data(), auth->value().size()));
+    auto who = signed_in(req);
     if (!who) return problem(401, who.error());
     if (!((who->role == fb::Role_agency && who->id == agency) || who->role == fb::Role_operator_ || who->role == fb::Role_auditor))
       return problem(403, error(errc::unauthorized, "actor", fmt::format("only agency {} reads its feed", agency)));
@@ -161,10 +166,7 @@ class service {
   // POST /v1/documents?name=invoice.pdf: a document's bytes, kept once by hash. What it answers
   // names it in a command: "document": ["invoice=sha256:HEX/invoice.pdf"], or "file" of attach.
   reply store_upload(const request& req, const std::filesystem::path& body) {
-    const auto auth = req.find(http::field::authorization);
-    if (auth == req.end())
-      return problem(401, error(errc::unauthorized, "Authorization", "is required: \"Bearer TOKEN\", with a token sazesh issued"));
-    auto who = authenticate(std::string_view(auth->value().data(), auth->value().size()));
+    auto who = signed_in(req);
     if (!who) return problem(401, who.error());
     const auto type_field = req.find(http::field::content_type);
     const std::string type = type_field == req.end() ? "" : std::string(type_field->value());
@@ -201,10 +203,7 @@ class service {
 
   // GET /v1/documents/HEX?case=C: a document of a case, to those who may read the case.
   reply download(const request& req, const std::string& hex, const std::string& query) {
-    const auto auth = req.find(http::field::authorization);
-    if (auth == req.end())
-      return problem(401, error(errc::unauthorized, "Authorization", "is required: \"Bearer TOKEN\", with a token sazesh issued"));
-    auto who = authenticate(std::string_view(auth->value().data(), auth->value().size()));
+    auto who = signed_in(req);
     if (!who) return problem(401, who.error());
     bool bad = false;
     const std::string case_id = query.rfind("case=", 0) == 0 ? percent_decode(query.substr(5), bad) : "";
@@ -251,13 +250,10 @@ class service {
     }
     // Who is asking: a credential, or nobody (only to register as a consumer).
     std::optional<actor> who;
-    const auto auth = req.find(http::field::authorization);
-    if (auth != req.end()) {
-      auto a = authenticate(std::string_view(auth->value().data(), auth->value().size()));
+    if (req.find(http::field::authorization) != req.end() || spec.name != "register-consumer") {
+      auto a = signed_in(req);
       if (!a) return problem(401, a.error());
       who = *a;
-    } else if (spec.name != "register-consumer") {
-      return problem(401, error(errc::unauthorized, "Authorization", "is required: \"Bearer TOKEN\", with a token sazesh issued"));
     }
 
     // The options: the body's members (POST) or the query string (GET), as the CLI takes them.
