@@ -92,6 +92,11 @@ result<std::unique_ptr<engine>> engine::open(event_log& log, const clock& clk, c
   } else if (*version == 0) {
     if (auto s = e->rows_->write({state_store::format_row()}, *positions); !s) return s.error();
   }
+  // The tick's scan resumes where the last tick left it (a lower bound of every pending
+  // deadline), not at the index's beginning.
+  auto floor = e->store_.due_floor();
+  if (!floor) return floor.error();
+  if (*floor) e->due_floor_ = e->stored_floor_ = **floor;
   if (auto s = e->catch_up(); !s) return s.error();
   return e;
 }
@@ -182,6 +187,7 @@ result<std::uint64_t> engine::rebuild_state() {
   changed_.wait(lock, [&] { return idle(); });
   if (auto s = rows_->clear(); !s) return s.error();
   reset_working_set();
+  due_floor_ = stored_floor_ = std::numeric_limits<timestamp_ms>::min();
   if (auto s = rows_->write({state_store::format_row()}, std::vector<log_position>(log_.partitions(), log_position(0))); !s)
     return s.error();
   std::uint64_t folded = 0;
@@ -215,7 +221,16 @@ void engine::rows_of(const std::string& stream, const std::optional<case_state>&
     if (after == nullptr) return;
     state_store::rows_for_case(case_before, *after, out);
     // A deadline earlier than where the tick starts scanning moves its start back.
-    for (const auto& d : after->deadlines) due_floor_ = std::min(due_floor_, d.due);
+    bool lowered = false;
+    for (const auto& d : after->deadlines)
+      if (d.due < due_floor_) {
+        due_floor_ = d.due;
+        lowered = true;
+      }
+    if (lowered) {
+      out.push_back(state_store::due_floor_row(due_floor_));
+      stored_floor_ = due_floor_;
+    }
     std::vector<score_event> scored;
     for (const auto& r : records)
       if (auto kind = score_kind_of(r.payload)) {
@@ -372,6 +387,15 @@ result<tick_report> engine::tick() {
     if (auto s = evaluate_policy_locked(now, slots, report); !s) return abandon(s.error());
   }
   await_locked(lock, slots);
+  // Keep where the next scan starts, when the rows are in step (kept or not, the floor is only
+  // ever a lower bound, so a new process at worst scans further than it needs).
+  if (due_floor_ != stored_floor_ && idle()) {
+    auto positions = rows_->positions();
+    if (positions && *positions == applied_) {
+      if (auto s = rows_->write({state_store::due_floor_row(due_floor_)}, applied_); !s) return s.error();
+      stored_floor_ = due_floor_;
+    }
+  }
   return collect();
 }
 

@@ -203,6 +203,7 @@ class engine {
   // No due-index row is earlier than this: a tick scans from here, not past the tombstones of
   // every deadline ever applied.
   timestamp_ms due_floor_ = std::numeric_limits<timestamp_ms>::min();
+  timestamp_ms stored_floor_ = std::numeric_limits<timestamp_ms>::min();  // as the rows keep it
 };
 
 // The digest of the state rows a fresh fold of the whole log makes (in memory, beside whatever

@@ -369,7 +369,8 @@ result<world> state_store::load_all() {
 result<std::string> state_store::digest() {
   std::string all;
   auto s = rows_.scan("", std::string(1, '\x7f'), [&](std::string_view k, std::string_view v) {
-    if (k.substr(0, 2) == "q/" || k.substr(0, 2) == "t/") return true;  // bookkeeping, not the log's alone
+    // Bookkeeping, not the log's alone: policy marks, trust summaries, the due floor.
+    if (k.substr(0, 2) == "q/" || k.substr(0, 2) == "t/" || k.substr(0, 2) == "f/") return true;
     all += u64_key(k.size());
     all += k;
     all += u64_key(v.size());
@@ -421,6 +422,22 @@ void state_store::rows_for_score(const std::string& business, const score_event&
 }
 
 state_write state_store::policy_evaluated(const std::string& business) { return {"q/" + business, std::nullopt}; }
+
+state_write state_store::due_floor_row(timestamp_ms floor) {
+  row_writer w;
+  w.u64(static_cast<std::uint64_t>(floor));
+  return {"f/due", w.take()};
+}
+
+result<std::optional<timestamp_ms>> state_store::due_floor() {
+  auto v = rows_.get("f/due");
+  if (!v) return v.error();
+  if (!*v) return std::optional<timestamp_ms>();
+  row_reader r(**v);
+  const auto floor = static_cast<timestamp_ms>(r.u64());
+  if (!r.done()) return error(errc::corrupt, "state", "the due floor row does not decode");
+  return std::optional<timestamp_ms>(floor);
+}
 
 state_write state_store::format_row() {
   row_writer w;

@@ -116,6 +116,11 @@ class state_store final : public state_source {
   static void rows_for_score(const std::string& business, const score_event& e, std::vector<state_write>& out);
   static state_write policy_evaluated(const std::string& business);
   static state_write format_row();
+  // Where a tick's scan of the due index may start: no pending deadline is earlier. A hint kept
+  // with the rows (and left out of the digest), so that a new process seeks past the deletion
+  // marks of deadlines already applied instead of through them.
+  static state_write due_floor_row(timestamp_ms floor);
+  result<std::optional<timestamp_ms>> due_floor();
 
   state_rows& rows() { return rows_; }
 

@@ -206,6 +206,46 @@ TEST_CASE("a tick reads the rows of the deadlines that are due, not the cases") 
   CHECK(again->due_rows_read == 0);
 }
 
+TEST_CASE("a reopened engine's tick starts where the last one left off, and still finds a deadline set earlier") {
+  engine_harness<> h(embedded_log_options{.sync = false});
+  const actor op{fb::Role_operator_, "ops-floor"};
+  h.act(op, register_business{"1002", "floor.example.ir", "فروشگاه", 3});
+  const std::string consumer = h.act(actor{fb::Role_consumer, ""},
+                                     register_consumer{"0013542419", "09121234567", "مریم"}).stream;
+  const actor me{fb::Role_consumer, consumer};
+  const auto forwarded = [&](const std::string& order) {
+    const std::string c = h.act(me, file_case{"1002", order, testing::day("2026-03-01"), 1000, fb::Category_other,
+                                              "x", fb::RemedyKind_refund, {}}).stream;
+    h.act(op, accept_case{c, std::nullopt, fb::Route_negotiation, "", ""});
+    return c;
+  };
+  const std::string first = forwarded("F-1");
+  const timestamp_ms start = h.clock.now();
+  h.clock.advance(30LL * 24 * 3'600'000);  // every rung of the first case is due
+  auto t1 = h.eng->tick();
+  REQUIRE(t1.has_value());
+  CHECK(t1->cases_due == 1);
+  CHECK(h.case_of(first).unanswered);
+
+  // A new process: the tick scans from where the last one stopped, so it reads nothing.
+  h.reopen();
+  auto t2 = h.eng->tick();
+  REQUIRE(t2.has_value());
+  CHECK(t2->due_rows_read == 0);
+  // The clock set back (another process with an earlier time): a case forwarded then has its
+  // deadline before that point, and a tick still finds it once it is due.
+  h.clock.set(start);
+  const std::string second = forwarded("F-2");
+  h.reopen();
+  h.clock.set(start + 5LL * 24 * 3'600'000);
+  auto t3 = h.eng->tick();
+  REQUIRE(t3.has_value());
+  CHECK(t3->cases_due == 1);
+  CHECK(h.case_of(second).response_level >= 1);
+  // And the rows still equal a fresh fold: the floor is a hint beside them, not state.
+  CHECK(digest_of(*h.eng) == fresh_fold_digest(*h.log, h.clock));
+}
+
 TEST_CASE("the working set stays within its bound, whatever the number of cases") {
   const std::uint64_t seed = seed_for("bounded cache");
   history_options options;
