@@ -8,7 +8,6 @@
 #include <sodium.h>
 #include <sys/resource.h>
 
-#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -16,8 +15,6 @@
 #include <condition_variable>
 #include <fstream>
 #include <iostream>
-#include <map>
-#include <set>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -25,14 +22,11 @@
 
 #include "cli/json.h"
 #include "engine/domain/decide.h"
-#include "engine/record/credential.h"
 #include "engine/record/hash.h"
 #include "projections/projector.h"
-#include "engine/domain/validation.h"
 #include "engine/log/document_store.h"
-#include "serve/access.h"
-#include "serve/body_json.h"
 #include "serve/http_support.h"
+#include "serve/service.h"
 
 // GCC 12 inlines one coroutine's frame into another's and then reports Asio's paired frame
 // operator new/delete as mismatched (-Wmismatched-new-delete): the frames are allocated and freed
@@ -48,377 +42,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using request = http::request<http::string_body>;
 
-// What every request shares: the engine, the projections and how they are kept current.
-class service {
- public:
-  service(cli::session& base, engine& eng, event_log& log, projections::projection_store& store)
-      : base_(base), eng_(eng), log_(log), store_(store), projector_(log, store) {}
-
-  status refresh() {
-    std::lock_guard lock(projector_mutex_);
-    auto n = projector_.catch_up();
-    if (!n) return n.error();
-    return ok;
-  }
-
-  // `upload`: where the body of POST /v1/documents was written (removed once handled).
-  reply handle(const request& req, const std::filesystem::path& upload) {
-    if (!upload.empty()) {
-      reply r = with_endpoint(store_upload(req, upload), "/v1/documents");
-      std::error_code ignored;
-      std::filesystem::remove(upload, ignored);
-      return r;
-    }
-    const std::string target(req.target());
-    const auto q = target.find('?');
-    const std::string path = target.substr(0, q);
-    const std::string query = q == std::string::npos ? "" : target.substr(q + 1);
-    if (path == "/healthz") return json_reply("healthz", "{\"status\":\"ok\"}\n");
-    if (path == "/readyz") return ready_ ? json_reply("readyz", "{\"status\":\"ready\"}\n")
-                                         : with_endpoint(problem(503, error(errc::unavailable, "", "not ready yet")), "readyz");
-    if (path == "/metrics") {
-      reply r;
-      r.endpoint = "metrics";
-      r.content_type = "text/plain; version=0.0.4";
-      r.body = metrics_.text({{"sazesh_up", 1}, {"sazesh_requests_in_flight", static_cast<double>(in_flight.load())}});
-      return r;
-    }
-    if (path == "/openapi.json") return json_reply("openapi", openapi_document());
-    if (path.rfind("/v1/documents/", 0) == 0) return with_endpoint(download(req, path.substr(14), query), "/v1/documents");
-    if (path.rfind("/v1/", 0) == 0) return command(req, path.substr(4), query);
-    return problem(404, error(errc::not_found, "path", fmt::format("{} is not an endpoint of this service (see /openapi.json)", path)));
-  }
-
-  void record(const reply& r, double seconds) { metrics_.record(r.endpoint, r.status, seconds); }
-  // A fresh name for an upload's body, in the document store's folder.
-  std::filesystem::path incoming_path() const {
-    const auto dir = base_.data_dir / "documents";
-    std::error_code ignored;
-    std::filesystem::create_directories(dir, ignored);
-    return dir / ("upload." + random_id(12));
-  }
-  void set_ready() { ready_ = true; }
-  std::atomic<std::size_t> in_flight{0};
-
- private:
-  static reply json_reply(std::string endpoint, std::string body) {
-    reply r;
-    r.endpoint = std::move(endpoint);
-    r.body = std::move(body);
-    return r;
-  }
-  static reply with_endpoint(reply r, std::string endpoint) {
-    r.endpoint = std::move(endpoint);
-    return r;
-  }
-
-  // The actor of a request's credential: errc::unauthorized (field Authorization) without one.
-  result<actor> signed_in(const request& req) {
-    const auto auth = req.find(http::field::authorization);
-    if (auth == req.end())
-      return error(errc::unauthorized, "Authorization", "is required: \"Bearer TOKEN\", with a token sazesh issued");
-    return authenticate(std::string_view(auth->value().data(), auth->value().size()));
-  }
-
-  // The actor a bearer token names, if it is a live credential.
-  result<actor> authenticate(std::string_view header) {
-    const auto bad = [](const std::string& rule) { return error(errc::unauthorized, "Authorization", rule); };
-    if (header.substr(0, 7) != "Bearer ") return bad("must be \"Bearer TOKEN\", with a token sazesh issued");
-    auto t = parse_token(header.substr(7));
-    if (!t) return bad("must be \"Bearer TOKEN\", with a token sazesh issued");
-    auto found = eng_.inspect([&](const world& w) -> std::optional<credential_state> {
-      const credential_state* k = w.find_credential(credential_stream(t->key_id));
-      if (k == nullptr) return std::nullopt;
-      return *k;
-    });
-    if (!found || !secret_matches(found->secret_hash, t->secret)) return bad("names no credential, or not with this secret");
-    if (found->revoked) return bad("names a revoked credential");
-    return actor{found->role, found->actor_id};
-  }
-
-
- public:
-  // GET /agencies/ID/feed: the agency itself, operators and auditors; the actor, or a problem.
-  std::variant<actor, reply> authorize_feed(const request& req, const std::string& agency) {
-    auto who = signed_in(req);
-    if (!who) return problem(401, who.error());
-    if (!((who->role == fb::Role_agency && who->id == agency) || who->role == fb::Role_operator_ || who->role == fb::Role_auditor))
-      return problem(403, error(errc::unauthorized, "actor", fmt::format("only agency {} reads its feed", agency)));
-    return *who;
-  }
-
-  // One page of the agency's feed from `from` (cli::agency_feed_page, on the log the service holds).
-  result<cli::feed_page> feed(const std::string& agency, log_position from, const actor& who) {
-    std::ostringstream out, err;
-    cli::session s(out, err);
-    s.data_dir = base_.data_dir;
-    s.json = true;
-    s.shared_engine = &eng_;
-    s.shared_log = &log_;
-    s.shared_refresh = [this] { return refresh(); };
-    s.who = who;
-    return cli::agency_feed_page(s, agency, from, 256);
-  }
-
- private:
-  // POST /v1/documents?name=invoice.pdf: a document's bytes, kept once by hash. What it answers
-  // names it in a command: "document": ["invoice=sha256:HEX/invoice.pdf"], or "file" of attach.
-  reply store_upload(const request& req, const std::filesystem::path& body) {
-    auto who = signed_in(req);
-    if (!who) return problem(401, who.error());
-    const auto type_field = req.find(http::field::content_type);
-    const std::string type = type_field == req.end() ? "" : std::string(type_field->value());
-    static const std::set<std::string> accepted{"application/pdf", "image/jpeg", "image/png", "image/webp", "text/plain"};
-    if (accepted.count(type.substr(0, type.find(';'))) == 0)
-      return problem(415, error(errc::invalid_argument, "Content-Type",
-                                "must be application/pdf, image/jpeg, image/png, image/webp or text/plain"));
-    std::string name = "document";
-    const std::string target(req.target());
-    if (const auto q = target.find("?name="); q != std::string::npos) {
-      bool bad = false;
-      name = percent_decode(std::string_view(target).substr(q + 6), bad);
-      if (bad || name.empty() || name.size() > 200 || name.find('/') != std::string::npos ||
-          !check_text("name", name, 1, 200))
-        return problem(400, error(errc::invalid_argument, "name",
-                                  "must be a file name of 1-200 bytes, without '/' or control characters"));
-    }
-    document_store store(base_.data_dir / "documents");
-    auto d = store.put_file(body, "body");
-    if (!d) return problem(status_of(d.error()), d.error());
-    reply r;
-    r.status = 201;
-    r.actor = fmt::format("{}:{}", role_name(who->role), who->id);
-    const std::string hex = to_hex(d->sha256);
-    r.body = cli::json_object()
-                 .field("sha256", hex)
-                 .field("size_bytes", d->size_bytes)
-                 .field("name", name)
-                 .field("reference", "sha256:" + hex + "/" + name)
-                 .str() +
-             "\n";
-    return r;
-  }
-
-  // GET /v1/documents/HEX?case=C: a document of a case, to those who may read the case.
-  reply download(const request& req, const std::string& hex, const std::string& query) {
-    auto who = signed_in(req);
-    if (!who) return problem(401, who.error());
-    bool bad = false;
-    const std::string case_id = query.rfind("case=", 0) == 0 ? percent_decode(query.substr(5), bad) : "";
-    if (bad || case_id.empty()) return problem(400, error(errc::invalid_argument, "case", "is required: the case the document is attached to"));
-    auto c = eng_.find_case(case_id);
-    if (!c) return problem(status_of(c.error()), c.error());
-    const auto hidden = problem(404, error(errc::not_found, "document", "no such document on case " + case_id));
-    if (!*c || !may_see_case(*who, **c)) return hidden;
-    const auto ref = std::find_if((*c)->documents.begin(), (*c)->documents.end(),
-                                  [&](const document_ref& d) { return to_hex(d.sha256) == hex; });
-    if (ref == (*c)->documents.end()) return hidden;
-    document_store store(base_.data_dir / "documents");
-    std::ifstream in(store.path_of(ref->sha256), std::ios::binary);
-    if (!in) return problem(503, error(errc::io, "document", "the stored document cannot be read"));
-    reply r;
-    r.body.assign(std::istreambuf_iterator<char>(in), {});
-    r.content_type = "application/octet-stream";
-    std::string file_name;
-    for (char ch : ref->file_name)
-      if (ch != '"' && ch != '\\' && static_cast<unsigned char>(ch) >= 0x20) file_name += ch;
-    r.headers.push_back({"Content-Disposition", fmt::format("attachment; filename=\"{}\"", file_name.empty() ? hex : file_name)});
-    r.actor = fmt::format("{}:{}", role_name(who->role), who->id);
-    return r;
-  }
-
-  reply command(const request& req, const std::string& name, const std::string& query) {
-    const auto& table = cli::commands();
-    auto spec = std::find_if(table.begin(), table.end(), [&](const cli::command_spec& c) {
-      return c.name == name && c.over_http != cli::command_spec::http::none;
-    });
-    if (spec == table.end())
-      return problem(404, error(errc::not_found, "path", fmt::format("/v1/{} is not an endpoint (see /openapi.json)", name)));
-    reply r = run(req, *spec, query);
-    r.endpoint = "/v1/" + name;
-    return r;
-  }
-
-  reply run(const request& req, const cli::command_spec& spec, const std::string& query) {
-    const bool post = spec.over_http == cli::command_spec::http::post;
-    if ((post && req.method() != http::verb::post) || (!post && req.method() != http::verb::get)) {
-      reply r = problem(405, error(errc::invalid_argument, "method", fmt::format("must be {}", post ? "POST" : "GET")));
-      r.headers.push_back({"Allow", post ? "POST" : "GET"});
-      return r;
-    }
-    // Who is asking: a credential, or nobody (only to register as a consumer).
-    std::optional<actor> who;
-    if (req.find(http::field::authorization) != req.end() || spec.name != "register-consumer") {
-      auto a = signed_in(req);
-      if (!a) return problem(401, a.error());
-      who = *a;
-    }
-
-    // The options: the body's members (POST) or the query string (GET), as the CLI takes them.
-    std::vector<std::string> argv;
-    if (post) {
-      const auto type = req.find(http::field::content_type);
-      if (!req.body().empty() &&
-          (type == req.end() || std::string_view(type->value().data(), type->value().size()).substr(0, 16) != "application/json"))
-        return problem(415, error(errc::invalid_argument, "Content-Type", "must be application/json"));
-      if (!req.body().empty()) {
-        auto members = parse_body(req.body());
-        if (!members) return problem(400, members.error());
-        for (const auto& m : *members) {
-          if (m.flag) {
-            if (!m.values.empty()) argv.push_back("--" + m.name);
-            continue;
-          }
-          for (const auto& v : m.values) {
-            argv.push_back("--" + m.name);
-            argv.push_back(v);
-          }
-        }
-      }
-    } else {
-      std::string_view rest(query);
-      while (!rest.empty()) {
-        const auto amp = rest.find('&');
-        const std::string_view pair = rest.substr(0, amp);
-        rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-        if (pair.empty()) continue;
-        const auto eq = pair.find('=');
-        bool bad = false;
-        const std::string key = percent_decode(pair.substr(0, eq), bad);
-        const std::string value = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1), bad);
-        if (bad) return problem(400, error(errc::invalid_argument, "query", "has a bad %-escape"));
-        argv.push_back("--" + key);
-        const auto opt = std::find_if(spec.options.begin(), spec.options.end(), [&](const cli::option_spec& o) { return o.name == key; });
-        const bool flag = opt != spec.options.end() && opt->value.empty();
-        if (flag && value != "" && value != "true") {
-          if (value == "false") argv.pop_back();
-          else return problem(400, error(errc::invalid_argument, key, "is a flag: true, false or no value"));
-        } else if (!flag) {
-          argv.push_back(value);
-        }
-      }
-    }
-    for (std::size_t i = 0; i < argv.size(); ++i) {
-      if (argv[i].rfind("--", 0) != 0) continue;
-      const std::string key = argv[i].substr(2);
-      const auto opt = std::find_if(spec.options.begin(), spec.options.end(), [&](const cli::option_spec& o) { return o.name == key; });
-      if (opt == spec.options.end() || i + 1 >= argv.size()) continue;
-      if (opt->value.find("FILE") != std::string::npos)
-        return problem(400, error(errc::invalid_argument, key, "names a file, which the service does not read or write"));
-      if (opt->value.find("PATH") != std::string::npos) {
-        const std::string& v = argv[i + 1];
-        const auto eq = opt->value.find('=') != std::string::npos ? v.find('=') : std::string::npos;
-        const std::string ref = eq == std::string::npos ? v : v.substr(eq + 1);
-        if (ref.rfind("sha256:", 0) != 0)
-          return problem(400, error(errc::invalid_argument, key,
-                                    "must name an uploaded document (sha256:HEX/NAME, as POST /v1/documents answers), "
-                                    "not a file: the service reads no file a client names"));
-      }
-    }
-    auto parsed = cli::parse_options(spec.options, argv);
-    if (!parsed) return problem(400, parsed.error());
-
-    // Reads are authorised here; writes by the domain, on the credential's actor.
-    if (!post) {
-      auto d = authorize_read(eng_, *who, spec.name, *parsed);
-      if (d.verdict == denial::hidden) return problem(404, d.reason);
-      if (d.verdict == denial::forbidden) return problem(status_of(d.reason) == 403 ? 403 : status_of(d.reason), d.reason);
-      for (const auto& [k, v] : d.narrowed) parsed->add(k, v);
-    }
-
-    std::ostringstream out, err;
-    cli::session s(out, err);
-    s.data_dir = base_.data_dir;
-    // JSON unless the client asks for text or CSV (the CLI's --server does, as it prints).
-    const auto accept = req.find(http::field::accept);
-    const std::string_view wants = accept == req.end() ? std::string_view() : std::string_view(accept->value().data(), accept->value().size());
-    s.json = wants.find("text/plain") == std::string_view::npos && wants.find("text/csv") == std::string_view::npos;
-    s.csv = wants.find("text/csv") != std::string_view::npos;
-    if (const auto d = req.find("X-Digits"); d != req.end() && d->value() == "persian") s.jalali_digits = digits::persian;
-    s.kafka = base_.kafka;
-    s.calendar_dir = base_.calendar_dir;
-    s.rules_file = base_.rules_file;
-    s.thursday_off = base_.thursday_off;
-    s.shared_engine = &eng_;
-    s.shared_log = &log_;
-    s.shared_refresh = [this] { return refresh(); };
-    s.who = who.value_or(actor{fb::Role_consumer, ""});
-    const auto key = req.find("Idempotency-Key");
-    if (key != req.end()) {
-      s.command_id = std::string(key->value().data(), key->value().size());
-      if (s.command_id.empty() || s.command_id.size() > 128)
-        return problem(400, error(errc::invalid_argument, "Idempotency-Key", "must be 1-128 characters"));
-    } else {
-      s.command_id = random_id(16);
-    }
-    if (const auto match = req.find(http::field::if_match); match != req.end()) {
-      // An entity tag as GET gives it: the case's version, quoted (a weak tag is the same).
-      std::string tag(match->value().data(), match->value().size());
-      if (tag.rfind("W/", 0) == 0) tag = tag.substr(2);
-      if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"') tag = tag.substr(1, tag.size() - 2);
-      if (!post || !parsed->has("case") || tag.empty() || tag.size() > 12 || tag.find_first_not_of("0123456789") != std::string::npos)
-        return problem(400, error(errc::invalid_argument, "If-Match",
-                                  "must be the ETag a read of the case gave (\"N\"), on a command on that case"));
-      s.if_version = stream_version(std::stoull(tag));
-    }
-    const int code = spec.run(s, *parsed);
-    if (code != cli::exit_ok) {
-      const error e = s.last_error.value_or(error(errc::io, "", err.str()));
-      if (e.code() == errc::conflict && e.field() == "If-Match") return problem(412, e);
-      return problem(status_of(e), e);
-    }
-    reply r;
-    r.actor = who ? fmt::format("{}:{}", role_name(who->role), who->id) : "";
-    r.body = out.str();
-    if (r.body.empty()) r.body = "{}\n";
-    // Several lines (events): JSON lines.
-    if (!s.json) r.content_type = s.csv ? "text/csv; charset=utf-8" : "text/plain; charset=utf-8";
-    else if (r.body.find('\n') != r.body.size() - 1) r.content_type = "application/x-ndjson";
-    if (spec.name == "register-consumer" && !who) return with_credential(std::move(r), s);
-    // A case read or written carries its version, for If-Match on the next command.
-    if (parsed->has("case")) {
-      auto c = eng_.find_case(parsed->get("case"));
-      if (c && *c) r.headers.push_back({"ETag", fmt::format("\"{}\"", (*c)->head.version.value())});
-    }
-    return r;
-  }
-
-  // A consumer who registered without a credential gets one, issued by the system.
-  reply with_credential(reply r, const cli::session& s) {
-    if (s.last_stream.empty() || s.last_repeated) return r;  // a repeat: its token went to the first answer
-    const std::string& id = s.last_stream;
-    const new_credential c = make_credential();
-    auto out = eng_.execute(actor{fb::Role_system, "serve"}, s.command_id + ":credential",
-                            issue_credential{c.key_id, fb::Role_consumer, id, c.secret_hash, "registration"});
-    if (!out) return problem(status_of(out.error()), out.error());
-    if (auto p = refresh(); !p) fmt::print(std::cerr, "warning: projections not updated: {}\n", p.error().message());
-    if (s.json) {
-      auto body = r.body;
-      while (!body.empty() && body.back() == '\n') body.pop_back();
-      if (!body.empty() && body.back() == '}') body.pop_back();
-      r.body = body + ",\"credential\":" +
-               cli::json_object().field("key_id", c.key_id).field("token", c.token).str() + "}\n";
-    } else {
-      r.body += fmt::format("credential {} for consumer:{}\n  token: {}\n"
-                            "  (shown once: only its hash is kept; send it as \"Authorization: Bearer TOKEN\")\n",
-                            c.key_id, id, c.token);
-    }
-    r.status = 201;
-    r.actor = "consumer:" + id;
-    return r;
-  }
-
-  cli::session& base_;
-  engine& eng_;
-  event_log& log_;
-  projections::projection_store& store_;
-  std::mutex projector_mutex_;
-  projections::projector projector_;
-  metrics metrics_;
-  std::atomic<bool> ready_{false};
-};
 
 // Runs `f` on the worker pool and resumes the coroutine with its result on its own executor.
 template <class F>
@@ -436,7 +60,7 @@ auto on_pool(asio::thread_pool& pool, F f) {
 }
 
 struct server_state {
-  service& svc;
+  request_handler& svc;
   const serve_options& options;
   asio::thread_pool& pool;
   std::atomic<bool> stopping{false};
@@ -446,7 +70,7 @@ struct server_state {
 // (the JSON line `subscribe` prints: the event and the dossier), with the log position as its id,
 // so a client resumes with Last-Event-ID. Comments keep an idle stream alive and find clients gone.
 asio::awaitable<void> agency_feed(beast::tcp_stream& stream, server_state& st, const request& req, std::string agency) {
-  service* svc = &st.svc;
+  request_handler* svc = &st.svc;
   const request* rq = &req;
   const std::string* ag = &agency;
   const auto check = [svc, rq, ag] { return svc->authorize_feed(*rq, *ag); };
@@ -596,7 +220,7 @@ asio::awaitable<void> connection(tcp::socket socket, server_state& st) {
       st.svc.in_flight += 1;
       // Only pointers in the awaited expression: GCC 12 destroys some temporaries of a
       // co_await's full-expression twice.
-      service* svc = &st.svc;
+      request_handler* svc = &st.svc;
       const request* rq = &req;
       const std::filesystem::path* body_file = &upload;
       const auto work = [svc, rq, body_file] { return svc->handle(*rq, *body_file); };
@@ -708,7 +332,8 @@ int run_server(cli::session& base, const serve_options& o) {
   event_log& log = *base.log();
   auto store = base.open_projections_writer();
   if (!store) return base.fail(store.error());
-  service svc(base, **eng, log, **store);
+  auto handler = make_service(base, **eng, log, **store);
+  request_handler& svc = *handler;
   if (auto p = svc.refresh(); !p) return base.fail(p.error());
 
   asio::io_context io(1);
