@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -77,6 +78,12 @@ std::string json_str(const std::string& json, const std::string& key) {
   return json.substr(start, json.find('"', start) - start);
 }
 
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 struct response {
   unsigned status = 0;
   std::string body;
@@ -122,6 +129,14 @@ class server {
     if (out_ >= 0) close(out_);
   }
   unsigned short port() const { return port_; }
+
+  // SIGKILL, as a crash: nothing is flushed or finished.
+  void kill9() {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
 
   // Sends SIGTERM; the exit code and what it printed after "listening".
   std::pair<int, std::string> stop() {
@@ -418,6 +433,59 @@ TEST_CASE("serve: a client that sends too slowly is cut off; the others are serv
   CHECK(ec == asio::error::eof);
 }
 
+TEST_CASE("serve: killed -9 under load and started again, it has every write it acknowledged, once") {
+  fixture f;
+  f.business("1002", "shop.example.ir");
+  auto [a_id, a] = f.consumer("0013542419", "09121234567");
+  const std::string c = f.file(a, "1002", "INV-K");
+  std::atomic<bool> stop{false};
+  std::mutex m;
+  std::set<std::string> acknowledged;
+  std::vector<std::thread> writers;
+  const unsigned short port = f.s().port();
+  for (int w = 0; w < 8; ++w)
+    writers.emplace_back([&, w] {
+      for (int i = 0; !stop; ++i) {
+        const std::string key = fmt::format("w{}-{}", w, i);
+        try {
+          asio::io_context io;
+          beast::tcp_stream stream(io);
+          stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+          http::request<http::string_body> req{http::verb::post, "/v1/message", 11};
+          req.set(http::field::host, "x");
+          req.set(http::field::authorization, "Bearer " + a);
+          req.set(http::field::content_type, "application/json");
+          req.set("Idempotency-Key", key);
+          req.body() = fmt::format(R"({{"case":"{}","text":"{}"}})", c, key);
+          req.prepare_payload();
+          http::write(stream, req);
+          beast::flat_buffer buffer;
+          http::response<http::string_body> res;
+          http::read(stream, buffer, res);
+          if (res.result_int() == 200) {
+            std::lock_guard lock(m);
+            acknowledged.insert(key);
+          }
+        } catch (const std::exception&) {
+          return;  // the server is gone
+        }
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  f.srv->kill9();
+  stop = true;
+  for (auto& t : writers) t.join();
+  REQUIRE(acknowledged.size() > 10);
+  server again(f.dir.path());
+  auto events = again.get("/v1/events?case=" + c, f.operator_token);
+  REQUIRE(events.status == 200);
+  std::size_t missing = 0;
+  for (const auto& key : acknowledged)
+    if (count_of(events.body, "\"command_id\": \"" + key + "\"") != 1) ++missing;
+  CHECK(missing == 0);
+  MESSAGE(acknowledged.size() << " writes acknowledged before kill -9, all present once after restart");
+}
+
 TEST_CASE("serve: SIGTERM stops it cleanly; while it runs, the CLI names its address") {
   fixture f;
   const auto& s = f.s();
@@ -507,12 +575,6 @@ std::string read_events(unsigned short port, const std::string& target, const st
     got.append(buf, n);
   }
   return got;
-}
-
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
 }
 
 TEST_CASE("serve: an agency follows its feed as Server-Sent Events and resumes with Last-Event-ID") {
