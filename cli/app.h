@@ -84,6 +84,7 @@ class session {
   engine* shared_engine = nullptr;
   event_log* shared_log = nullptr;
   std::function<status()> shared_refresh;
+  projections::projection_store* shared_projections = nullptr;  // queries read through it
   // If-Match over HTTP: the version the client read of the case it acts on.
   std::optional<stream_version> if_version;
 

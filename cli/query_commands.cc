@@ -90,6 +90,7 @@ result<std::unique_ptr<pj::projection_store>> open_for_query(session& s) {
   // A missing log (a wrong --data-dir, most likely) or a corrupt one is worth saying; a
   // projector holding the projections keeps them current itself.
   if (auto st = s.refresh_projections(); !st && st.error().code() != errc::unavailable) return st.error();
+  if (s.shared_projections) return pj::borrow(*s.shared_projections);  // serve's own, held open
   return pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only);
 }
 
@@ -500,7 +501,8 @@ result<feed_page> agency_feed_page(session& s, const std::string& agency, log_po
     // The dossier as of now, from the projections brought up to this event at least.
     std::string dossier_json = "null";
     if (auto st2 = s.refresh_projections(); st2 || st2.error().code() != errc::corrupt) {
-      if (auto store = pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only)) {
+      if (auto store = s.shared_projections ? result<std::unique_ptr<pj::projection_store>>(pj::borrow(*s.shared_projections))
+                                            : pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only)) {
         if (auto b = pj::dossier(**store, agency, r->stream)) dossier_json = bundle_json(*b, s);
       }
     }

@@ -280,6 +280,31 @@ std::string fmt_generation(std::uint64_t n) {
   return "gen-" + digits;
 }
 
+namespace {
+
+class borrowed_store final : public projection_store {
+ public:
+  explicit borrowed_store(projection_store& target) : t_(target) {}
+  result<std::optional<std::string>> get(std::string_view key) const override { return t_.get(key); }
+  status scan(std::string_view from, std::string_view to,
+              const std::function<bool(std::string_view, std::string_view)>& each) const override {
+    return t_.scan(from, to, each);
+  }
+  status commit(const change_set& changes) override { return t_.commit(changes); }
+  status flush() override { return t_.flush(); }
+  status compact() override { return t_.compact(); }
+  result<std::string> digest() const override { return t_.digest(); }
+  result<std::uint64_t> key_count() const override { return t_.key_count(); }
+  const std::filesystem::path& location() const override { return t_.location(); }
+
+ private:
+  projection_store& t_;
+};
+
+}  // namespace
+
+std::unique_ptr<projection_store> borrow(projection_store& target) { return std::make_unique<borrowed_store>(target); }
+
 result<std::unique_ptr<projection_store>> projection_store::open(const fs::path& folder, store_mode mode) {
   if (sodium_init() < 0) return error(errc::io, "projections", "libsodium failed to initialise");
   std::error_code ec;

@@ -56,6 +56,10 @@ class projection_store : public kv_reader {
   virtual const std::filesystem::path& location() const = 0;
 };
 
+// A store that reads and writes through `target` without owning it: for a process that holds
+// its projections open (`sazesh serve`) and answers every query from them.
+std::unique_ptr<projection_store> borrow(projection_store& target);
+
 // ---- Generations (for rebuild) ---------------------------------------------------------------
 
 // "gen-000042".

@@ -140,6 +140,7 @@ class service final : public request_handler {
     s.shared_engine = &eng_;
     s.shared_log = &log_;
     s.shared_refresh = [this] { return refresh(); };
+    s.shared_projections = &store_;
     s.who = who;
     return cli::agency_feed_page(s, agency, from, 256);
   }
@@ -326,6 +327,7 @@ class service final : public request_handler {
     s.shared_engine = &eng_;
     s.shared_log = &log_;
     s.shared_refresh = [this] { return refresh(); };
+    s.shared_projections = &store_;
     s.who = who.value_or(actor{fb::Role_consumer, ""});
     const auto key = req.find("Idempotency-Key");
     if (key != req.end()) {
