@@ -613,6 +613,22 @@ TEST_CASE("text refuses bidirectional overrides and isolates, and C0 and C1 cont
   CHECK(s.ws.run(consumer, {"message", "--case", s.case_id, "--text", "سطر اول\nسطر دوم \u200c نیم‌فاصله"}).code == 0);
 }
 
+TEST_CASE("refused and read-only commands leave no files behind in the log's folder") {
+  scenario s;
+  const auto files = [&] {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(s.ws.dir.path() / "log")) n += e.is_regular_file();
+    return n;
+  };
+  const std::size_t before = files();
+  for (int i = 0; i < 20; ++i) {
+    CHECK(s.ws.run("consumer:" + s.consumer, {"rate", "--case", s.case_id, "--stars", "5", "--resolved", "yes"}).code == 1);
+    CHECK(s.ws.run("", {"show", "--case", s.case_id}).code == 0);
+    CHECK(s.ws.run("", {"verify"}).code == 0);
+  }
+  CHECK(files() == before);
+}
+
 TEST_CASE("tick from the command line applies deadlines once") {
   scenario s;
   s.ws.now = "2027-01-28T13:29:00Z";  // two months after forwarding: the whole ladder is due
