@@ -19,6 +19,7 @@
 #include "engine/domain/decide.h"
 #include "engine/record/credential.h"
 #include "engine/record/hash.h"
+#include "projections/apply.h"
 #include "projections/projector.h"
 #include "engine/domain/validation.h"
 #include "engine/log/document_store.h"
@@ -65,7 +66,27 @@ class service final : public request_handler {
       reply r;
       r.endpoint = "metrics";
       r.content_type = "text/plain; version=0.0.4";
-      r.body = metrics_.text({{"sazesh_up", 1}, {"sazesh_requests_in_flight", static_cast<double>(in_flight.load())}});
+      std::vector<std::pair<std::string, double>> gauges{{"sazesh_up", 1},
+                                                         {"sazesh_requests_in_flight", static_cast<double>(in_flight.load())}};
+      // Where the log ends and where the projections stand, summed over partitions: the lag is
+      // what the projector has still to apply.
+      double log_end = 0, applied = 0;
+      bool known = true;
+      for (std::uint32_t p = 0; p < log_.partitions() && known; ++p) {
+        auto end = log_.partition_end(p);
+        auto at = projections::stored_position(store_, p);
+        known = end.has_value() && at.has_value();
+        if (known) {
+          log_end += static_cast<double>(end->value());
+          applied += static_cast<double>(at->value());
+        }
+      }
+      if (known) {
+        gauges.push_back({"sazesh_log_end_position", log_end});
+        gauges.push_back({"sazesh_projections_position", applied});
+        gauges.push_back({"sazesh_projector_lag_events", log_end > applied ? log_end - applied : 0});
+      }
+      r.body = metrics_.text(gauges);
       return r;
     }
     if (path == "/openapi.json") return json_reply("openapi", openapi_document());

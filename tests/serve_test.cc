@@ -668,6 +668,8 @@ TEST_CASE("serve: /openapi.json lists every endpoint and no more; /metrics count
   auto m = s.get("/metrics");
   CHECK(m.body.find("sazesh_http_requests_total{endpoint=\"openapi\",status=\"200\"} 1") != std::string::npos);
   CHECK(m.body.find("sazesh_http_request_seconds_bucket") != std::string::npos);
+  CHECK(m.body.find("sazesh_projector_lag_events 0\n") != std::string::npos);  // writes wait for the projections
+  CHECK(m.body.find("sazesh_log_end_position ") != std::string::npos);
   CHECK(s.get("/readyz").status == 200);
 }
 
