@@ -1,8 +1,9 @@
 # The layers of Sazesh and what each may use. Two checks share this table:
 #  - sazesh_check_layer_links(), at configure time: a library's transitive link closure holds
 #    none of its forbidden targets (the domain links neither RocksDB nor librdkafka, say);
-#  - tools/check-layers.cmake, run by ctest as `layers`: every #include in a layer's folder
-#    names only the folders and vendor headers it may use.
+#  - tools/check-layers.cmake, run by ctest as `layers`: every #include in a layer's files (as its
+#    library lists them, sources and headers) names only the folders and vendor headers it may
+#    use.
 #
 # Each entry: folder | library | folders it may include (besides its own) | vendor headers it
 # may include (regular expressions over the <...> path); "-" for none.
@@ -89,4 +90,28 @@ function(sazesh_check_layer_links)
       endif()
     endforeach()
   endforeach()
+  _sazesh_write_layer_files(${PROJECT_BINARY_DIR}/layer_files.cmake)
+endfunction()
+
+# Writes, for tools/check-layers.cmake, each layer's files as its library lists them (sources and
+# headers, relative to the source tree): SAZESH_LAYER_FILES_<library>.
+function(_sazesh_write_layer_files out)
+  set(content "# Written by cmake/layers.cmake at configure time: the files of each layer's library.\n")
+  foreach(entry IN LISTS SAZESH_LAYERS)
+    string(REPLACE "|" ";" parts "${entry}")
+    list(GET parts 0 folder)
+    list(GET parts 1 lib)
+    get_target_property(sources ${lib} SOURCES)
+    set(files "")
+    foreach(src IN LISTS sources)
+      if(IS_ABSOLUTE "${src}")
+        file(RELATIVE_PATH src "${PROJECT_SOURCE_DIR}" "${src}")
+      else()
+        set(src "${folder}/${src}")
+      endif()
+      list(APPEND files "${src}")
+    endforeach()
+    string(APPEND content "set(SAZESH_LAYER_FILES_${lib} \"${files}\")\n")
+  endforeach()
+  file(WRITE "${out}" "${content}")
 endfunction()

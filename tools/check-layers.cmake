@@ -1,10 +1,16 @@
-# Checks every #include of the layered folders against cmake/layers.cmake: a file includes
-# only its own folder, the folders its layer may use, the standard library and the vendor
-# headers its layer may use. Run by ctest (test `layers`), or by hand:
-#   cmake -DSOURCE_DIR=. -P tools/check-layers.cmake
+# Checks every #include of the layers' files against cmake/layers.cmake: a file includes only its
+# own folder, the folders its layer may use, the standard library and the vendor headers its
+# layer may use. The files are those each layer's library lists (LAYER_FILES, written when the
+# build is configured), so a new file is checked once it is added to its library. Run by ctest
+# (test `layers`), or by hand after configuring build/:
+#   cmake -DSOURCE_DIR=. -DLAYER_FILES=build/layer_files.cmake -P tools/check-layers.cmake
 cmake_minimum_required(VERSION 3.25)
 get_filename_component(SOURCE_DIR "${SOURCE_DIR}" ABSOLUTE)
 include(${SOURCE_DIR}/cmake/layers.cmake)
+if(NOT LAYER_FILES OR NOT EXISTS "${LAYER_FILES}")
+  message(FATAL_ERROR "check-layers: pass -DLAYER_FILES=BUILD_DIR/layer_files.cmake (written when the build is configured)")
+endif()
+include(${LAYER_FILES})
 
 set(failures "")
 set(layer_folders "")
@@ -17,11 +23,15 @@ endforeach()
 foreach(entry IN LISTS SAZESH_LAYERS)
   string(REPLACE "|" ";" parts "${entry}")
   list(GET parts 0 folder)
+  list(GET parts 1 lib)
   list(GET parts 2 allowed)
   list(GET parts 3 vendors)
   string(REPLACE "," ";" allowed "${allowed}")
   string(REPLACE "," ";" vendors "${vendors}")
-  file(GLOB files RELATIVE ${SOURCE_DIR} ${SOURCE_DIR}/${folder}/*.h ${SOURCE_DIR}/${folder}/*.cc)
+  set(files ${SAZESH_LAYER_FILES_${lib}})
+  if(NOT files)
+    list(APPEND failures "${lib} (${folder}): no files listed in ${LAYER_FILES}")
+  endif()
   foreach(f IN LISTS files)
     file(STRINGS ${SOURCE_DIR}/${f} lines REGEX "^[ \t]*#[ \t]*include")
     foreach(line IN LISTS lines)
@@ -60,4 +70,4 @@ if(failures)
   message(FATAL_ERROR "layering broken:\n  ${text}")
 endif()
 list(LENGTH layer_folders n)
-message(STATUS "layers: every include of ${n} layered folders goes one way")
+message(STATUS "layers: every include of the files of ${n} layers goes one way")
