@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <ostream>
 
@@ -105,6 +106,25 @@ void print_overview(std::ostream& out) {
     fmt::print(out, "  {:<22} {}\n", c.name, c.summary);
   }
   fmt::print(out, "\nglobal options such as --data-dir, --as and --json: sazesh help options\n");
+}
+
+// Commands also spelt as two words: the first word, and the second's command.
+const std::map<std::string, std::string>* two_word(const std::string& first) {
+  static const std::map<std::string, std::map<std::string, std::string>> groups{
+      {"account", {{"create", "account-create"}, {"revoke", "account-revoke"}, {"bootstrap", "account-bootstrap"}}},
+      {"business", {{"explain", "explain"}}},
+  };
+  const auto it = groups.find(first);
+  return it == groups.end() ? nullptr : &it->second;
+}
+
+// `sazesh account --help`: the commands of a two-word group.
+void print_group_help(std::ostream& out, const std::string& first, const std::map<std::string, std::string>& words) {
+  fmt::print(out, "usage: sazesh {} COMMAND [options]    (sazesh {} COMMAND --help for its options)\n\n", first, first);
+  for (const auto& [word, command] : words) {
+    const auto c = std::find_if(table().begin(), table().end(), [&](const command_spec& x) { return x.name == command; });
+    fmt::print(out, "  {:<12} {}\n", word, c == table().end() ? "" : c->summary);
+  }
 }
 
 void print_global_help(std::ostream& out) {
@@ -362,10 +382,10 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       }
     } else if (name.empty() && a.rfind("--", 0) != 0) {
       name = a;
-    } else if (name == "business" && a.rfind("--", 0) != 0) {
-      name = a;  // "sazesh business explain …" is "sazesh explain …"
-    } else if (name == "account" && a.rfind("--", 0) != 0) {
-      name = "account-" + a;  // "sazesh account create …" is "sazesh account-create …"
+    } else if (const auto* words = two_word(name); words != nullptr && a.rfind("--", 0) != 0) {
+      // "sazesh account create …" is "sazesh account-create …"; "business explain" is "explain".
+      const auto it = words->find(a);
+      name = it == words->end() ? name + " " + a : it->second;
     } else {
       rest.push_back(a);
     }
@@ -382,6 +402,10 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (name == "help" && rest.size() == 1 && find_command(rest[0]) != table().end()) {
     print_command_help(out, *find_command(rest[0]));
     return exit_ok;
+  }
+  if (const auto* words = two_word(name)) {
+    print_group_help(globals.has("help") ? out : err, name, *words);
+    return globals.has("help") ? exit_ok : exit_usage;
   }
   if (name.empty() || name == "help") {
     print_overview(out);

@@ -233,6 +233,23 @@ TEST_CASE("every subcommand has a working --help naming each of its options") {
   CHECK(contains(none.out, "usage: sazesh COMMAND"));
 }
 
+TEST_CASE("two-word spellings: 'account' and 'business' list their commands, and each word pair is its command") {
+  const auto account = sazesh_cli({"account", "--help"});
+  CHECK(account.code == 0);
+  for (const char* word : {"create", "revoke", "bootstrap"}) CHECK(contains(account.out, std::string("  ") + word + " "));
+  const auto business = sazesh_cli({"business", "--help"});
+  CHECK(business.code == 0);
+  CHECK(contains(business.out, "  explain "));
+  CHECK(sazesh_cli({"account", "create", "--help"}).out == sazesh_cli({"account-create", "--help"}).out);
+  CHECK(sazesh_cli({"business", "explain", "--help"}).out == sazesh_cli({"explain", "--help"}).out);
+  const auto bare = sazesh_cli({"account"});
+  CHECK(bare.code == 2);
+  CHECK(contains(bare.err, "usage: sazesh account COMMAND"));
+  const auto unknown = sazesh_cli({"account", "frob"});
+  CHECK(unknown.code == 2);
+  CHECK(contains(unknown.err, "account frob is not a sazesh command"));
+}
+
 TEST_CASE("sazesh help options describes every global option once") {
   const auto r = sazesh_cli({"help", "options"});
   CHECK(r.code == 0);
