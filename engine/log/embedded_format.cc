@@ -63,8 +63,28 @@ std::string command_key(std::string_view command_id) {
 // The smallest key greater than every key starting with `prefix` (prefixes here never end in
 // 0xff: they end in a kind byte or in the 0x00 separator).
 std::string prefix_end(std::string prefix) {
-  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
   return prefix;
+}
+
+result<std::uint64_t> last_stream_sequence(rocksdb::DB& db, std::string_view stream, const std::string& field) {
+  const std::string lower = stream_prefix(stream);
+  const std::string upper = prefix_end(lower);
+  const rocksdb::Slice lower_slice(lower);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_slice;
+  options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options));
+  it->SeekForPrev(stream_key(stream, std::numeric_limits<std::uint64_t>::max()));
+  if (!it->Valid()) {
+    if (!it->status().ok()) return from_status(it->status(), field);
+    return std::uint64_t{0};
+  }
+  const std::string_view key = view(it->key());
+  if (key.size() != lower.size() + 8) return error{errc::corrupt, field, "malformed stream index key"};
+  return get_uint<std::uint64_t>(key, lower.size());
 }
 
 std::string encode_event(std::string_view stream, std::uint64_t sequence, std::string_view bytes) {

@@ -93,9 +93,11 @@ std::string command_key(std::string_view command_id);
 // The engine's state row `key`, and the position its rows reach.
 std::string state_key(std::string_view key);
 std::string state_position_key();
-// The smallest key greater than every key starting with `prefix` (prefixes here never end in
-// 0xff: they end in a kind byte or in the 0x00 separator).
+// The smallest key greater than every key starting with `prefix` (empty: there is none).
 std::string prefix_end(std::string prefix);
+// The sequence of a stream's last index key (stream_key), 0 if it has none: one reverse seek
+// within the stream's range. Errors name `field`.
+result<std::uint64_t> last_stream_sequence(rocksdb::DB& db, std::string_view stream, const std::string& field);
 std::string encode_event(std::string_view stream, std::uint64_t sequence, std::string_view bytes);
 result<stored_event> decode_event(std::string_view key, std::string_view value);
 std::string encode_command(const append_outcome& outcome);

@@ -304,24 +304,7 @@ status embedded_log::catch_up(std::optional<std::uint64_t> started) {
 
 // The sequence of the stream's last index key: one reverse seek within the stream's range.
 result<std::uint64_t> embedded_log::load_version(std::string_view stream) {
-  const std::string lower = stream_prefix(stream);
-  const std::string upper = prefix_end(lower);
-  const rocksdb::Slice lower_slice(lower);
-  const rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions options;
-  options.iterate_lower_bound = &lower_slice;
-  options.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
-  it->SeekForPrev(stream_key(stream, std::numeric_limits<std::uint64_t>::max()));
-  if (!it->Valid()) {
-    if (!it->status().ok()) return from_status(it->status(), "stream_index");
-    return std::uint64_t{0};
-  }
-  const std::string_view key = view(it->key());
-  if (key.size() != lower.size() + 8) {
-    return error{errc::corrupt, "stream_index", "malformed stream index key"};
-  }
-  return get_uint<std::uint64_t>(key, lower.size());
+  return last_stream_sequence(*db_, stream, "stream_index");
 }
 
 result<std::optional<append_outcome>> embedded_log::lookup_command(std::string_view command_id) {

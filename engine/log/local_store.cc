@@ -35,26 +35,6 @@ std::string event_key(std::uint32_t partition, std::uint64_t offset) {
   return k;
 }
 
-std::string stream_prefix(std::string_view stream) {
-  std::string k(1, 's');
-  k.append(stream);
-  k.push_back('\0');
-  return k;
-}
-
-std::string stream_key(std::string_view stream, std::uint64_t sequence) {
-  std::string k = stream_prefix(stream);
-  put_u64(k, sequence);
-  return k;
-}
-
-// The smallest key past every key that starts with `prefix` (empty: there is none).
-std::string next_key(std::string prefix) {
-  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
-  return prefix;
-}
-
 std::string order_key(std::uint64_t n) {
   std::string k(1, 'o');
   put_u64(k, n);
@@ -171,20 +151,7 @@ class rocks_local_store final : public local_store {
       std::lock_guard lock(cache_mutex_);
       if (auto it = versions_.find(std::string(stream)); it != versions_.end()) return it->second;
     }
-    const std::string lower = stream_prefix(stream), upper = next_key(lower);
-    const rocksdb::Slice lower_slice(lower), upper_slice(upper);
-    rocksdb::ReadOptions options;
-    options.iterate_lower_bound = &lower_slice;
-    options.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options));
-    it->SeekForPrev(stream_key(stream, std::numeric_limits<std::uint64_t>::max()));
-    if (!it->Valid()) {
-      if (!it->status().ok()) return from_status(it->status(), "kafka_state");
-      return std::uint64_t{0};
-    }
-    const std::string_view key = view(it->key());
-    if (key.size() != lower.size() + 8) return error(errc::corrupt, "kafka_state", "malformed stream index key");
-    return get_uint<std::uint64_t>(key, lower.size());
+    return last_stream_sequence(*db_, stream, "kafka_state");
   }
 
   result<std::optional<append_outcome>> find_command(std::string_view command_id) override {
@@ -200,7 +167,7 @@ class rocks_local_store final : public local_store {
   result<std::vector<stored_event>> read_stream(std::string_view stream, stream_version from) override {
     std::vector<stored_event> out;
     const std::string lower = stream_key(stream, std::max<std::uint64_t>(from.value(), 1));
-    const std::string upper = next_key(stream_prefix(stream));
+    const std::string upper = prefix_end(stream_prefix(stream));
     const rocksdb::Slice upper_slice(upper);
     rocksdb::ReadOptions options;
     options.iterate_upper_bound = &upper_slice;
@@ -225,7 +192,7 @@ class rocks_local_store final : public local_store {
   result<std::vector<stored_event>> read_partition(std::uint32_t partition, log_position from,
                                                    std::size_t max) override {
     std::vector<stored_event> out;
-    const std::string upper = next_key(partition_key('e', partition));
+    const std::string upper = prefix_end(partition_key('e', partition));
     const rocksdb::Slice upper_slice(upper);
     rocksdb::ReadOptions options;
     if (!upper.empty()) options.iterate_upper_bound = &upper_slice;
@@ -269,7 +236,7 @@ class rocks_local_store final : public local_store {
   std::uint64_t indexed_through(std::uint32_t partition) const override { return indexed_.at(partition).load(); }
 
   result<std::uint64_t> events_end(std::uint32_t partition) override {
-    const std::string lower = partition_key('e', partition), upper = next_key(lower);
+    const std::string lower = partition_key('e', partition), upper = prefix_end(lower);
     const rocksdb::Slice lower_slice(lower), upper_slice(upper);
     rocksdb::ReadOptions options;
     options.iterate_lower_bound = &lower_slice;
