@@ -38,23 +38,6 @@ using namespace engine_detail;
 
 constexpr std::size_t k_catch_up_batch = 4096;
 
-bool is_case_event(fb::Event t) {
-  switch (t) {
-    case fb::Event_ConsumerRegistered:
-    case fb::Event_BusinessRegistered:
-    case fb::Event_AgencyRegistered:
-    case fb::Event_MediatorRegistered:
-    case fb::Event_SealRestricted:
-    case fb::Event_SealReinstated:
-    case fb::Event_CredentialIssued:
-    case fb::Event_CredentialRevoked:
-    case fb::Event_NONE:
-      return false;
-    default:
-      return true;
-  }
-}
-
 }  // namespace
 
 namespace {

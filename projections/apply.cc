@@ -263,17 +263,12 @@ status apply_party(change_set& kv, const event_record& e) {
   return ok;
 }
 
-bool is_party_event(fb::Event t) {
-  return t == fb::Event_ConsumerRegistered || t == fb::Event_BusinessRegistered ||
-         t == fb::Event_AgencyRegistered || t == fb::Event_MediatorRegistered ||
-         t == fb::Event_SealRestricted || t == fb::Event_SealReinstated ||
-         t == fb::Event_CredentialIssued || t == fb::Event_CredentialRevoked;  // (kept by the engine only)
-}
-
 }  // namespace
 
 status apply_event(change_set& kv, const event_record& e, std::string_view bytes) {
-  if (is_party_event(e.payload.type)) return apply_party(kv, e);
+  // Parties' and credentials' events (credentials are kept by the engine only: apply_party
+  // leaves them out).
+  if (e.payload.type != fb::Event_NONE && !is_case_event(e.payload.type)) return apply_party(kv, e);
 
   const std::string row_key = keys::case_row(e.stream);
   case_row row;

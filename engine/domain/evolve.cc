@@ -94,6 +94,53 @@ std::optional<score_kind> score_kind_of(const fb::EventUnion& e) {
   return std::nullopt;
 }
 
+bool is_case_event(fb::Event type) {
+  switch (type) {
+    case fb::Event_NONE:
+    case fb::Event_ConsumerRegistered:
+    case fb::Event_BusinessRegistered:
+    case fb::Event_AgencyRegistered:
+    case fb::Event_MediatorRegistered:
+    case fb::Event_SealRestricted:
+    case fb::Event_SealReinstated:
+    case fb::Event_CredentialIssued:
+    case fb::Event_CredentialRevoked:
+      return false;
+    case fb::Event_CaseFiled:
+    case fb::Event_DocumentAttached:
+    case fb::Event_DocumentsRequested:
+    case fb::Event_CaseAccepted:
+    case fb::Event_CaseRejected:
+    case fb::Event_ForwardedToBusiness:
+    case fb::Event_ResponseDelayed:
+    case fb::Event_ResponseUnanswered:
+    case fb::Event_BusinessResponded:
+    case fb::Event_MessagePosted:
+    case fb::Event_OfferMade:
+    case fb::Event_OfferAccepted:
+    case fb::Event_OfferRejected:
+    case fb::Event_RemedyFulfilled:
+    case fb::Event_RemedyNotFulfilled:
+    case fb::Event_MediationRequested:
+    case fb::Event_MediatorAssigned:
+    case fb::Event_SettlementProposed:
+    case fb::Event_MediationConcluded:
+    case fb::Event_ReferredToAgency:
+    case fb::Event_ReferralAcknowledged:
+    case fb::Event_ReferralExtended:
+    case fb::Event_ReferralTransferred:
+    case fb::Event_ReferralOverdue:
+    case fb::Event_AgencyDecided:
+    case fb::Event_CaseResolved:
+    case fb::Event_CaseClosed:
+    case fb::Event_CaseWithdrawn:
+    case fb::Event_CaseRated:
+    case fb::Event_CaseReopened:
+      return true;
+  }
+  return false;
+}
+
 void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time, fb::Role by) {
   c.last_change = time;
   switch (e.type) {

@@ -13,6 +13,10 @@ namespace sazesh {
 // stream head (version and hash) of the record's stream.
 void evolve(world& w, const event_record& e);
 
+// Whether an event is a case's (on a C-… stream), rather than a party's or a credential's. The
+// one place that says so: a new kind of event does not compile until it is sorted here.
+bool is_case_event(fb::Event type);
+
 // What a case event means for its business's trust score, if anything.
 std::optional<score_kind> score_kind_of(const fb::EventUnion& e);
 
