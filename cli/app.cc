@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
-#include <sodium.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -204,12 +203,6 @@ result<std::optional<kafka_log_options>> kafka_options(const parsed_args& global
   }
   if (auto s = check_kafka_config(o.config); !s) return s.error();
   return std::optional<kafka_log_options>(std::move(o));
-}
-
-std::string random_command_id() {
-  unsigned char raw[16];
-  randombytes_buf(raw, sizeof raw);
-  return to_hex(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 
 }  // namespace
@@ -450,7 +443,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     }
     const char* env_token = std::getenv("SAZESH_TOKEN");
     const std::string token = globals.has("token") ? globals.get("token") : env_token ? env_token : "";
-    s.command_id = globals.has("command-id") ? globals.get("command-id") : random_command_id();
+    s.command_id = globals.has("command-id") ? globals.get("command-id") : random_hex(16);
     if (s.command_id.empty() || s.command_id.size() > 128)
       return s.fail(error(errc::invalid_argument, "--command-id", "must be 1-128 characters"));
     auto parsed = parse_options(spec->options, rest);
@@ -495,7 +488,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   }
   if (auto k = kafka_options(globals); !k) return s.fail(k.error());
   else s.kafka = std::move(*k);
-  s.command_id = globals.has("command-id") ? globals.get("command-id") : random_command_id();
+  s.command_id = globals.has("command-id") ? globals.get("command-id") : random_hex(16);
   if (s.command_id.empty() || s.command_id.size() > 128)
     return s.fail(error(errc::invalid_argument, "--command-id", "must be 1-128 characters"));
 

@@ -97,8 +97,7 @@ result<std::unique_ptr<pj::projection_store>> open_for_query(session& s) {
 // An agency's dossiers and feed are the whole case files, personal data included: the agency
 // itself, operators and auditors read them.
 bool reads_agency_files(const session& s, const std::string& agency) {
-  return s.who && ((s.who->role == fb::Role_agency && s.who->id == agency) ||
-                   s.who->role == fb::Role_operator_ || s.who->role == fb::Role_auditor);
+  return s.who && sazesh::reads_agency_files(*s.who, agency);
 }
 
 bool sees_personal_data(const session& s) {

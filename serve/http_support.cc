@@ -1,7 +1,6 @@
 #include "serve/http_support.h"
 
 #include <fmt/format.h>
-#include <sodium.h>
 
 #include "cli/app.h"
 #include "cli/json.h"
@@ -125,12 +124,6 @@ std::string percent_decode(std::string_view s, bool& bad) {
     }
   }
   return out;
-}
-
-std::string random_id(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
-  return to_hex(raw);
 }
 
 std::string openapi_document() {

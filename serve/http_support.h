@@ -51,8 +51,6 @@ class metrics {
 
 // %-decoding of a query-string part ('+' is a space); `bad` is set on a broken escape.
 std::string percent_decode(std::string_view s, bool& bad);
-// `bytes` random bytes as hex.
-std::string random_id(std::size_t bytes);
 // The OpenAPI 3.1 document of every endpoint, from the command table.
 std::string openapi_document();
 

@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
-#include <sodium.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -229,7 +228,7 @@ asio::awaitable<void> connection(tcp::socket socket, server_state& st) {
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     st.svc.record(r, seconds);
-    const std::string request_id = random_id(8);
+    const std::string request_id = random_hex(8);
     http::response<http::string_body> res{static_cast<http::status>(r.status), version};
     res.set(http::field::server, "sazesh");
     res.set(http::field::content_type, r.content_type);

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
-#include <sodium.h>
 
 #include <boost/beast/http.hpp>
 #include <fstream>
@@ -101,7 +100,7 @@ class service final : public request_handler {
     const auto dir = base_.data_dir / "documents";
     std::error_code ignored;
     std::filesystem::create_directories(dir, ignored);
-    return dir / ("upload." + random_id(12));
+    return dir / ("upload." + random_hex(12));
   }
   void set_ready() override { ready_ = true; }
 
@@ -147,7 +146,7 @@ class service final : public request_handler {
   std::variant<actor, reply> authorize_feed(const request& req, const std::string& agency) override {
     auto who = signed_in(req);
     if (!who) return problem(401, who.error());
-    if (!((who->role == fb::Role_agency && who->id == agency) || who->role == fb::Role_operator_ || who->role == fb::Role_auditor))
+    if (!reads_agency_files(*who, agency))
       return problem(403, error(errc::unauthorized, "actor", fmt::format("only agency {} reads its feed", agency)));
     return *who;
   }
@@ -156,17 +155,28 @@ class service final : public request_handler {
   result<cli::feed_page> feed(const std::string& agency, log_position from, const actor& who) override {
     std::ostringstream out, err;
     cli::session s(out, err);
-    s.data_dir = base_.data_dir;
+    share_with(s);
     s.json = true;
-    s.shared_engine = &eng_;
-    s.shared_log = &log_;
-    s.shared_refresh = [this] { return refresh(); };
-    s.shared_projections = &store_;
+    s.kafka.reset();  // the page comes from the log the service holds, not a topic's consumer group
     s.who = who;
     return cli::agency_feed_page(s, agency, from, 256);
   }
 
  private:
+  // A request's session: the service's folder and settings, and the engine, log and projections
+  // it holds (never opened or closed by the session).
+  void share_with(cli::session& s) {
+    s.data_dir = base_.data_dir;
+    s.kafka = base_.kafka;
+    s.calendar_dir = base_.calendar_dir;
+    s.rules_file = base_.rules_file;
+    s.thursday_off = base_.thursday_off;
+    s.shared_engine = &eng_;
+    s.shared_log = &log_;
+    s.shared_refresh = [this] { return refresh(); };
+    s.shared_projections = &store_;
+  }
+
   // POST /v1/documents?name=invoice.pdf: a document's bytes, kept once by hash. What it answers
   // names it in a command: "document": ["invoice=sha256:HEX/invoice.pdf"], or "file" of attach.
   reply store_upload(const request& req, const std::filesystem::path& body) {
@@ -334,21 +344,13 @@ class service final : public request_handler {
 
     std::ostringstream out, err;
     cli::session s(out, err);
-    s.data_dir = base_.data_dir;
+    share_with(s);
     // JSON unless the client asks for text or CSV (the CLI's --server does, as it prints).
     const auto accept = req.find(http::field::accept);
     const std::string_view wants = accept == req.end() ? std::string_view() : std::string_view(accept->value().data(), accept->value().size());
     s.json = wants.find("text/plain") == std::string_view::npos && wants.find("text/csv") == std::string_view::npos;
     s.csv = wants.find("text/csv") != std::string_view::npos;
     if (const auto d = req.find("X-Digits"); d != req.end() && d->value() == "persian") s.jalali_digits = digits::persian;
-    s.kafka = base_.kafka;
-    s.calendar_dir = base_.calendar_dir;
-    s.rules_file = base_.rules_file;
-    s.thursday_off = base_.thursday_off;
-    s.shared_engine = &eng_;
-    s.shared_log = &log_;
-    s.shared_refresh = [this] { return refresh(); };
-    s.shared_projections = &store_;
     s.who = who.value_or(actor{fb::Role_consumer, ""});
     const auto key = req.find("Idempotency-Key");
     if (key != req.end()) {
@@ -356,7 +358,7 @@ class service final : public request_handler {
       if (s.command_id.empty() || s.command_id.size() > 128)
         return problem(400, error(errc::invalid_argument, "Idempotency-Key", "must be 1-128 characters"));
     } else {
-      s.command_id = random_id(16);
+      s.command_id = random_hex(16);
     }
     if (const auto match = req.find(http::field::if_match); match != req.end()) {
       // An entity tag as GET gives it: the case's version, quoted (a weak tag is the same).

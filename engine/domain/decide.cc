@@ -70,6 +70,11 @@ const char* role_name(fb::Role r) {
   return r == fb::Role_operator_ ? "operator" : fb::EnumNameRole(r);
 }
 
+bool reads_agency_files(const actor& who, std::string_view agency) {
+  return (who.role == fb::Role_agency && who.id == agency) || who.role == fb::Role_operator_ ||
+         who.role == fb::Role_auditor;
+}
+
 result<fb::Role> parse_role(std::string_view field, std::string_view text) {
   if (text == "operator") return fb::Role_operator_;
   if (text == "operator_")

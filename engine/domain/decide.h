@@ -38,5 +38,8 @@ result<fb::AgencyVerdict> parse_verdict(std::string_view field, std::string_view
 result<fb::Route> parse_route(std::string_view field, std::string_view text);
 result<fb::Role> parse_role(std::string_view field, std::string_view text);
 const char* role_name(fb::Role r);  // "operator", not flatc's "operator_"
+// An agency's files (its dossiers, its feed) are the whole case files, personal data included:
+// the agency itself, operators and auditors read them.
+bool reads_agency_files(const actor& who, std::string_view agency);
 
 }  // namespace sazesh

@@ -36,7 +36,7 @@ bool secret_matches(std::string_view stored_hash, std::string_view secret) {
 new_credential make_credential() {
   if (sodium_init() < 0) std::abort();  // no random source: nothing safe can be issued
   new_credential c;
-  c.key_id = to_hex(random_bytes(credential_key_id_length / 2));
+  c.key_id = random_hex(credential_key_id_length / 2);
   const std::string secret = random_bytes(32);
   c.token = "sz_" + c.key_id + "_" + to_hex(secret);
   c.secret_hash = hash_secret(secret);

@@ -5,11 +5,33 @@
 #include <stdexcept>
 
 namespace sazesh {
+namespace {
+
+// sodium_init() is idempotent and thread-safe; calling it here keeps callers free of set-up.
+void ensure_sodium() {
+  static const bool ready = [] {
+    if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+    return true;
+  }();
+  (void)ready;
+}
+
+}  // namespace
+
+std::string random_hex(std::size_t bytes) {
+  ensure_sodium();
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return to_hex(raw);
+}
 
 struct sha256_stream::state {
   crypto_hash_sha256_state h;
 };
-sha256_stream::sha256_stream() : s_(std::make_unique<state>()) { crypto_hash_sha256_init(&s_->h); }
+sha256_stream::sha256_stream() : s_(std::make_unique<state>()) {
+  ensure_sodium();
+  crypto_hash_sha256_init(&s_->h);
+}
 sha256_stream::~sha256_stream() = default;
 void sha256_stream::update(std::string_view piece) {
   crypto_hash_sha256_update(&s_->h, reinterpret_cast<const unsigned char*>(piece.data()), piece.size());
@@ -21,12 +43,7 @@ std::string sha256_stream::finish() {
 }
 
 std::string sha256(std::string_view data) {
-  // sodium_init() is idempotent and thread-safe; calling it here keeps callers free of set-up.
-  static const bool ready = [] {
-    if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
-    return true;
-  }();
-  (void)ready;
+  ensure_sodium();
   std::string out(crypto_hash_sha256_BYTES, '\0');
   crypto_hash_sha256(reinterpret_cast<unsigned char*>(out.data()),
                      reinterpret_cast<const unsigned char*>(data.data()), data.size());

@@ -24,6 +24,8 @@ class sha256_stream {
   struct state;
   std::unique_ptr<state> s_;
 };
+// `bytes` bytes from the system's random source, as lower-case hex (ids, tokens).
+std::string random_hex(std::size_t bytes);
 // Lower-case hex of raw bytes.
 std::string to_hex(std::string_view raw);
 // Raw bytes from hex; empty when `hex` is not an even-length hex string.
