@@ -76,7 +76,7 @@ def command_figures(sazesh, d, sample, runs=10):
                        "--amount", "1000", "--category", "other", "--description", "benchmark"]
     out = {"file": whole_process(file_cmd, runs)}
     # The cases just filed, forwarded to their shop, are what `respond` answers.
-    listed = subprocess.run(base + ["--json", "cases", "--business", sample["business"], "--status", "awaiting_triage",
+    listed = subprocess.run(base + ["--as", "analyst:bench", "--json", "cases", "--business", sample["business"], "--status", "awaiting_triage",
                                     "--limit", "100000"], stdout=subprocess.PIPE, check=True, text=True).stdout
     ids = [row["case"] for row in json.loads(listed)][-runs:]
     for c in ids:
@@ -84,8 +84,8 @@ def command_figures(sazesh, d, sample, runs=10):
                        stdout=subprocess.DEVNULL)
     out["respond"] = whole_process(lambda i: base + ["--now", now, "--as", f"business:{sample['business']}", "respond",
                                                      "--case", ids[i % len(ids)], "--text", "پاسخ"], min(runs, len(ids)))
-    out["show"] = whole_process(lambda i: base + ["show", "--case", sample["case"]], runs)
-    out["cases"] = whole_process(lambda i: base + ["cases", "--status", "with_business", "--limit", "20"], runs)
+    out["show"] = whole_process(lambda i: base + ["--as", "auditor:bench", "show", "--case", sample["case"]], runs)
+    out["cases"] = whole_process(lambda i: base + ["--as", "analyst:bench", "cases", "--status", "with_business", "--limit", "20"], runs)
     out["tick"] = whole_process(lambda i: base + ["--now", now, "tick"], runs)
     out["scorecard"] = whole_process(lambda i: base + ["scorecard", "--business", sample["business"]], runs)
     return out

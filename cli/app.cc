@@ -9,6 +9,7 @@
 #include <set>
 #include <ostream>
 
+#include "cli/access.h"
 #include "cli/json.h"
 #include "engine/domain/decide.h"
 #include "engine/record/hash.h"
@@ -494,6 +495,20 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 
   auto parsed = parse_options(spec->options, rest);
   if (!parsed) return s.fail(parsed.error());
+  if (spec->over_http == command_spec::http::get) {
+    // The folder's reads follow the same table as the service's: a read of cases is someone's,
+    // and sees only what that someone may (scorecards, scores and standings are anyone's).
+    static const std::set<std::string> open_reads{"scorecard", "score", "explain", "top", "stats"};
+    if (!s.who && open_reads.count(spec->name) == 0)
+      return s.fail(error(errc::invalid_argument, "--as",
+                          "is required: say who is reading, e.g. --as auditor:ali (a case's data is only its parties')"));
+    if (s.who) {
+      auto d = authorize_read([&s](const std::string& id) { return case_for_reading(s, id); }, *s.who, spec->name,
+                              *parsed);
+      if (d.verdict != denial::none) return s.fail(d.reason);
+      for (const auto& [k, v] : d.narrowed) parsed->add(k, v);
+    }
+  }
   return spec->run(s, *parsed);
 }
 

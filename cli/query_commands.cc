@@ -485,6 +485,15 @@ int stats_cmd(session& s, const parsed_args& a) {
 
 }  // namespace
 
+result<std::optional<case_state>> case_for_reading(session& s, const std::string& case_id) {
+  auto store = open_for_query(s);
+  if (!store) return store.error();
+  auto row = pj::find_case(**store, case_id);
+  if (!row) return row.error();
+  if (!*row) return std::optional<case_state>();
+  return std::optional<case_state>((*row)->state);
+}
+
 result<feed_page> agency_feed_page(session& s, const std::string& agency, log_position from, std::size_t limit) {
   auto log = s.open_log_for_reading();
   if (!log) return log.error();

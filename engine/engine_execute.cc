@@ -233,6 +233,15 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
   slot_ptr due;
   const auto id = case_of(cmd);
   if (if_version) {
+    // Who may act comes before whether the version holds: a stale If-Match tells an actor who
+    // may not act (or may not know of the case) nothing about it.
+    if (auto trial = decide(state_, who, cmd, now, rules_, command_id);
+        !trial && (trial.error().code() == errc::unauthorized ||
+                   (trial.error().code() == errc::not_found && trial.error().field() == "case_id"))) {
+      if (auto s = store_.take_error(); !s) return s.error();
+      return trial.error();
+    }
+    if (auto s = store_.take_error(); !s) return s.error();
     if (!id) return error(errc::invalid_argument, "If-Match", "applies only to commands on a case");
     const auto at = state_.head_of(*id).version;
     if (auto s = store_.take_error(); !s) return s.error();

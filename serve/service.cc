@@ -22,7 +22,7 @@
 #include "projections/projector.h"
 #include "engine/domain/validation.h"
 #include "engine/log/document_store.h"
-#include "serve/access.h"
+#include "cli/access.h"
 #include "serve/body_json.h"
 #include "serve/http_support.h"
 
@@ -225,7 +225,7 @@ class service final : public request_handler {
     auto c = eng_.find_case(case_id);
     if (!c) return problem(status_of(c.error()), c.error());
     const auto hidden = problem(404, error(errc::not_found, "document", "no such document on case " + case_id));
-    if (!*c || !may_see_case(*who, **c)) return hidden;
+    if (!*c || !cli::may_see_case(*who, **c)) return hidden;
     const auto ref = std::find_if((*c)->documents.begin(), (*c)->documents.end(),
                                   [&](const document_ref& d) { return to_hex(d.sha256) == hex; });
     if (ref == (*c)->documents.end()) return hidden;
@@ -336,9 +336,9 @@ class service final : public request_handler {
 
     // Reads are authorised here; writes by the domain, on the credential's actor.
     if (!post) {
-      auto d = authorize_read(eng_, *who, spec.name, *parsed);
-      if (d.verdict == denial::hidden) return problem(404, d.reason);
-      if (d.verdict == denial::forbidden) return problem(status_of(d.reason) == 403 ? 403 : status_of(d.reason), d.reason);
+      auto d = cli::authorize_read([this](const std::string& id) { return eng_.find_case(id); }, *who, spec.name, *parsed);
+      if (d.verdict == cli::denial::hidden) return problem(404, d.reason);
+      if (d.verdict == cli::denial::forbidden) return problem(status_of(d.reason) == 403 ? 403 : status_of(d.reason), d.reason);
       for (const auto& [k, v] : d.narrowed) parsed->add(k, v);
     }
 

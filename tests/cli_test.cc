@@ -302,7 +302,7 @@ TEST_CASE("unknown commands and options are usage errors naming them") {
     CHECK(contains(r.err, "frobnicate"));
   }
   SUBCASE("unknown option of a read command") {
-    const auto r = ws.run("", {"show", "--bogus", "x"});
+    const auto r = ws.run("auditor:audit", {"show", "--bogus", "x"});
     CHECK(r.code == 2);
     check_one_error_line(r, "--bogus");
   }
@@ -358,7 +358,7 @@ TEST_CASE("a missing required option is named") {
 
 TEST_CASE("a refused command prints one error line and writes nothing") {
   scenario s;
-  const auto before = s.ws.run("", {"events", "--all"});
+  const auto before = s.ws.run("auditor:audit", {"events", "--all"});
   REQUIRE(before.code == 0);
 
   const auto bad_code = s.ws.run("", {"register-consumer", "--national-code", "5260181592", "--mobile", "09120000000", "--name", "x"});
@@ -374,9 +374,15 @@ TEST_CASE("a refused command prints one error line and writes nothing") {
   check_one_error_line(unknown_case, "case_id");
   CHECK(contains(unknown_case.err, "C-NOSUCH"));
 
+  // Another consumer is told what it would be told of a case that does not exist.
   const auto wrong_party = s.ws.run("consumer:U-SOMEONE", {"message", "--case", s.case_id, "--text", "x"});
   CHECK(wrong_party.code == 1);
-  check_one_error_line(wrong_party, "actor");
+  check_one_error_line(wrong_party, "case_id");
+  CHECK(contains(wrong_party.err, "no case " + s.case_id));
+  // The case's own consumer may not do what is an operator's.
+  const auto wrong_role = s.ws.run("consumer:" + s.consumer, {"accept", "--case", s.case_id});
+  CHECK(wrong_role.code == 1);
+  check_one_error_line(wrong_role, "actor");
 
   const auto duplicate = s.ws.run("consumer:" + s.consumer,
                                   {"file", "--business", "1001", "--order-ref", "KL-1", "--purchase-date", "2026-11-20",
@@ -410,7 +416,7 @@ TEST_CASE("a refused command prints one error line and writes nothing") {
   CHECK(contains(as_json.err, "\"field\":\"national_code\""));
   CHECK(std::count(as_json.err.begin(), as_json.err.end(), '\n') == 1);
 
-  const auto after = s.ws.run("", {"events", "--all"});
+  const auto after = s.ws.run("auditor:audit", {"events", "--all"});
   REQUIRE(after.code == 0);
   CHECK(after.out == before.out);
 }
@@ -438,7 +444,7 @@ TEST_CASE("--json output is one JSON object with the stream") {
 TEST_CASE("show prints Gregorian and Jalali dates, and --now sets the time") {
   scenario s;
   // The filing and the acceptance ran at --now 2026-11-28T13:29:00Z: 16:59 in Tehran, 1405/09/07.
-  const auto shown = s.ws.run("", {"show", "--case", s.case_id});
+  const auto shown = s.ws.run("auditor:audit", {"show", "--case", s.case_id});
   REQUIRE(shown.code == 0);
   CHECK(contains(shown.out, "case " + s.case_id));
   CHECK(contains(shown.out, "filed 2026-11-28 16:59 (1405/09/07 16:59)"));
@@ -456,21 +462,21 @@ TEST_CASE("show prints Gregorian and Jalali dates, and --now sets the time") {
   // A later --now is the time of the next event.
   s.ws.now = "1405/09/08 10:00";  // Jalali, Tehran time
   s.ws.ok("business:1001", {"respond", "--case", s.case_id, "--text", "پوزش"});
-  const auto later = s.ws.run("", {"show", "--case", s.case_id});
+  const auto later = s.ws.run("auditor:audit", {"show", "--case", s.case_id});
   REQUIRE(later.code == 0);
   CHECK(contains(later.out, "2026-11-29 10:00"));
   CHECK(contains(later.out, "1405/09/08 10:00"));
 
   // Persian digits on request.
   auto args = s.ws.base();
-  args.insert(args.end(), {"--digits", "persian", "show", "--case", s.case_id});
+  args.insert(args.end(), {"--as", "auditor:audit", "--digits", "persian", "show", "--case", s.case_id});
   const auto persian = sazesh_cli(args);
   REQUIRE(persian.code == 0);
   CHECK(contains(persian.out, "۱۴۰۵/۰۹/۰۷ ۱۶:۵۹"));
 
   // --json too.
   auto json_args = s.ws.base();
-  json_args.insert(json_args.end(), {"--json", "show", "--case", s.case_id});
+  json_args.insert(json_args.end(), {"--as", "auditor:audit", "--json", "show", "--case", s.case_id});
   const auto as_json = sazesh_cli(json_args);
   REQUIRE(as_json.code == 0);
   CHECK(as_json.out.front() == '{');
@@ -482,7 +488,7 @@ TEST_CASE("show prints Gregorian and Jalali dates, and --now sets the time") {
 TEST_CASE("events --case prints one JSON line per event; verify says ok") {
   scenario s;
   // Filed with two documents (3 events), accepted and forwarded (2 events).
-  const auto r = s.ws.run("", {"events", "--case", s.case_id});
+  const auto r = s.ws.run("auditor:audit", {"events", "--case", s.case_id});
   REQUIRE(r.code == 0);
   CHECK(r.err.empty());
   const auto ls = lines_of(r.out);
@@ -498,14 +504,14 @@ TEST_CASE("events --case prints one JSON line per event; verify says ok") {
   CHECK(contains(ls.front(), "بدنه ترک داشت"));
   CHECK(contains(ls.back(), "ForwardedToBusiness"));
 
-  const auto all = s.ws.run("", {"events", "--all"});
+  const auto all = s.ws.run("auditor:audit", {"events", "--all"});
   REQUIRE(all.code == 0);
   const auto all_lines = lines_of(all.out);
   CHECK(all_lines.size() == 5 + 3);  // and the business, the agency, the consumer
   for (std::size_t i = 0; i < all_lines.size(); ++i)
     CHECK(all_lines[i].rfind("{\"position\":" + std::to_string(i) + ",", 0) == 0);
 
-  const auto none = s.ws.run("", {"events", "--case", "C-NOSUCH"});
+  const auto none = s.ws.run("auditor:audit", {"events", "--case", "C-NOSUCH"});
   CHECK(none.code == 1);
   check_one_error_line(none, "case_id");
 
@@ -526,7 +532,7 @@ TEST_CASE("a repeated --command-id prints the repeat and writes nothing") {
   const auto first = with_id("msg-1", "consumer:" + s.consumer, {"message", "--case", s.case_id, "--text", "سلام"});
   REQUIRE(first.code == 0);
   CHECK_FALSE(contains(first.out, "seen before"));
-  const auto before = s.ws.run("", {"events", "--all"});
+  const auto before = s.ws.run("auditor:audit", {"events", "--all"});
   REQUIRE(before.code == 0);
 
   const auto again = with_id("msg-1", "consumer:" + s.consumer, {"message", "--case", s.case_id, "--text", "سلام"});
@@ -552,16 +558,16 @@ TEST_CASE("a repeated --command-id prints the repeat and writes nothing") {
   CHECK(scheduler_like.code == 1);
   check_one_error_line(scheduler_like, "command_id");
 
-  const auto after = s.ws.run("", {"events", "--all"});
+  const auto after = s.ws.run("auditor:audit", {"events", "--all"});
   REQUIRE(after.code == 0);
   CHECK(after.out == before.out);
-  const auto shown = s.ws.run("", {"show", "--case", s.case_id});
+  const auto shown = s.ws.run("auditor:audit", {"show", "--case", s.case_id});
   CHECK(contains(shown.out, "[with_business]"));
 }
 
 TEST_CASE("a write while another writer holds the folder exits 75: retry it, nothing was written") {
   scenario s;
-  const auto before = s.ws.run("", {"events", "--all"});
+  const auto before = s.ws.run("auditor:audit", {"events", "--all"});
   REQUIRE(before.code == 0);
   {
     auto holder = open_embedded_log(s.ws.dir.path() / "log");
@@ -579,14 +585,14 @@ TEST_CASE("a write while another writer holds the folder exits 75: retry it, not
   const auto refused = s.ws.run("consumer:" + s.consumer, {"--json", "rate", "--case", s.case_id, "--stars", "many", "--resolved", "yes"});
   CHECK(refused.code == 1);
   CHECK(contains(refused.err, "\"retryable\":false"));
-  const auto after = s.ws.run("", {"events", "--all"});
+  const auto after = s.ws.run("auditor:audit", {"events", "--all"});
   REQUIRE(after.code == 0);
   CHECK(after.out == before.out);
 }
 
 TEST_CASE("a document must be a regular file within the size limit, refused before the folder is opened") {
   scenario s;
-  const auto before = s.ws.run("", {"events", "--all"});
+  const auto before = s.ws.run("auditor:audit", {"events", "--all"});
   REQUIRE(before.code == 0);
   const auto fifo = s.ws.dir.path() / "pipe";
   REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
@@ -612,7 +618,7 @@ TEST_CASE("a document must be a regular file within the size limit, refused befo
     CHECK(attach.code == 1);
     check_one_error_line(attach, "file");
   }
-  const auto after = s.ws.run("", {"events", "--all"});
+  const auto after = s.ws.run("auditor:audit", {"events", "--all"});
   CHECK(after.out == before.out);
 }
 
@@ -640,8 +646,8 @@ TEST_CASE("refused and read-only commands leave no files behind in the log's fol
   const std::size_t before = files();
   for (int i = 0; i < 20; ++i) {
     CHECK(s.ws.run("consumer:" + s.consumer, {"rate", "--case", s.case_id, "--stars", "5", "--resolved", "yes"}).code == 1);
-    CHECK(s.ws.run("", {"show", "--case", s.case_id}).code == 0);
-    CHECK(s.ws.run("", {"verify"}).code == 0);
+    CHECK(s.ws.run("auditor:audit", {"show", "--case", s.case_id}).code == 0);
+    CHECK(s.ws.run("auditor:audit", {"verify"}).code == 0);
   }
   CHECK(files() == before);
 }
@@ -653,12 +659,12 @@ TEST_CASE("tick from the command line applies deadlines once") {
   REQUIRE(first.code == 0);
   CHECK(contains(first.out, "1 case(s) had deadlines due"));
   CHECK(contains(first.out, s.case_id));
-  const auto events = s.ws.run("", {"events", "--all"}).out;
+  const auto events = s.ws.run("auditor:audit", {"events", "--all"}).out;
   const auto second = s.ws.run("", {"tick"});
   REQUIRE(second.code == 0);
   CHECK(contains(second.out, "0 case(s) had deadlines due"));
-  CHECK(s.ws.run("", {"events", "--all"}).out == events);
-  const auto shown = s.ws.run("", {"show", "--case", s.case_id});
+  CHECK(s.ws.run("auditor:audit", {"events", "--all"}).out == events);
+  const auto shown = s.ws.run("auditor:audit", {"show", "--case", s.case_id});
   CHECK(contains(shown.out, "[awaiting_mediator]"));
 }
 
@@ -674,7 +680,7 @@ TEST_CASE("demo runs the six stories into a fresh folder") {
     CHECK_MESSAGE(contains(r.out, story), story);
   CHECK(contains(r.out, "Where every case stands"));
   CHECK(contains(r.out, "hash chain verified"));
-  const auto v = sazesh_cli({"--data-dir", folder.string(), "verify"});
+  const auto v = sazesh_cli({"--data-dir", folder.string(), "--as", "auditor:audit", "verify"});
   CHECK(v.code == 0);
   CHECK(v.out.rfind("ok: ", 0) == 0);
   // A second demo into the same (now full) folder is refused.

@@ -421,9 +421,9 @@ TEST_CASE("the business may attach to its own case; nobody else may") {
   CHECK(names(s.when(shop, attach_document{c, doc(fb::DocumentKind_tracking_record, "post.pdf")})) ==
         "DocumentAttached");
   CHECK_REFUSED(s.when(other_shop, attach_document{c, doc(fb::DocumentKind_other, "y.pdf")}),
-                errc::unauthorized, "actor", "not the business");
+                errc::not_found, "case_id", "no case");
   CHECK_REFUSED(s.when(s.bob, attach_document{c, doc(fb::DocumentKind_other, "y.pdf")}),
-                errc::unauthorized, "actor", "not the consumer");
+                errc::not_found, "case_id", "no case");
 }
 
 TEST_CASE("the operator requests more documents, never ones already attached") {
@@ -684,14 +684,13 @@ TEST_CASE("commands that do not fit mediation, referral or an ended case are ref
   }
 }
 
-// The relationship to the case is checked before its state: an agency that holds nothing may
-// not learn the state of a case in negotiation (this is why acknowledge on negotiation is
-// refused as unauthorized rather than wrong_state).
+// The relationship to the case is checked before its state: an agency that never held a case
+// in negotiation may not learn that it exists, let alone its state (this is why acknowledge on
+// negotiation is refused as not found rather than wrong_state).
 TEST_CASE("an agency acknowledging a case in negotiation is refused before its state is read") {
   scenario s = parties();
   auto c = s.negotiating();
-  CHECK_REFUSED(s.when(protection, acknowledge_referral{c}), errc::unauthorized, "actor",
-                "not the agency holding");
+  CHECK_REFUSED(s.when(protection, acknowledge_referral{c}), errc::not_found, "case_id", "no case " + c);
 }
 
 }  // TEST_SUITE state machine
@@ -700,42 +699,41 @@ TEST_CASE("an agency acknowledging a case in negotiation is refused before its s
 
 TEST_SUITE("authorization") {
 
-TEST_CASE("a consumer cannot act on another consumer's case") {
+// A party is told of another's case what it would be told of a case that does not exist.
+TEST_CASE("a consumer cannot act on another consumer's case, nor learn that it exists") {
   scenario s = parties();
   const auto c = s.negotiating();
-  CHECK_REFUSED(s.when(s.bob, withdraw_case{c, ""}), errc::unauthorized, "actor",
-                "is not the consumer");
-  CHECK_REFUSED(s.when(s.bob, post_message{c, "hi"}), errc::unauthorized, "actor",
-                "is not the consumer");
-  CHECK_REFUSED(s.when(s.bob, request_mediation{c, "x"}), errc::unauthorized, "actor", c);
+  CHECK_REFUSED(s.when(s.bob, withdraw_case{c, ""}), errc::not_found, "case_id", "no case " + c);
+  CHECK_REFUSED(s.when(s.bob, post_message{c, "hi"}), errc::not_found, "case_id", "no case " + c);
+  CHECK_REFUSED(s.when(s.bob, request_mediation{c, "x"}), errc::not_found, "case_id", c);
+  // Its own case, a command that is not a consumer's: refused for the role.
+  CHECK_REFUSED(s.when(s.alice, accept_case{c, std::nullopt, fb::Route_negotiation, "", ""}), errc::unauthorized,
+                "actor", "a consumer may not");
 }
 
 TEST_CASE("a business cannot act on a case against another business") {
   scenario s = parties();
   const auto c = s.with_business();
-  CHECK_REFUSED(s.when(other_shop, respond{c, "not us"}), errc::unauthorized, "actor",
-                "seal-200 is not the business");
+  CHECK_REFUSED(s.when(other_shop, respond{c, "not us"}), errc::not_found, "case_id", "no case " + c);
 }
 
 TEST_CASE("a mediator not assigned to the case cannot mediate it") {
   scenario s = parties();
   const auto c = s.in_mediation();
   CHECK_REFUSED(s.when(s.mediator2, propose_settlement{c, "half", fb::RemedyKind_partial_refund, 1}),
-                errc::unauthorized, "actor", "is not the mediator");
+                errc::not_found, "case_id", "no case");
   CHECK_REFUSED(s.when(s.mediator2, conclude_mediation{c, fb::MediationOutcome_settled, "x"}),
-                errc::unauthorized, "actor", "is not the mediator");
+                errc::not_found, "case_id", "no case");
   const auto waiting = s.awaiting_mediator("INV-2");
-  CHECK_REFUSED(s.when(s.mediator, post_message{waiting, "x"}), errc::unauthorized, "actor",
-                "is not the mediator");
+  CHECK_REFUSED(s.when(s.mediator, post_message{waiting, "x"}), errc::not_found, "case_id", "no case");
 }
 
 TEST_CASE("an agency not holding the case cannot act on it") {
   scenario s = parties();
   const auto c = s.referred();
-  CHECK_REFUSED(s.when(police, acknowledge_referral{c}), errc::unauthorized, "actor",
-                "cyber-police is not the agency holding");
-  CHECK_REFUSED(s.when(police, decide_referral{c, fb::AgencyVerdict_dismissed, "x"}),
-                errc::unauthorized, "actor", "not the agency holding");
+  CHECK_REFUSED(s.when(police, acknowledge_referral{c}), errc::not_found, "case_id", "no case");
+  CHECK_REFUSED(s.when(police, decide_referral{c, fb::AgencyVerdict_dismissed, "x"}), errc::not_found, "case_id",
+                "no case");
 }
 
 TEST_CASE("after a transfer only the new agency acts; the transferring one is refused") {

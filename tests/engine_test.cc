@@ -223,12 +223,12 @@ TEST_CASE("bad inputs are refused naming the field and write nothing") {
       {"assign a mediator in negotiation", op, assign_mediator{nego, p.mediator.id}, errc::wrong_state, "status"},
       {"confirm a remedy never agreed", p.reza, confirm_remedy{nego, ""}, errc::wrong_state, "status"},
       // Wrong party.
-      {"another consumer posts a message", p.reza, post_message{triage, "not mine"}, errc::unauthorized, "actor"},
-      {"another consumer withdraws", p.reza, withdraw_case{triage, "not mine"}, errc::unauthorized, "actor"},
-      {"another business responds", shikposh, respond{forwarded, "not ours"}, errc::unauthorized, "actor"},
-      {"an agency not holding acknowledges", tazirat, acknowledge_referral{referred}, errc::unauthorized, "actor"},
-      {"an agency on a case never referred", tazirat, post_message{forwarded, "x"}, errc::unauthorized, "actor"},
-      {"a mediator not assigned posts", p.mediator, post_message{nego, "x"}, errc::unauthorized, "actor"},
+      {"another consumer posts a message", p.reza, post_message{triage, "not mine"}, errc::not_found, "case_id"},
+      {"another consumer withdraws", p.reza, withdraw_case{triage, "not mine"}, errc::not_found, "case_id"},
+      {"another business responds", shikposh, respond{forwarded, "not ours"}, errc::not_found, "case_id"},
+      {"an agency never holding acknowledges", tazirat, acknowledge_referral{referred}, errc::not_found, "case_id"},
+      {"an agency on a case never referred", tazirat, post_message{forwarded, "x"}, errc::not_found, "case_id"},
+      {"a mediator not assigned posts", p.mediator, post_message{nego, "x"}, errc::not_found, "case_id"},
       {"a business accepts its own offer", shikposh, accept_offer{nego, 1}, errc::unauthorized, "offer"},
       {"a consumer triages", p.sara, accept_case{triage, std::nullopt, fb::Route_negotiation, "", ""}, errc::unauthorized, "actor"},
       // Documents.

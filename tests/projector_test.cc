@@ -1310,8 +1310,10 @@ TEST_CASE("CLI queries with bad arguments exit non-zero with one error line nami
   temp_dir d;
   const std::string dir = d.path().string();
   const std::vector<std::string> base{"--data-dir", dir};
+  // Each read as someone (an auditor, who may read everything), unless it names who.
   const auto with = [&](std::vector<std::string> args) {
     std::vector<std::string> a = base;
+    if (std::find(args.begin(), args.end(), "--as") == args.end()) a.insert(a.end(), {"--as", "auditor:audit"});
     a.insert(a.end(), args.begin(), args.end());
     return a;
   };
@@ -1361,7 +1363,7 @@ TEST_CASE("CLI queries on a folder with no log give one clear error and create n
   const auto absent_dir = d.path() / "absent";
   for (const auto& dir : {empty_dir, absent_dir}) {
     for (const std::vector<std::string>& q : {std::vector<std::string>{"cases"}, {"scorecard"}, {"stats"}, {"top"}}) {
-      std::vector<std::string> args{"--data-dir", dir.string()};
+      std::vector<std::string> args{"--data-dir", dir.string(), "--as", "analyst:a1"};
       args.insert(args.end(), q.begin(), q.end());
       const auto r = run_cli(args);
       INFO("sazesh " << joined(args) << "\nstdout: " << r.out << "\nstderr: " << r.err);
@@ -1388,7 +1390,7 @@ TEST_CASE("CLI queries on a folder with no log say that there is no event log") 
   INFO("project: " << project.err);
   CHECK(project.code == 1);
   CHECK(project.err.find("no event log") != std::string::npos);
-  const auto cases = run_cli({"--data-dir", dir, "cases"});
+  const auto cases = run_cli({"--data-dir", dir, "--as", "analyst:a1", "cases"});
   INFO("cases: " << cases.err);
   CHECK(cases.code == 1);
   CHECK(cases.err.find("no event log") != std::string::npos);  // fails: "there are no projections ... yet"

@@ -75,6 +75,25 @@ bool reads_agency_files(const actor& who, std::string_view agency) {
          who.role == fb::Role_auditor;
 }
 
+std::string role_with_article(fb::Role r) {
+  const std::string name = role_name(r);
+  return (name.find_first_of("aeiou") == 0 ? "an " : "a ") + name;
+}
+
+bool knows_of_case(const actor& who, const case_state& c) {
+  switch (who.role) {
+    case fb::Role_operator_:
+    case fb::Role_auditor:
+    case fb::Role_system: return true;
+    case fb::Role_consumer: return who.id == c.consumer_id;
+    case fb::Role_business: return who.id == c.business_id;
+    case fb::Role_mediator: return !c.mediator_id.empty() && who.id == c.mediator_id;
+    case fb::Role_agency: return std::find(c.agencies.begin(), c.agencies.end(), who.id) != c.agencies.end();
+    case fb::Role_analyst: return false;
+  }
+  return false;
+}
+
 result<fb::Role> parse_role(std::string_view field, std::string_view text) {
   if (text == "operator") return fb::Role_operator_;
   if (text == "operator_")

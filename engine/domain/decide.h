@@ -38,8 +38,13 @@ result<fb::AgencyVerdict> parse_verdict(std::string_view field, std::string_view
 result<fb::Route> parse_route(std::string_view field, std::string_view text);
 result<fb::Role> parse_role(std::string_view field, std::string_view text);
 const char* role_name(fb::Role r);  // "operator", not flatc's "operator_"
+std::string role_with_article(fb::Role r);  // "an operator", "a consumer"
 // An agency's files (its dossiers, its feed) are the whole case files, personal data included:
 // the agency itself, operators and auditors read them.
 bool reads_agency_files(const actor& who, std::string_view agency);
+// Whether `who` may know that case `c` exists, and read it: its consumer, its business, its
+// mediator while assigned, the agencies that held it, operators, auditors and the system. To
+// anyone else a command or a read on it answers as for a case that does not exist.
+bool knows_of_case(const actor& who, const case_state& c);
 
 }  // namespace sazesh

@@ -172,7 +172,7 @@ result<decision> handle(const context& cx, const issue_credential& c) {
   const bool for_self = cx.who.role == c.role && cx.who.id == c.actor_id && !cx.who.id.empty();
   if (cx.who.role != fb::Role_operator_ && cx.who.role != fb::Role_system && !for_self)
     return refuse(errc::unauthorized, "actor",
-                  fmt::format("a {} may issue credentials only for itself", role_name(cx.who.role)));
+                  fmt::format("{} may issue credentials only for itself", role_with_article(cx.who.role)));
   if (c.key_id.size() != 12 || c.key_id.find_first_not_of("0123456789abcdef") != std::string::npos)
     return refuse(errc::invalid_argument, "key_id", "must be 12 lower-case hex digits");
   if (c.role == fb::Role_system || c.role > fb::Role_MAX)
@@ -200,7 +200,7 @@ result<decision> handle(const context& cx, const revoke_credential& c) {
   const bool own = cx.who.role == k->role && cx.who.id == k->actor_id;
   if (cx.who.role != fb::Role_operator_ && cx.who.role != fb::Role_system && !own)
     return refuse(errc::unauthorized, "actor",
-                  fmt::format("a {} may revoke only its own credentials", role_name(cx.who.role)));
+                  fmt::format("{} may revoke only its own credentials", role_with_article(cx.who.role)));
   if (k->revoked) return refuse(errc::wrong_state, "key_id", fmt::format("credential {} is already revoked", c.key_id));
   SAZESH_CHECK(check_text("reason", c.reason, 1, max_reason));
   fb::CredentialRevokedT e;

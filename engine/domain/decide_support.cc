@@ -50,9 +50,12 @@ status require_open(const context& cx, const case_state& c) {
 // Authorization by role and by relationship to the case.
 status authorize(const context& cx, const case_state& c, std::initializer_list<fb::Role> roles) {
   const fb::Role r = cx.who.role;
+  // A party never learns of another's case: it is answered as one that does not exist.
+  if (r != fb::Role_analyst && !knows_of_case(cx.who, c))
+    return refuse(errc::not_found, "case_id", fmt::format("no case {}", c.id));
   if (std::find(roles.begin(), roles.end(), r) == roles.end())
     return refuse(errc::unauthorized, "actor",
-                  fmt::format("a {} may not {}", role_name(r), cx.action));
+                  fmt::format("{} may not {}", role_with_article(r), cx.action));
   const auto mismatch = [&](const char* relation) {
     return refuse(errc::unauthorized, "actor",
                   fmt::format("{} {} is not {} of case {}", role_name(r), cx.who.id, relation, c.id));
@@ -83,7 +86,7 @@ status authorize(const context& cx, const case_state& c, std::initializer_list<f
 status require_role(const context& cx, std::initializer_list<fb::Role> roles) {
   if (std::find(roles.begin(), roles.end(), cx.who.role) != roles.end()) return ok;
   return refuse(errc::unauthorized, "actor",
-                fmt::format("a {} may not {}", role_name(cx.who.role), cx.action));
+                fmt::format("{} may not {}", role_with_article(cx.who.role), cx.action));
 }
 
 result<const case_state*> load_case(const context& cx, const std::string& id,

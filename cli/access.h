@@ -1,6 +1,6 @@
-// Who may read what over HTTP: the README's "who may do what", extended to reads. Writes are
+// Who may read what, on the command line and over HTTP alike: the README's "who may do what", extended to reads. Writes are
 // authorised by the domain itself (engine/domain/decide.cc) on the actor the credential names;
-// reads are checked here before the query runs, and may be narrowed (a shop's `cases` lists
+// reads are checked here before the query runs (cli::run for the folder, serve for a request), and may be narrowed (a shop's `cases` lists
 // only its own).
 //
 //   auditors   everything, read only
@@ -19,9 +19,10 @@
 #include "cli/args.h"
 #include "engine/base/result.h"
 #include "engine/domain/state.h"
-#include "engine/engine.h"
+#include <functional>
+#include <optional>
 
-namespace sazesh::serve {
+namespace sazesh::cli {
 
 enum class denial { none, forbidden, hidden };
 
@@ -32,10 +33,15 @@ struct access_decision {
   std::vector<std::pair<std::string, std::string>> narrowed;
 };
 
+// How a read finds the case it names (the engine's state in serve, the projections on the
+// command line): nothing if there is no such case.
+using case_lookup = std::function<result<std::optional<case_state>>(const std::string& case_id)>;
+
 // Whether `who` may run the read `command` with `args`.
-access_decision authorize_read(engine& eng, const actor& who, const std::string& command, const cli::parsed_args& args);
+access_decision authorize_read(const case_lookup& find_case, const actor& who, const std::string& command,
+                               const parsed_args& args);
 
 // Whether `who` may see case `c` (its parties' data included).
 bool may_see_case(const actor& who, const case_state& c);
 
-}  // namespace sazesh::serve
+}  // namespace sazesh::cli

@@ -1,4 +1,4 @@
-#include "serve/access.h"
+#include "cli/access.h"
 
 #include <fmt/format.h>
 
@@ -6,12 +6,12 @@
 
 #include "engine/domain/decide.h"
 
-namespace sazesh::serve {
+namespace sazesh::cli {
 namespace {
 
 access_decision allow() { return {}; }
 access_decision forbid(const actor& who, const std::string& what) {
-  return {denial::forbidden, error(errc::unauthorized, "actor", fmt::format("a {} may not {}", role_name(who.role), what)), {}};
+  return {denial::forbidden, error(errc::unauthorized, "actor", fmt::format("{} may not {}", role_with_article(who.role), what)), {}};
 }
 access_decision hide(const std::string& field, const std::string& what) {
   return {denial::hidden, error(errc::not_found, field, what), {}};
@@ -19,17 +19,17 @@ access_decision hide(const std::string& field, const std::string& what) {
 bool staff(const actor& who) { return who.role == fb::Role_operator_ || who.role == fb::Role_auditor; }
 
 // A read of one case: its parties, the mediator assigned now, the agencies that held it.
-access_decision one_case(engine& eng, const actor& who, const std::string& id) {
+access_decision one_case(const case_lookup& find_case, const actor& who, const std::string& id) {
   if (staff(who)) return allow();
   if (who.role == fb::Role_analyst) return forbid(who, "read a case's parties' data");
-  auto found = eng.find_case(id);
+  auto found = find_case(id);
   if (!found) return {denial::forbidden, found.error(), {}};
-  if (!*found || !may_see_case(who, **found)) return hide("case", fmt::format("no case {}", id));
+  if (!*found || !may_see_case(who, **found)) return hide("case_id", fmt::format("no case {}", id));
   return allow();
 }
 
 // A narrowing option: absent, it becomes the actor's own id; another id is refused.
-access_decision own(const actor& who, const cli::parsed_args& args, const std::string& option, const std::string& what) {
+access_decision own(const actor& who, const parsed_args& args, const std::string& option, const std::string& what) {
   if (args.has(option) && args.get(option) != who.id) return forbid(who, fmt::format("read another {}'s {}", option, what));
   access_decision d;
   if (!args.has(option)) d.narrowed.push_back({option, who.id});
@@ -38,33 +38,25 @@ access_decision own(const actor& who, const cli::parsed_args& args, const std::s
 
 }  // namespace
 
-bool may_see_case(const actor& who, const case_state& c) {
-  switch (who.role) {
-    case fb::Role_operator_:
-    case fb::Role_auditor:
-    case fb::Role_system: return true;
-    case fb::Role_consumer: return who.id == c.consumer_id;
-    case fb::Role_business: return who.id == c.business_id;
-    case fb::Role_mediator: return !c.mediator_id.empty() && who.id == c.mediator_id;
-    case fb::Role_agency: return std::find(c.agencies.begin(), c.agencies.end(), who.id) != c.agencies.end();
-    case fb::Role_analyst: return false;
-  }
-  return false;
-}
+bool may_see_case(const actor& who, const case_state& c) { return knows_of_case(who, c); }
 
-access_decision authorize_read(engine& eng, const actor& who, const std::string& command, const cli::parsed_args& args) {
+access_decision authorize_read(const case_lookup& find_case, const actor& who, const std::string& command,
+                               const parsed_args& args) {
   if (command == "scorecard" || command == "score" || command == "explain" || command == "top" || command == "stats")
     return allow();  // aggregates by business: what the seal body publishes
   if (command == "show" || command == "events") {
     if (args.has("all")) return staff(who) ? allow() : forbid(who, "read the whole log");
-    if (args.has("case")) return one_case(eng, who, args.get("case"));
+    if (args.has("case")) return one_case(find_case, who, args.get("case"));
     if (args.has("party")) {
       if (staff(who) || args.get("party") == who.id) return allow();
       return hide("party", fmt::format("no party {}", args.get("party")));
     }
     return allow();  // the command itself says what is missing
   }
-  if (command == "case") return one_case(eng, who, args.get("case"));
+  if (command == "case") {  // the case's row: party ids, no personal data, like a row of `cases`
+    if (who.role == fb::Role_analyst) return allow();
+    return one_case(find_case, who, args.get("case"));
+  }
   if (command == "verify") return staff(who) ? allow() : forbid(who, "verify the whole log");
   if (command == "cases") {
     if (staff(who) || who.role == fb::Role_analyst) return allow();
@@ -74,8 +66,8 @@ access_decision authorize_read(engine& eng, const actor& who, const std::string&
     if (who.role == fb::Role_mediator) return own(who, args, "mediator", "cases");
     return forbid(who, "list cases");
   }
-  if (command == "queue") {
-    if (staff(who)) return allow();
+  if (command == "queue") {  // case rows, no personal data
+    if (staff(who) || who.role == fb::Role_analyst) return allow();
     if (who.role == fb::Role_agency) return own(who, args, "agency", "queue");
     return forbid(who, "read an agency's queue");
   }
@@ -83,9 +75,9 @@ access_decision authorize_read(engine& eng, const actor& who, const std::string&
     if (staff(who)) return allow();
     if (who.role != fb::Role_agency) return forbid(who, "read a dossier");
     if (args.get("agency") != who.id) return forbid(who, "read another agency's dossier");
-    return one_case(eng, who, args.get("case"));
+    return one_case(find_case, who, args.get("case"));
   }
-  return forbid(who, "run " + command + " over HTTP");
+  return forbid(who, "run " + command);
 }
 
-}  // namespace sazesh::serve
+}  // namespace sazesh::cli
