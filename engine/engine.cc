@@ -320,6 +320,14 @@ status engine::evaluate_policy_locked(timestamp_ms now, std::vector<slot_ptr>& s
   return ok;
 }
 
+result<std::size_t> engine::deadlines_due(std::size_t max) {
+  lock_type lock(mutex_);
+  if (auto s = ready_locked(lock, {}); !s) return s.error();
+  auto due = store_.due_cases(due_floor_, clock_.now(), max);
+  if (!due) return due.error();
+  return due->size();
+}
+
 result<tick_report> engine::tick() {
   lock_type lock(mutex_);
   if (auto s = ready_locked(lock, {}); !s) return s.error();

@@ -97,6 +97,9 @@ class engine {
   // others); exactly once however often it runs, because each command's id is derived from its
   // stream and that stream's version.
   result<tick_report> tick();
+  // How many cases have a deadline that is due now and not yet applied (what the next tick
+  // would take up), counting at most `max`.
+  result<std::size_t> deadlines_due(std::size_t max);
 
   // Folds events appended to the log since the engine last looked (by another writer) into the
   // state rows.

@@ -85,6 +85,8 @@ class service final : public request_handler {
         gauges.push_back({"sazesh_projections_position", applied});
         gauges.push_back({"sazesh_projector_lag_events", log_end > applied ? log_end - applied : 0});
       }
+      // Cases the scheduler has still to take up (counted up to a bound: a scrape stays cheap).
+      if (auto due = eng_.deadlines_due(100000)) gauges.push_back({"sazesh_deadlines_due", static_cast<double>(*due)});
       r.body = metrics_.text(gauges);
       return r;
     }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -104,8 +105,8 @@ class server {
       const std::string err = (dir / "serve.log").string();
       FILE* e = freopen(err.c_str(), "a", stderr);
       (void)e;
-      std::vector<std::string> args{SAZESH_BINARY, "--data-dir", dir.string(), "serve", "--listen", "127.0.0.1:0",
-                                    "--tick-every", "0"};
+      std::vector<std::string> args{SAZESH_BINARY, "--data-dir", dir.string(), "serve", "--listen", "127.0.0.1:0"};
+      if (std::find(extra.begin(), extra.end(), "--tick-every") == extra.end()) args.insert(args.end(), {"--tick-every", "0"});
       args.insert(args.end(), extra.begin(), extra.end());
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
@@ -120,7 +121,10 @@ class server {
     char c;
     while (read(out_, &c, 1) == 1 && c != '\n') line += c;
     const auto colon = line.rfind(':');
-    REQUIRE_MESSAGE(line.rfind("listening on http://", 0) == 0, "serve printed: ", line);
+    if (line.rfind("listening on http://", 0) != 0) {
+      std::ifstream log(dir / "serve.log");
+      FAIL("serve printed: ", line, "\nand on stderr: ", std::string(std::istreambuf_iterator<char>(log), {}));
+    }
     port_ = static_cast<unsigned short>(std::stoi(line.substr(colon + 1)));
   }
   ~server() {
