@@ -66,7 +66,18 @@ int show(session& s, const parsed_args& a) {
     }
     json_object o;
     o.field("stream", stream);
-    if (c) o.field("status", to_string(c->status)).field("category", fb::EnumNameCategory(c->category));
+    if (c) {
+      o.field("status", to_string(c->status)).field("category", fb::EnumNameCategory(c->category));
+      json_array deadlines;
+      for (const auto& d : c->deadlines)
+        deadlines.raw(json_object()
+                          .field("kind", to_string(d.kind))
+                          .field("who", who_acts(d.kind))
+                          .field("due", format_iso_utc(d.due))
+                          .field("due_jalali", format_jalali(d.due, s.jalali_digits))
+                          .str());
+      o.raw("deadlines", deadlines.str());
+    }
     o.field("chain_verified", true).raw("timeline", timeline.str());
     fmt::print(s.out, "{}\n", o.str());
     return exit_ok;
@@ -99,7 +110,11 @@ int events_raw(session& s, const parsed_args& a) {
       for (const auto& e : *batch) {
         if (auto r = decode(e.bytes); !r)
           return s.fail(error(errc::corrupt, "log", fmt::format("position {}: {}", e.position.value(), r.error().message())));
-        fmt::print(s.out, "{{\"position\":{},\"record\":{}}}\n", e.position.value(), envelope_to_json(e.bytes));
+        if (a.has("bytes"))
+          fmt::print(s.out, "{{\"position\":{},\"envelope\":\"{}\",\"record\":{}}}\n", e.position.value(), base64(e.bytes),
+                     envelope_to_json(e.bytes));
+        else
+          fmt::print(s.out, "{{\"position\":{},\"record\":{}}}\n", e.position.value(), envelope_to_json(e.bytes));
       }
       if (batch->size() < 1024) break;
       from = log_position(batch->back().position.value() + 1);
@@ -114,7 +129,11 @@ int events_raw(session& s, const parsed_args& a) {
   for (const auto& e : *stored) {
     if (auto r = decode(e.bytes); !r)
       return s.fail(error(errc::corrupt, "log", fmt::format("position {}: {}", e.position.value(), r.error().message())));
-    fmt::print(s.out, "{}\n", envelope_to_json(e.bytes));
+    if (a.has("bytes"))  // the stored bytes too, for a reader checking the hash chain itself
+      fmt::print(s.out, "{{\"sequence\":{},\"envelope\":\"{}\",\"record\":{}}}\n", e.sequence.value(), base64(e.bytes),
+                 envelope_to_json(e.bytes));
+    else
+      fmt::print(s.out, "{}\n", envelope_to_json(e.bytes));
   }
   return exit_ok;
 }
@@ -214,7 +233,8 @@ void add_read_commands(std::vector<command_spec>& t) {
   t.push_back({"events", group, "a case's events as raw JSON lines (or the whole log with --all)",
                {{"case", "CASE", "the case id"}, {"party", "ID", "a party id instead"},
                 {"all", "", "every event of the log, with its position"},
-                {"from", "POSITION", "with --all: start at this log position"}},
+                {"from", "POSITION", "with --all: start at this log position"},
+                {"bytes", "", "with each record, its stored envelope bytes (base64), to check the hash chain"}},
                events_raw, uses::read});
   t.push_back({"verify", group, "check every record and every hash chain of the log (auditor)", {}, verify,
                uses::read});

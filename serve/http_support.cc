@@ -181,8 +181,21 @@ std::string openapi_document() {
     }
     op.raw("responses", R"({"200":{"description":"the command's JSON, as sazesh --json prints it"},)"
                         R"("4XX":{"description":"a problem (RFC 9457) naming the field and the rule"}})");
+    // The standings the seal body publishes, and registering, need no credential.
+    if (c.name == "register-consumer" || c.name == "score" || c.name == "scorecard" || c.name == "top")
+      op.raw("security", R"([{},{"bearer":[]}])");
     paths.raw("/v1/" + c.name, cli::json_object().raw(post ? "post" : "get", op.str()).str());
   }
+  // Not a command: who the credential signs in.
+  paths.raw("/v1/whoami",
+            cli::json_object()
+                .raw("get", cli::json_object()
+                                .field("summary", "the role and id the credential signs in, and its key id")
+                                .field("operationId", "whoami")
+                                .raw("responses", R"({"200":{"description":"{\"role\":…,\"id\":…,\"key_id\":…}"},)"
+                                                  R"("401":{"description":"no or a bad credential"}})")
+                                .str())
+                .str());
   return cli::json_object()
              .field("openapi", "3.1.0")
              .raw("info", cli::json_object().field("title", "Sazesh").field("version", "1").str())

@@ -302,6 +302,9 @@ int serve_cmd(cli::session& s, const cli::parsed_args& a) {
       return s.fail(error(errc::invalid_argument, "--workers", "must be a number from 1 to 1024"));
     o.workers = static_cast<std::size_t>(std::stoi(w));
   }
+  o.portal_dir = a.has("portal") ? std::filesystem::path(a.get("portal")) : std::filesystem::path(SAZESH_DEFAULT_PORTAL_DIR);
+  if (std::error_code ec; a.has("portal") && !std::filesystem::is_regular_file(o.portal_dir / "index.html", ec))
+    return s.fail(error(errc::invalid_argument, "--portal", fmt::format("{} holds no index.html", o.portal_dir.string())));
   if (s.fixed_now) return s.fail(error(errc::invalid_argument, "--now", "is not taken by serve: it keeps the server's clock"));
   return run_server(s, o);
 }
@@ -315,7 +318,8 @@ cli::command_spec serve_command() {
           {{"listen", "HOST:PORT", "where to listen (default 127.0.0.1:8080; port 0: any free port)"},
            {"tick-every", "MS", "run the scheduler's tick this often (default 60000; 0: never)"},
            {"workers", "N", "requests worked on at once (default 32); idle connections take none"},
-           {"request-timeout", "MS", "how long a client may take to send one request (default 10000)"}},
+           {"request-timeout", "MS", "how long a client may take to send one request (default 10000)"},
+           {"portal", "DIR", "the portal's files, served at / (default: portal/ of the source tree)"}},
           serve_cmd,
           cli::uses::log | cli::uses::rules | cli::uses::clock};
 }
@@ -331,7 +335,7 @@ int run_server(cli::session& base, const serve_options& o) {
   event_log& log = *base.log();
   auto store = base.open_projections_writer();
   if (!store) return base.fail(store.error());
-  auto handler = make_service(base, **eng, log, **store);
+  auto handler = make_service(base, **eng, log, **store, o.portal_dir);
   request_handler& svc = *handler;
   if (auto p = svc.refresh(); !p) return base.fail(p.error());
 

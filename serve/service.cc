@@ -25,6 +25,7 @@
 #include "cli/access.h"
 #include "serve/body_json.h"
 #include "serve/http_support.h"
+#include "serve/static_files.h"
 
 
 namespace sazesh::serve {
@@ -36,8 +37,9 @@ namespace http = beast::http;
 // What every request shares: the engine, the projections and how they are kept current.
 class service final : public request_handler {
  public:
-  service(cli::session& base, engine& eng, event_log& log, projections::projection_store& store)
-      : base_(base), eng_(eng), log_(log), store_(store), projector_(log, store) {}
+  service(cli::session& base, engine& eng, event_log& log, projections::projection_store& store,
+          std::filesystem::path portal_dir)
+      : base_(base), eng_(eng), log_(log), store_(store), portal_dir_(std::move(portal_dir)), projector_(log, store) {}
 
   status refresh() override {
     std::lock_guard lock(projector_mutex_);
@@ -91,6 +93,20 @@ class service final : public request_handler {
       return r;
     }
     if (path == "/openapi.json") return json_reply("openapi", openapi_document());
+    if (path == "/" || path.rfind("/assets/", 0) == 0) {
+      if (req.method() != http::verb::get && req.method() != http::verb::head) {
+        reply r = problem(405, error(errc::invalid_argument, "method", "must be GET"));
+        r.headers.push_back({"Allow", "GET"});
+        return r;
+      }
+      reply r = static_file(portal_dir_, path == "/" ? std::string_view("index.html") : std::string_view(path).substr(8));
+      if (r.content_type.rfind("text/html", 0) == 0)
+        r.headers.push_back({"Content-Security-Policy",
+                             "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+                             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"});
+      return r;
+    }
+    if (path == "/v1/whoami") return with_endpoint(whoami(req), "/v1/whoami");
     if (path.rfind("/v1/documents/", 0) == 0) return with_endpoint(download(req, path.substr(14), query), "/v1/documents");
     if (path.rfind("/v1/", 0) == 0) return command(req, path.substr(4), query);
     return problem(404, error(errc::not_found, "path", fmt::format("{} is not an endpoint of this service (see /openapi.json)", path)));
@@ -124,6 +140,28 @@ class service final : public request_handler {
     if (auth == req.end())
       return error(errc::unauthorized, "Authorization", "is required: \"Bearer TOKEN\", with a token sazesh issued");
     return authenticate(std::string_view(auth->value().data(), auth->value().size()));
+  }
+
+  // GET /v1/whoami: who the credential signs in (the portal asks, to know which pages to show).
+  reply whoami(const request& req) {
+    if (req.method() != http::verb::get) {
+      reply r = problem(405, error(errc::invalid_argument, "method", "must be GET"));
+      r.headers.push_back({"Allow", "GET"});
+      return r;
+    }
+    auto who = signed_in(req);
+    if (!who) return problem(401, who.error());
+    const auto auth = req.find(http::field::authorization);
+    auto t = parse_token(std::string_view(auth->value().data(), auth->value().size()).substr(7));
+    reply r;
+    r.actor = fmt::format("{}:{}", role_name(who->role), who->id);
+    r.body = cli::json_object()
+                 .field("role", role_name(who->role))
+                 .field("id", who->id)
+                 .field("key_id", t ? t->key_id : std::string())
+                 .str() +
+             "\n";
+    return r;
   }
 
   // The actor a bearer token names, if it is a live credential.
@@ -264,9 +302,11 @@ class service final : public request_handler {
       r.headers.push_back({"Allow", post ? "POST" : "GET"});
       return r;
     }
-    // Who is asking: a credential, or nobody (only to register as a consumer).
+    // Who is asking: a credential, or nobody (to register as a consumer, or to read the
+    // standings the seal body publishes).
+    static const std::set<std::string> public_commands{"register-consumer", "score", "scorecard", "top"};
     std::optional<actor> who;
-    if (req.find(http::field::authorization) != req.end() || spec.name != "register-consumer") {
+    if (req.find(http::field::authorization) != req.end() || public_commands.count(spec.name) == 0) {
       auto a = signed_in(req);
       if (!a) return problem(401, a.error());
       who = *a;
@@ -337,7 +377,7 @@ class service final : public request_handler {
     if (!parsed) return problem(400, parsed.error());
 
     // Reads are authorised here; writes by the domain, on the credential's actor.
-    if (!post) {
+    if (!post && who) {
       auto d = cli::authorize_read([this](const std::string& id) { return eng_.find_case(id); }, *who, spec.name, *parsed);
       if (d.verdict == cli::denial::hidden) return problem(404, d.reason);
       if (d.verdict == cli::denial::forbidden) return problem(status_of(d.reason) == 403 ? 403 : status_of(d.reason), d.reason);
@@ -423,6 +463,7 @@ class service final : public request_handler {
   engine& eng_;
   event_log& log_;
   projections::projection_store& store_;
+  const std::filesystem::path portal_dir_;
   std::mutex projector_mutex_;
   projections::projector projector_;
   metrics metrics_;
@@ -432,8 +473,8 @@ class service final : public request_handler {
 }  // namespace
 
 std::unique_ptr<request_handler> make_service(cli::session& base, engine& eng, event_log& log,
-                                              projections::projection_store& store) {
-  return std::make_unique<service>(base, eng, log, store);
+                                              projections::projection_store& store, std::filesystem::path portal_dir) {
+  return std::make_unique<service>(base, eng, log, store, std::move(portal_dir));
 }
 
 }  // namespace sazesh::serve

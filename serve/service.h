@@ -39,7 +39,8 @@ class request_handler {
 };
 
 // The service on the engine and projections `base` opened (they must outlive it).
+// `portal_dir` holds the portal's files, served at / and /assets/.
 std::unique_ptr<request_handler> make_service(cli::session& base, engine& eng, event_log& log,
-                                              projections::projection_store& store);
+                                              projections::projection_store& store, std::filesystem::path portal_dir);
 
 }  // namespace sazesh::serve

@@ -24,6 +24,7 @@
 #include "cli/app.h"
 #include "serve/client.h"
 #include "engine/log/document_store.h"
+#include "engine/record/hash.h"
 #include "engine/log/event_log.h"
 #include "engine/time/calendar.h"
 #include "tests/temp_dir.h"
@@ -604,6 +605,52 @@ TEST_CASE("show prints Gregorian and Jalali dates, and --now sets the time") {
   CHECK(contains(as_json.out, "\"stream\":\"" + s.case_id + "\""));
   CHECK(contains(as_json.out, "\"time_jalali\":\"1405/09/07 16:59\""));
   CHECK(contains(as_json.out, "\"time\":\"2026-11-28T13:29:00.000Z\""));
+}
+
+std::string from_base64(const std::string& text) {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  unsigned bits = 0, value = 0;
+  for (char c : text) {
+    if (c == '=') break;
+    const auto at = alphabet.find(c);
+    REQUIRE(at != std::string::npos);
+    value = value << 6 | static_cast<unsigned>(at);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((value >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+TEST_CASE("show --json names each deadline and who must act by it") {
+  scenario s;  // accepted: the shop's answer is due
+  const auto r = s.ws.run("auditor:audit", {"--json", "show", "--case", s.case_id});
+  REQUIRE(r.code == 0);
+  CHECK(contains(r.out, "\"deadlines\":[{\"kind\":\"response\",\"who\":\"business\",\"due\":\"2026-12-"));
+}
+
+TEST_CASE("events --bytes gives each stored envelope; its SHA-256 is the next event's previous_hash") {
+  scenario s;
+  const auto r = s.ws.run("auditor:audit", {"events", "--case", s.case_id, "--bytes"});
+  REQUIRE(r.code == 0);
+  const auto ls = lines_of(r.out);
+  REQUIRE(ls.size() == 5);
+  const std::regex line(R"re(^\{"sequence":(\d+),"envelope":"([A-Za-z0-9+/=]+)","record":\{.*"previous_hash": \[([0-9, ]*)\].*\}\}$)re");
+  std::string previous_bytes;
+  for (std::size_t i = 0; i < ls.size(); ++i) {
+    std::smatch m;
+    REQUIRE_MESSAGE(std::regex_match(ls[i], m, line), ls[i]);
+    CHECK(std::stoul(m[1]) == i + 1);
+    std::string previous_hash;
+    std::istringstream numbers(std::regex_replace(std::string(m[3]), std::regex(","), " "));
+    for (unsigned b; numbers >> b;) previous_hash += static_cast<char>(b);
+    CHECK(previous_hash == (i == 0 ? std::string() : sha256(previous_bytes)));
+    previous_bytes = from_base64(m[2]);
+    CHECK(previous_bytes.size() > 32);
+  }
 }
 
 TEST_CASE("events --case prints one JSON line per event; verify says ok") {

@@ -409,6 +409,7 @@ TEST_CASE("serve: /openapi.json lists every endpoint and no more; /metrics count
                                                         : s.post(c.name, f.operator_token, "{}");
     CHECK_MESSAGE(!(r.status == 404 && json_str(r.body, "field") == "path"), c.name);
   }
+  expected.insert("whoami");
   CHECK(listed == expected);
   CHECK(gets >= 10);
   CHECK(expected.count("tick") == 0);
@@ -419,6 +420,38 @@ TEST_CASE("serve: /openapi.json lists every endpoint and no more; /metrics count
   CHECK(m.body.find("sazesh_projector_lag_events 0\n") != std::string::npos);  // writes wait for the projections
   CHECK(m.body.find("sazesh_log_end_position ") != std::string::npos);
   CHECK(s.get("/readyz").status == 200);
+}
+
+TEST_CASE("serve: the portal's files are served at / and /assets/, and nothing outside its folder") {
+  temp_dir portal;
+  std::filesystem::create_directories(portal.path() / "js");
+  std::ofstream(portal.path() / "index.html") << "<!doctype html><html lang=\"fa\" dir=\"rtl\"></html>";
+  std::ofstream(portal.path() / "js" / "app.js") << "export const x = 1;";
+  std::ofstream(portal.path() / ".env") << "secret";
+  std::ofstream(portal.path() / "notes.exe") << "no";
+  fixture f({"--portal", portal.path().string()});
+  const auto& s = f.s();
+  auto index = s.get("/");
+  CHECK(index.status == 200);
+  CHECK(index.headers["Content-Type"] == "text/html; charset=utf-8");
+  CHECK(index.headers["Content-Security-Policy"].find("default-src 'self'") != std::string::npos);
+  CHECK(index.body.find("dir=\"rtl\"") != std::string::npos);
+  auto js = s.get("/assets/js/app.js");
+  CHECK(js.status == 200);
+  CHECK(js.headers["Content-Type"] == "text/javascript; charset=utf-8");
+  for (const char* bad : {"/assets/../index.html", "/assets/.env", "/assets/notes.exe", "/assets/js", "/assets/js/",
+                                 "/assets//js/app.js", "/assets/js/%2e%2e/index.html", "/assets/nothing.js",
+                                 "/assets/js/../../serve.url"}) {
+    auto r = s.get(bad);
+    CHECK_MESSAGE(r.status == 404, bad);
+    CHECK(r.body.find("secret") == std::string::npos);
+  }
+  CHECK(s.call(http::verb::post, "/", "", "{}").status == 405);
+  // A folder with no portal in it is refused when named.
+  temp_dir empty;
+  auto r = run_binary({"--data-dir", f.dir.path().string(), "serve", "--portal", empty.path().string()});
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--portal") != std::string::npos);
 }
 
 TEST_CASE("serve: /metrics counts the cases with a deadline due until the scheduler applies them") {

@@ -40,6 +40,19 @@ const char* to_string(deadline_kind k) {
   return "unknown";
 }
 
+const char* who_acts(deadline_kind k) {
+  switch (k) {
+    case deadline_kind::documents: return "consumer";             // attach what is missing
+    case deadline_kind::response: return "business";              // answer before the next rung
+    case deadline_kind::remedy: return "business";                // deliver what it agreed
+    case deadline_kind::remedy_confirmation: return "consumer";   // confirm, or say it did not come
+    case deadline_kind::mediation: return "mediator";             // settle or conclude
+    case deadline_kind::referral_acknowledgement: return "agency";
+    case deadline_kind::referral_decision: return "agency";
+  }
+  return "unknown";
+}
+
 std::optional<deadline> case_state::deadline_of(deadline_kind k) const {
   for (const auto& d : deadlines)
     if (d.kind == k) return d;

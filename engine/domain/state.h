@@ -48,6 +48,8 @@ enum class deadline_kind {
   referral_decision,
 };
 const char* to_string(deadline_kind k);
+// Who must act before the deadline passes: "consumer", "business", "mediator" or "agency".
+const char* who_acts(deadline_kind k);
 
 struct deadline {
   deadline_kind kind;
