@@ -6,6 +6,8 @@
 //   sazesh-bench engine-open --dir D                      fold a log into the engine (time, RSS)
 //   sazesh-bench append     --dir D --clients K --events N [--kafka B --prefix P]
 //                                                         commands decided and made durable
+//   sazesh-bench messages   --dir D --clients K --seconds S [--project 1]
+//                                                         messages on 64 cases, in process
 //   sazesh-bench raw-append --source D --dir D2 --clients K --events N
 //                                                         synced RocksDB writes of the same bytes
 //   sazesh-bench raw-kafka  --source D --kafka B --topic T   librdkafka, acks=all, same bytes
@@ -44,6 +46,7 @@
 
 #include "benchmarks/bench_support.h"
 #include "engine/record/codec.h"
+#include "engine/record/hash.h"
 #include "engine/engine.h"
 #include "engine/log/event_log.h"
 #include "engine/domain/evolve.h"
@@ -209,6 +212,79 @@ int append(const args& a) {
   return 0;
 }
 
+// ---- messages: what serve_load.sh asks over HTTP, through the engine in process ----------------
+
+// K threads, each posting messages (every one a new command, made durable) on 64 cases of one
+// consumer for S seconds: the in-process figure beside `POST /v1/message` at K connections.
+// With --project 1, each write also brings the projections up to date before it returns, as
+// serve does so that the queries after a write see it.
+int messages(const args& a) {
+  const std::size_t clients = a.num("clients", 16);
+  const double duration = static_cast<double>(a.num("seconds", 5));
+  auto l = open_log(a, true);
+  system_clock_source clock;
+  auto eng = must(engine::open(*l.log, clock), "engine::open");
+  std::unique_ptr<pj::projection_store> store;
+  std::unique_ptr<pj::projector> projector;
+  std::mutex projector_mutex;
+  if (a.num("project", 0) != 0) {
+    store = must(pj::projection_store::open(fs::path(a.str("dir")) / "projections", pj::store_mode::read_write),
+                 "open projections");
+    projector = std::make_unique<pj::projector>(*l.log, *store);
+  }
+  const auto project = [&] {
+    if (!projector) return;
+    std::lock_guard lock(projector_mutex);
+    must(projector->catch_up(), "projector");
+  };
+  const actor op{fb::Role_operator_, "bench"};
+  const auto run = [&](const actor& who, const command& c) {
+    auto out = eng->execute(who, random_hex(16), c);
+    if (!out) die("setup: " + out.error().message());
+    return out->stream;
+  };
+  run(op, register_business{"1002", "load.example.ir", "بار", 3});
+  const actor consumer{fb::Role_consumer, run({fb::Role_consumer, ""}, register_consumer{"0013542419", "09121234567", "مریم"})};
+  std::vector<std::string> cases;
+  for (int i = 0; i < 64; ++i) {
+    file_case f;
+    f.business = "1002";
+    f.order_reference = fmt::format("L-{}", i);
+    f.purchase_date_days = static_cast<std::int32_t>(clock.now() / 86'400'000) - 30;
+    f.amount_rials = 1000;
+    f.description = "x";
+    cases.push_back(run(consumer, f));
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> failed{0};
+  std::vector<std::vector<double>> latencies(clients);
+  const auto t = clk::now();
+  {
+    std::vector<std::thread> ts;
+    for (std::size_t k = 0; k < clients; ++k)
+      ts.emplace_back([&, k] {
+        for (std::uint64_t n = k; !stop.load(std::memory_order_relaxed); n += clients) {
+          const auto start = clk::now();
+          auto out = eng->execute(consumer, random_hex(16), post_message{cases[n % cases.size()], fmt::format("پیام {}", n)});
+          if (!out) failed += 1;
+          project();
+          latencies[k].push_back(std::chrono::duration<double, std::micro>(clk::now() - start).count());
+        }
+      });
+    while (seconds_since(t) < duration) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    stop = true;
+    for (auto& th : ts) th.join();
+  }
+  const double s = seconds_since(t);
+  std::vector<double> all;
+  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+  std::printf(R"({"clients":%zu,"projected":%s,"commands":%zu,"failed":%llu,"seconds":%.3f,"commands_per_second":%.0f,"latency":%s,"peak_rss_mib":%.1f})"
+              "\n",
+              clients, projector ? "true" : "false", all.size(), static_cast<unsigned long long>(failed.load()), s, static_cast<double>(all.size()) / s,
+              latency_json(all).c_str(), peak_rss_mib());
+  return 0;
+}
+
 // ---- rebuild, raw-keys ------------------------------------------------------------------------
 
 int rebuild(const args& a) {
@@ -321,6 +397,7 @@ int main(int argc, char** argv) {
   if (cmd == "generate") return generate(a);
   if (cmd == "engine-open") return engine_open(a);
   if (cmd == "append") return append(a);
+  if (cmd == "messages") return messages(a);
   if (cmd == "raw-append") return raw_append(a);
   if (cmd == "raw-kafka") return raw_kafka(a);
   if (cmd == "rebuild") return rebuild(a);

@@ -9,7 +9,9 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <set>
 #include <sstream>
 #include <variant>
@@ -39,13 +41,29 @@ class service final : public request_handler {
  public:
   service(cli::session& base, engine& eng, event_log& log, projections::projection_store& store,
           std::filesystem::path portal_dir)
-      : base_(base), eng_(eng), log_(log), store_(store), portal_dir_(std::move(portal_dir)), projector_(log, store) {}
+      : base_(base), eng_(eng), log_(log), store_(store), portal_dir_(std::move(portal_dir)), projector_(log, store),
+        projecting_([this] { project(); }) {}
 
+  ~service() override {
+    {
+      std::lock_guard lock(projector_mutex_);
+      stopping_ = true;
+    }
+    projector_wake_.notify_all();
+    projecting_.join();
+  }
+
+  // Brings the projections up to at least where the log ended when this was called (a write
+  // calls it after its events are in the log, so the queries after it see them). One thread
+  // applies what every waiting request asked for in one catch-up, so concurrent writes cost one
+  // projection write between them rather than one each.
   status refresh() override {
-    std::lock_guard lock(projector_mutex_);
-    auto n = projector_.catch_up();
-    if (!n) return n.error();
-    return ok;
+    std::unique_lock lock(projector_mutex_);
+    const std::uint64_t mine = ++asked_;
+    projector_wake_.notify_all();
+    projector_done_.wait(lock, [&] { return done_ >= mine || stopping_; });
+    if (done_ < mine) return error(errc::unavailable, "projections", "the service is stopping");
+    return done_status_;
   }
 
   // `upload`: where the body of POST /v1/documents was written (removed once handled).
@@ -464,8 +482,31 @@ class service final : public request_handler {
   event_log& log_;
   projections::projection_store& store_;
   const std::filesystem::path portal_dir_;
-  std::mutex projector_mutex_;
   projections::projector projector_;
+  // The projector's thread and what the requests waiting on it asked for (see refresh()).
+  std::mutex projector_mutex_;
+  std::condition_variable projector_wake_, projector_done_;
+  std::uint64_t asked_ = 0, done_ = 0;
+  status done_status_ = ok;
+  bool stopping_ = false;
+  std::thread projecting_;
+
+  void project() {
+    std::unique_lock lock(projector_mutex_);
+    for (;;) {
+      projector_wake_.wait(lock, [&] { return asked_ > done_ || stopping_; });
+      if (stopping_) return;
+      // Everything appended before these requests asked is in the log now: one catch-up
+      // answers them all.
+      const std::uint64_t answering = asked_;
+      lock.unlock();
+      auto n = projector_.catch_up();
+      lock.lock();
+      done_status_ = n ? status(ok) : status(n.error());
+      done_ = answering;
+      projector_done_.notify_all();
+    }
+  }
   metrics metrics_;
   std::atomic<bool> ready_{false};
 };
