@@ -4,6 +4,8 @@
 
 #include "tests/serve_harness.h"
 
+#include "engine/record/hash.h"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -420,6 +422,57 @@ TEST_CASE("serve: /openapi.json lists every endpoint and no more; /metrics count
   CHECK(m.body.find("sazesh_projector_lag_events 0\n") != std::string::npos);  // writes wait for the projections
   CHECK(m.body.find("sazesh_log_end_position ") != std::string::npos);
   CHECK(s.get("/readyz").status == 200);
+}
+
+// Run by the serve_test_kafka entry (tests/CMakeLists.txt), which sets $SAZESH_SERVE_TEST_KAFKA;
+// tools/test.sh starts the broker and names it in $SAZESH_TEST_KAFKA.
+TEST_CASE("serve on Kafka: a case's whole negotiation over HTTP, killed -9 and started again, nothing lost" *
+          doctest::skip(std::getenv("SAZESH_SERVE_TEST_KAFKA") == nullptr)) {
+  const char* broker = std::getenv("SAZESH_TEST_KAFKA");
+  REQUIRE_MESSAGE(broker != nullptr, "SAZESH_TEST_KAFKA must name the broker (tools/test.sh starts one)");
+  temp_dir dir;
+  const std::vector<std::string> on_kafka{"--kafka", broker, "--kafka-prefix", "serve-" + random_hex(6) + ".",
+                                          "--kafka-replication", "1"};
+  std::vector<std::string> boot{"--data-dir", dir.path().string(), "--json", "account", "bootstrap", "--id", "ali"};
+  boot.insert(boot.end(), on_kafka.begin(), on_kafka.end());
+  auto b = run_binary(boot);
+  REQUIRE_MESSAGE(b.code == 0, b.err);
+  const std::string op = json_str(b.out, "token");
+  std::optional<server> srv;
+  srv.emplace(dir.path(), on_kafka);
+  const auto post = [&](const std::string& command, const std::string& token, const std::string& body) {
+    auto r = srv->post(command, token, body);
+    REQUIRE_MESSAGE(r.status / 100 == 2, command, ": ", r.body);
+    return r;
+  };
+  post("register-business", op, R"({"seal-id":"1002","domain":"shop.example.ir","name":"فروشگاه"})");
+  const std::string shop = json_str(post("account-create", op, R"({"role":"business","id":"1002"})").body, "token");
+  auto reg = post("register-consumer", "", R"({"national-code":"0013542419","mobile":"09121234567","name":"مریم"})");
+  const std::string consumer = json_str(reg.body, "token");
+  const std::string c = json_str(post("file", consumer, R"({"business":"1002","order-ref":"K-1","purchase-date":"1405/08/01",)"
+                                                        R"("amount":1000,"category":"other","description":"x"})").body,
+                                 "stream");
+  post("accept", op, fmt::format(R"({{"case":"{}"}})", c));
+  post("respond", shop, fmt::format(R"({{"case":"{}","text":"پاسخ"}})", c));
+  std::vector<std::thread> writers;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < 20; ++i)
+    writers.emplace_back([&, i] {
+      if (srv->post("message", consumer, fmt::format(R"({{"case":"{}","text":"پیام {}"}})", c, i)).status != 200) failed += 1;
+    });
+  for (auto& t : writers) t.join();
+  CHECK(failed == 0);
+  const auto row = srv->get("/v1/case?case=" + c, consumer);
+  CHECK(json_str(row.body, "status") == "negotiation");
+  CHECK(row.headers.at("ETag") == "\"24\"");  // filed, accepted, forwarded, answered, 20 messages
+  const std::string events = srv->get("/v1/events?case=" + c, op).body;
+
+  srv->kill9();
+  srv.emplace(dir.path(), on_kafka);
+  CHECK(srv->get("/v1/case?case=" + c, consumer).headers.at("ETag") == "\"24\"");
+  CHECK(srv->get("/v1/events?case=" + c, op).body == events);
+  post("offer", shop, fmt::format(R"({{"case":"{}","remedy":"refund","amount":"1000","text":"بازپرداخت"}})", c));
+  CHECK(srv->get("/v1/case?case=" + c, consumer).headers.at("ETag") == "\"25\"");
 }
 
 TEST_CASE("serve: the portal's files are served at / and /assets/, and nothing outside its folder") {
