@@ -305,8 +305,12 @@ int run_demo(session& s, const parsed_args& args) {
     fmt::print(s.out, "\n  every case history re-read from the log and its hash chain verified ({} events)\n", total);
     fmt::print(s.out, "  story 4 wrote nothing: the duplicate was refused and named the open case\n");
     print_read_side(s, **log);
-    fmt::print(s.out, "\nexplore it:\n  sazesh --data-dir {} show --case {}\n  sazesh --data-dir {} events --case {}\n  sazesh --data-dir {} verify\n",
-               s.data_dir.string(), c, s.data_dir.string(), c, s.data_dir.string());
+    fmt::print(s.out,
+               "\nexplore it (reading is someone's too: here an auditor's):\n"
+               "  sazesh --data-dir {0} --as auditor:reza show --case {1}\n"
+               "  sazesh --data-dir {0} --as auditor:reza events --case {1}\n"
+               "  sazesh --data-dir {0} --as auditor:reza verify\n",
+               s.data_dir.string(), c);
   } catch (const std::exception& ex) {
     return s.fail(error(errc::io, "demo", ex.what()));
   }
