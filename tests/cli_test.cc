@@ -825,6 +825,14 @@ TEST_CASE("refused and read-only commands leave no files behind in the log's fol
 TEST_CASE("tick from the command line applies deadlines once") {
   scenario s;
   s.ws.now = "2027-01-28T13:29:00Z";  // two months after forwarding: the whole ladder is due
+  // The scheduler's alone: nobody may claim to run it as someone.
+  for (const char* as : {"operator:ops-ali", "business:1001", "system:scheduler"}) {
+    auto claimed = s.ws.base(as);
+    claimed.push_back("tick");
+    const auto refused = sazesh_cli_exact(claimed);
+    CHECK(refused.code == 2);
+    check_one_error_line(refused, "--as");
+  }
   const auto first = s.ws.run("", {"tick"});
   REQUIRE(first.code == 0);
   CHECK(contains(first.out, "1 case(s) had deadlines due"));
