@@ -15,7 +15,12 @@ packages=(
   # tools/kafka.sh (a local broker for the tests: Kafka's jars come from Maven Central) and
   # tests/kafka_test.cc (kcat reads an agency's topic as an independent client)
   openjdk-17-jre-headless maven kcat
+  # the portal's tests in a real browser (tests/portal/)
+  chromium
 )
+# Node.js runs those tests; a machine with a node of its own keeps it (Debian's npm would
+# conflict with a node that bundles npm).
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

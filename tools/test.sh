@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite: builds everything (installing what it needs), starts a local Kafka broker with
+# The test suite: builds everything (installing what it needs, the portal's npm packages too),
+# starts a local Kafka broker with
 # tools/kafka.sh, and runs every doctest suite through ctest against real RocksDB folders and
 # that broker: tests/kafka_test.cc, and the engine and projector suites a second time on Kafka
 # (engine_test_kafka, projector_test_kafka). The broker runs from a private state folder and is stopped
@@ -17,5 +18,9 @@ if [ -z "${SAZESH_TEST_KAFKA:-}" ]; then
   SAZESH_TEST_KAFKA="$("$root/tools/kafka.sh" start)"
   export SAZESH_TEST_KAFKA
 fi
+# The portal's packages and the browser tests' own, exactly as their lockfiles say.
+for d in portal tests/portal; do
+  (cd "$root/$d" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+done
 cd "$root/build"
 ctest --output-on-failure -j"${SAZESH_JOBS:-2}" "$@"
