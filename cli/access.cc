@@ -42,7 +42,8 @@ bool may_see_case(const actor& who, const case_state& c) { return knows_of_case(
 
 access_decision authorize_read(const case_lookup& find_case, const actor& who, const std::string& command,
                                const parsed_args& args) {
-  if (command == "scorecard" || command == "score" || command == "explain" || command == "top" || command == "stats")
+  if (command == "scorecard" || command == "score" || command == "explain" || command == "top" || command == "stats" ||
+      command == "rules")
     return allow();  // aggregates by business: what the seal body publishes
   if (command == "show" || command == "events") {
     if (args.has("all")) return staff(who) ? allow() : forbid(who, "read the whole log");

@@ -79,8 +79,8 @@ std::vector<command_spec> build_table() {
   if (serve_spec()) t.push_back(*serve_spec());
   // What `sazesh serve` offers: every command that writes (it takes a command id) but the
   // local bootstrap, and these reads. The rest hold the folder or the terminal.
-  static const std::set<std::string> reads{"show",  "events", "verify", "case",  "cases",  "scorecard",
-                                           "top",   "queue",  "dossier", "stats", "score", "explain"};
+  static const std::set<std::string> reads{"show",  "events", "verify", "case",  "cases",  "scorecard", "top",
+                                           "queue", "dossier", "stats", "score", "explain", "rules"};
   for (auto& c : t) {
     if ((c.globals & uses::command_id) != 0 && c.name != "account-bootstrap") c.over_http = command_spec::http::post;
     else if (reads.count(c.name) != 0) c.over_http = command_spec::http::get;
@@ -498,7 +498,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (spec->over_http == command_spec::http::get) {
     // The folder's reads follow the same table as the service's: a read of cases is someone's,
     // and sees only what that someone may (scorecards, scores and standings are anyone's).
-    static const std::set<std::string> open_reads{"scorecard", "score", "explain", "top", "stats"};
+    static const std::set<std::string> open_reads{"scorecard", "score", "explain", "top", "stats", "rules"};
     if (!s.who && open_reads.count(spec->name) == 0)
       return s.fail(error(errc::invalid_argument, "--as",
                           "is required: say who is reading, e.g. --as auditor:ali (a case's data is only its parties')"));

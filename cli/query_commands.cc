@@ -106,23 +106,34 @@ bool sees_personal_data(const session& s) {
 
 std::string date_of(timestamp_ms t, const session& s) { return t ? format_jalali(t, s.jalali_digits) : ""; }
 
-std::string next_deadline(const case_state& c) {
+std::string next_deadline(const case_state& c);
+
+// The earliest deadline of a case, for a reader to sort and act by: when (ISO 8601, UTC) and
+// who must act.
+const deadline* earliest(const case_state& c) {
   const deadline* next = nullptr;
   for (const auto& d : c.deadlines)
     if (!next || d.due < next->due) next = &d;
+  return next;
+}
+std::string next_due(const case_state& c) { return earliest(c) ? format_iso_utc(earliest(c)->due) : ""; }
+std::string next_deadline(const case_state& c) {
+  const deadline* next = earliest(c);
   return next ? fmt::format("{} {}", to_string(next->kind), format_gregorian(next->due)) : "";
 }
+std::string next_who(const case_state& c) { return earliest(c) ? who_acts(earliest(c)->kind) : ""; }
 
 table cases_table(const session& s, const std::vector<pj::case_row>& rows) {
   table t;
   const bool personal = sees_personal_data(s);
-  t.columns = {"case", "status", "business", "category", "amount_rials", "filed", "agency", "mediator", "events", "next_deadline"};
+  t.columns = {"case", "status", "business", "category", "amount_rials", "filed", "agency", "mediator", "events", "next_deadline",
+               "next_due", "next_who"};
   if (personal) t.columns.insert(t.columns.begin() + 3, "consumer");
   for (const auto& r : rows) {
     const auto& c = r.state;
     std::vector<cell> row{txt(c.id), txt(to_string(c.status)), txt(c.business_id), txt(fb::EnumNameCategory(c.category)),
                           num(c.amount_rials), txt(date_of(c.filed_at, s)), txt(c.status == case_status::referred ? c.agency_id : ""),
-                          txt(c.mediator_id), num(r.events), txt(next_deadline(c))};
+                          txt(c.mediator_id), num(r.events), txt(next_deadline(c)), txt(next_due(c)), txt(next_who(c))};
     if (personal) row.insert(row.begin() + 3, txt(c.consumer_id));
     t.add(std::move(row));
   }
@@ -133,10 +144,12 @@ table scorecards_table(const std::vector<pj::scorecard>& cards) {
   table t;
   t.columns = {"business", "domain", "stars", "restricted", "satisfaction"};
   for (std::size_t i = 0; i < pj::counter_count; ++i) t.columns.push_back(pj::counter_name(static_cast<pj::counter>(i)));
+  t.columns.push_back("name");
   for (const auto& sc : cards) {
     std::vector<cell> row{txt(sc.business_id), txt(sc.domain), num(static_cast<std::uint64_t>(sc.stars)),
                           txt(sc.restricted ? "yes" : "no"), {fmt::format("{:.2f}", sc.satisfaction()), true}};
     for (auto v : sc.counters) row.push_back(num(v));
+    row.push_back(txt(sc.name));
     t.add(std::move(row));
   }
   return t;
@@ -374,13 +387,15 @@ int queue_cmd(session& s, const parsed_args& a) {
   auto q = pj::agency_queue(**store, a.get("agency"), a.has("all"));
   if (!q) return s.fail(q.error());
   table t;
-  t.columns = {"case", "status", "business", "category", "amount_rials", "received", "from", "acknowledged", "left_to", "verdict", "next_deadline"};
+  t.columns = {"case", "status", "business", "category", "amount_rials", "received", "from", "acknowledged", "left_to", "verdict", "next_deadline",
+               "next_due", "next_who"};
   for (const auto& e : *q) {
     const auto& c = e.row.state;
+    const bool holding = e.dossier.left_at == 0 && c.status == case_status::referred;
     t.add({txt(c.id), txt(to_string(c.status)), txt(c.business_id), txt(fb::EnumNameCategory(c.category)), num(c.amount_rials),
            txt(date_of(e.dossier.received_at, s)), txt(e.dossier.received_from), txt(date_of(e.dossier.acknowledged_at, s)),
            txt(e.dossier.left_to), txt(e.dossier.verdict ? fb::EnumNameAgencyVerdict(*e.dossier.verdict) : ""),
-           txt(e.dossier.left_at == 0 && c.status == case_status::referred ? next_deadline(c) : "")});
+           txt(holding ? next_deadline(c) : ""), txt(holding ? next_due(c) : ""), txt(holding ? next_who(c) : "")});
   }
   print(s.out, t, format_of(s));
   return exit_ok;

@@ -235,10 +235,65 @@ int scheduler_cmd(session& s, const parsed_args& a) {
 
 }  // namespace
 
+// The case rules in force: each deadline's length and the documents each category needs (what a
+// filing form shows before it is sent).
+int rules_cmd(session& s, const parsed_args&) {
+  auto r = s.rules();
+  if (!r) return s.fail(r.error());
+  const auto hours = [](std::int64_t ms) { return static_cast<std::uint64_t>(ms / 3'600'000); };
+  const auto days = [](std::int64_t ms) { return static_cast<std::uint64_t>(ms / 86'400'000); };
+  struct length {
+    const char* name;
+    std::uint64_t value;
+    const char* unit;
+  };
+  const std::vector<length> lengths{
+      {"documents", static_cast<std::uint64_t>(r->documents_working_days), "working_days"},
+      {"response_first", hours(r->response_first_ms), r->ladder_in_working_hours ? "working_hours" : "hours"},
+      {"response_second", hours(r->response_second_ms), r->ladder_in_working_hours ? "working_hours" : "hours"},
+      {"response_final", hours(r->response_final_ms), r->ladder_in_working_hours ? "working_hours" : "hours"},
+      {"remedy_confirmation", days(r->remedy_confirmation_ms), "days"},
+      {"mediation", days(r->mediation_ms), "days"},
+      {"referral_acknowledgement", static_cast<std::uint64_t>(r->referral_acknowledge_working_days), "working_days"},
+      {"referral_decision", days(r->referral_decision_ms), "days"},
+      {"referral_extension", days(r->referral_extension_ms), "days"},
+      {"reopen_window", days(r->reopen_window_ms), "days"},
+      {"max_remedy", r->max_remedy_days, "days"},
+  };
+  if (s.json) {
+    json_object docs, durations;
+    for (int c = fb::Category_MIN; c <= fb::Category_MAX; ++c) {
+      json_array kinds;
+      for (auto k : r->required_documents[static_cast<std::size_t>(c)]) kinds.string(fb::EnumNameDocumentKind(k));
+      docs.raw(fb::EnumNameCategory(static_cast<fb::Category>(c)), kinds.str());
+    }
+    for (const auto& l : lengths) durations.raw(l.name, json_object().field("value", l.value).field("unit", l.unit).str());
+    fmt::print(s.out, "{}\n", json_object()
+                                  .raw("required_documents", docs.str())
+                                  .raw("durations", durations.str())
+                                  .field("weekend", s.thursday_off ? "thursday-friday" : "friday")
+                                  .str());
+    return exit_ok;
+  }
+  fmt::print(s.out, "documents each category needs:\n");
+  for (int c = fb::Category_MIN; c <= fb::Category_MAX; ++c) {
+    std::string kinds;
+    for (auto k : r->required_documents[static_cast<std::size_t>(c)])
+      kinds += (kinds.empty() ? "" : ", ") + std::string(fb::EnumNameDocumentKind(k));
+    fmt::print(s.out, "  {:<18} {}\n", fb::EnumNameCategory(static_cast<fb::Category>(c)), kinds.empty() ? "(none)" : kinds);
+  }
+  fmt::print(s.out, "durations:\n");
+  for (const auto& l : lengths) fmt::print(s.out, "  {:<26} {} {}\n", l.name, l.value, l.unit);
+  fmt::print(s.out, "weekend: {}\n", s.thursday_off ? "thursday and friday" : "friday");
+  return exit_ok;
+}
+
 void add_trust_commands(std::vector<command_spec>& t) {
   const std::string g = "trust score and scheduler";
   const unsigned scores = uses::read | uses::clock | uses::rules | uses::digits | uses::csv;
   const option_spec as_of_opt{"as-of", "DATE", "the score the business had then (a date: its end), from the log"};
+  t.push_back({"rules", g, "the case rules in force: each deadline's length, the documents each category needs", {},
+               rules_cmd, uses::rules | uses::json});
   t.push_back({"score", g, "trust scores and standings of every business (or one), ranked",
                {{"business", "SEAL", "one business"}, as_of_opt}, score_cmd, scores});
   t.push_back({"explain", g, "the events that moved a business's score, and by how much",

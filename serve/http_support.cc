@@ -182,7 +182,7 @@ std::string openapi_document() {
     op.raw("responses", R"({"200":{"description":"the command's JSON, as sazesh --json prints it"},)"
                         R"("4XX":{"description":"a problem (RFC 9457) naming the field and the rule"}})");
     // The standings the seal body publishes, and registering, need no credential.
-    if (c.name == "register-consumer" || c.name == "score" || c.name == "scorecard" || c.name == "top")
+    if (c.name == "register-consumer" || c.name == "score" || c.name == "scorecard" || c.name == "top" || c.name == "rules")
       op.raw("security", R"([{},{"bearer":[]}])");
     paths.raw("/v1/" + c.name, cli::json_object().raw(post ? "post" : "get", op.str()).str());
   }

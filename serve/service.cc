@@ -322,7 +322,7 @@ class service final : public request_handler {
     }
     // Who is asking: a credential, or nobody (to register as a consumer, or to read the
     // standings the seal body publishes).
-    static const std::set<std::string> public_commands{"register-consumer", "score", "scorecard", "top"};
+    static const std::set<std::string> public_commands{"register-consumer", "score", "scorecard", "top", "rules"};
     std::optional<actor> who;
     if (req.find(http::field::authorization) != req.end() || public_commands.count(spec.name) == 0) {
       auto a = signed_in(req);

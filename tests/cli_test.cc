@@ -630,6 +630,20 @@ TEST_CASE("show --json names each deadline and who must act by it") {
   const auto r = s.ws.run("auditor:audit", {"--json", "show", "--case", s.case_id});
   REQUIRE(r.code == 0);
   CHECK(contains(r.out, "\"deadlines\":[{\"kind\":\"response\",\"who\":\"business\",\"due\":\"2026-12-"));
+  // The lists carry the earliest one the same way, to sort and act by.
+  const auto listed = s.ws.run("consumer:" + s.consumer, {"--json", "cases"});
+  REQUIRE(listed.code == 0);
+  CHECK(contains(listed.out, "\"next_due\":\"2026-12-"));
+  CHECK(contains(listed.out, "\"next_who\":\"business\""));
+}
+
+TEST_CASE("rules prints each deadline's length and the documents each category needs, for anyone") {
+  const auto r = sazesh_cli_exact({"--json", "rules"});  // no folder, no actor: the rules are public
+  REQUIRE(r.code == 0);
+  CHECK(contains(r.out, R"("defective":["invoice","photo"])"));
+  CHECK(contains(r.out, R"("other":[])"));
+  CHECK(contains(r.out, R"("response_first":{"value":72,"unit":"working_hours"})"));
+  CHECK(contains(r.out, R"("weekend":"friday")"));
 }
 
 TEST_CASE("events --bytes gives each stored envelope; its SHA-256 is the next event's previous_hash") {
