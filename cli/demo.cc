@@ -7,6 +7,7 @@
 #include <fmt/ostream.h>
 #include <stdlib.h>
 
+#include <fstream>
 #include <map>
 
 #include "cli/app.h"
@@ -14,6 +15,7 @@
 #include "engine/domain/decide.h"
 #include "engine/domain/describe.h"
 #include "engine/log/document_store.h"
+#include "engine/record/credential.h"
 #include "projections/projector.h"
 #include "projections/queries.h"
 
@@ -304,12 +306,36 @@ int run_demo(session& s, const parsed_args& args) {
     }
     fmt::print(s.out, "\n  every case history re-read from the log and its hash chain verified ({} events)\n", total);
     fmt::print(s.out, "  story 4 wrote nothing: the duplicate was refused and named the open case\n");
+    // Sign-ins for the portal on this folder: one credential per person of the stories, issued
+    // by the system, their tokens written beside the data (only for this demonstration folder).
+    run.heading("Accounts for the portal");
+    const std::vector<std::pair<actor, std::string>> people{
+        {op, "کارشناس سامانه"}, {{fb::Role_auditor, "reza-audit"}, "حسابرس"}, {{fb::Role_analyst, "sara-stats"}, "تحلیلگر"},
+        {kalaland, "فروشگاه کالالند"}, {shikposh, "پوشاک شیک‌پوش"}, {tekno, "تکنوبازار"}, {mediator, "زهرا کریمی"},
+        {{fb::Role_agency, "consumer-protection"}, "سازمان حمایت"}, {{fb::Role_agency, "tazirat"}, "سازمان تعزیرات"},
+        {sara, "سارا احمدی"}, {reza, "رضا موسوی"}, {neda, "ندا حسینی"}, {omid, "امید رحیمی"}, {leila, "لیلا نادری"}};
+    const auto accounts_path = s.data_dir / "demo-accounts.txt";
+    std::ofstream accounts(accounts_path);
+    accounts << "# Tokens of the demo's people, to sign in to the portal (sazesh serve on this folder).\n"
+                "# role:id\tname\ttoken\n";
+    for (const auto& [who, name] : people) {
+      const new_credential key = make_credential();
+      auto issued = eng.execute({fb::Role_system, "demo"}, "demo-account:" + who.id,
+                                issue_credential{key.key_id, who.role, who.id, key.secret_hash, "demo"});
+      if (!issued) throw std::runtime_error("demo account: " + issued.error().message());
+      accounts << role_name(who.role) << ':' << who.id << '\t' << name << '\t' << key.token << '\n';
+    }
+    accounts.close();
+    if (!accounts) throw std::runtime_error("cannot write " + accounts_path.string());
+    std::filesystem::permissions(accounts_path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace);
+    fmt::print(s.out, "  {} credentials issued; their tokens are in {}\n", people.size(), accounts_path.string());
     print_read_side(s, **log);
     fmt::print(s.out,
                "\nexplore it (reading is someone's too: here an auditor's):\n"
-               "  sazesh --data-dir {0} --as auditor:reza show --case {1}\n"
-               "  sazesh --data-dir {0} --as auditor:reza events --case {1}\n"
-               "  sazesh --data-dir {0} --as auditor:reza verify\n",
+               "  sazesh --data-dir {0} --as auditor:reza-audit show --case {1}\n"
+               "  sazesh --data-dir {0} --as auditor:reza-audit events --case {1}\n"
+               "  sazesh --data-dir {0} --as auditor:reza-audit verify\n",
                s.data_dir.string(), c);
   } catch (const std::exception& ex) {
     return s.fail(error(errc::io, "demo", ex.what()));
