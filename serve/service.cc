@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -58,6 +59,10 @@ class service final : public request_handler {
   // applies what every waiting request asked for in one catch-up, so concurrent writes cost one
   // projection write between them rather than one each.
   status refresh() override {
+    // Nothing appended since the projections last caught up (a query between writes): nothing
+    // to wait for. On one partition the log's end says so; on several, ask the projector.
+    if (log_.partitions() == 1)
+      if (auto end = log_.end(); end && end->value() <= projected_end_.load()) return ok;
     std::unique_lock lock(projector_mutex_);
     const std::uint64_t mine = ++asked_;
     projector_wake_.notify_all();
@@ -487,6 +492,7 @@ class service final : public request_handler {
   std::mutex projector_mutex_;
   std::condition_variable projector_wake_, projector_done_;
   std::uint64_t asked_ = 0, done_ = 0;
+  std::atomic<std::uint64_t> projected_end_{0};  // the log's end before the last catch-up that succeeded
   status done_status_ = ok;
   bool stopping_ = false;
   std::thread projecting_;
@@ -500,7 +506,9 @@ class service final : public request_handler {
       // answers them all.
       const std::uint64_t answering = asked_;
       lock.unlock();
+      const auto end = log_.partitions() == 1 ? log_.end() : result<log_position>(log_position(0));
       auto n = projector_.catch_up();
+      if (n && end) projected_end_ = std::max(projected_end_.load(), end->value());
       lock.lock();
       done_status_ = n ? status(ok) : status(n.error());
       done_ = answering;
