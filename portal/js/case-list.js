@@ -1,14 +1,14 @@
 // Lists of cases as the queries give them (`cases`, `queue`), soonest deadline first.
 import { h, ltr, table } from './dom.js';
 import { caseLink, dueCell, statusBadge } from './layout.js';
-import { categoryName, deadlineName, rials } from './fa.js';
-import { jalaliText, parseTehranTime } from './dates.js';
+import { categoryName, deadlineName, rials, roleName } from './fa.js';
+import { jalaliText } from './dates.js';
 
-// A row's `next_deadline` ("response 2026-11-07 09:00", Tehran time) as { kind, due }.
+// A row's earliest deadline: when it falls due (`next_due`, ISO 8601 UTC; NaN for none), who must
+// act by then (`next_who`), and its kind, the first word of the display string `next_deadline`
+// ("response 2026-11-07 09:00"), which is the only place a row names it.
 export function nextDeadline(row) {
-  const m = /^(\S+) (.+)$/.exec(row.next_deadline ?? '');
-  if (!m) return { kind: '', due: NaN };
-  return { kind: m[1], due: parseTehranTime(m[2]) };
+  return { kind: (row.next_deadline ?? '').split(' ')[0], due: Date.parse(row.next_due ?? ''), who: row.next_who ?? '' };
 }
 
 // Soonest deadline first; cases with none after, newest filed first among them.
@@ -25,8 +25,10 @@ export function byNextDeadline(rows) {
 
 const deadlineCell = (row) => {
   const d = nextDeadline(row);
-  if (!d.kind) return '—';
-  return h('span', {}, deadlineName(d.kind), h('br'), dueCell(d.due));
+  if (!Number.isFinite(d.due)) return '—';
+  return h('span', {}, deadlineName(d.kind),
+    d.who ? [h('br'), h('span', { class: 'deadline-who' }, 'بر عهدهٔ ', roleName(d.who))] : null,
+    h('br'), dueCell(d.due));
 };
 
 const COLUMNS = {

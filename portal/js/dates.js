@@ -70,10 +70,3 @@ export function jalaliText(text) {
   if (!m) return digits(text);
   return m[2] ? `${digits(m[1])} ساعت ${digits(m[2])}` : digits(m[1]);
 }
-
-// "2026-12-19 19:30", a Tehran wall-clock time as the queries print it, as an instant (ms).
-export function parseTehranTime(text) {
-  const m = /(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})/.exec(text ?? '');
-  if (!m) return NaN;
-  return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]) - TEHRAN_OFFSET_MS;
-}

@@ -40,21 +40,6 @@ export const categoryName = lookup({
   other: 'سایر',
 });
 
-// The documents each category needs, as engine/domain/rules.h (case_rules::required_documents)
-// has them: shown before the consumer files, so nothing has to be asked for afterwards.
-export const REQUIRED_DOCUMENTS = {
-  non_delivery: ['invoice', 'payment_receipt'],
-  defective: ['invoice', 'photo'],
-  not_as_described: ['invoice', 'photo'],
-  refund_refused: ['invoice', 'payment_receipt', 'correspondence'],
-  warranty: ['invoice', 'warranty_card'],
-  pricing: ['invoice'],
-  fraud: ['payment_receipt'],
-  privacy: ['correspondence'],
-  service: ['invoice'],
-  other: [],
-};
-
 export const DOCUMENT_KINDS = ['invoice', 'payment_receipt', 'photo', 'tracking_record', 'correspondence',
   'warranty_card', 'contract', 'identity', 'other'];
 
@@ -208,6 +193,12 @@ export function number(n, fractionDigits = 0) {
 
 export function rials(n) {
   return `${number(n)} ریال`;
+}
+
+// A length as `rules` gives it ({"value":7,"unit":"working_days"}) in words: "۷ روز کاری".
+export function durationText({ value, unit }) {
+  const units = { days: 'روز', working_days: 'روز کاری', hours: 'ساعت', working_hours: 'ساعت کاری' };
+  return `${digits(value)} ${units[unit] ?? unit}`;
 }
 
 export function stars(n) {

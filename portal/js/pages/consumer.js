@@ -6,9 +6,10 @@ import { commandForm, field, FieldProblem } from '../forms.js';
 import { failure, loading, pageTitle, section } from '../layout.js';
 import { caseTable } from '../case-list.js';
 import {
-  CATEGORIES, DOCUMENT_KINDS, REMEDIES, REQUIRED_DOCUMENTS, OPEN_STATUSES, categoryName, documentKindName,
+  CATEGORIES, DOCUMENT_KINDS, REMEDIES, OPEN_STATUSES, categoryName, documentKindName, durationText,
   latinDigits, remedyName,
 } from '../fa.js';
+import { loadRules } from '../rules.js';
 import { plainAmount, uploadFor } from '../case-actions.js';
 import { navigate } from '../router.js';
 import { flashNext } from './case.js';
@@ -32,9 +33,11 @@ export async function consumerHome(main) {
 
 const ACCEPT = UPLOAD_TYPES.join(',');
 
-// The file inputs for a category: one per needed document, and one optional extra.
-function documentFields(category) {
-  const needed = REQUIRED_DOCUMENTS[category] ?? [];
+// The file inputs for a category: one per document the rules in force say it needs, and one
+// optional extra. Without the rules (not readable now) none is asked for by name: the service
+// itself then asks for what is missing, and the case waits for it.
+function documentFields(category, rules) {
+  const needed = rules?.required_documents[category] ?? [];
   const fields = needed.map((kind) => field({
     name: `document-${kind}`, label: documentKindName(kind), type: 'file', required: true, accept: ACCEPT,
     hint: 'PDF، JPEG، PNG، WebP یا متن ساده؛ حداکثر ۲۰ مگابایت',
@@ -43,23 +46,24 @@ function documentFields(category) {
     field({ name: 'extra-kind', label: 'نوع مدرک دیگر', type: 'select', required: false,
       options: DOCUMENT_KINDS.filter((k) => !needed.includes(k)).map((k) => [k, documentKindName(k)]) }, 'file'),
     field({ name: 'extra-file', label: 'مدرک دیگر', type: 'file', required: false, accept: ACCEPT }, 'file'));
+  let hint = 'برای این دسته مدرک خاصی لازم نیست؛ اگر مدرکی دارید پیوست کنید.';
+  if (!rules) hint = 'فهرست مدارک لازم اکنون خوانده نشد؛ اگر پس از ثبت مدرکی کم باشد، در صفحهٔ پرونده از شما خواسته می‌شود.';
+  else if (needed.length) {
+    hint = `برای شکایت «${categoryName(category)}» این مدارک لازم است: ${needed.map(documentKindName).join('، ')}. `
+      + `اگر اکنون نفرستید، پرونده تا رسیدن آن‌ها (حداکثر ${durationText(rules.durations.documents)}) منتظر می‌ماند.`;
+  }
   return h('fieldset', { class: 'documents-needed' },
-    h('legend', {}, 'مدارک'),
-    needed.length
-      ? h('p', { class: 'hint' }, `برای شکایت «${categoryName(category)}» این مدارک لازم است: ${needed.map(documentKindName).join('، ')}. `
-        + 'اگر اکنون نفرستید، پرونده تا رسیدن آن‌ها (حداکثر هفت روز کاری) منتظر می‌ماند.')
-      : h('p', { class: 'hint' }, 'برای این دسته مدرک خاصی لازم نیست؛ اگر مدرکی دارید پیوست کنید.'),
-    fields, extra);
+    h('legend', {}, 'مدارک'), h('p', { class: 'hint' }, hint), fields, extra);
 }
 
 export async function filePage(main) {
   main.append(pageTitle('ثبت شکایت', 'شکایت از فروشگاهی که نماد اعتماد الکترونیکی دارد. همهٔ بخش‌ها را پر کنید.'));
-  let shops = [];
-  try {
-    shops = [await read('score')].flat();
-  } catch {
-    shops = [];
-  }
+  // Neither is needed to file: without the list of shops the seal id is typed, without the rules
+  // the documents are not named (see documentFields).
+  const [shops, rules] = await Promise.all([
+    read('score').then((r) => [r].flat(), () => []),
+    loadRules().catch(() => null),
+  ]);
   const businessField = shops.length
     ? { name: 'business', label: 'فروشگاه', type: 'select', required: true, placeholder: 'فروشگاه را انتخاب کنید',
       options: shops.map((s) => [s.business, `${s.domain} (نماد ${s.business})`]) }
@@ -104,7 +108,7 @@ export async function filePage(main) {
     notice('پس از انتخاب موضوع، مدارک لازم برای آن این‌جا نشان داده می‌شود.'));
   form.querySelector('[data-field="remedy"]').after(slot);
   form.elements.category.addEventListener('change', (event) => {
-    slot.replaceChildren(event.target.value ? documentFields(event.target.value) : notice('موضوع را انتخاب کنید.'));
+    slot.replaceChildren(event.target.value ? documentFields(event.target.value, rules) : notice('موضوع را انتخاب کنید.'));
   });
   main.append(form);
 }

@@ -129,6 +129,7 @@ export async function operatorSeals(main) {
       const shops = await loadStandings();
       list.replaceChildren(table({ caption: 'وضعیت نماد فروشگاه‌ها', rows: shops, columns: [
         { label: 'شناسهٔ نماد', cell: (s) => ltr(s.business), rowHeader: true },
+        { label: 'نام', cell: (s) => s.name },
         { label: 'دامنه', cell: (s) => ltr(s.domain) },
         { label: 'رتبه', cell: (s) => h('span', { lang: 'en', dir: 'ltr' }, s.standing) },
         { label: 'بی‌پاسخ', cell: (s) => digits(s.card.unanswered ?? 0) },

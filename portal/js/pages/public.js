@@ -5,11 +5,15 @@ import { read } from '../api.js';
 import { failure, loading, pageTitle, section } from '../layout.js';
 import { digits, number, stars } from '../fa.js';
 
-// score (ranked) and scorecard, joined by seal id.
+// score (ranked) and scorecard, joined by seal id: a score row, with the shop's name and its
+// scorecard (`card`) beside it (`score` does not carry the name).
 export async function loadStandings() {
   const [scores, cards] = await Promise.all([read('score'), read('scorecard')]);
   const byId = new Map([cards].flat().map((c) => [c.business, c]));
-  return [scores].flat().map((s) => ({ ...byId.get(s.business), ...s, card: byId.get(s.business) ?? {} }));
+  return [scores].flat().map((s) => {
+    const card = byId.get(s.business) ?? {};
+    return { ...s, name: card.name ?? '', card };
+  });
 }
 
 // `score` says "yes (by hand)" or "yes (RULE)" for a restricted seal, `scorecard` "yes".
@@ -30,7 +34,8 @@ export function shopCard(s) {
   const restricted = isRestricted(s);
   const titleId = `shop-${s.business}`;
   return h('li', { class: `shop-card${restricted ? ' restricted' : ''}`, 'aria-labelledby': titleId, 'data-business': s.business },
-    h('h3', { id: titleId }, ltr(s.domain || s.business)),
+    h('h3', { id: titleId }, s.name || ltr(s.domain || s.business)),
+    s.name ? h('p', { class: 'domain' }, ltr(s.domain)) : null,
     h('p', { class: 'standing' },
       h('span', { class: `grade grade-${(s.standing || '').charAt(0)}`, lang: 'en', dir: 'ltr' }, s.standing || '—'),
       h('span', { class: 'score' }, `امتیاز اعتماد ${number(s.score, 1)} از ۱۰۰ · رتبهٔ ${digits(s.rank)}`)),
@@ -60,7 +65,7 @@ export async function publicPage(main) {
   const restricted = shops.filter(isRestricted);
   wait.replaceWith(
     section('نمادهای محدودشده', restricted.length
-      ? h('ul', { class: 'restricted-list' }, restricted.map((s) => h('li', {}, ltr(s.domain), ' (', ltr(s.business), ')')))
+      ? h('ul', { class: 'restricted-list' }, restricted.map((s) => h('li', {}, s.name || ltr(s.business), ' (', ltr(s.domain), ')')))
       : h('p', { class: 'empty' }, 'اکنون نماد هیچ فروشگاهی محدود نیست.')),
     section('همهٔ فروشگاه‌ها، به ترتیب امتیاز', shops.length
       ? h('ul', { class: 'shop-grid' }, shops.map(shopCard))

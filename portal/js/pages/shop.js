@@ -49,7 +49,7 @@ export async function shopScore(main, params, session) {
     const explained = [points].flat();
     wait.replaceWith(
       section('امتیاز اعتماد', keyValues([
-        ['فروشگاه', ltr(s.domain ?? seal)],
+        ['فروشگاه', [c.name ?? '', ' ', ltr(s.domain ?? seal)]],
         ['رتبه‌بندی عمومی', h('span', { class: 'grade', lang: 'en', dir: 'ltr' }, s.standing ?? '—')],
         ['امتیاز', `${number(s.score, 1)} از ۱۰۰`],
         ['رتبه', digits(s.rank)],

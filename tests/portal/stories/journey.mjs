@@ -79,7 +79,9 @@ export async function journey(ctx) {
   await step('the public page, without signing in, shows the new shop in good standing', async () => {
     await visitor.go('/public');
     standingBefore = await shopStanding(visitor, SHOP.seal);
-    if (!standingBefore.text.includes(SHOP.domain)) throw new Error(`the shop's card shows: ${standingBefore.text}`);
+    for (const shown of [SHOP.name, SHOP.domain]) {
+      if (!standingBefore.text.includes(shown)) throw new Error(`the shop's card shows: ${standingBefore.text}`);
+    }
   });
 
   const consumer = await people.open('consumer');
@@ -116,6 +118,7 @@ export async function journey(ctx) {
     await consumer.fill('مبلغ پرداختی (ریال)', '۴۸٬۵۰۰٬۰۰۰', f);
     await consumer.choose('موضوع شکایت', 'کالای معیوب', f);
     await consumer.waitForText('این مدارک لازم است: فاکتور خرید، عکس کالا', f);
+    await consumer.waitForText('حداکثر ۷ روز کاری', f);
     await consumer.choose('چه می‌خواهید', 'تعویض کالا', f);
     await consumer.fill('شرح ماجرا', 'مخلوط‌کن شکسته رسید و روشن نمی‌شود.', f);
     await consumer.upload('فاکتور خرید', files.invoice, f);
@@ -149,10 +152,11 @@ export async function journey(ctx) {
   await inspector.inspect(operator, 'operator-case-accepted');
 
   const shop = await people.open('shop');
-  await step('the shop signs in and sees the complaint in its inbox with the answer deadline', async () => {
+  await step('the shop signs in and sees the complaint in its inbox with the answer deadline and who must act', async () => {
     await shop.signIn(ctx.tokens.shop);
     await shop.waitForText(ctx.caseId);
     await shop.waitForText('پاسخ فروشگاه');
+    await shop.waitForText('بر عهدهٔ فروشگاه');
   });
   await inspector.inspect(shop, 'shop-inbox');
 
@@ -249,6 +253,7 @@ export async function journey(ctx) {
     await firstAgency.signIn(ctx.tokens.firstAgency);
     await firstAgency.waitForText(ctx.caseId);
     await firstAgency.waitForText('اعلام وصول ارجاع');
+    await firstAgency.waitForText('بر عهدهٔ مرجع رسیدگی');
     await inspector.inspect(firstAgency, 'agency-queue');
     await firstAgency.go(`/case/${ctx.caseId}`);
     await firstAgency.waitForText('سارا احمدی', 'main');
@@ -314,7 +319,7 @@ export async function journey(ctx) {
     if (!after.text.includes('شکایت‌ها\n۱')) throw new Error(`the card does not count the complaint: ${after.text}`);
     if (after.score === standingBefore.score) throw new Error(`the score did not move: ${after.score}`);
     if (!after.text.includes('به تصمیم کارشناس سامانه محدود شده است')) throw new Error(`the card does not show the restriction: ${after.text}`);
-    await visitor.waitForText(SHOP.domain, 'ul.restricted-list');
+    await visitor.waitForText(SHOP.name, 'ul.restricted-list');
   });
   await inspector.inspect(visitor, 'public-standings');
 
