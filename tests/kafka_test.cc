@@ -653,7 +653,7 @@ TEST_CASE("kafka: settings that would break one writer per log, or what readers 
   auto r = [&] {
     std::ostringstream out, err;
     const int code = cli::run({"--data-dir", dir.path().string(), "--kafka", broker(), "--kafka-replication", "1",
-                               "--kafka-config", "transactional.id=mine", "verify"},
+                               "--kafka-config", "transactional.id=mine", "--as", "auditor:audit", "verify"},
                               out, err);
     return std::make_pair(code, err.str());
   }();
@@ -1463,9 +1463,9 @@ TEST_CASE("kafka: the CLI copies a log to Kafka and back, verifies it there, and
   CHECK(again.code == 1);
   CHECK(again.err.find("already has events") != std::string::npos);
 
-  auto verified = sazesh_cli(with({"--data-dir", data, "verify"}, on_kafka));
+  auto verified = sazesh_cli(with({"--data-dir", data, "--as", "auditor:audit", "verify"}, on_kafka));
   REQUIRE_MESSAGE(verified.code == 0, verified.err);
-  auto embedded_verified = sazesh_cli({"--data-dir", data, "verify"});
+  auto embedded_verified = sazesh_cli({"--data-dir", data, "--as", "auditor:audit", "verify"});
   CHECK(verified.out == embedded_verified.out);  // same events, streams and chains
 
   auto feed = sazesh_cli(with({"--data-dir", data, "--as", "agency:tazirat", "subscribe", "--agency", "tazirat"}, on_kafka));
@@ -1491,11 +1491,11 @@ TEST_CASE("kafka: the CLI copies a log to Kafka and back, verifies it there, and
   const std::string back = (dir.path() / "back").string();
   auto returned = sazesh_cli(with({"--data-dir", back, "copy-log", "--from-kafka"}, on_kafka));
   REQUIRE_MESSAGE(returned.code == 0, returned.err);
-  auto back_verified = sazesh_cli({"--data-dir", back, "verify"});
+  auto back_verified = sazesh_cli({"--data-dir", back, "--as", "auditor:audit", "verify"});
   REQUIRE_MESSAGE(back_verified.code == 0, back_verified.err);
   CHECK(back_verified.out == embedded_verified.out);
 
-  auto bad_config = sazesh_cli(with({"--data-dir", data, "--kafka-config", "no-equals-sign", "verify"}, on_kafka));
+  auto bad_config = sazesh_cli(with({"--data-dir", data, "--kafka-config", "no-equals-sign", "--as", "auditor:audit", "verify"}, on_kafka));
   CHECK(bad_config.code == 2);
   // Readers never create the log: a query on a prefix with no topic says there is none.
   auto no_topic = sazesh_cli({"--data-dir", (dir.path() / "empty").string(), "--kafka", bs, "--kafka-prefix",
@@ -1550,7 +1550,7 @@ TEST_CASE("kafka: a stream forked from outside is contained: refused, named by v
   REQUIRE(sazesh_cli({"demo", "--data-dir-fresh", demo_dir}).code == 0);
   REQUIRE(sazesh_cli({"--data-dir", demo_dir, "--kafka", bs, "--kafka-prefix", prefix, "--kafka-replication", "1",
                       "copy-log", "--to-kafka"}).code == 0);
-  REQUIRE(sazesh_cli(with({"verify"})).code == 0);
+  REQUIRE(sazesh_cli(with({"--as", "auditor:audit", "verify"})).code == 0);
 
   // A case's last event written again, as a second writer deciding on the same version would,
   // and a record that is no event at all.
@@ -1573,7 +1573,7 @@ TEST_CASE("kafka: a stream forked from outside is contained: refused, named by v
               {{"sazesh-stream", forked}, {"sazesh-sequence", std::to_string(last.sequence.value())}, {"sazesh-command", "forked"}});
   produce_raw(topic, 0, "junk", "not an event", {});
   // verify names both and exits 1; everything else verified.
-  auto verified = sazesh_cli(with({"verify"}));
+  auto verified = sazesh_cli(with({"--as", "auditor:audit", "verify"}));
   CHECK(verified.code == 1);
   CHECK_MESSAGE(verified.out.find("damaged: " + forked + ": ") != std::string::npos, verified.out);
   CHECK_MESSAGE(verified.out.find("two events with one sequence") != std::string::npos, verified.out);
@@ -1597,7 +1597,7 @@ TEST_CASE("kafka: a stream forked from outside is contained: refused, named by v
   CHECK_MESSAGE(registered.code == 0, registered.err);
 
   // Queries and projections go on: every other case is there.
-  auto stats = sazesh_cli(with({"--json", "cases"}));
+  auto stats = sazesh_cli(with({"--as", "analyst:a1", "--json", "cases"}));
   CHECK_MESSAGE(stats.code == 0, stats.err);
   auto project = sazesh_cli(with({"project"}));
   CHECK_MESSAGE(project.code == 0, project.err);
@@ -1650,7 +1650,7 @@ TEST_CASE("kafka: project lists every partition's position, end and lag; Kafka's
   REQUIRE(sazesh_cli({"demo", "--data-dir-fresh", demo_dir}).code == 0);
   auto copied = sazesh_cli(with({"--data-dir", demo_dir, "copy-log", "--to-kafka"}, on_kafka));
   REQUIRE_MESSAGE(copied.code == 0, copied.err);
-  const auto events = sazesh_cli({"--data-dir", demo_dir, "events", "--all"});
+  const auto events = sazesh_cli({"--data-dir", demo_dir, "--as", "auditor:audit", "events", "--all"});
   REQUIRE(events.code == 0);
   const std::size_t event_count = lines_of(events.out).size();
 
@@ -1749,14 +1749,14 @@ TEST_CASE("kafka: a query with the cluster unreachable answers from the projecti
     CHECK_FALSE(std::filesystem::exists(dir.path() / "data" / "projections" / "CURRENT"));
   }
   SUBCASE("projections there: the answer as they hold it, and one warning naming the cluster") {
-    const auto fresh_json = sazesh_cli(with(reachable, {"--json", "cases"}));
+    const auto fresh_json = sazesh_cli(with(reachable, {"--as", "analyst:a1", "--json", "cases"}));
     REQUIRE_MESSAGE(fresh_json.code == 0, fresh_json.err);
     CHECK(fresh_json.err.empty());
     const auto fresh_text = sazesh_cli(with(reachable, {"stats", "--by", "status"}));
     REQUIRE(fresh_text.code == 0);
 
     const auto started = std::chrono::steady_clock::now();
-    const auto stale_json = sazesh_cli(with(unreachable, {"--json", "cases"}));
+    const auto stale_json = sazesh_cli(with(unreachable, {"--as", "analyst:a1", "--json", "cases"}));
     CHECK(std::chrono::steady_clock::now() - started < 1500ms + 5s);
     CHECK(stale_json.code == 0);
     CHECK(stale_json.out == fresh_json.out);  // stdout is the answer alone
@@ -1775,8 +1775,8 @@ TEST_CASE("kafka: a query with the cluster unreachable answers from the projecti
     CHECK(stale_text.err.find("may be stale") != std::string::npos);
 
     // A bad command line is still a usage error, not a warning.
-    CHECK(sazesh_cli(with(unreachable, {"cases", "--limit", "x"})).code == 1);
-    CHECK(sazesh_cli({"--data-dir", data, "--kafka-timeout", "1500", "cases"}).code == 2);
+    CHECK(sazesh_cli(with(unreachable, {"--as", "analyst:a1", "cases", "--limit", "x"})).code == 1);
+    CHECK(sazesh_cli({"--data-dir", data, "--kafka-timeout", "1500", "--as", "analyst:a1", "cases"}).code == 2);
   }
 }
 
