@@ -42,32 +42,38 @@ class service final : public request_handler {
  public:
   service(cli::session& base, engine& eng, event_log& log, projections::projection_store& store,
           std::filesystem::path portal_dir)
-      : base_(base), eng_(eng), log_(log), store_(store), portal_dir_(std::move(portal_dir)), projector_(log, store),
-        projecting_([this] { project(); }) {}
-
-  ~service() override {
-    {
-      std::lock_guard lock(projector_mutex_);
-      stopping_ = true;
-    }
-    projector_wake_.notify_all();
-    projecting_.join();
-  }
+      : base_(base), eng_(eng), log_(log), store_(store), portal_dir_(std::move(portal_dir)), projector_(log, store) {}
 
   // Brings the projections up to at least where the log ended when this was called (a write
-  // calls it after its events are in the log, so the queries after it see them). One thread
-  // applies what every waiting request asked for in one catch-up, so concurrent writes cost one
-  // projection write between them rather than one each.
+  // calls it after its events are in the log, so the queries after it see them). Requests
+  // that arrive while a catch-up runs wait for it to end; the first of them then runs one
+  // catch-up for them all, so concurrent writes cost one projection write between them.
   status refresh() override {
     // Nothing appended since the projections last caught up (a query between writes): nothing
-    // to wait for. On one partition the log's end says so; on several, ask the projector.
+    // to wait for. On one partition the log's end says so; on several, catch up.
     if (log_.partitions() == 1)
       if (auto end = log_.end(); end && end->value() <= projected_end_.load()) return ok;
     std::unique_lock lock(projector_mutex_);
     const std::uint64_t mine = ++asked_;
-    projector_wake_.notify_all();
-    projector_done_.wait(lock, [&] { return done_ >= mine || stopping_; });
-    if (done_ < mine) return error(errc::unavailable, "projections", "the service is stopping");
+    while (done_ < mine) {
+      if (projecting_) {
+        projector_done_.wait(lock);
+        continue;
+      }
+      // Everything appended before these requests asked is in the log now: one catch-up
+      // answers them all.
+      projecting_ = true;
+      const std::uint64_t answering = asked_;
+      lock.unlock();
+      const auto end = log_.partitions() == 1 ? log_.end() : result<log_position>(log_position(0));
+      auto n = projector_.catch_up();
+      if (n && end) projected_end_ = std::max(projected_end_.load(), end->value());
+      lock.lock();
+      projecting_ = false;
+      done_status_ = n ? status(ok) : status(n.error());
+      done_ = answering;
+      projector_done_.notify_all();
+    }
     return done_status_;
   }
 
@@ -488,33 +494,13 @@ class service final : public request_handler {
   projections::projection_store& store_;
   const std::filesystem::path portal_dir_;
   projections::projector projector_;
-  // The projector's thread and what the requests waiting on it asked for (see refresh()).
+  // What the requests waiting on the projections asked for, and the catch-up running (refresh()).
   std::mutex projector_mutex_;
-  std::condition_variable projector_wake_, projector_done_;
+  std::condition_variable projector_done_;
   std::uint64_t asked_ = 0, done_ = 0;
-  std::atomic<std::uint64_t> projected_end_{0};  // the log's end before the last catch-up that succeeded
+  bool projecting_ = false;
   status done_status_ = ok;
-  bool stopping_ = false;
-  std::thread projecting_;
-
-  void project() {
-    std::unique_lock lock(projector_mutex_);
-    for (;;) {
-      projector_wake_.wait(lock, [&] { return asked_ > done_ || stopping_; });
-      if (stopping_) return;
-      // Everything appended before these requests asked is in the log now: one catch-up
-      // answers them all.
-      const std::uint64_t answering = asked_;
-      lock.unlock();
-      const auto end = log_.partitions() == 1 ? log_.end() : result<log_position>(log_position(0));
-      auto n = projector_.catch_up();
-      if (n && end) projected_end_ = std::max(projected_end_.load(), end->value());
-      lock.lock();
-      done_status_ = n ? status(ok) : status(n.error());
-      done_ = answering;
-      projector_done_.notify_all();
-    }
-  }
+  std::atomic<std::uint64_t> projected_end_{0};  // the log's end before the last catch-up that succeeded
   metrics metrics_;
   std::atomic<bool> ready_{false};
 };
