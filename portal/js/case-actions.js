@@ -10,6 +10,7 @@ import {
 } from './fa.js';
 import { answerableOffers } from './casefile.js';
 import { loadRegistry } from './registry.js';
+import { durationWords } from './rules.js';
 
 const options = (values, name) => values.map((v) => [v, name(v)]);
 const amountField = (label = 'مبلغ (ریال)') => ({
@@ -229,7 +230,9 @@ const ACTIONS = [
     key: 'acknowledge', title: 'اعلام وصول', roles: ['agency'], open: true,
     when: (c, x) => x.status === 'referred' && c.agency === x.id && !c.acknowledged,
     form: (c, x) => ({
-      intro: 'با اعلام وصول، مهلت هفت روزهٔ کاری برای اعلام وصول پایان می‌یابد.',
+      intro: x.durations
+        ? `با اعلام وصول، مهلت ${x.durations.referral_acknowledgement} برای اعلام وصول پایان می‌یابد.`
+        : 'با اعلام وصول، مهلت اعلام وصول پایان می‌یابد.',
       submit: 'اعلام وصول پرونده', onSubmit: () => x.act('acknowledge', {}, 'وصول پرونده اعلام شد.'),
     }),
   },
@@ -237,7 +240,9 @@ const ACTIONS = [
     key: 'extend', title: 'تمدید مهلت رأی', roles: ['agency'],
     when: (c, x) => x.status === 'referred' && c.agency === x.id && !c.extended,
     form: (c, x) => ({
-      intro: 'مهلت رأی تنها یک بار و به اندازهٔ سی روز تمدید می‌شود.',
+      intro: x.durations
+        ? `مهلت رأی تنها یک بار و به اندازهٔ ${x.durations.referral_extension} تمدید می‌شود.`
+        : 'مهلت رأی تنها یک بار تمدید می‌شود.',
       submit: 'تمدید مهلت', secondary: true, onSubmit: () => x.act('extend', {}, 'مهلت رأی تمدید شد.'),
     }),
   },
@@ -324,6 +329,7 @@ function offerAnswers(c, x) {
 export async function caseActions(c, ctx) {
   const x = { ...ctx };
   if (x.role === 'operator') x.registry = await loadRegistry().catch(() => null);
+  if (x.role === 'agency') x.durations = await durationWords();
   const entries = [];
   if (['consumer', 'business'].includes(x.role) && x.status === 'negotiation') entries.push(...offerAnswers(c, x));
   for (const a of ACTIONS) {

@@ -2,10 +2,14 @@
 import { read } from '../api.js';
 import { failure, loading, pageTitle, section } from '../layout.js';
 import { caseTable } from '../case-list.js';
+import { durationWords } from '../rules.js';
 
 export async function agencyQueue(main, params, session) {
-  main.append(pageTitle('صف مرجع رسیدگی',
-    'هر ارجاع ظرف هفت روز کاری اعلام وصول و ظرف سی روز رأی می‌خواهد (یک بار قابل تمدید). دوسیهٔ کامل و مدارک در صفحهٔ هر پرونده است.'));
+  const d = await durationWords();
+  main.append(pageTitle('صف مرجع رسیدگی', (d
+    ? `هر ارجاع ظرف ${d.referral_acknowledgement} اعلام وصول و ظرف ${d.referral_decision} رأی می‌خواهد (یک بار قابل تمدید). `
+    : 'هر ارجاع در مهلت‌هایی که در جدول آمده است اعلام وصول و رأی می‌خواهد (مهلت رأی یک بار قابل تمدید است). ')
+    + 'دوسیهٔ کامل و مدارک در صفحهٔ هر پرونده است.'));
   const wait = loading();
   main.append(wait);
   try {

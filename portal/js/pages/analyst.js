@@ -6,6 +6,7 @@ import { chartFigure } from '../charts.js';
 import { failure, loading, pageTitle, section } from '../layout.js';
 import { categoryName, outcomeName } from '../fa.js';
 import { jalaliMonthName } from '../dates.js';
+import { durationWords } from '../rules.js';
 
 const unique = (values) => [...new Set(values)];
 
@@ -54,17 +55,19 @@ function outcomes(rows) {
   };
 }
 
-// How shops answer on the ladder: before the first rung (72 working hours), after it, or never.
-function responseTimes(cards) {
+// How shops answer on the ladder: before the first rung (`response_first` in the rules), after
+// it, or never. `d`: the rules' lengths in words, or null when they could not be read.
+function responseTimes(cards, d) {
   const shops = cards.filter((c) => c.forwarded > 0);
   const series = [
-    ['timely_responses', 'پاسخ پیش از ۷۲ ساعت کاری'],
+    ['timely_responses', d ? `پاسخ پیش از ${d.response_first}` : 'پاسخ پیش از مهلت نخست'],
     ['late_responses', 'پاسخ پس از مهلت نخست'],
     ['unanswered', 'بی‌پاسخ پس از هر سه مهلت'],
   ];
   return {
     id: 'chart-response', title: 'زمان پاسخ فروشگاه‌ها', labelHeading: 'فروشگاه', horizontal: true, stacked: true,
-    description: 'شکایت‌های فرستاده‌شده به هر فروشگاه، بر پایهٔ این‌که در کدام پلهٔ نردبان پاسخ (۷۲، ۴۸ و ۲۴ ساعت کاری) پاسخ گرفتند.',
+    description: `شکایت‌های فرستاده‌شده به هر فروشگاه، بر پایهٔ این‌که در کدام پلهٔ نردبان پاسخ${
+      d ? ` (${d.response_first}، ${d.response_second} و ${d.response_final})` : ''} پاسخ گرفتند.`,
     labels: shops.map((c) => c.domain),
     datasets: series.map(([key, label]) => ({ label, data: shops.map((c) => c[key] ?? 0) })),
     csv: {
@@ -93,17 +96,18 @@ export async function analystPage(main) {
   let data;
   try {
     const list = (by) => read('stats', { by }).then((r) => [r].flat());
-    const [month, monthCategory, category, outcome, cards, top] = await Promise.all([
+    const [month, monthCategory, category, outcome, cards, top, durations] = await Promise.all([
       list('month'), list('month_category'), list('category'), list('outcome'),
-      read('scorecard').then((r) => [r].flat()), read('top', { by: 'unanswered', n: 10 }).then((r) => [r].flat())]);
-    data = { month, monthCategory, category, outcome, cards, top };
+      read('scorecard').then((r) => [r].flat()), read('top', { by: 'unanswered', n: 10 }).then((r) => [r].flat()),
+      durationWords()]);
+    data = { month, monthCategory, category, outcome, cards, top, durations };
   } catch (problem) {
     wait.replaceWith(failure(problem));
     return;
   }
   const charts = [
     monthly(data.month), monthByCategory(data.monthCategory), byCategory(data.category),
-    outcomes(data.outcome), responseTimes(data.cards), topUnanswered(data.top),
+    outcomes(data.outcome), responseTimes(data.cards, data.durations), topUnanswered(data.top),
   ].map(chartFigure);
   const pair = (a, b) => h('div', { class: 'charts-grid' }, a.figure, b.figure);
   wait.replaceWith(

@@ -13,6 +13,7 @@ import { loadRules } from '../rules.js';
 import { plainAmount, uploadFor } from '../case-actions.js';
 import { navigate } from '../router.js';
 import { flashNext } from './case.js';
+import { loadStandings } from './public.js';
 
 export async function consumerHome(main) {
   main.append(pageTitle('پرونده‌های من'),
@@ -61,12 +62,12 @@ export async function filePage(main) {
   // Neither is needed to file: without the list of shops the seal id is typed, without the rules
   // the documents are not named (see documentFields).
   const [shops, rules] = await Promise.all([
-    read('score').then((r) => [r].flat(), () => []),
+    loadStandings().catch(() => []),
     loadRules().catch(() => null),
   ]);
   const businessField = shops.length
     ? { name: 'business', label: 'فروشگاه', type: 'select', required: true, placeholder: 'فروشگاه را انتخاب کنید',
-      options: shops.map((s) => [s.business, `${s.domain} (نماد ${s.business})`]) }
+      options: shops.map((s) => [s.business, `${s.name ? `${s.name} — ` : ''}${s.domain} (نماد ${s.business})`]) }
     : { name: 'business', label: 'فروشگاه', required: true, dir: 'ltr', hint: 'شناسهٔ نماد یا دامنه، مانند kalaland.ir' };
 
   const form = commandForm({

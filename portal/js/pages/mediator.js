@@ -3,9 +3,12 @@ import { read } from '../api.js';
 import { failure, loading, pageTitle, section } from '../layout.js';
 import { caseTable } from '../case-list.js';
 import { OPEN_STATUSES } from '../fa.js';
+import { durationWords } from '../rules.js';
 
 export async function mediatorHome(main) {
-  main.append(pageTitle('پرونده‌های میانجی‌گری', 'هر میانجی‌گری بیست و یک روز مهلت دارد؛ در صفحهٔ هر پرونده پیام بفرستید، سازش پیشنهاد کنید و نتیجه را ثبت کنید.'));
+  const d = await durationWords();
+  main.append(pageTitle('پرونده‌های میانجی‌گری',
+    `${d ? `هر میانجی‌گری ${d.mediation} مهلت دارد` : 'هر میانجی‌گری مهلتی دارد که در جدول آمده است'}؛ در صفحهٔ هر پرونده پیام بفرستید، سازش پیشنهاد کنید و نتیجه را ثبت کنید.`));
   const wait = loading();
   main.append(wait);
   try {

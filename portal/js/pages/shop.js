@@ -7,10 +7,14 @@ import { caseTable } from '../case-list.js';
 import { OPEN_STATUSES, digits, number, scoreEventName } from '../fa.js';
 import { jalaliText } from '../dates.js';
 import { isRestricted, restrictionText } from './public.js';
+import { durationWords } from '../rules.js';
 
 export async function shopInbox(main, params, session) {
+  const d = await durationWords();
   main.append(pageTitle('صندوق شکایت‌ها',
-    'شکایت‌هایی که پاسخ می‌خواهند بالاتر آمده‌اند: به ترتیب نزدیک‌ترین مهلت. پاسخ ندادن در ۷۲ ساعت کاری تأخیر شمرده می‌شود و پس از دو مهلت دیگر (۴۸ و ۲۴ ساعت) شکایت «بی‌پاسخ» می‌ماند.'));
+    'شکایت‌هایی که پاسخ می‌خواهند بالاتر آمده‌اند: به ترتیب نزدیک‌ترین مهلت. ' + (d
+      ? `پاسخ ندادن در ${d.response_first} تأخیر شمرده می‌شود و پس از دو مهلت دیگر (${d.response_second} و ${d.response_final}) شکایت «بی‌پاسخ» می‌ماند.`
+      : 'پاسخ ندادن در مهلت نخست تأخیر شمرده می‌شود و پس از دو مهلت دیگر شکایت «بی‌پاسخ» می‌ماند.')));
   const wait = loading();
   main.append(wait);
   try {

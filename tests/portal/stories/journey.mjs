@@ -112,7 +112,7 @@ export async function journey(ctx) {
     await consumer.page.waitForFunction(() => location.hash === '#/consumer/file');
     await consumer.settled();
     const f = 'form#file';
-    await consumer.choose('فروشگاه', SHOP.domain, f);
+    await consumer.choose('فروشگاه', SHOP.name, f);
     await consumer.fill('شمارهٔ سفارش یا کد رهگیری', 'KL-88213', f);
     await consumer.fill('تاریخ خرید', jalaliDaysAgo(12), f);
     await consumer.fill('مبلغ پرداختی (ریال)', '۴۸٬۵۰۰٬۰۰۰', f);
@@ -157,6 +157,7 @@ export async function journey(ctx) {
     await shop.waitForText(ctx.caseId);
     await shop.waitForText('پاسخ فروشگاه');
     await shop.waitForText('بر عهدهٔ فروشگاه');
+    await shop.waitForText('پاسخ ندادن در ۷۲ ساعت کاری', '.lead');
   });
   await inspector.inspect(shop, 'shop-inbox');
 
@@ -222,6 +223,7 @@ export async function journey(ctx) {
   await step('the mediator sees the case, proposes a settlement, and concludes that mediation failed', async () => {
     await mediator.signIn(ctx.tokens.mediator);
     await mediator.waitForText(ctx.caseId);
+    await mediator.waitForText('هر میانجی‌گری ۲۱ روز مهلت دارد', '.lead');
     await inspector.inspect(mediator, 'mediator-cases');
     await mediator.go(`/case/${ctx.caseId}`);
     let f = await mediator.action('propose-settlement');
@@ -254,11 +256,13 @@ export async function journey(ctx) {
     await firstAgency.waitForText(ctx.caseId);
     await firstAgency.waitForText('اعلام وصول ارجاع');
     await firstAgency.waitForText('بر عهدهٔ مرجع رسیدگی');
+    await firstAgency.waitForText('ظرف ۷ روز کاری اعلام وصول و ظرف ۳۰ روز رأی', '.lead');
     await inspector.inspect(firstAgency, 'agency-queue');
     await firstAgency.go(`/case/${ctx.caseId}`);
     await firstAgency.waitForText('سارا احمدی', 'main');
     await firstAgency.waitForText('5260181591', 'main');
     let f = await firstAgency.action('acknowledge');
+    await firstAgency.waitForText('مهلت ۷ روز کاری برای اعلام وصول', f);
     await firstAgency.press('اعلام وصول پرونده', f);
     await firstAgency.waitForText('وصول پرونده اعلام شد');
     await inspector.inspect(firstAgency, 'agency-case');

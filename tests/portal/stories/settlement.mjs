@@ -14,7 +14,7 @@ export async function settlement(ctx) {
   await step('a complaint filed without its documents waits for them, with the consumer\'s deadline', async () => {
     await consumer.go('/consumer/file');
     const f = 'form#file';
-    await consumer.choose('فروشگاه', 'kalaland.ir', f);
+    await consumer.choose('فروشگاه', 'فروشگاه کالالند', f);
     await consumer.fill('شمارهٔ سفارش یا کد رهگیری', 'KL-90417', f);
     await consumer.fill('تاریخ خرید', jalaliDaysAgo(20), f);
     await consumer.fill('مبلغ پرداختی (ریال)', '9900000', f);
