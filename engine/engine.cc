@@ -150,6 +150,7 @@ result<std::uint64_t> engine::catch_up_partition(std::uint32_t partition, std::v
       if (!before.count(rec->stream))
         before[rec->stream] = {case_copy(state_, rec->stream), party_copy(state_, rec->stream)};
       evolve(state_, *rec);
+      note_last_event(*rec);
       records[rec->stream].push_back(std::move(*rec));
       positions[partition] = log_position(stored.position.value() + 1);
     }
@@ -365,7 +366,9 @@ result<tick_report> engine::tick() {
     auto earlier = log_.find_command(id);
     if (!earlier) return abandon(earlier.error());
     if (*earlier) continue;  // written by another scheduler since this one caught up
-    auto s = submit_locked(scheduler, id, apply_deadlines{case_id}, now);
+    auto at = not_before_last_event(case_id, now);
+    if (!at) return abandon(at.error());
+    auto s = submit_locked(scheduler, id, apply_deadlines{case_id}, *at);
     if (!s) return abandon(s.error());
     if (!(*s)->records.empty()) slots.push_back(std::move(*s));
   }

@@ -31,6 +31,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/base/result.h"
@@ -181,6 +182,13 @@ class engine {
   result<trust_summary*> summary_locked(const std::string& business);
   // The seal policy's commands for the businesses due for evaluation.
   status evaluate_policy_locked(timestamp_ms now, std::vector<slot_ptr>& slots, tick_report& report);
+  // `now`, or the time of the stream's last event if that is later: a clock stepped back (an
+  // NTP correction, a scripted --now) never writes a stream's events out of order.
+  result<timestamp_ms> not_before_last_event(const std::string& stream, timestamp_ms now);
+  // The time of each stream's last event this engine decided or read (a floor: a bounded cache,
+  // refilled from the log on a miss).
+  std::unordered_map<std::string, timestamp_ms> last_event_time_;
+  void note_last_event(const event_record& r);
 
   event_log& log_;
   const clock& clock_;

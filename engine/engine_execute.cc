@@ -101,7 +101,10 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
   }
   const auto case_before = case_copy(state_, d->stream);
   const auto party_before = case_before ? std::nullopt : party_copy(state_, d->stream);
-  for (const auto& r : s->records) evolve(state_, r);
+  for (const auto& r : s->records) {
+    evolve(state_, r);
+    note_last_event(r);
+  }
   rows_of(d->stream, case_before, party_before, s->records, s->request.state, &s->summaries);
   state_.score_events.clear();
   state_.deadline_index.clear();
@@ -205,6 +208,26 @@ result<command_outcome> engine::outcome_of(const slot& s) const {
   return command_outcome{s.stream, s.records, false, {}};
 }
 
+void engine::note_last_event(const event_record& r) {
+  if (last_event_time_.size() >= 100'000) last_event_time_.clear();  // a floor, refilled on a miss
+  auto& t = last_event_time_[r.stream];
+  t = std::max(t, r.time);
+}
+
+result<timestamp_ms> engine::not_before_last_event(const std::string& stream, timestamp_ms now) {
+  if (auto known = last_event_time_.find(stream); known != last_event_time_.end()) return std::max(now, known->second);
+  const stream_version at = state_.head_of(stream).version;
+  if (auto s = store_.take_error(); !s) return s.error();
+  if (at.value() == 0) return now;
+  auto last = log_.read_stream(stream, at);
+  if (!last) return last.error();
+  if (last->empty()) return now;
+  auto record = decode(last->back().bytes);
+  if (!record) return error(errc::corrupt, "log", fmt::format("stream {}: {}", stream, record.error().message()));
+  note_last_event(*record);
+  return std::max(now, record->time);
+}
+
 result<command_outcome> engine::execute(const actor& who, const std::string& command_id,
                                         const command& cmd, std::optional<stream_version> if_version) {
   if ((command_id.rfind(deadline_prefix, 0) == 0 || command_id.rfind("policy:", 0) == 0) &&
@@ -228,10 +251,15 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
   // it may do (and how timely it is) never depends on when the scheduler last ran. The due
   // deadline events are written (as the scheduler's own command, just before this one) only if
   // the command itself is accepted: a refused command writes nothing.
-  const timestamp_ms now = clock_.now();
+  const auto id = case_of(cmd);
+  timestamp_ms now = clock_.now();
+  if (id) {
+    auto floor = not_before_last_event(*id, now);
+    if (!floor) return floor.error();
+    now = *floor;
+  }
   const actor scheduler{fb::Role_system, "scheduler"};
   slot_ptr due;
-  const auto id = case_of(cmd);
   if (if_version) {
     // Who may act comes before whether the version holds: a stale If-Match tells an actor who
     // may not act (or may not know of the case) nothing about it.

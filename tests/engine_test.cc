@@ -1454,5 +1454,32 @@ TEST_CASE("an order reference in Persian digits is the same order") {
   CHECK_FALSE(arabic.has_value());
 }
 
+// Regression: a clock stepped back (an NTP correction, or --now earlier than the last run) wrote a
+// case's next event an hour before the one it follows in the chain.
+TEST_CASE("a clock stepped back never writes a stream's events out of order, nor a deadline twice") {
+  harness h;
+  cast p(h);
+  const std::string c = h.act(p.sara, defective_filing("1001", "ORD-1")).stream;
+  h.act(op, accept_case{c, std::nullopt, fb::Route_negotiation, "", ""});
+  const timestamp_ms accepted = h.clock.now();
+  h.clock.set(accepted - 3'600'000);  // an hour back
+  h.act(p.sara, post_message{c, "still waiting"});
+  // Far past the answer's first deadline, then back before it: the delay is written once.
+  h.clock.set(accepted + 30 * day_ms);
+  REQUIRE(h.eng->tick());
+  h.clock.set(accepted + day_ms);
+  REQUIRE(h.eng->tick());
+  h.act(p.sara, post_message{c, "and now?"});
+  auto events = h.eng->history(c);
+  REQUIRE(events);
+  std::size_t delays = 0;
+  for (std::size_t i = 1; i < events->size(); ++i) {
+    CAPTURE(i);
+    CHECK((*events)[i].time >= (*events)[i - 1].time);
+  }
+  for (const auto& e : *events) delays += e.payload.type == fb::Event_ResponseDelayed;
+  CHECK(delays == 2);  // the ladder's two delays, each once
+}
+
 }  // namespace
 }  // namespace sazesh
