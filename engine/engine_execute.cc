@@ -261,21 +261,28 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
   const actor scheduler{fb::Role_system, "scheduler"};
   slot_ptr due;
   if (if_version) {
-    // Who may act comes before whether the version holds: a stale If-Match tells an actor who
-    // may not act (or may not know of the case) nothing about it.
-    if (auto trial = decide(state_, who, cmd, now, rules_, command_id);
-        !trial && (trial.error().code() == errc::unauthorized ||
-                   (trial.error().code() == errc::not_found && trial.error().field() == "case_id"))) {
+    // Who may act comes before whether the version holds: a refused If-Match tells an actor who
+    // may not act (or may not know of the case) nothing about it. Only then is the command
+    // decided once more, to tell the two apart; a version that holds costs nothing extra.
+    const auto refusal_for_actor = [&]() -> std::optional<error> {
+      auto trial = decide(state_, who, cmd, now, rules_, command_id);
       if (auto s = store_.take_error(); !s) return s.error();
-      return trial.error();
+      if (!trial && (trial.error().code() == errc::unauthorized ||
+                     (trial.error().code() == errc::not_found && trial.error().field() == "case_id")))
+        return trial.error();
+      return std::nullopt;
+    };
+    if (!id) {
+      if (auto e = refusal_for_actor()) return *e;
+      return error(errc::invalid_argument, "If-Match", "applies only to commands on a case");
     }
-    if (auto s = store_.take_error(); !s) return s.error();
-    if (!id) return error(errc::invalid_argument, "If-Match", "applies only to commands on a case");
     const auto at = state_.head_of(*id).version;
     if (auto s = store_.take_error(); !s) return s.error();
-    if (at != *if_version)
+    if (at != *if_version) {
+      if (auto e = refusal_for_actor()) return *e;
       return error(errc::conflict, "If-Match",
                    fmt::format("case {} is at version {}, not {}: read it again", *id, at.value(), if_version->value()));
+    }
   }
   case_state* live = nullptr;
   if (id && who.role != fb::Role_system && state_.find_case(*id) != nullptr) live = &state_.cases.at(*id);
