@@ -24,7 +24,7 @@ access_decision one_case(const case_lookup& find_case, const actor& who, const s
   if (who.role == fb::Role_analyst) return forbid(who, "read a case's parties' data");
   auto found = find_case(id);
   if (!found) return {denial::forbidden, found.error(), {}};
-  if (!*found || !may_see_case(who, **found)) return hide("case_id", fmt::format("no case {}", id));
+  if (!*found || !knows_of_case(who, **found)) return hide("case_id", fmt::format("no case {}", id));
   return allow();
 }
 
@@ -38,13 +38,16 @@ access_decision own(const actor& who, const parsed_args& args, const std::string
 
 }  // namespace
 
-bool may_see_case(const actor& who, const case_state& c) { return knows_of_case(who, c); }
+bool is_public_read(std::string_view command) {
+  return command == "score" || command == "scorecard" || command == "top" || command == "rules";
+}
+bool is_aggregate_read(std::string_view command) {
+  return is_public_read(command) || command == "explain" || command == "stats";
+}
 
 access_decision authorize_read(const case_lookup& find_case, const actor& who, const std::string& command,
                                const parsed_args& args) {
-  if (command == "scorecard" || command == "score" || command == "explain" || command == "top" || command == "stats" ||
-      command == "rules")
-    return allow();  // aggregates by business: what the seal body publishes
+  if (is_aggregate_read(command)) return allow();  // aggregates by business: what the seal body publishes
   if (command == "show" || command == "events") {
     if (args.has("all")) return staff(who) ? allow() : forbid(who, "read the whole log");
     if (args.has("case")) return one_case(find_case, who, args.get("case"));

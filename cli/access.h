@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/args.h"
@@ -41,7 +42,11 @@ using case_lookup = std::function<result<std::optional<case_state>>(const std::s
 access_decision authorize_read(const case_lookup& find_case, const actor& who, const std::string& command,
                                const parsed_args& args);
 
-// Whether `who` may see case `c` (its parties' data included).
-bool may_see_case(const actor& who, const case_state& c);
+// The standings the seal body publishes (score, scorecard, top) and the case rules: anyone may
+// read them, signed in or not.
+bool is_public_read(std::string_view command);
+// Those and the other aggregates (explain, stats): anyone signed in; on the command line they
+// need no --as.
+bool is_aggregate_read(std::string_view command);
 
 }  // namespace sazesh::cli

@@ -498,8 +498,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (spec->over_http == command_spec::http::get) {
     // The folder's reads follow the same table as the service's: a read of cases is someone's,
     // and sees only what that someone may (scorecards, scores and standings are anyone's).
-    static const std::set<std::string> open_reads{"scorecard", "score", "explain", "top", "stats", "rules"};
-    if (!s.who && open_reads.count(spec->name) == 0)
+    if (!s.who && !is_aggregate_read(spec->name))
       return s.fail(error(errc::invalid_argument, "--as",
                           "is required: say who is reading, e.g. --as auditor:ali (a case's data is only its parties')"));
     if (s.who) {

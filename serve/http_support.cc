@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/app.h"
+#include "cli/access.h"
 #include "cli/json.h"
 #include "engine/record/hash.h"
 
@@ -182,7 +183,7 @@ std::string openapi_document() {
     op.raw("responses", R"({"200":{"description":"the command's JSON, as sazesh --json prints it"},)"
                         R"("4XX":{"description":"a problem (RFC 9457) naming the field and the rule"}})");
     // The standings the seal body publishes, and registering, need no credential.
-    if (c.name == "register-consumer" || c.name == "score" || c.name == "scorecard" || c.name == "top" || c.name == "rules")
+    if (c.name == "register-consumer" || cli::is_public_read(c.name))
       op.raw("security", R"([{},{"bearer":[]}])");
     paths.raw("/v1/" + c.name, cli::json_object().raw(post ? "post" : "get", op.str()).str());
   }
