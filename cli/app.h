@@ -85,6 +85,8 @@ class session {
   event_log* shared_log = nullptr;
   std::function<status()> shared_refresh;
   projections::projection_store* shared_projections = nullptr;  // queries read through it
+  // The projections this invocation opened for reading (cli/query_commands.cc open_for_query).
+  std::unique_ptr<projections::projection_store> opened_projections;
   // If-Match over HTTP: the version the client read of the case it acts on.
   std::optional<stream_version> if_version;
 

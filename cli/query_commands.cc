@@ -72,7 +72,15 @@ void warn_stale(session& s, const error& why) {
 }
 
 // Opens the projections for a query, after bringing them up to date if no projector holds them.
+// Once per invocation: a read checked against who may see it opens them for the check, and the
+// query reads through the same store.
 result<std::unique_ptr<pj::projection_store>> open_for_query(session& s) {
+  if (s.opened_projections) return pj::borrow(*s.opened_projections);
+  const auto hold = [&s](result<std::unique_ptr<pj::projection_store>> store) -> result<std::unique_ptr<pj::projection_store>> {
+    if (!store) return store;
+    s.opened_projections = std::move(*store);
+    return pj::borrow(*s.opened_projections);
+  };
   if (s.kafka) {
     // A cluster that cannot be reached leaves the projections as they are: answer from them,
     // saying so, rather than not at all.
@@ -84,14 +92,14 @@ result<std::unique_ptr<pj::projection_store>> open_for_query(session& s) {
                      fmt::format("cannot reach the cluster at {}, and {} holds no projections yet to answer from ({})",
                                  s.kafka->bootstrap_servers, s.projections_dir().string(), log.error().rule()));
       if (store) warn_stale(s, log.error());
-      return store;
+      return hold(std::move(store));
     }
   }
   // A missing log (a wrong --data-dir, most likely) or a corrupt one is worth saying; a
   // projector holding the projections keeps them current itself.
   if (auto st = s.refresh_projections(); !st && st.error().code() != errc::unavailable) return st.error();
   if (s.shared_projections) return pj::borrow(*s.shared_projections);  // serve's own, held open
-  return pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only);
+  return hold(pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only));
 }
 
 // An agency's dossiers and feed are the whole case files, personal data included: the agency
