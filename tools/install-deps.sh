@@ -12,6 +12,7 @@ packages=(
   libfmt-dev
   doctest-dev
   libsodium-dev
+  libssl-dev
   # tools/kafka.sh (a local broker for the tests: Kafka's jars come from Maven Central) and
   # tests/kafka_test.cc (kcat reads an agency's topic as an independent client)
   openjdk-17-jre-headless maven kcat

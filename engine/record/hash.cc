@@ -1,5 +1,6 @@
 #include "engine/record/hash.h"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <stdexcept>
@@ -25,28 +26,33 @@ std::string random_hex(std::size_t bytes) {
   return to_hex(raw);
 }
 
+// SHA-256 is OpenSSL's: it uses the CPU's SHA extensions where there are some (several times
+// libsodium's portable code, which hashing every envelope a projector reads makes count).
 struct sha256_stream::state {
-  crypto_hash_sha256_state h;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~state() { EVP_MD_CTX_free(ctx); }
 };
 sha256_stream::sha256_stream() : s_(std::make_unique<state>()) {
-  ensure_sodium();
-  crypto_hash_sha256_init(&s_->h);
+  if (!s_->ctx || EVP_DigestInit_ex(s_->ctx, EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 is not available");
 }
 sha256_stream::~sha256_stream() = default;
 void sha256_stream::update(std::string_view piece) {
-  crypto_hash_sha256_update(&s_->h, reinterpret_cast<const unsigned char*>(piece.data()), piece.size());
+  if (EVP_DigestUpdate(s_->ctx, piece.data(), piece.size()) != 1) throw std::runtime_error("SHA-256 failed");
 }
 std::string sha256_stream::finish() {
-  std::string out(crypto_hash_sha256_BYTES, '\0');
-  crypto_hash_sha256_final(&s_->h, reinterpret_cast<unsigned char*>(out.data()));
+  std::string out(32, '\0');
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(s_->ctx, reinterpret_cast<unsigned char*>(out.data()), &length) != 1 || length != out.size())
+    throw std::runtime_error("SHA-256 failed");
   return out;
 }
 
 std::string sha256(std::string_view data) {
-  ensure_sodium();
-  std::string out(crypto_hash_sha256_BYTES, '\0');
-  crypto_hash_sha256(reinterpret_cast<unsigned char*>(out.data()),
-                     reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  std::string out(32, '\0');
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &length, EVP_sha256(), nullptr) != 1 ||
+      length != out.size())
+    throw std::runtime_error("SHA-256 failed");
   return out;
 }
 
