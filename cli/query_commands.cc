@@ -231,7 +231,23 @@ int project(session& s, const parsed_args& a) {
   return exit_ok;
 }
 
-int rebuild_cmd(session& s, const parsed_args&) {
+int rebuild_cmd(session& s, const parsed_args& a) {
+  if (a.has("no-digest")) {
+    // Only the rebuild: the new projections are the log's fold, as always, but nothing says
+    // whether the ones they replace were (no digests, no comparison, no state rows checked).
+    auto log = s.open_log_for_reading();
+    if (!log) return s.fail(log.error());
+    auto report = pj::rebuild(**log, s.projections_dir(), terminal_progress(s, "rebuilding", (*log)->partitions()), false);
+    if (::isatty(STDERR_FILENO)) fmt::print(s.err, "\n");
+    if (!report) return s.fail(report.error());
+    if (s.json)
+      fmt::print(s.out, "{}\n", json_object().field("events", report->events)
+                                    .field("seconds", static_cast<std::int64_t>(report->seconds * 1000) / 1000).str());
+    else
+      fmt::print(s.out, "rebuilt {} events in {:.2f}s ({:.0f} events/s); nothing compared (--no-digest)\n", report->events,
+                 report->seconds, report->seconds > 0 ? static_cast<double>(report->events) / report->seconds : 0.0);
+    return exit_ok;
+  }
   // The engine's state rows first: folded afresh beside the live ones, compared, and built
   // again in place when they differ (rows and their position move together, so a rebuild
   // killed midway is finished by the next open).
@@ -452,7 +468,9 @@ int dossier_cmd(session& s, const parsed_args& a) {
                         fmt::format("a dossier holds personal data: only agency {}, operators and auditors read it (--as agency:{})", agency, agency)));
   auto store = open_for_query(s);
   if (!store) return s.fail(store.error());
-  auto b = pj::dossier(**store, agency, a.get("case"));
+  auto log = s.open_log_for_reading();
+  if (!log) return s.fail(log.error());
+  auto b = pj::dossier(**store, **log, agency, a.get("case"));
   if (!b) return s.fail(b.error());
   const std::string bundle = bundle_json(*b, s);
   if (a.has("bundle")) {
@@ -534,7 +552,7 @@ result<feed_page> agency_feed_page(session& s, const std::string& agency, log_po
     if (auto st2 = s.refresh_projections(); st2 || st2.error().code() != errc::corrupt) {
       if (auto store = s.shared_projections ? result<std::unique_ptr<pj::projection_store>>(pj::borrow(*s.shared_projections))
                                             : pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only)) {
-        if (auto b = pj::dossier(**store, agency, r->stream)) dossier_json = bundle_json(*b, s);
+        if (auto b = pj::dossier(**store, **log, agency, r->stream)) dossier_json = bundle_json(*b, s);
       }
     }
     page.lines.push_back(json_object().field("position", st.position.value()).field("agency", agency)
@@ -586,7 +604,8 @@ void add_query_commands(std::vector<command_spec>& t) {
                 {"interval-ms", "MS", "with --follow: how often to look for new events (default 200)"}},
                project, uses::log | uses::projector | uses::json});
   t.push_back({"rebuild", proj,
-               "rebuild every projection (and check the engine's state rows) from the log, swap in, compare digests", {},
+               "rebuild every projection (and check the engine's state rows) from the log, swap in, compare digests",
+               {{"no-digest", "", "only rebuild: no digests, nothing compared (faster; the new projections are still the log's fold)"}},
                rebuild_cmd, uses::log | uses::projector | uses::json});
   const std::string q = "queries (table, --json or --csv)";
   t.push_back({"case", q, "one case as the projections hold it", {{"case", "CASE", "the case id", true}}, case_cmd,

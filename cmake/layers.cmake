@@ -10,12 +10,12 @@
 set(SAZESH_LAYERS
   "engine/base|sazesh_base|-|-"
   "engine/time|sazesh_time|engine/base|-"
-  "engine/record|sazesh_record|engine/base,engine/time,schemas|flatbuffers/,sodium"
+  "engine/record|sazesh_record|engine/base,engine/time,schemas|flatbuffers/,sodium,openssl/"
   "engine/domain|sazesh_domain|engine/base,engine/time,engine/record,schemas|flatbuffers/"
   "engine/log|sazesh_log|engine/base,engine/time,engine/record,schemas|rocksdb/"
   "engine/kafka|sazesh_kafka|engine/base,engine/time,engine/record,engine/log,schemas|librdkafka/,flatbuffers/"
   "engine|sazesh_engine|engine/base,engine/time,engine/record,engine/domain,engine/log,schemas|flatbuffers/"
-  "projections|sazesh_projections|engine/base,engine/time,engine/record,engine/domain,engine/log,schemas|rocksdb/,sodium"
+  "projections|sazesh_projections|engine/base,engine/time,engine/record,engine/domain,engine/log,schemas|rocksdb/"
 )
 
 # Vendor libraries and the layers whose link closure may hold them (a static library's private

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+#include <map>
 #include <set>
+#include <unordered_map>
 
 #include "engine/domain/evolve.h"
 #include "projections/rows.h"
@@ -10,8 +13,8 @@
 namespace sazesh::projections {
 namespace {
 
-// The index keys and statistics memberships a case row stands for. Applying an event removes
-// the ones the old row had and the new row has not, and adds the reverse.
+// The index keys and statistics memberships a case row stands for. Flushing a batch removes
+// the ones the row had before the batch and has not now, and adds the reverse.
 struct derived {
   std::set<std::string> index_keys;
   std::set<std::pair<std::string, std::string>> stats;  // (dimension, value)
@@ -37,55 +40,39 @@ derived derive(const inputs& in, const std::string& id) {
   derived d;
   const std::string month = filing_month(filed_at);
   const std::string category = fb::EnumNameCategory(category_value);
-  d.index_keys.insert(keys::index("xs", to_string(status), id));
-  d.index_keys.insert(keys::index("xb", business_id, id));
-  d.index_keys.insert(keys::index("xc", category, id));
-  d.index_keys.insert(keys::index("xm", month, id));
-  d.index_keys.insert(keys::by_time("xf", static_cast<std::uint64_t>(filed_at), id));
-  if (status == case_status::referred && !agency_id.empty()) d.index_keys.insert(keys::index("xa", agency_id, id));
-  if (earliest) d.index_keys.insert(keys::by_time("xd", static_cast<std::uint64_t>(*earliest), id));
-  d.index_keys.insert(keys::index("xu", consumer_id, id));
-  if (!mediator_id.empty()) d.index_keys.insert(keys::index("xe", mediator_id, id));
+  const std::string status_name(to_string(status));
+  d.index_keys.insert(keys::index("xs", status_name, filed_at, id));
+  d.index_keys.insert(keys::index("xb", business_id, filed_at, id));
+  d.index_keys.insert(keys::index("xt", business_id + '\0' + status_name, filed_at, id));
+  d.index_keys.insert(keys::index("xc", category, filed_at, id));
+  d.index_keys.insert(keys::index("xf", "", filed_at, id));
+  if (status == case_status::referred && !agency_id.empty()) d.index_keys.insert(keys::index("xa", agency_id, filed_at, id));
+  if (earliest) d.index_keys.insert(keys::due(*earliest, id));
+  d.index_keys.insert(keys::index("xu", consumer_id, filed_at, id));
+  if (!mediator_id.empty()) d.index_keys.insert(keys::index("xe", mediator_id, filed_at, id));
   d.stats.insert({"month", month});
   d.stats.insert({"category", category});
-  d.stats.insert({"status", to_string(status)});
+  d.stats.insert({"status", status_name});
   d.stats.insert({"outcome", outcome});
   d.stats.insert({"month_category", month + "/" + category});
   return d;
 }
 
-status bump(change_set& kv, const std::string& key, std::int64_t delta) {
-  const auto old = kv.get(key);
-  if (!old) return old.error();
-  const std::int64_t now = static_cast<std::int64_t>(*old ? decode_u64(**old) : 0) + delta;
-  if (now <= 0) kv.erase(key);
-  else kv.put(key, encode_u64(static_cast<std::uint64_t>(now)));
-  return ok;
-}
-
-status update_derived(change_set& kv, const derived& before, const derived& after) {
-  for (const auto& k : before.index_keys)
-    if (!after.index_keys.count(k)) kv.erase(k);
-  for (const auto& k : after.index_keys)
-    if (!before.index_keys.count(k)) kv.put(k, "");
-  for (const auto& [dim, value] : before.stats)
-    if (!after.stats.count({dim, value}))
-      if (auto s = bump(kv, keys::stat(dim, value), -1); !s) return s;
-  for (const auto& [dim, value] : after.stats)
-    if (!before.stats.count({dim, value}))
-      if (auto s = bump(kv, keys::stat(dim, value), +1); !s) return s;
-  return ok;
-}
-
-result<scorecard> load_scorecard(const change_set& kv, const std::string& business_id) {
-  auto raw = kv.get(keys::scorecard(business_id));
-  if (!raw) return raw.error();
-  if (!*raw) {
-    scorecard s;
-    s.business_id = business_id;
-    return s;
+// A scorecard's place in ranking `which` (a counter, or satisfaction_rank), if it has one: smaller ranks
+// first, so a ranking's first keys are its top. Unrated businesses are not ranked by
+// satisfaction. The rank of an average is its IEEE bits inverted: positive doubles order as
+// their bits do, so the index orders exactly as comparing the averages does.
+bool rank_of(const scorecard& sc, std::size_t which, std::uint64_t& rank) {
+  if (which < counter_count) {
+    rank = ~sc.counters[which];
+    return true;
   }
-  return decode_scorecard(**raw);
+  if (sc[counter::ratings] == 0) return false;
+  const double average = sc.satisfaction();
+  static_assert(sizeof rank == sizeof average);
+  std::memcpy(&rank, &average, sizeof rank);
+  rank = ~rank;
+  return true;
 }
 
 // What one event adds to its business's counters.
@@ -166,6 +153,7 @@ status update_dossier(change_set& kv, const std::string& agency, const std::stri
   return ok;
 }
 
+// Dossiers change with a few events of a referred case only: read and written per event.
 status apply_dossiers(change_set& kv, const event_record& e) {
   const fb::EventUnion& p = e.payload;
   const std::string& id = e.stream;
@@ -203,115 +191,219 @@ status apply_dossiers(change_set& kv, const event_record& e) {
   }
 }
 
-status apply_party(change_set& kv, const event_record& e) {
-  const fb::EventUnion& p = e.payload;
-  party_row row;
-  row.id = e.stream;
-  row.registered_at = e.time;
-  switch (p.type) {
-    case fb::Event_ConsumerRegistered: {
-      const auto& c = *p.AsConsumerRegistered();
-      row.role = fb::Role_consumer;
-      row.name = c.name;
-      row.national_code = c.national_code;
-      row.mobile = c.mobile;
-      break;
-    }
-    case fb::Event_BusinessRegistered: {
-      const auto& b = *p.AsBusinessRegistered();
-      row.role = fb::Role_business;
-      row.name = b.name;
-      row.domain = b.domain;
-      row.stars = b.stars;
-      auto sc = load_scorecard(kv, e.stream);
-      if (!sc) return sc.error();
-      sc->name = b.name;
-      sc->domain = b.domain;
-      sc->stars = b.stars;
-      kv.put(keys::scorecard(e.stream), encode(*sc));
-      break;
-    }
-    case fb::Event_AgencyRegistered: {
-      const auto& a = *p.AsAgencyRegistered();
-      row.role = fb::Role_agency;
-      row.name = a.name;
-      row.categories = a.categories;
-      break;
-    }
-    case fb::Event_MediatorRegistered: {
-      const auto& m = *p.AsMediatorRegistered();
-      row.role = fb::Role_mediator;
-      row.name = m.name;
-      row.mobile = m.mobile;
-      break;
-    }
-    case fb::Event_SealRestricted:
-    case fb::Event_SealReinstated: {
-      auto sc = load_scorecard(kv, e.stream);
-      if (!sc) return sc.error();
-      const bool restrict = p.type == fb::Event_SealRestricted;
-      sc->restricted = restrict;
-      sc->restriction_reason = restrict ? p.AsSealRestricted()->reason : "";
-      if (restrict) (*sc)[counter::restrictions] += 1;
-      kv.put(keys::scorecard(e.stream), encode(*sc));
-      return ok;
-    }
-    default:
-      return ok;
-  }
-  kv.put(keys::party(e.stream), encode(row));
-  return ok;
-}
-
 }  // namespace
 
-status apply_event(change_set& kv, const event_record& e, std::string_view bytes) {
-  // Parties' and credentials' events (credentials are kept by the engine only: apply_party
-  // leaves them out).
-  if (e.payload.type != fb::Event_NONE && !is_case_event(e.payload.type)) return apply_party(kv, e);
+// ---- row_batch ---------------------------------------------------------------------------------
 
-  const std::string row_key = keys::case_row(e.stream);
-  case_row row;
-  std::optional<inputs> inputs_before;
-  bool was_open = false;
-  bool was_rated = false;
-  auto raw = kv.get(row_key);
-  if (!raw) return raw.error();
-  if (*raw) {
-    auto decoded = decode_case_row(**raw);
-    if (!decoded) return decoded.error();
-    row = std::move(*decoded);
-    inputs_before = derive_inputs(row);
-    was_open = is_open(row.state.status);
-    was_rated = row.state.rating != 0;
-  } else if (e.payload.type != fb::Event_CaseFiled) {
-    return error(errc::corrupt, "log",
-                 fmt::format("event {} of case {} comes before the case was filed", e.sequence.value(), e.stream));
-  } else {
-    row.state.id = e.stream;
+struct row_batch::held {
+  struct held_case {
+    case_row row;
+    std::optional<inputs> before;  // what the stored row stood for; none for a case filed in the batch
+    bool changed = false;
+  };
+  struct held_card {
+    scorecard card;
+    std::optional<scorecard> before;  // as stored; none for a scorecard made in the batch
+    bool changed = false;
+  };
+
+  held(change_set& target, bool ranked) : kv(target), rank(ranked) {}
+
+  change_set& kv;
+  bool rank;
+  std::unordered_map<std::string, std::optional<held_case>> cases;  // nullopt: no such case
+  std::unordered_map<std::string, held_card> cards;
+
+  result<held_case*> find(const std::string& id) {
+    if (auto it = cases.find(id); it != cases.end()) return it->second ? &*it->second : nullptr;
+    auto raw = kv.get(keys::case_row(id));
+    if (!raw) return raw.error();
+    if (!*raw) {
+      cases.emplace(id, std::nullopt);
+      return nullptr;
+    }
+    auto row = decode_case_row(**raw);
+    if (!row) return row.error();
+    held_case h{std::move(*row), std::nullopt, false};
+    h.before = derive_inputs(h.row);
+    return &*cases.insert_or_assign(id, std::move(h)).first->second;
   }
 
-  evolve_case(row.state, e.payload, e.time, e.by.role);
-  row.state.head = stream_head{e.sequence, e.hash};
-  row.events += 1;
-  if (e.payload.type == fb::Event_AgencyDecided) row.verdict = e.payload.AsAgencyDecided()->verdict;
-  if (e.payload.type == fb::Event_CaseReopened) row.verdict.reset();
-
-  const inputs inputs_after = derive_inputs(row);
-  if (!inputs_before) {
-    if (auto s = update_derived(kv, derived{}, derive(inputs_after, row.state.id)); !s) return s;
-  } else if (*inputs_before != inputs_after) {
-    if (auto s = update_derived(kv, derive(*inputs_before, row.state.id), derive(inputs_after, row.state.id)); !s)
-      return s;
+  result<held_card*> card(const std::string& business_id) {
+    if (auto it = cards.find(business_id); it != cards.end()) return &it->second;
+    auto raw = kv.get(keys::scorecard(business_id));
+    if (!raw) return raw.error();
+    held_card h;
+    if (*raw) {
+      auto decoded = decode_scorecard(**raw);
+      if (!decoded) return decoded.error();
+      h.card = *decoded;
+      h.before = std::move(*decoded);
+    } else {
+      h.card.business_id = business_id;
+    }
+    return &cards.emplace(business_id, std::move(h)).first->second;
   }
-  auto sc = load_scorecard(kv, row.state.business_id);
-  if (!sc) return sc.error();
-  count(*sc, e, row, was_open, was_rated);
-  kv.put(keys::scorecard(row.state.business_id), encode(*sc));
-  if (auto s = apply_dossiers(kv, e); !s) return s;
-  kv.put(keys::history(e.stream, e.sequence.value()), std::string(bytes));
-  kv.put(row_key, encode(row));
-  return ok;
+
+  status apply_party(const event_record& e) {
+    const fb::EventUnion& p = e.payload;
+    party_row row;
+    row.id = e.stream;
+    row.registered_at = e.time;
+    switch (p.type) {
+      case fb::Event_ConsumerRegistered: {
+        const auto& c = *p.AsConsumerRegistered();
+        row.role = fb::Role_consumer;
+        row.name = c.name;
+        row.national_code = c.national_code;
+        row.mobile = c.mobile;
+        break;
+      }
+      case fb::Event_BusinessRegistered: {
+        const auto& b = *p.AsBusinessRegistered();
+        row.role = fb::Role_business;
+        row.name = b.name;
+        row.domain = b.domain;
+        row.stars = b.stars;
+        auto sc = card(e.stream);
+        if (!sc) return sc.error();
+        (*sc)->card.name = b.name;
+        (*sc)->card.domain = b.domain;
+        (*sc)->card.stars = b.stars;
+        (*sc)->changed = true;
+        break;
+      }
+      case fb::Event_AgencyRegistered: {
+        const auto& a = *p.AsAgencyRegistered();
+        row.role = fb::Role_agency;
+        row.name = a.name;
+        row.categories = a.categories;
+        break;
+      }
+      case fb::Event_MediatorRegistered: {
+        const auto& m = *p.AsMediatorRegistered();
+        row.role = fb::Role_mediator;
+        row.name = m.name;
+        row.mobile = m.mobile;
+        break;
+      }
+      case fb::Event_SealRestricted:
+      case fb::Event_SealReinstated: {
+        auto sc = card(e.stream);
+        if (!sc) return sc.error();
+        scorecard& c = (*sc)->card;
+        const bool restrict = p.type == fb::Event_SealRestricted;
+        c.restricted = restrict;
+        c.restriction_reason = restrict ? p.AsSealRestricted()->reason : "";
+        if (restrict) c[counter::restrictions] += 1;
+        (*sc)->changed = true;
+        return ok;
+      }
+      default:
+        return ok;  // credentials are kept by the engine only
+    }
+    kv.put(keys::party(e.stream), encode(row));
+    return ok;
+  }
+
+  status apply(const event_record& e) {
+    if (e.payload.type != fb::Event_NONE && !is_case_event(e.payload.type)) return apply_party(e);
+    auto found = find(e.stream);
+    if (!found) return found.error();
+    held_case* h = *found;
+    if (!h) {
+      if (e.payload.type != fb::Event_CaseFiled)
+        return error(errc::corrupt, "log",
+                     fmt::format("event {} of case {} comes before the case was filed", e.sequence.value(), e.stream));
+      held_case fresh;
+      fresh.row.state.id = e.stream;
+      h = &*cases.insert_or_assign(e.stream, std::move(fresh)).first->second;
+    }
+    case_row& row = h->row;
+    const bool was_open = row.events > 0 && is_open(row.state.status);
+    const bool was_rated = row.state.rating != 0;
+    evolve_case(row.state, e.payload, e.time, e.by.role);
+    row.state.head = stream_head{e.sequence, e.hash};
+    row.events += 1;
+    if (e.payload.type == fb::Event_AgencyDecided) row.verdict = e.payload.AsAgencyDecided()->verdict;
+    if (e.payload.type == fb::Event_CaseReopened) row.verdict.reset();
+    h->changed = true;
+    auto sc = card(row.state.business_id);
+    if (!sc) return sc.error();
+    count((*sc)->card, e, row, was_open, was_rated);
+    (*sc)->changed = true;
+    return apply_dossiers(kv, e);
+  }
+
+  status flush() {
+    std::map<std::string, std::int64_t> stat_deltas;
+    for (auto& [id, h] : cases) {
+      if (!h || !h->changed) continue;
+      const inputs after = derive_inputs(h->row);
+      if (!h->before || *h->before != after) {
+        const derived was = h->before ? derive(*h->before, id) : derived{};
+        const derived now = derive(after, id);
+        for (const auto& k : was.index_keys)
+          if (!now.index_keys.count(k)) kv.erase(k);
+        for (const auto& k : now.index_keys)
+          if (!was.index_keys.count(k)) kv.put(k, "");
+        for (const auto& [dim, value] : was.stats)
+          if (!now.stats.count({dim, value})) stat_deltas[keys::stat(dim, value)] -= 1;
+        for (const auto& [dim, value] : now.stats)
+          if (!was.stats.count({dim, value})) stat_deltas[keys::stat(dim, value)] += 1;
+      }
+      kv.put(keys::case_row(id), encode(h->row));
+    }
+    for (auto& [id, h] : cards) {
+      if (!h.changed) continue;
+      for (std::size_t which = 0; rank && which <= keys::satisfaction_rank; ++which) {
+        std::uint64_t was = 0, now = 0;
+        const bool ranked_before = h.before && rank_of(*h.before, which, was);
+        const bool ranked_now = rank_of(h.card, which, now);
+        if (ranked_before == ranked_now && was == now) continue;
+        if (ranked_before) kv.erase(keys::top(which, was, id));
+        if (ranked_now) kv.put(keys::top(which, now, id), "");
+      }
+      kv.put(keys::scorecard(id), encode(h.card));
+    }
+    for (const auto& [key, delta] : stat_deltas) {
+      if (delta == 0) continue;
+      const auto old = kv.get(key);
+      if (!old) return old.error();
+      const std::int64_t now = static_cast<std::int64_t>(*old ? decode_u64(**old) : 0) + delta;
+      if (now <= 0) kv.erase(key);
+      else kv.put(key, encode_u64(static_cast<std::uint64_t>(now)));
+    }
+    cases.clear();
+    cards.clear();
+    return ok;
+  }
+};
+
+row_batch::row_batch(change_set& kv, bool rank) : held_(std::make_unique<held>(kv, rank)) {}
+row_batch::~row_batch() = default;
+
+status row_batch::apply(const event_record& e) { return held_->apply(e); }
+status row_batch::flush() { return held_->flush(); }
+std::size_t row_batch::rows_held() const { return held_->cases.size() + held_->cards.size(); }
+
+result<const case_row*> row_batch::find_case(const std::string& case_id) {
+  auto h = held_->find(case_id);
+  if (!h) return h.error();
+  return *h ? &(*h)->row : nullptr;
+}
+
+void put_rankings(change_set& kv, const scorecard& sc) {
+  for (std::size_t which = 0; which <= keys::satisfaction_rank; ++which) {
+    std::uint64_t rank = 0;
+    if (rank_of(sc, which, rank)) kv.put(keys::top(which, rank, sc.business_id), "");
+  }
+}
+
+status apply_event(change_set& kv, const event_record& e) {
+  row_batch b(kv);
+  if (auto s = b.apply(e); !s) return s;
+  return b.flush();
 }
 
 result<log_position> stored_position(const kv_reader& kv, std::uint32_t partition) {

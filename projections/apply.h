@@ -1,9 +1,11 @@
-// apply_event: how one event changes the projections. It reads the rows it needs through the
-// change set and writes the new rows, index keys and counters into it. It depends on nothing
-// but the events, so folding the same log always gives the same keys and values, whether into
-// RocksDB (projector) or into memory (memory_kv, for checking).
+// How events change the projections. A row_batch reads the rows it needs through a change set
+// once, keeps them decoded while it applies a run of events, and writes each changed row, the
+// index keys and counters that follow from it, once, when flushed. It depends on nothing but
+// the events, so folding the same log always gives the same keys and values, whatever the
+// batches, whether into RocksDB (projector) or into memory (memory_kv, for checking).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,13 +14,44 @@
 #include "engine/base/result.h"
 #include "engine/domain/state.h"
 #include "projections/kv.h"
+#include "projections/rows.h"
 
 namespace sazesh::projections {
 
-// Applies one decoded event; `bytes` is its envelope as stored in the log (kept in the case
-// history for dossiers). errc::corrupt if the event does not fit the projections (a case event
-// for a case never filed).
-status apply_event(change_set& kv, const event_record& e, std::string_view bytes);
+class row_batch {
+ public:
+  // `rank`: keep the rankings of businesses (keys::top) as scorecards change; without it they
+  // are left to put_rankings() (a rebuild writes them once, at its end).
+  explicit row_batch(change_set& kv, bool rank = true);
+  ~row_batch();
+  row_batch(const row_batch&) = delete;
+  row_batch& operator=(const row_batch&) = delete;
+
+  // Applies one decoded event. errc::corrupt if the event does not fit the projections (a case
+  // event for a case never filed); after an error the batch must be dropped, not flushed: the
+  // event may have been applied in part.
+  status apply(const event_record& e);
+
+  // The case as this batch has it (nullptr if it was never filed).
+  result<const case_row*> find_case(const std::string& case_id);
+
+  // Writes every row changed since the last flush into the change set, with the index keys,
+  // rankings and statistics that follow from them, and forgets the rows held.
+  status flush();
+
+  // Rows held now (memory is bounded by the batch's length).
+  std::size_t rows_held() const;
+
+ private:
+  struct held;
+  std::unique_ptr<held> held_;
+};
+
+// The ranking keys (keys::top) of a scorecard, as row_batch keeps them.
+void put_rankings(change_set& kv, const scorecard& sc);
+
+// One event on its own: a batch of one, flushed.
+status apply_event(change_set& kv, const event_record& e);
 
 // The last event the projections applied (or left out, contained) in a partition: its position
 // and the SHA-256 of its bytes. A projector checks at start that the log still holds it there,

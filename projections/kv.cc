@@ -6,7 +6,7 @@ namespace sazesh::projections {
 
 result<std::optional<std::string>> change_set::get(std::string_view key) const {
   if (auto it = changes_.find(key); it != changes_.end()) return it->second;
-  return base_.get(key);
+  return base_->get(key);
 }
 
 status change_set::scan(std::string_view from, std::string_view to,
@@ -14,7 +14,7 @@ status change_set::scan(std::string_view from, std::string_view to,
   // Merge the base's keys with the pending changes: collect the base range first (scans in the
   // projection logic are short), then overlay.
   std::map<std::string, std::string, std::less<>> merged;
-  auto scanned = base_.scan(from, to, [&](std::string_view k, std::string_view v) {
+  auto scanned = base_->scan(from, to, [&](std::string_view k, std::string_view v) {
     merged.emplace(std::string(k), std::string(v));
     return true;
   });

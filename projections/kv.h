@@ -30,9 +30,9 @@ class kv_reader {
 // Writes layered over a reader: reads see the writes first. Not thread-safe.
 class change_set final : public kv_reader {
  public:
-  explicit change_set(const kv_reader& base) : base_(base) {}
+  explicit change_set(const kv_reader& base) : base_(&base) {}
   // Layered over another change set (reads see both, this one first).
-  explicit change_set(const change_set& base) : base_(base) {}
+  explicit change_set(const change_set& base) : base_(&base) {}
   change_set(change_set&&) = delete;
   change_set& operator=(const change_set&) = delete;
 
@@ -44,13 +44,16 @@ class change_set final : public kv_reader {
   void erase(std::string key) { changes_[std::move(key)] = std::nullopt; }
   // Takes over every change of `other` (a set layered over this one), as if made here.
   void absorb(change_set&& other);
+  // Reads through `base` from now on: for a set layered over another whose changes `base`
+  // now holds (committed), so that the other can go.
+  void rebase(const kv_reader& base) { base_ = &base; }
 
   // Every key written (a value) or erased (nullopt), in key order.
   const std::map<std::string, std::optional<std::string>, std::less<>>& changes() const { return changes_; }
   void clear() { changes_.clear(); }
 
  private:
-  const kv_reader& base_;
+  const kv_reader* base_;
   std::map<std::string, std::optional<std::string>, std::less<>> changes_;
 };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <future>
 #include <thread>
 
 #include "engine/record/codec.h"
@@ -13,104 +14,74 @@ namespace sazesh::projections {
 namespace {
 
 // A case event must continue its case's hash chain as the projections know it.
-status check_chain(const change_set& kv, const event_record& e) {
-  auto raw = kv.get(keys::case_row(e.stream));
-  if (!raw) return raw.error();
+status check_chain(row_batch& rows, const event_record& e) {
+  auto row = rows.find_case(e.stream);
+  if (!row) return row.error();
   if (e.payload.type == fb::Event_CaseFiled) {
-    if (e.sequence.value() != 1 || !e.previous_hash.empty() || *raw)
+    if (e.sequence.value() != 1 || !e.previous_hash.empty() || *row)
       return error(errc::corrupt, "log", fmt::format("a filing must be the first event of case {}", e.stream));
     return ok;
   }
-  if (!*raw) return ok;  // party streams are not chained in the projections
-  auto row = decode_case_row(**raw);
-  if (!row) return row.error();
-  if (row->state.head.version.value() + 1 != e.sequence.value() || row->state.head.last_hash != e.previous_hash)
+  if (!*row) return ok;  // party streams are not chained in the projections
+  if ((*row)->state.head.version.value() + 1 != e.sequence.value() || (*row)->state.head.last_hash != e.previous_hash)
     return error(errc::corrupt, "log", fmt::format("breaks the hash chain of case {}", e.stream));
   return ok;
 }
 
 }  // namespace
 
-result<std::uint64_t> projector::apply_batch(std::uint32_t partition, log_position from, bool& reached_end) {
-  auto events = log_.read_partition(partition, from, batch_size_);
-  if (!events) return events.error();
-  reached_end = events->size() < batch_size_;
-  change_set changes(store_);
-  std::uint64_t applied = 0;
-  log_position next = from;
-  // The last event this batch applied or left out (stored with the position), else the one
-  // stored before.
-  auto last_before = last_applied(store_, partition);
-  if (!last_before) return last_before.error();
-  std::optional<applied_event> last = *last_before;
-  const auto fail = [&](log_position at, const error& why) -> result<std::uint64_t> {
-    const auto where = fmt::format("the event at position {}{}", at.value(),
-                                   partition == 0 ? std::string() : fmt::format(" of partition {}", partition));
-    // A read that failed is not the event's fault: nothing of this batch is committed, and the
-    // error is the storage's.
-    if (why.code() == errc::io || why.code() == errc::unavailable)
-      return error(why.code(), why.field(), fmt::format("{} cannot be projected: {}", where, why.rule()));
-    // Keep what came before the bad record; apply nothing of it or after it.
-    store_position(changes, at, partition, last);
-    if (auto s = store_.commit(changes); !s) return s.error();
-    if (reports_progress_) log_.report_progress(partition, at);
-    return error(errc::corrupt, "log", fmt::format("{} cannot be projected: {}", where, why.message()));
-  };
-  if (!damaged_loaded_) {
-    const std::string from_key = keys::damaged_prefix();
-    auto scanned = store_.scan(from_key, keys::prefix_end(from_key), [&](std::string_view k, std::string_view) {
-      damaged_.insert(std::string(k.substr(from_key.size())));
-      return true;
-    });
-    if (!scanned) return scanned.error();
-    damaged_loaded_ = true;
-  }
-  std::uint64_t left_out = 0;
-  for (const auto& stored : *events) {
-    auto rec = decode(stored.bytes);
-    if (!rec) return fail(stored.position, rec.error());
+projector::run_outcome projector::run(const std::vector<stored_event>& events, const std::vector<result<event_record>>& records,
+                                      std::size_t upto, change_set& changes, run_outcome out) {
+  row_batch rows(changes, !bulk_load_);
+  for (std::size_t i = 0; i < upto; ++i) {
+    const auto& stored = events[i];
+    const auto& rec = records[i];
+    if (!rec) {
+      out.failed.emplace(i, rec.error());
+      return out;
+    }
     // A case that broke its chain stays frozen at its last good event, as the writer's log
     // keeps it: its later events are left out, and every other case goes on.
     if (damaged_.count(rec->stream)) {
-      next = log_position(stored.position.value() + 1);
-      last = applied_event{stored.position, rec->hash};
-      ++left_out;
+      out.next = log_position(stored.position.value() + 1);
+      out.last = applied_event{stored.position, rec->hash};
+      ++out.left_out;
       continue;
     }
-    // One event's changes go in whole or not at all: they are staged on their own and taken
-    // into the batch only once the event applied completely.
-    change_set event_changes(changes);
-    if (auto s = check_chain(event_changes, *rec); !s) {
-      if (s.error().code() != errc::corrupt) return fail(stored.position, s.error());
+    if (auto s = check_chain(rows, *rec); !s) {
+      if (s.error().code() != errc::corrupt) {
+        out.failed.emplace(i, s.error());
+        return out;
+      }
       // Two writers forked the case (or a record came from outside): contained, not fatal.
       changes.put(keys::damaged(rec->stream),
-                  fmt::format("position {} of partition {}: event {} {}", stored.position.value(), partition,
+                  fmt::format("position {} of partition {}: event {} {}", stored.position.value(), out.partition,
                               rec->sequence.value(), s.error().rule()));
       damaged_.insert(rec->stream);
-      next = log_position(stored.position.value() + 1);
-      last = applied_event{stored.position, rec->hash};
-      ++left_out;
+      out.next = log_position(stored.position.value() + 1);
+      out.last = applied_event{stored.position, rec->hash};
+      ++out.left_out;
       continue;
     }
-    if (auto s = apply_event(event_changes, *rec, stored.bytes); !s) return fail(stored.position, s.error());
-    if (before_absorb_) {
-      if (auto s = before_absorb_(*rec); !s) return fail(stored.position, s.error());
+    if (auto s = rows.apply(*rec); !s) {
+      out.failed.emplace(i, s.error());
+      return out;
     }
-    changes.absorb(std::move(event_changes));
-    next = log_position(stored.position.value() + 1);
-    last = applied_event{stored.position, rec->hash};
-    ++applied;
+    out.next = log_position(stored.position.value() + 1);
+    out.last = applied_event{stored.position, rec->hash};
+    ++out.applied;
   }
-  if (applied == 0 && left_out == 0) {
-    // Nothing new: the position stands, and the log learned where the partition ends (a Kafka
-    // follower reports a reader there past the transaction markers).
-    if (reports_progress_) log_.report_progress(partition, from);
-    return std::uint64_t{0};
+  if (auto s = rows.flush(); !s) out.failed.emplace(upto, s.error());
+  return out;
+}
+
+projector::fetched projector::fetch(std::uint32_t partition, log_position from) {
+  fetched f{log_.read_partition(partition, from, batch_size_), {}};
+  if (f.events) {
+    f.records.reserve(f.events->size());
+    for (const auto& stored : *f.events) f.records.push_back(decode(stored.bytes));
   }
-  store_position(changes, next, partition, last);
-  if (auto s = store_.commit(changes); !s) return s.error();
-  if (reports_progress_) log_.report_progress(partition, next);
-  return applied;
+  return f;
 }
 
 status projector::check_log_holds_applied(std::uint32_t partition) {
@@ -135,6 +106,107 @@ status projector::check_log_holds_applied(std::uint32_t partition) {
   return ok;
 }
 
+status projector::project_partition(std::uint32_t partition, std::optional<log_position> end,
+                                    const progress_fn& on_progress, std::uint64_t& total) {
+  auto stored = stored_position(store_, partition);
+  if (!stored) return stored.error();
+  // Also when there is nothing to apply: a new process, or a group reset, then shows where
+  // the projections stand (the log sends only what changed).
+  if (reports_progress_) log_.report_progress(partition, *stored);
+  // The last event applied or left out (stored with the position).
+  auto last_before = last_applied(store_, partition);
+  if (!last_before) return last_before.error();
+  if (!damaged_loaded_) {
+    const std::string from_key = keys::damaged_prefix();
+    auto scanned = store_.scan(from_key, keys::prefix_end(from_key), [&](std::string_view k, std::string_view) {
+      damaged_.insert(std::string(k.substr(from_key.size())));
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    damaged_loaded_ = true;
+  }
+  // Where the projections stand, committed or being committed.
+  run_outcome at{0, 0, *stored, *last_before, partition, std::nullopt};
+
+  // Three stages on their own threads: the next batch is read from the log and each record
+  // verified and decoded while this one is applied, and the batch before is being written to
+  // the projections. A batch reads through the changes of the one being written (layered
+  // over them), and is written only once that one is: in order, each with its position.
+  std::future<fetched> ahead;
+  log_position ahead_from;
+  std::unique_ptr<change_set> pending;  // the last batch's changes, being written
+  std::future<status> writing;
+  log_position written_to = *stored;
+  const auto settle = [&]() -> status {  // waits for the batch being written
+    if (!writing.valid()) return ok;
+    if (auto s = writing.get(); !s) return s;
+    if (reports_progress_) log_.report_progress(partition, written_to);
+    if (on_progress) on_progress({written_to, end.value_or(written_to), total, partition});
+    return ok;
+  };
+  for (;;) {
+    const log_position from = at.next;
+    if (end && from >= *end) break;
+    fetched batch = ahead.valid() && ahead_from == from ? ahead.get() : fetch(partition, from);
+    if (!batch.events) {
+      if (auto s = settle(); !s) return s;
+      return batch.events.error();
+    }
+    const bool reached_end = batch.events->size() < batch_size_;
+    if (!reached_end) {
+      ahead_from = log_position(batch.events->back().position.value() + 1);
+      if (!end || ahead_from < *end)
+        ahead = std::async(std::launch::async, [this, partition, next = ahead_from] { return fetch(partition, next); });
+    }
+    const auto& events = *batch.events;
+    const std::set<std::string> damaged_before = damaged_;
+    auto changes = pending ? std::make_unique<change_set>(*pending) : std::make_unique<change_set>(store_);
+    run_outcome start = at;
+    start.applied = start.left_out = 0;
+    run_outcome out = run(events, batch.records, events.size(), *changes, start);
+    // The batch before must be written before this one is.
+    if (auto s = settle(); !s) return s;
+    if (out.failed) {
+      changes.reset();
+      pending.reset();
+      const auto& [index, why] = *out.failed;
+      const log_position bad = index < events.size() ? events[index].position : from;
+      const auto where = fmt::format("the event at position {}{}", bad.value(),
+                                     partition == 0 ? std::string() : fmt::format(" of partition {}", partition));
+      damaged_ = damaged_before;
+      // A read that failed is not the event's fault: nothing of this batch is written, and the
+      // error is the storage's.
+      if (why.code() != errc::corrupt || index >= events.size())
+        return error(why.code(), why.field(), fmt::format("{} cannot be projected: {}", where, why.rule()));
+      // Keep what came before the bad record (the batch applied again up to it: the event that
+      // failed may have changed the rows held in part); apply nothing of it or after it.
+      change_set kept_changes(store_);
+      run_outcome kept = run(events, batch.records, index, kept_changes, start);
+      if (kept.failed) return kept.failed->second;
+      store_position(kept_changes, bad, partition, kept.last);
+      if (auto s = store_.commit(kept_changes); !s) return s;
+      total += kept.applied;
+      if (reports_progress_) log_.report_progress(partition, bad);
+      return error(errc::corrupt, "log", fmt::format("{} cannot be projected: {}", where, why.message()));
+    }
+    if (out.applied == 0 && out.left_out == 0) {
+      // Nothing new: the position stands, and the log learned where the partition ends (a Kafka
+      // follower reports a reader there past the transaction markers).
+      if (reports_progress_) log_.report_progress(partition, from);
+      break;
+    }
+    changes->rebase(store_);  // the batch it was layered over is written
+    pending = std::move(changes);
+    store_position(*pending, out.next, partition, out.last);
+    total += out.applied;
+    at = out;
+    written_to = out.next;
+    writing = std::async(std::launch::async, [this, c = pending.get()] { return store_.commit(*c); });
+    if (reached_end) break;
+  }
+  return settle();
+}
+
 result<std::uint64_t> projector::catch_up(const progress_fn& on_progress) {
   // The end is known up front only for a single-partition log; it bounds the run, so a
   // projector racing a writer still returns.
@@ -153,26 +225,7 @@ result<std::uint64_t> projector::catch_up(const progress_fn& on_progress) {
         return s.error();
       }
     }
-    auto stored = stored_position(store_, p);
-    if (!stored) return stored.error();
-    // Also when there is nothing to apply: a new process, or a group reset, then shows where
-    // the projections stand (the log sends only what changed).
-    if (reports_progress_) log_.report_progress(p, *stored);
-    for (;;) {
-      auto from = stored_position(store_, p);
-      if (!from) return from.error();
-      if (end && *from >= *end) break;
-      bool reached_end = false;
-      auto n = apply_batch(p, *from, reached_end);
-      if (!n) return n.error();
-      total += *n;
-      if (on_progress) {
-        auto now_at = stored_position(store_, p);
-        if (!now_at) return now_at.error();
-        on_progress({*now_at, end.value_or(*now_at), total, p});
-      }
-      if (*n == 0 || reached_end) break;
-    }
+    if (auto s = project_partition(p, end, on_progress, total); !s) return s.error();
   }
   return total;
 }
@@ -188,10 +241,42 @@ status projector::follow(const std::function<bool()>& stop, std::chrono::millise
   return ok;
 }
 
+namespace {
+
+// The rankings of every business, for projections built without them (a bulk load).
+status write_rankings(projection_store& store) {
+  std::optional<error> failure;
+  change_set changes(store);
+  std::size_t held = 0;
+  const std::string prefix(keys::scorecard_prefix);
+  auto scanned = store.scan(prefix, keys::prefix_end(prefix), [&](std::string_view, std::string_view v) {
+    auto sc = decode_scorecard(v);
+    if (!sc) {
+      failure = sc.error();
+      return false;
+    }
+    put_rankings(changes, *sc);
+    if (++held == 4096) {
+      if (auto s = store.commit(changes); !s) {
+        failure = s.error();
+        return false;
+      }
+      changes.clear();
+      held = 0;
+    }
+    return true;
+  });
+  if (!scanned) return scanned;
+  if (failure) return *failure;
+  return store.commit(changes);
+}
+
+}  // namespace
+
 void recover_interrupted_swap(const std::filesystem::path& folder) { remove_stale_generations(folder); }
 
 result<rebuild_report> rebuild(event_log& log, const std::filesystem::path& folder,
-                               const progress_fn& on_progress) {
+                               const progress_fn& on_progress, bool digest) {
   const auto started = std::chrono::steady_clock::now();
   std::error_code ec;
   // The live generation's lock, held until the flip: a running projector makes the rebuild
@@ -206,9 +291,13 @@ result<rebuild_report> rebuild(event_log& log, const std::filesystem::path& fold
   {
     auto fresh = projection_store::open(folder / building, store_mode::bulk_load);
     if (!fresh) return fresh.error();
-    projector p(log, **fresh, 8192);
+    projector p(log, **fresh, 16384);
     p.set_reports_progress(false);
+    p.set_bulk_load(true);
     auto n = p.catch_up(on_progress);
+    if (n) {
+      if (auto s = write_rankings(**fresh); !s) n = s.error();
+    }
     if (!n) {
       fresh->reset();
       std::filesystem::remove_all(folder / building, ec);
@@ -217,9 +306,11 @@ result<rebuild_report> rebuild(event_log& log, const std::filesystem::path& fold
     report.events = *n;
     if (auto s = (*fresh)->flush(); !s) return s.error();
     if (auto s = (*fresh)->compact(); !s) return s.error();
-    auto d = (*fresh)->digest();
-    if (!d) return d.error();
-    report.digest = *d;
+    if (digest) {
+      auto d = (*fresh)->digest();
+      if (!d) return d.error();
+      report.digest = *d;
+    }
     for (std::uint32_t part = 0; part < log.partitions(); ++part) {
       auto at = stored_position(**fresh, part);
       if (!at) return at.error();

@@ -30,6 +30,7 @@
 
 #include "engine/log/event_log.h"
 #include "engine/record/record.h"
+#include "projections/apply.h"
 #include "projections/store.h"
 
 namespace sazesh::projections {
@@ -60,12 +61,30 @@ class projector {
   // positions being nobody's until the rebuilt projections are swapped in.
   void set_reports_progress(bool on) { reports_progress_ = on; }
 
-  // For fault injection in tests: called after an event applied and before its changes join the
-  // batch; an error makes it fail there, as a storage error in apply would.
-  void set_before_absorb(std::function<status(const event_record&)> hook) { before_absorb_ = std::move(hook); }
+  // For a rebuild into an empty store: the rankings of businesses (keys::top) are left to
+  // write_rankings() once every event is applied, instead of being moved at every batch.
+  void set_bulk_load(bool on) { bulk_load_ = on; }
 
  private:
-  result<std::uint64_t> apply_batch(std::uint32_t partition, log_position from, bool& reached_end);
+  // A batch read from the log, each record verified and decoded.
+  struct fetched {
+    result<std::vector<stored_event>> events;
+    std::vector<result<event_record>> records;
+  };
+  fetched fetch(std::uint32_t partition, log_position from);
+  // Applies the partition's events from the stored position to `end` (or the partition's end).
+  status project_partition(std::uint32_t partition, std::optional<log_position> end, const progress_fn& on_progress,
+                           std::uint64_t& total);
+  // What applying the first `upto` events of a batch came to.
+  struct run_outcome {
+    std::uint64_t applied = 0, left_out = 0;
+    log_position next;                          // the position after the last event taken
+    std::optional<applied_event> last;          // that event
+    std::uint32_t partition = 0;
+    std::optional<std::pair<std::size_t, error>> failed;  // the event (index) that failed, and why
+  };
+  run_outcome run(const std::vector<stored_event>& events, const std::vector<result<event_record>>& records,
+                  std::size_t upto, change_set& changes, run_outcome from);
   // errc::corrupt unless the log holds, where the projections say they applied their last event
   // of the partition, that same event.
   status check_log_holds_applied(std::uint32_t partition);
@@ -74,7 +93,7 @@ class projector {
   projection_store& store_;
   std::size_t batch_size_;
   bool reports_progress_ = true;
-  std::function<status(const event_record&)> before_absorb_;
+  bool bulk_load_ = false;
   // Cases whose chain broke (keys::damaged), read from the store at the first batch.
   std::set<std::string> damaged_;
   bool damaged_loaded_ = false;
@@ -83,7 +102,7 @@ class projector {
 
 struct rebuild_report {
   std::uint64_t events = 0;
-  std::string digest;  // of the new projections
+  std::string digest;  // of the new projections (empty when none was asked for)
   double seconds = 0;
 };
 
@@ -92,8 +111,9 @@ struct rebuild_report {
 // live generation's lock, so readers see the old projections until then, a crash mid-way leaves
 // them untouched, and no projector writes into the retired generation. Fails with
 // errc::unavailable if a projector holds the live projections.
+// `digest`: also compute the new projections' digest (a read of every key and value).
 result<rebuild_report> rebuild(event_log& log, const std::filesystem::path& folder,
-                               const progress_fn& on_progress = {});
+                               const progress_fn& on_progress = {}, bool digest = true);
 
 // Removes what a crash left behind: generations no longer active and the folders of rebuilds
 // whose process is gone (called by every writer of the projections).

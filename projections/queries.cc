@@ -6,45 +6,10 @@
 
 #include <algorithm>
 
+#include "engine/record/codec.h"
+
 namespace sazesh::projections {
 namespace {
-
-// Returns the error of a failed status from the enclosing function.
-#define SAZESH_PJ_TRY(expr)                           \
-  do {                                                \
-    if (auto try_ = (expr); !try_) return try_.error(); \
-  } while (false)
-
-// Case ids from one index range, in key order.
-// The ids under `prefix`; nullopt once there are more than `cap` (that index is not the narrowest).
-result<std::optional<std::vector<std::string>>> ids_in(const kv_reader& kv, const std::string& prefix,
-                                                       std::size_t cap = std::numeric_limits<std::size_t>::max()) {
-  std::vector<std::string> ids;
-  bool over = false;
-  auto scanned = kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view k, std::string_view) {
-    if (ids.size() == cap) {
-      over = true;
-      return false;
-    }
-    ids.emplace_back(k.substr(prefix.size()));
-    return true;
-  });
-  if (!scanned) return scanned.error();
-  if (over) return std::optional<std::vector<std::string>>();
-  return std::optional<std::vector<std::string>>(std::move(ids));
-}
-
-result<std::vector<std::string>> ids_by_time(const kv_reader& kv, const char* index, std::uint64_t from,
-                                             std::uint64_t to) {
-  std::vector<std::string> ids;
-  const std::string lo = std::string(index) + encode_u64(from), hi = std::string(index) + encode_u64(to);
-  auto scanned = kv.scan(lo, hi, [&](std::string_view k, std::string_view) {
-    ids.emplace_back(k.substr(std::string_view(index).size() + 8));
-    return true;
-  });
-  if (!scanned) return scanned.error();
-  return ids;
-}
 
 bool matches(const case_row& r, const case_filter& f) {
   const case_state& s = r.state;
@@ -76,47 +41,89 @@ result<std::optional<case_row>> find_case(const kv_reader& kv, const std::string
   return std::optional<case_row>(std::move(*row));
 }
 
-result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter& f) {
-  // Start from the narrowest index the filter names (reading index keys is cheap, reading rows
-  // is not; a status of open cases is usually far narrower than a big shop's cases), then check
-  // every condition on the rows.
-  std::optional<std::vector<std::string>> narrowest;
-  const auto consider = [&](const std::string& prefix) -> status {
-    auto ids = ids_in(kv, prefix, narrowest ? narrowest->size() : std::numeric_limits<std::size_t>::max());
-    if (!ids) return ids.error();
-    if (*ids) narrowest = std::move(**ids);
-    return ok;
+namespace {
+
+// The index a filter is answered from: a key range whose cases come in the order of the answer
+// (filing time, then id), so the scan stops once `limit` cases match. `exact`: every case in
+// the range matches (no row needs checking beyond what the answer shows).
+struct plan {
+  std::string from, to;
+  std::size_t time_offset = 0;  // where <filed_at><case> starts in a key
+};
+
+plan plan_for(const case_filter& f) {
+  const auto ranged = [&](std::string_view idx, std::string_view value) {
+    const std::string prefix = keys::index_prefix(idx, value);
+    plan p;
+    p.from = prefix + encode_u64(static_cast<std::uint64_t>(std::max<timestamp_ms>(f.filed_from.value_or(0), 0)));
+    p.to = f.filed_to ? prefix + encode_u64(static_cast<std::uint64_t>(std::max<timestamp_ms>(*f.filed_to, 0)))
+                      : keys::prefix_end(prefix);
+    p.time_offset = prefix.size();
+    return p;
   };
-  if (f.consumer) SAZESH_PJ_TRY(consider(keys::index_prefix("xu", *f.consumer)));
-  if (f.mediator) SAZESH_PJ_TRY(consider(keys::index_prefix("xe", *f.mediator)));
-  if (f.agency) SAZESH_PJ_TRY(consider(keys::index_prefix("xa", *f.agency)));
-  if (f.business) SAZESH_PJ_TRY(consider(keys::index_prefix("xb", *f.business)));
-  if (f.status) SAZESH_PJ_TRY(consider(keys::index_prefix("xs", to_string(*f.status))));
-  if (f.category) SAZESH_PJ_TRY(consider(keys::index_prefix("xc", fb::EnumNameCategory(*f.category))));
-  std::vector<std::string> ids;
-  if (narrowest) {
-    ids = std::move(*narrowest);
-  } else {
-    auto found = f.overdue_at
-                     ? ids_by_time(kv, "xd", 0, static_cast<std::uint64_t>(*f.overdue_at))
-                     : ids_by_time(kv, "xf", static_cast<std::uint64_t>(std::max<timestamp_ms>(f.filed_from.value_or(0), 0)),
-                                   f.filed_to ? static_cast<std::uint64_t>(std::max<timestamp_ms>(*f.filed_to, 0))
-                                              : ~std::uint64_t{0});
-    if (!found) return found.error();
-    ids = std::move(*found);
-  }
+  // The narrowest first: one person's cases, an agency's queue, a shop's cases in one status.
+  if (f.consumer) return ranged("xu", *f.consumer);
+  if (f.mediator) return ranged("xe", *f.mediator);
+  if (f.agency) return ranged("xa", *f.agency);
+  if (f.business && f.status) return ranged("xt", *f.business + '\0' + std::string(to_string(*f.status)));
+  if (f.business) return ranged("xb", *f.business);
+  if (f.category) return ranged("xc", fb::EnumNameCategory(*f.category));
+  if (f.status) return ranged("xs", to_string(*f.status));
+  return ranged("xf", "");
+}
+
+}  // namespace
+
+result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter& f) {
   std::vector<case_row> out;
-  for (const auto& id : ids) {
+  if (f.limit == 0) return out;
+  std::optional<error> failure;
+  const auto take = [&](const std::string& id) {
     auto row = find_case(kv, id);
-    if (!row) return row.error();
-    if (!*row)
-      return error(errc::corrupt, "projections", fmt::format("an index names case {} but it has no row", id));
+    if (!row) {
+      failure = row.error();
+      return false;
+    }
+    if (!*row) {
+      failure = error(errc::corrupt, "projections", fmt::format("an index names case {} but it has no row", id));
+      return false;
+    }
     if (matches(**row, f)) out.push_back(std::move(**row));
+    return true;
+  };
+  const bool narrower = f.consumer || f.mediator || f.agency;
+  if (f.overdue_at && !narrower) {
+    // Overdue cases come from the deadline index, earliest due first, up to the moment asked:
+    // as many keys as there are overdue cases, then put in the answer's order.
+    const std::string lo(keys::due_prefix);
+    const std::string hi = std::string(keys::due_prefix) + encode_u64(static_cast<std::uint64_t>(std::max<timestamp_ms>(*f.overdue_at, 0)));
+    std::vector<std::string> ids;
+    auto scanned = kv.scan(lo, hi, [&](std::string_view k, std::string_view) {
+      ids.emplace_back(k.substr(lo.size() + 8));
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    for (const auto& id : ids)
+      if (!take(id)) break;
+    if (failure) return *failure;
+    std::sort(out.begin(), out.end(), [](const case_row& a, const case_row& b) {
+      return std::tie(a.state.filed_at, a.state.id) < std::tie(b.state.filed_at, b.state.id);
+    });
+    if (out.size() > f.limit) out.resize(f.limit);
+    return out;
   }
-  std::sort(out.begin(), out.end(), [](const case_row& a, const case_row& b) {
-    return std::tie(a.state.filed_at, a.state.id) < std::tie(b.state.filed_at, b.state.id);
+  const plan p = plan_for(f);
+  if (p.from >= p.to) return out;
+  auto scanned = kv.scan(p.from, p.to, [&](std::string_view k, std::string_view) {
+    if (k.size() < p.time_offset + 8) {
+      failure = error(errc::corrupt, "projections", "an index key is too short");
+      return false;
+    }
+    if (!take(std::string(k.substr(p.time_offset + 8)))) return false;
+    return out.size() < f.limit;
   });
-  if (out.size() > f.limit) out.resize(f.limit);
+  if (!scanned) return scanned.error();
+  if (failure) return *failure;
   return out;
 }
 
@@ -148,26 +155,34 @@ result<std::vector<scorecard>> all_scorecards(const kv_reader& kv) {
 }
 
 result<std::vector<scorecard>> top_businesses(const kv_reader& kv, const std::string& by, std::size_t n) {
-  std::optional<counter> key;
+  std::optional<std::size_t> which;
   for (std::size_t i = 0; i < counter_count; ++i)
-    if (by == counter_name(static_cast<counter>(i))) key = static_cast<counter>(i);
-  if (!key && by != "satisfaction") {
+    if (by == counter_name(static_cast<counter>(i))) which = i;
+  if (by == "satisfaction") which = keys::satisfaction_rank;
+  if (!which) {
     std::string names = "satisfaction";
     for (std::size_t i = 0; i < counter_count; ++i) names += std::string(", ") + counter_name(static_cast<counter>(i));
     return error(errc::invalid_argument, "by", "must be one of " + names);
   }
-  auto all = all_scorecards(kv);
-  if (!all) return all.error();
-  auto& v = *all;
-  if (key) {
-    std::stable_sort(v.begin(), v.end(), [&](const scorecard& a, const scorecard& b) { return a[*key] > b[*key]; });
-  } else {
-    // Only rated businesses rank by satisfaction.
-    std::erase_if(v, [](const scorecard& s) { return s[counter::ratings] == 0; });
-    std::stable_sort(v.begin(), v.end(), [](const scorecard& a, const scorecard& b) { return a.satisfaction() > b.satisfaction(); });
+  // The ranking index holds every business in order (ties by id; only rated ones by
+  // satisfaction): the first n keys are the answer.
+  std::vector<std::string> ids;
+  const std::string prefix = keys::top_prefix(*which);
+  if (n > 0) {
+    auto scanned = kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view k, std::string_view) {
+      if (k.size() > prefix.size() + 8) ids.emplace_back(k.substr(prefix.size() + 8));
+      return ids.size() < n;
+    });
+    if (!scanned) return scanned.error();
   }
-  if (v.size() > n) v.resize(n);
-  return std::move(v);
+  std::vector<scorecard> out;
+  for (const auto& id : ids) {
+    auto sc = find_scorecard(kv, id);
+    if (!sc) return sc.error();
+    if (!*sc) return error(errc::corrupt, "projections", fmt::format("a ranking names business {} but it has no scorecard", id));
+    out.push_back(std::move(**sc));
+  }
+  return out;
 }
 
 result<std::vector<queue_entry>> agency_queue(const kv_reader& kv, const std::string& agency, bool history) {
@@ -209,7 +224,7 @@ result<std::optional<party_row>> find_party(const kv_reader& kv, const std::stri
   return std::optional<party_row>(std::move(*p));
 }
 
-result<dossier_bundle> dossier(const kv_reader& kv, const std::string& agency, const std::string& case_id) {
+result<dossier_bundle> dossier(const kv_reader& kv, event_log& log, const std::string& agency, const std::string& case_id) {
   auto raw = kv.get(keys::dossier(agency, case_id));
   if (!raw) return raw.error();
   if (!*raw)
@@ -220,12 +235,20 @@ result<dossier_bundle> dossier(const kv_reader& kv, const std::string& agency, c
   if (!row) return row.error();
   if (!*row) return error(errc::corrupt, "projections", "a dossier names a case with no row");
   dossier_bundle b{std::move(*d), std::move(**row), {}, {}, {}, false};
-  const std::string prefix = keys::history_prefix(case_id);
-  auto scanned = kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view, std::string_view v) {
-    b.history.emplace_back(v);
-    return true;
-  });
-  if (!scanned) return scanned.error();
+  // The history is the log's own envelopes, as far as the projections have applied them; the
+  // last must be the event the case row stands at.
+  auto events = log.read_stream(case_id, stream_version(1));
+  if (!events) return events.error();
+  const std::uint64_t head = b.row.state.head.version.value();
+  if (events->size() < head)
+    return error(errc::corrupt, "log", fmt::format("case {} has {} events in the log, the projections applied {}", case_id, events->size(), head));
+  for (std::uint64_t i = 0; i < head; ++i) b.history.push_back(std::move((*events)[i].bytes));
+  if (head > 0) {
+    auto last = decode(b.history.back());
+    if (!last) return last.error();
+    if (last->hash != b.row.state.head.last_hash)
+      return error(errc::corrupt, "log", fmt::format("the log's event {} of case {} is not the one the projections applied", head, case_id));
+  }
   auto consumer = find_party(kv, b.row.state.consumer_id);
   if (!consumer) return consumer.error();
   if (*consumer) b.consumer = **consumer;

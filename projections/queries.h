@@ -2,8 +2,11 @@
 // through a kv_reader, normally a store opened read-only while the projector writes.
 //
 // Nothing returned for analysts carries personal data: case rows hold party ids, not names,
-// national codes, mobiles or free text; those live only in party rows and case histories,
-// which only dossiers (for the agency holding the case) read.
+// national codes, mobiles or free text; those live only in party rows and the log, which only
+// dossiers (for the agency holding the case) read.
+//
+// Lists and rankings are answered from indexes kept in the answer's order, so their cost
+// follows the length of the answer, not the number of cases or businesses.
 #pragma once
 
 #include <optional>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "engine/base/result.h"
+#include "engine/log/event_log.h"
 #include "projections/kv.h"
 #include "projections/rows.h"
 
@@ -49,11 +53,11 @@ result<std::vector<queue_entry>> agency_queue(const kv_reader& kv, const std::st
 struct dossier_bundle {
   dossier_row dossier;
   case_row row;
-  std::vector<std::string> history;  // envelope bytes, in order
+  std::vector<std::string> history;  // the log's envelope bytes, in order, up to the case row's head
   party_row consumer, business;
   bool business_restricted = false;
 };
-result<dossier_bundle> dossier(const kv_reader& kv, const std::string& agency_id,
+result<dossier_bundle> dossier(const kv_reader& kv, event_log& log, const std::string& agency_id,
                                const std::string& case_id);
 
 // Counts of one dimension: "month", "category", "status", "outcome" or "month_category".

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "engine/base/row_codec.h"
@@ -209,8 +210,6 @@ std::string position(std::uint32_t partition) {
 }
 std::string format() { return "mformat"; }
 std::string case_row(std::string_view id) { return join("c", id); }
-std::string history_prefix(std::string_view id) { return join("h", id) + '\0'; }
-std::string history(std::string_view id, std::uint64_t seq) { return history_prefix(id) + encode_u64(seq); }
 std::string party(std::string_view id) { return join("p", id); }
 std::string scorecard(std::string_view id) { return join("b", id); }
 std::string damaged_prefix() { return "z"; }
@@ -220,8 +219,17 @@ std::string dossier(std::string_view agency, std::string_view id) { return dossi
 std::string stat_prefix(std::string_view dim) { return join("s", dim) + '\0'; }
 std::string stat(std::string_view dim, std::string_view value) { return stat_prefix(dim) + std::string(value); }
 std::string index_prefix(std::string_view idx, std::string_view value) { return join(idx, value) + '\0'; }
-std::string index(std::string_view idx, std::string_view value, std::string_view id) { return index_prefix(idx, value) + std::string(id); }
-std::string by_time(std::string_view idx, std::uint64_t t, std::string_view id) { return join(idx, encode_u64(t)) + std::string(id); }
+std::string index(std::string_view idx, std::string_view value, timestamp_ms filed_at, std::string_view id) {
+  return index_prefix(idx, value) + encode_u64(static_cast<std::uint64_t>(std::max<timestamp_ms>(filed_at, 0))) + std::string(id);
+}
+std::string due(timestamp_ms at, std::string_view id) {
+  return join(due_prefix, encode_u64(static_cast<std::uint64_t>(std::max<timestamp_ms>(at, 0)))) + std::string(id);
+}
+static_assert(satisfaction_rank == counter_count, "the satisfaction ranking follows the counters'");
+std::string top_prefix(std::size_t which) { return std::string("t") + static_cast<char>(which); }
+std::string top(std::size_t which, std::uint64_t rank, std::string_view id) {
+  return top_prefix(which) + encode_u64(rank) + std::string(id);
+}
 std::string prefix_end(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty()) {

@@ -2,20 +2,31 @@
 // byte; integers are big-endian so keys sort numerically; 0x00 ends variable-length parts):
 //
 //   m position [u32 partition]      u64 the next position to apply (partition 0 has no suffix)
-//   m format                        u32 row format version (1)
+//   m format                        u64 row format version
 //   c <case>                        case_row
-//   h <case> 0 <seq u64>            the event's envelope bytes (case history, for dossiers)
 //   p <party>                       party_row: consumers' personal data lives only here
 //   b <business>                    scorecard
 //   d <agency> 0 <case>             dossier_row: one per agency that ever held the case
-//   xs <status> 0 <case>            index: cases by current status
-//   xb <business> 0 <case>          index: cases by business
-//   xa <agency> 0 <case>            index: open cases held by an agency (its queue)
-//   xc <category> 0 <case>          index: cases by category
-//   xm <jalali month> 0 <case>      index: cases by filing month, e.g. "1405-08"
-//   xf <filed_at u64> <case>        index: cases by filing time
-//   xd <due u64> <case>             index: open cases by their earliest deadline (overdue = due < now)
+//   z <case>                        a case whose hash chain broke: what was found
 //   s <dimension> 0 <value>         u64 count: month, category, status, outcome, month_category
+//   t <counter u8> <rank u64> <business>
+//                                   index: businesses by a counter (rank = ~value) or, counter
+//                                   26, by satisfaction (rank = ~bits of the rated average)
+//
+// Case indexes: every one ends with <filed_at u64> <case>, so a range of one lists its cases in
+// the order queries answer (filing time, then id) and a query stops at its limit:
+//   xs <status> 0                   by current status
+//   xb <business> 0                 by business
+//   xt <business> 0 <status> 0      by business and status
+//   xa <agency> 0                   open cases held by an agency (its queue)
+//   xc <category> 0                 by category (a month is a range of filing times)
+//   xu <consumer> 0                 by consumer
+//   xe <mediator> 0                 by the mediator assigned now
+//   xf                              every case
+//   xd <due u64> <case>             open cases by their earliest deadline (overdue = due < now)
+//
+// A case's history is not copied here: the log holds its envelopes (event_log::read_stream),
+// and the case row's head says how far the projections have applied them.
 //
 // Values are this file's own compact binary encoding (row_writer/row_reader), checked on
 // decode; a row that does not decode is reported as corrupt, never guessed at.
@@ -33,7 +44,7 @@
 
 namespace sazesh::projections {
 
-inline constexpr std::uint32_t row_format_version = 2;
+inline constexpr std::uint32_t row_format_version = 3;
 
 struct case_row {
   case_state state;
@@ -114,8 +125,6 @@ namespace keys {
 std::string position(std::uint32_t partition = 0);
 std::string format();
 std::string case_row(std::string_view case_id);
-std::string history(std::string_view case_id, std::uint64_t sequence);
-std::string history_prefix(std::string_view case_id);
 std::string party(std::string_view id);
 std::string scorecard(std::string_view business_id);
 // A case whose next event in the log did not continue its hash chain: what was found. The
@@ -127,11 +136,16 @@ std::string dossier(std::string_view agency_id, std::string_view case_id);
 std::string dossier_prefix(std::string_view agency_id);
 std::string stat(std::string_view dimension, std::string_view value);
 std::string stat_prefix(std::string_view dimension);
-// Index keys: `index` is "xs" (status), "xb" (business), "xa" (agency), "xc" (category), "xm"
-// (month), "xu" (consumer), "xe" (mediator); the value part ends with 0.
-std::string index(std::string_view index, std::string_view value, std::string_view case_id);
+// Case index keys: `index` is "xs", "xb", "xt", "xa", "xc", "xu", "xe" or "xf" (layout above);
+// `value` is the indexed value ("" for xf; "<business>\0<status>" for xt).
 std::string index_prefix(std::string_view index, std::string_view value);
-std::string by_time(std::string_view index, std::uint64_t t, std::string_view case_id);  // "xf", "xd"
+std::string index(std::string_view index, std::string_view value, timestamp_ms filed_at, std::string_view case_id);
+std::string due(timestamp_ms due, std::string_view case_id);  // xd
+inline constexpr std::string_view due_prefix = "xd";
+// The business ranking index: `rank` orders first (smaller first).
+inline constexpr std::size_t satisfaction_rank = 26;
+std::string top_prefix(std::size_t counter_or_satisfaction);
+std::string top(std::size_t counter_or_satisfaction, std::uint64_t rank, std::string_view business_id);
 // The end of a prefix range: the smallest key greater than every key starting with `prefix`.
 std::string prefix_end(std::string_view prefix);
 }  // namespace keys

@@ -1,10 +1,12 @@
 #include "projections/store.h"
 
 #include <fcntl.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
-#include <sodium.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -73,6 +75,9 @@ class rocks_store final : public projection_store {
     }
     rocksdb::WriteOptions wo;
     wo.disableWAL = mode_ == store_mode::bulk_load;
+    // A change set comes in key order: each key is inserted starting from where the one before
+    // went, not from the top of the memtable.
+    wo.memtable_insert_hint_per_batch = true;
     auto s = db_->Write(wo, &batch);
     if (!s.ok()) return from_status(s, "writing projections");
     return ok;
@@ -93,21 +98,17 @@ class rocks_store final : public projection_store {
   }
 
   result<std::string> digest() const override {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
+    sha256_stream st;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       // Length-prefixed, so ("ab","c") and ("a","bc") hash differently.
-      const std::string klen = encode_u64(it->key().size()), vlen = encode_u64(it->value().size());
-      crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(klen.data()), klen.size());
-      crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(it->key().data()), it->key().size());
-      crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(vlen.data()), vlen.size());
-      crypto_hash_sha256_update(&st, reinterpret_cast<const unsigned char*>(it->value().data()), it->value().size());
+      st.update(encode_u64(it->key().size()));
+      st.update(std::string_view(it->key().data(), it->key().size()));
+      st.update(encode_u64(it->value().size()));
+      st.update(std::string_view(it->value().data(), it->value().size()));
     }
     if (!it->status().ok()) return from_status(it->status(), "reading projections");
-    unsigned char out[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&st, out);
-    return to_hex(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
+    return to_hex(st.finish());
   }
 
   result<std::uint64_t> key_count() const override {
@@ -229,10 +230,27 @@ bool is_legacy(const fs::path& folder) {
   return fs::exists(folder / "CURRENT", ec) && !fs::exists(folder / k_active, ec);
 }
 
+// Memory: the projections' process holds at most the block cache (index and filter blocks
+// included), the memtables and the open files' handles, whatever the size of the data.
+constexpr std::size_t block_cache_bytes = 64 << 20;
+
 rocksdb::Options options_for(store_mode mode) {
   rocksdb::Options options;
   options.create_if_missing = false;
   options.max_open_files = 256;
+  rocksdb::BlockBasedTableOptions table;
+  // Bloom filters: most reads of a projector are of rows that may not exist yet (a new case,
+  // a new shop), answered without reading a block.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.whole_key_filtering = true;
+  // Index and filter blocks live in the block cache, so the cache bounds them too. One cache
+  // per opening: a reader sees the files as they are, not blocks another opening kept.
+  table.block_cache = rocksdb::NewLRUCache(block_cache_bytes);
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.memtable_whole_key_filtering = true;
+  options.memtable_prefix_bloom_size_ratio = 0.05;
   if (mode == store_mode::read_only) {
     // Every table file is opened now, so a rebuild that retires this generation while the
     // query runs cannot pull a file from under it.
@@ -306,7 +324,6 @@ class borrowed_store final : public projection_store {
 std::unique_ptr<projection_store> borrow(projection_store& target) { return std::make_unique<borrowed_store>(target); }
 
 result<std::unique_ptr<projection_store>> projection_store::open(const fs::path& folder, store_mode mode) {
-  if (sodium_init() < 0) return error(errc::io, "projections", "libsodium failed to initialise");
   std::error_code ec;
   if (mode == store_mode::bulk_load) {
     fs::create_directories(folder, ec);

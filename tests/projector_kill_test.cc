@@ -102,7 +102,7 @@ std::optional<std::string> fold_in_memory(event_log& log, log_position end, pj::
       auto rec = decode(stored.bytes);
       if (!rec) return fmt::format("position {}: {}", stored.position.value(), rec.error().message());
       pj::change_set c(mem);
-      if (auto st = pj::apply_event(c, *rec, stored.bytes); !st)
+      if (auto st = pj::apply_event(c, *rec); !st)
         return fmt::format("position {}: {}", stored.position.value(), st.error().message());
       mem.commit(c);
       at = log_position(stored.position.value() + 1);
