@@ -13,6 +13,7 @@ packages=(
   doctest-dev
   libsodium-dev
   libssl-dev
+  libjemalloc-dev
   # tools/kafka.sh (a local broker for the tests: Kafka's jars come from Maven Central) and
   # tests/kafka_test.cc (kcat reads an agency's topic as an independent client)
   openjdk-17-jre-headless maven kcat
