@@ -259,8 +259,8 @@ rocksdb::Options options_for(store_mode mode) {
   }
   if (mode == store_mode::bulk_load) {
     options.create_if_missing = true;
-    options.write_buffer_size = 128 << 20;
-    options.max_write_buffer_number = 4;
+    options.write_buffer_size = 64 << 20;
+    options.max_write_buffer_number = 3;
   }
   return options;
 }

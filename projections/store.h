@@ -12,6 +12,10 @@
 // sees one generation whole. Projections from before generations (the folder itself a RocksDB
 // folder) become generation 1 when a writer first opens them.
 //
+// Memory, whatever the size of the data: each opening has its own 64 MiB block cache, which holds
+// the index and filter blocks too (Bloom filters answer reads of rows not there yet), and
+// memtables (RocksDB's default 64 MiB for a writer; a bulk load up to three of 64 MiB).
+//
 // Thread safety: get/scan may be called from several threads; commit from one at a time.
 #pragma once
 
