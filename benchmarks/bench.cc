@@ -372,17 +372,55 @@ int queries(const args& a) {
     found += r.has_value();
   });
   auto top20 = time([&] { found += must(pj::top_businesses(*store, "complaints", 20), "top").size(); });
-  auto filtered = time([&] {
-    pj::case_filter f;
-    f.business = businesses[rng() % std::min<std::size_t>(businesses.size(), 20)];
-    f.status = case_status::with_business;
-    f.limit = 50;
-    found += must(pj::list_cases(*store, f), "list_cases").size();
+  // The lists the projector keeps indexes for, each cut at 50 rows as the CLI's pages are.
+  std::vector<std::string> busiest;  // the 20 shops with the most complaints (Zipf's head)
+  for (const auto& sc : must(pj::top_businesses(*store, "complaints", 20), "top")) busiest.push_back(sc.business_id);
+  std::vector<std::string> agencies;
+  must(store->scan("xa", pj::keys::prefix_end("xa"),
+                   [&](std::string_view k, std::string_view) {
+                     const std::string agency(k.substr(2, k.find('\0') - 2));
+                     if (agencies.empty() || agencies.back() != agency) agencies.push_back(agency);
+                     return true;
+                   }),
+       "scan agencies");
+  if (agencies.empty()) agencies.push_back("tazirat");
+  timestamp_ms latest = 0;
+  std::vector<timestamp_ms> filed;
+  for (std::size_t i = 0; i < 1000; ++i) {
+    auto r = must(pj::find_case(*store, cases[rng() % cases.size()]), "find_case");
+    if (r) {
+      filed.push_back(r->state.filed_at);
+      latest = std::max(latest, r->state.filed_at);
+    }
+  }
+  const auto list = [&](auto shape) {
+    return time([&] {
+      pj::case_filter f;
+      f.limit = 50;
+      shape(f);
+      found += must(pj::list_cases(*store, f), "list_cases").size();
+    });
+  };
+  auto business_status = list([&](pj::case_filter& f) {
+    f.business = busiest[rng() % busiest.size()];
+    f.status = rng() % 2 ? case_status::closed : case_status::withdrawn;
   });
-  std::printf(R"({"cases":%zu,"businesses":%zu,"found":%zu,"case":%s,"scorecard":%s,"top20":%s,"filtered_list":%s,"peak_rss_mib":%.1f})"
+  auto agency_status = list([&](pj::case_filter& f) {
+    f.agency = agencies[rng() % agencies.size()];
+    f.status = case_status::referred;
+  });
+  auto category_month = list([&](pj::case_filter& f) {
+    f.category = static_cast<fb::Category>(rng() % (fb::Category_MAX + 1));
+    const timestamp_ms at = filed[rng() % filed.size()];
+    f.filed_from = at - 15 * 86'400'000LL;
+    f.filed_to = at + 15 * 86'400'000LL;
+  });
+  auto overdue = list([&](pj::case_filter& f) { f.overdue_at = latest + 86'400'000LL; });
+  std::printf(R"({"cases":%zu,"businesses":%zu,"found":%zu,"case":%s,"scorecard":%s,"top20":%s,"filtered_list":%s,"agency_status":%s,"category_month":%s,"overdue":%s,"peak_rss_mib":%.1f})"
               "\n",
               cases.size(), businesses.size(), found, latency_json(one_case).c_str(), latency_json(one_scorecard).c_str(),
-              latency_json(top20).c_str(), latency_json(filtered).c_str(), peak_rss_mib());
+              latency_json(top20).c_str(), latency_json(business_status).c_str(), latency_json(agency_status).c_str(),
+              latency_json(category_month).c_str(), latency_json(overdue).c_str(), peak_rss_mib());
   return 0;
 }
 

@@ -276,7 +276,12 @@ def main():
         latencies = [("replay", f"one case's history ({e['replay']['mean_events']:.0f} events) from a {s} log",
                       e["replay"]["latency"])]
         for qname, label in [("case", "one case"), ("scorecard", "one scorecard"), ("top20", "top 20 businesses"),
-                             ("filtered_list", "filtered list (business + status, 50)")]:
+                             ("filtered_list", "filtered list (business + status, 50)"),
+                             ("agency_status", "filtered list (agency + status, 50)"),
+                             ("category_month", "filtered list (category + month, 50)"),
+                             ("overdue", "filtered list (overdue, 50)")]:
+            if qname not in e["queries"]:
+                continue
             latencies.append(("queries", f"{label}, {s} log", e["queries"][qname]))
         for area, label, lat in latencies:
             rep.rows.append((area, f"{label}: p50 / p99 µs", f"{lat['p50_us']:,.0f} / {lat['p99_us']:,.0f}", "", "–", "–",
