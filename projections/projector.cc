@@ -201,8 +201,15 @@ status projector::project_partition(std::uint32_t partition, std::optional<log_p
     total += out.applied;
     at = out;
     written_to = out.next;
+    if (reached_end) {
+      // The last batch (often the only one, of a few events): written here, no thread started.
+      if (auto st = store_.commit(*pending); !st) return st;
+      std::promise<status> done;
+      done.set_value(ok);
+      writing = done.get_future();
+      break;
+    }
     writing = std::async(std::launch::async, [this, c = pending.get()] { return store_.commit(*c); });
-    if (reached_end) break;
   }
   return settle();
 }
