@@ -14,11 +14,17 @@
 // (keys::damaged says where and why), its later events are left out, and every other case
 // goes on, as the Kafka writer keeps the stream.
 //
+// A catch-up runs on three threads: the next batch is read and its records verified while
+// this one is applied (row_batch: each row decoded once, written once per batch), and the one
+// before is being written; batches are written in order, each with its position, so a crash
+// leaves the projections at the end of some batch.
+//
 //   projector p(log, *store);
 //   auto applied = p.catch_up();           // up to the end of the log
 //   p.follow([&] { return stopping; });    // then new events as they come
 //
-// Thread safety: one projector per store; the log may be shared.
+// Thread safety: one projector per store; the log may be shared (it is read from a second
+// thread during a catch-up).
 #pragma once
 
 #include <chrono>
