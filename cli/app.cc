@@ -276,6 +276,21 @@ result<std::unique_ptr<projections::projection_store>> session::open_projections
   return projections::projection_store::open(projections_dir(), projections::store_mode::read_write);
 }
 
+result<std::uint64_t> session::build_projections_if_empty(event_log& from, const projections::progress_fn& progress) {
+  {
+    auto store = open_projections_writer();
+    if (!store) return store.error();
+    for (std::uint32_t part = 0; part < from.partitions(); ++part) {
+      auto at = projections::stored_position(**store, part);
+      if (!at) return at.error();
+      if (at->value() != 0) return std::uint64_t{0};
+    }
+  }
+  auto report = projections::rebuild(from, projections_dir(), progress, false);
+  if (!report) return report.error();
+  return report->events;
+}
+
 status session::refresh_projections() {
   if (shared_refresh) return shared_refresh();
   auto log = open_log_for_reading();

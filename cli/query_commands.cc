@@ -163,28 +163,10 @@ table scorecards_table(const std::vector<pj::scorecard>& cards) {
   return t;
 }
 
-// Projections that hold nothing yet are built as a rebuild builds them (a bulk load without a
-// write-ahead log, several times faster than catching up batch by batch), then kept up as
-// usual. Returns how many events that applied (0 if the projections held something).
-result<std::uint64_t> build_if_empty(session& s, event_log& log) {
-  {
-    auto store = s.open_projections_writer();
-    if (!store) return store.error();
-    for (std::uint32_t part = 0; part < log.partitions(); ++part) {
-      auto at = pj::stored_position(**store, part);
-      if (!at) return at.error();
-      if (at->value() != 0) return std::uint64_t{0};
-    }
-  }
-  auto report = pj::rebuild(log, s.projections_dir(), terminal_progress(s, "projecting", log.partitions()), false);
-  if (!report) return report.error();
-  return report->events;
-}
-
 int project(session& s, const parsed_args& a) {
   auto log = s.open_log_for_reading();
   if (!log) return s.fail(log.error());
-  auto built = build_if_empty(s, **log);
+  auto built = s.build_projections_if_empty(**log, terminal_progress(s, "projecting", (*log)->partitions()));
   if (!built) return s.fail(built.error());
   auto store = s.open_projections_writer();
   if (!store) return s.fail(store.error());

@@ -333,6 +333,7 @@ int run_server(cli::session& base, const serve_options& o) {
   auto eng = base.open_engine();
   if (!eng) return base.fail(eng.error());
   event_log& log = *base.log();
+  if (auto built = base.build_projections_if_empty(log); !built) return base.fail(built.error());
   auto store = base.open_projections_writer();
   if (!store) return base.fail(store.error());
   auto handler = make_service(base, **eng, log, **store, o.portal_dir);
