@@ -415,7 +415,8 @@ int queries(const args& a) {
     f.filed_from = at - 15 * 86'400'000LL;
     f.filed_to = at + 15 * 86'400'000LL;
   });
-  auto overdue = list([&](pj::case_filter& f) { f.overdue_at = latest + 86'400'000LL; });
+  // A month past the last filing: every open case is overdue by then.
+  auto overdue = list([&](pj::case_filter& f) { f.overdue_at = latest + 30 * 86'400'000LL; });
   std::printf(R"({"cases":%zu,"businesses":%zu,"found":%zu,"case":%s,"scorecard":%s,"top20":%s,"filtered_list":%s,"agency_status":%s,"category_month":%s,"overdue":%s,"peak_rss_mib":%.1f})"
               "\n",
               cases.size(), businesses.size(), found, latency_json(one_case).c_str(), latency_json(one_scorecard).c_str(),

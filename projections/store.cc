@@ -249,6 +249,9 @@ rocksdb::Options options_for(store_mode mode) {
   table.cache_index_and_filter_blocks = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // LZ4: a list reads its rows from blocks the cache does not hold, and LZ4 decompresses them
+  // about twice as fast as Snappy, RocksDB's default.
+  options.compression = rocksdb::kLZ4Compression;
   options.memtable_whole_key_filtering = true;
   options.memtable_prefix_bloom_size_ratio = 0.05;
   if (mode == store_mode::read_only) {
