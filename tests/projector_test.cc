@@ -1560,6 +1560,13 @@ TEST_CASE("analysts never see personal data in any query, in any format") {
   REQUIRE(b.has_value());
   CHECK(b->consumer.national_code == national_code_of_case.at(case_id));
   CHECK_FALSE(b->history.empty());
+  // Its history is the log's own envelopes of the case, byte for byte, up to the event the
+  // case row stands at.
+  auto events = (*log)->read_stream(case_id, stream_version(1));
+  REQUIRE(events.has_value());
+  REQUIRE(b->history.size() == b->row.state.head.version.value());
+  REQUIRE(b->history.size() <= events->size());
+  for (std::size_t i = 0; i < b->history.size(); ++i) CHECK(b->history[i] == (*events)[i].bytes);
 }
 
 // ---- 6. Rebuild, swaps, formats, rows that do not decode, following ---------------------------
@@ -1765,6 +1772,20 @@ TEST_CASE("a stored row that does not decode is reported as corrupt by every que
       expect_corrupt(pj::dossier(*store, *h.log, agency, case_id), "dossier");
       expect_corrupt(pj::agency_queue(*store, agency, true), "agency_queue");
     }
+  }
+  if (!agency.empty()) {
+    // A case row whose head is not the log's event there: the dossier, read from the log,
+    // refuses rather than show a history the projections did not apply.
+    auto row = pj::decode_case_row(good_row);
+    REQUIRE(row.has_value());
+    row->state.head.last_hash = std::string(32, 'x');
+    pj::change_set c(*store);
+    c.put(pj::keys::case_row(case_id), pj::encode(*row));
+    REQUIRE(store->commit(c).has_value());
+    auto d = pj::dossier(*store, *h.log, agency, case_id);
+    REQUIRE_FALSE(d.has_value());
+    CHECK(d.error().code() == errc::corrupt);
+    CHECK(d.error().field() == "log");
   }
   {
     pj::change_set c(*store);
