@@ -385,7 +385,6 @@ row_batch::~row_batch() = default;
 
 status row_batch::apply(const event_record& e) { return held_->apply(e); }
 status row_batch::flush() { return held_->flush(); }
-std::size_t row_batch::rows_held() const { return held_->cases.size() + held_->cards.size(); }
 
 result<const case_row*> row_batch::find_case(const std::string& case_id) {
   auto h = held_->find(case_id);

@@ -39,9 +39,6 @@ class row_batch {
   // rankings and statistics that follow from them, and forgets the rows held.
   status flush();
 
-  // Rows held now (memory is bounded by the batch's length).
-  std::size_t rows_held() const;
-
  private:
   struct held;
   std::unique_ptr<held> held_;

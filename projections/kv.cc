@@ -28,11 +28,6 @@ status change_set::scan(std::string_view from, std::string_view to,
   return ok;
 }
 
-void change_set::absorb(change_set&& other) {
-  for (auto& [k, v] : other.changes_) changes_[k] = std::move(v);
-  other.changes_.clear();
-}
-
 result<std::optional<std::string>> memory_kv::get(std::string_view key) const {
   if (auto it = data_.find(key); it != data_.end()) return std::optional<std::string>(it->second);
   return std::optional<std::string>();

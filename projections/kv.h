@@ -42,8 +42,6 @@ class change_set final : public kv_reader {
 
   void put(std::string key, std::string value) { changes_[std::move(key)] = std::move(value); }
   void erase(std::string key) { changes_[std::move(key)] = std::nullopt; }
-  // Takes over every change of `other` (a set layered over this one), as if made here.
-  void absorb(change_set&& other);
   // Reads through `base` from now on: for a set layered over another whose changes `base`
   // now holds (committed), so that the other can go.
   void rebase(const kv_reader& base) { base_ = &base; }

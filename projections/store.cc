@@ -75,9 +75,6 @@ class rocks_store final : public projection_store {
     }
     rocksdb::WriteOptions wo;
     wo.disableWAL = mode_ == store_mode::bulk_load;
-    // A change set comes in key order: each key is inserted starting from where the one before
-    // went, not from the top of the memtable.
-    wo.memtable_insert_hint_per_batch = true;
     auto s = db_->Write(wo, &batch);
     if (!s.ok()) return from_status(s, "writing projections");
     return ok;
@@ -230,8 +227,7 @@ bool is_legacy(const fs::path& folder) {
   return fs::exists(folder / "CURRENT", ec) && !fs::exists(folder / k_active, ec);
 }
 
-// Memory: the projections' process holds at most the block cache (index and filter blocks
-// included), the memtables and the open files' handles, whatever the size of the data.
+// What bounds the memory of an opening: store.h.
 constexpr std::size_t block_cache_bytes = 64 << 20;
 
 rocksdb::Options options_for(store_mode mode) {
