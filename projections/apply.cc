@@ -75,6 +75,19 @@ bool rank_of(const scorecard& sc, std::size_t which, std::uint64_t& rank) {
   return true;
 }
 
+// Moves a scorecard's ranking keys from where `before` put them (none: it had none) to where
+// `now` puts them, touching only the rankings whose place changed.
+void move_rankings(change_set& kv, const scorecard* before, const scorecard& now) {
+  for (std::size_t which = 0; which <= keys::satisfaction_rank; ++which) {
+    std::uint64_t was = 0, is = 0;
+    const bool ranked_before = before && rank_of(*before, which, was);
+    const bool ranked_now = rank_of(now, which, is);
+    if (ranked_before == ranked_now && was == is) continue;
+    if (ranked_before) kv.erase(keys::top(which, was, now.business_id));
+    if (ranked_now) kv.put(keys::top(which, is, now.business_id), "");
+  }
+}
+
 // What one event adds to its business's counters.
 // `was_rated`: the case had a rating before this event. A case is rated once; a log written
 // before that rule was enforced may hold a second rating, which counts for nothing.
@@ -356,14 +369,7 @@ struct row_batch::held {
     }
     for (auto& [id, h] : cards) {
       if (!h.changed) continue;
-      for (std::size_t which = 0; rank && which <= keys::satisfaction_rank; ++which) {
-        std::uint64_t was = 0, now = 0;
-        const bool ranked_before = h.before && rank_of(*h.before, which, was);
-        const bool ranked_now = rank_of(h.card, which, now);
-        if (ranked_before == ranked_now && was == now) continue;
-        if (ranked_before) kv.erase(keys::top(which, was, id));
-        if (ranked_now) kv.put(keys::top(which, now, id), "");
-      }
+      if (rank) move_rankings(kv, h.before ? &*h.before : nullptr, h.card);
       kv.put(keys::scorecard(id), encode(h.card));
     }
     for (const auto& [key, delta] : stat_deltas) {
@@ -392,12 +398,7 @@ result<const case_row*> row_batch::find_case(const std::string& case_id) {
   return *h ? &(*h)->row : nullptr;
 }
 
-void put_rankings(change_set& kv, const scorecard& sc) {
-  for (std::size_t which = 0; which <= keys::satisfaction_rank; ++which) {
-    std::uint64_t rank = 0;
-    if (rank_of(sc, which, rank)) kv.put(keys::top(which, rank, sc.business_id), "");
-  }
-}
+void put_rankings(change_set& kv, const scorecard& sc) { move_rankings(kv, nullptr, sc); }
 
 status apply_event(change_set& kv, const event_record& e) {
   row_batch b(kv);

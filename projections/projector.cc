@@ -8,6 +8,7 @@
 
 #include "engine/record/codec.h"
 #include "projections/apply.h"
+#include "projections/queries.h"
 #include "projections/rows.h"
 
 namespace sazesh::projections {
@@ -252,29 +253,17 @@ namespace {
 
 // The rankings of every business, for projections built without them (a bulk load).
 status write_rankings(projection_store& store) {
-  std::optional<error> failure;
   change_set changes(store);
   std::size_t held = 0;
-  const std::string prefix(keys::scorecard_prefix);
-  auto scanned = store.scan(prefix, keys::prefix_end(prefix), [&](std::string_view, std::string_view v) {
-    auto sc = decode_scorecard(v);
-    if (!sc) {
-      failure = sc.error();
-      return false;
-    }
-    put_rankings(changes, *sc);
-    if (++held == 4096) {
-      if (auto s = store.commit(changes); !s) {
-        failure = s.error();
-        return false;
-      }
-      changes.clear();
-      held = 0;
-    }
-    return true;
+  auto s = for_each_scorecard(store, [&](scorecard&& sc) -> status {
+    put_rankings(changes, sc);
+    if (++held < 4096) return ok;
+    held = 0;
+    auto written = store.commit(changes);
+    changes.clear();
+    return written;
   });
-  if (!scanned) return scanned;
-  if (failure) return *failure;
+  if (!s) return s;
   return store.commit(changes);
 }
 

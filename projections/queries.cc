@@ -136,8 +136,7 @@ result<std::optional<scorecard>> find_scorecard(const kv_reader& kv, const std::
   return std::optional<scorecard>(std::move(*sc));
 }
 
-result<std::vector<scorecard>> all_scorecards(const kv_reader& kv) {
-  std::vector<scorecard> out;
+status for_each_scorecard(const kv_reader& kv, const std::function<status(scorecard&&)>& each) {
   std::optional<error> failure;
   const std::string prefix(keys::scorecard_prefix);
   auto scanned = kv.scan(prefix, keys::prefix_end(prefix), [&](std::string_view, std::string_view v) {
@@ -146,11 +145,25 @@ result<std::vector<scorecard>> all_scorecards(const kv_reader& kv) {
       failure = sc.error();
       return false;
     }
-    out.push_back(std::move(*sc));
+    if (auto s = each(std::move(*sc)); !s) {
+      failure = s.error();
+      return false;
+    }
     return true;
   });
-  if (!scanned) return scanned.error();
+  if (!scanned) return scanned;
   if (failure) return *failure;
+  return ok;
+}
+
+result<std::vector<scorecard>> all_scorecards(const kv_reader& kv) {
+  std::vector<scorecard> out;
+  if (auto s = for_each_scorecard(kv, [&](scorecard&& sc) -> status {
+        out.push_back(std::move(sc));
+        return ok;
+      });
+      !s)
+    return s.error();
   return out;
 }
 

@@ -9,6 +9,7 @@
 // follows the length of the answer, not the number of cases or businesses.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -39,6 +40,8 @@ result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter&
 
 result<std::optional<scorecard>> find_scorecard(const kv_reader& kv, const std::string& business_id);
 result<std::vector<scorecard>> all_scorecards(const kv_reader& kv);
+// Calls `each` for every scorecard in id order, one at a time, until it fails.
+status for_each_scorecard(const kv_reader& kv, const std::function<status(scorecard&&)>& each);
 // The top n businesses by a counter name (see counter_name) or "satisfaction"; ties by id.
 result<std::vector<scorecard>> top_businesses(const kv_reader& kv, const std::string& by, std::size_t n);
 
