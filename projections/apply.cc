@@ -43,7 +43,7 @@ derived derive(const inputs& in, const std::string& id) {
   const std::string status_name(to_string(status));
   d.index_keys.insert(keys::index("xs", status_name, filed_at, id));
   d.index_keys.insert(keys::index("xb", business_id, filed_at, id));
-  d.index_keys.insert(keys::index("xt", business_id + '\0' + status_name, filed_at, id));
+  d.index_keys.insert(keys::index("xt", keys::business_status(business_id, status_name), filed_at, id));
   d.index_keys.insert(keys::index("xc", category, filed_at, id));
   d.index_keys.insert(keys::index("xf", "", filed_at, id));
   if (status == case_status::referred && !agency_id.empty()) d.index_keys.insert(keys::index("xa", agency_id, filed_at, id));

@@ -30,6 +30,34 @@ bool matches(const case_row& r, const case_filter& f) {
   return true;
 }
 
+// The index a filter is answered from: a key range whose cases come in the order of the answer
+// (filing time, then id), so the scan stops once `limit` cases match (each row is still
+// checked against every condition of the filter).
+struct plan {
+  std::string from, to;
+  std::size_t time_offset = 0;  // where <filed_at><case> starts in a key
+};
+
+plan plan_for(const case_filter& f) {
+  const auto ranged = [&](std::string_view idx, std::string_view value) {
+    const std::string prefix = keys::index_prefix(idx, value);
+    plan p;
+    p.from = prefix + keys::time_part(f.filed_from.value_or(0));
+    p.to = f.filed_to ? prefix + keys::time_part(*f.filed_to) : keys::prefix_end(prefix);
+    p.time_offset = prefix.size();
+    return p;
+  };
+  // The narrowest first: one person's cases, an agency's queue, a shop's cases in one status.
+  if (f.consumer) return ranged("xu", *f.consumer);
+  if (f.mediator) return ranged("xe", *f.mediator);
+  if (f.agency) return ranged("xa", *f.agency);
+  if (f.business && f.status) return ranged("xt", keys::business_status(*f.business, to_string(*f.status)));
+  if (f.business) return ranged("xb", *f.business);
+  if (f.category) return ranged("xc", fb::EnumNameCategory(*f.category));
+  if (f.status) return ranged("xs", to_string(*f.status));
+  return ranged("xf", "");
+}
+
 }  // namespace
 
 result<std::optional<case_row>> find_case(const kv_reader& kv, const std::string& id) {
@@ -40,39 +68,6 @@ result<std::optional<case_row>> find_case(const kv_reader& kv, const std::string
   if (!row) return row.error();
   return std::optional<case_row>(std::move(*row));
 }
-
-namespace {
-
-// The index a filter is answered from: a key range whose cases come in the order of the answer
-// (filing time, then id), so the scan stops once `limit` cases match. `exact`: every case in
-// the range matches (no row needs checking beyond what the answer shows).
-struct plan {
-  std::string from, to;
-  std::size_t time_offset = 0;  // where <filed_at><case> starts in a key
-};
-
-plan plan_for(const case_filter& f) {
-  const auto ranged = [&](std::string_view idx, std::string_view value) {
-    const std::string prefix = keys::index_prefix(idx, value);
-    plan p;
-    p.from = prefix + encode_u64(static_cast<std::uint64_t>(std::max<timestamp_ms>(f.filed_from.value_or(0), 0)));
-    p.to = f.filed_to ? prefix + encode_u64(static_cast<std::uint64_t>(std::max<timestamp_ms>(*f.filed_to, 0)))
-                      : keys::prefix_end(prefix);
-    p.time_offset = prefix.size();
-    return p;
-  };
-  // The narrowest first: one person's cases, an agency's queue, a shop's cases in one status.
-  if (f.consumer) return ranged("xu", *f.consumer);
-  if (f.mediator) return ranged("xe", *f.mediator);
-  if (f.agency) return ranged("xa", *f.agency);
-  if (f.business && f.status) return ranged("xt", *f.business + '\0' + std::string(to_string(*f.status)));
-  if (f.business) return ranged("xb", *f.business);
-  if (f.category) return ranged("xc", fb::EnumNameCategory(*f.category));
-  if (f.status) return ranged("xs", to_string(*f.status));
-  return ranged("xf", "");
-}
-
-}  // namespace
 
 result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter& f) {
   std::vector<case_row> out;
@@ -96,7 +91,7 @@ result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter&
     // Overdue cases come from the deadline index, earliest due first, up to the moment asked:
     // as many keys as there are overdue cases, then put in the answer's order.
     const std::string lo(keys::due_prefix);
-    const std::string hi = std::string(keys::due_prefix) + encode_u64(static_cast<std::uint64_t>(std::max<timestamp_ms>(*f.overdue_at, 0)));
+    const std::string hi = lo + keys::time_part(*f.overdue_at);
     std::vector<std::string> ids;
     auto scanned = kv.scan(lo, hi, [&](std::string_view k, std::string_view) {
       ids.emplace_back(k.substr(lo.size() + 8));

@@ -219,12 +219,17 @@ std::string dossier(std::string_view agency, std::string_view id) { return dossi
 std::string stat_prefix(std::string_view dim) { return join("s", dim) + '\0'; }
 std::string stat(std::string_view dim, std::string_view value) { return stat_prefix(dim) + std::string(value); }
 std::string index_prefix(std::string_view idx, std::string_view value) { return join(idx, value) + '\0'; }
+std::string business_status(std::string_view business_id, std::string_view status) {
+  std::string v(business_id);
+  v += '\0';
+  v += status;
+  return v;
+}
+std::string time_part(timestamp_ms t) { return encode_u64(static_cast<std::uint64_t>(std::max<timestamp_ms>(t, 0))); }
 std::string index(std::string_view idx, std::string_view value, timestamp_ms filed_at, std::string_view id) {
-  return index_prefix(idx, value) + encode_u64(static_cast<std::uint64_t>(std::max<timestamp_ms>(filed_at, 0))) + std::string(id);
+  return index_prefix(idx, value) + time_part(filed_at) + std::string(id);
 }
-std::string due(timestamp_ms at, std::string_view id) {
-  return join(due_prefix, encode_u64(static_cast<std::uint64_t>(std::max<timestamp_ms>(at, 0)))) + std::string(id);
-}
+std::string due(timestamp_ms at, std::string_view id) { return join(due_prefix, time_part(at)) + std::string(id); }
 static_assert(satisfaction_rank == counter_count, "the satisfaction ranking follows the counters'");
 std::string top_prefix(std::size_t which) { return std::string("t") + static_cast<char>(which); }
 std::string top(std::size_t which, std::uint64_t rank, std::string_view id) {

@@ -139,6 +139,10 @@ std::string stat_prefix(std::string_view dimension);
 // Case index keys: `index` is "xs", "xb", "xt", "xa", "xc", "xu", "xe" or "xf" (layout above);
 // `value` is the indexed value ("" for xf; "<business>\0<status>" for xt).
 std::string index_prefix(std::string_view index, std::string_view value);
+// The value of the "xt" index: a business and a status.
+std::string business_status(std::string_view business_id, std::string_view status);
+// A time as it stands in keys: 8 bytes, big-endian, so keys sort by time (before 1970 as 1970).
+std::string time_part(timestamp_ms t);
 std::string index(std::string_view index, std::string_view value, timestamp_ms filed_at, std::string_view case_id);
 std::string due(timestamp_ms due, std::string_view case_id);  // xd
 inline constexpr std::string_view due_prefix = "xd";
