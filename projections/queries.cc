@@ -1,12 +1,10 @@
 #include "projections/queries.h"
 
-#include <limits>
-
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "engine/record/codec.h"
+#include "engine/record/hash.h"
 
 namespace sazesh::projections {
 namespace {
@@ -252,9 +250,7 @@ result<dossier_bundle> dossier(const kv_reader& kv, event_log& log, const std::s
     return error(errc::corrupt, "log", fmt::format("case {} has {} events in the log, the projections applied {}", case_id, events->size(), head));
   for (std::uint64_t i = 0; i < head; ++i) b.history.push_back(std::move((*events)[i].bytes));
   if (head > 0) {
-    auto last = decode(b.history.back());
-    if (!last) return last.error();
-    if (last->hash != b.row.state.head.last_hash)
+    if (sha256(b.history.back()) != b.row.state.head.last_hash)
       return error(errc::corrupt, "log", fmt::format("the log's event {} of case {} is not the one the projections applied", head, case_id));
   }
   auto consumer = find_party(kv, b.row.state.consumer_id);
