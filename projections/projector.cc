@@ -31,46 +31,39 @@ status check_chain(row_batch& rows, const event_record& e) {
 
 }  // namespace
 
-projector::run_outcome projector::run(const std::vector<stored_event>& events, const std::vector<result<event_record>>& records,
-                                      std::size_t upto, change_set& changes, run_outcome out) {
+projector::run_outcome projector::run(std::uint32_t partition, const fetched& batch, std::size_t upto, change_set& changes,
+                                      run_outcome out) {
   row_batch rows(changes, !bulk_load_);
   for (std::size_t i = 0; i < upto; ++i) {
-    const auto& stored = events[i];
-    const auto& rec = records[i];
+    const auto& stored = (*batch.events)[i];
+    const auto& rec = batch.records[i];
     if (!rec) {
       out.failed.emplace(i, rec.error());
       return out;
     }
     // A case that broke its chain stays frozen at its last good event, as the writer's log
     // keeps it: its later events are left out, and every other case goes on.
-    if (damaged_.count(rec->stream)) {
-      out.next = log_position(stored.position.value() + 1);
-      out.last = applied_event{stored.position, rec->hash};
-      ++out.left_out;
-      continue;
-    }
-    if (auto s = check_chain(rows, *rec); !s) {
-      if (s.error().code() != errc::corrupt) {
-        out.failed.emplace(i, s.error());
+    bool left_out = damaged_.count(rec->stream) > 0;
+    if (!left_out) {
+      if (auto s = check_chain(rows, *rec); !s) {
+        if (s.error().code() != errc::corrupt) {
+          out.failed.emplace(i, s.error());
+          return out;
+        }
+        // Two writers forked the case (or a record came from outside): contained, not fatal.
+        changes.put(keys::damaged(rec->stream),
+                    fmt::format("position {} of partition {}: event {} {}", stored.position.value(), partition,
+                                rec->sequence.value(), s.error().rule()));
+        damaged_.insert(rec->stream);
+        left_out = true;
+      } else if (auto a = rows.apply(*rec); !a) {
+        out.failed.emplace(i, a.error());
         return out;
       }
-      // Two writers forked the case (or a record came from outside): contained, not fatal.
-      changes.put(keys::damaged(rec->stream),
-                  fmt::format("position {} of partition {}: event {} {}", stored.position.value(), out.partition,
-                              rec->sequence.value(), s.error().rule()));
-      damaged_.insert(rec->stream);
-      out.next = log_position(stored.position.value() + 1);
-      out.last = applied_event{stored.position, rec->hash};
-      ++out.left_out;
-      continue;
     }
-    if (auto s = rows.apply(*rec); !s) {
-      out.failed.emplace(i, s.error());
-      return out;
-    }
+    ++(left_out ? out.left_out : out.applied);
     out.next = log_position(stored.position.value() + 1);
     out.last = applied_event{stored.position, rec->hash};
-    ++out.applied;
   }
   if (auto s = rows.flush(); !s) out.failed.emplace(upto, s.error());
   return out;
@@ -127,7 +120,7 @@ status projector::project_partition(std::uint32_t partition, std::optional<log_p
     damaged_loaded_ = true;
   }
   // Where the projections stand, committed or being committed.
-  run_outcome at{0, 0, *stored, *last_before, partition, std::nullopt};
+  run_outcome at{0, 0, *stored, *last_before, std::nullopt};
 
   // Three stages on their own threads: the next batch is read from the log and each record
   // verified and decoded while this one is applied, and the batch before is being written to
@@ -138,11 +131,14 @@ status projector::project_partition(std::uint32_t partition, std::optional<log_p
   std::unique_ptr<change_set> pending;  // the last batch's changes, being written
   std::future<status> writing;
   log_position written_to = *stored;
+  const auto written = [&] {  // a batch is written: the log and the caller learn where it ends
+    if (reports_progress_) log_.report_progress(partition, written_to);
+    if (on_progress) on_progress({written_to, end.value_or(written_to), total, partition});
+  };
   const auto settle = [&]() -> status {  // waits for the batch being written
     if (!writing.valid()) return ok;
     if (auto s = writing.get(); !s) return s;
-    if (reports_progress_) log_.report_progress(partition, written_to);
-    if (on_progress) on_progress({written_to, end.value_or(written_to), total, partition});
+    written();
     return ok;
   };
   for (;;) {
@@ -164,7 +160,7 @@ status projector::project_partition(std::uint32_t partition, std::optional<log_p
     auto changes = pending ? std::make_unique<change_set>(*pending) : std::make_unique<change_set>(store_);
     run_outcome start = at;
     start.applied = start.left_out = 0;
-    run_outcome out = run(events, batch.records, events.size(), *changes, start);
+    run_outcome out = run(partition, batch, events.size(), *changes, start);
     // The batch before must be written before this one is.
     if (auto s = settle(); !s) return s;
     if (out.failed) {
@@ -182,7 +178,7 @@ status projector::project_partition(std::uint32_t partition, std::optional<log_p
       // Keep what came before the bad record (the batch applied again up to it: the event that
       // failed may have changed the rows held in part); apply nothing of it or after it.
       change_set kept_changes(store_);
-      run_outcome kept = run(events, batch.records, index, kept_changes, start);
+      run_outcome kept = run(partition, batch, index, kept_changes, start);
       if (kept.failed) return kept.failed->second;
       store_position(kept_changes, bad, partition, kept.last);
       if (auto s = store_.commit(kept_changes); !s) return s;
@@ -205,10 +201,8 @@ status projector::project_partition(std::uint32_t partition, std::optional<log_p
     if (reached_end) {
       // The last batch (often the only one, of a few events): written here, no thread started.
       if (auto st = store_.commit(*pending); !st) return st;
-      std::promise<status> done;
-      done.set_value(ok);
-      writing = done.get_future();
-      break;
+      written();
+      return ok;
     }
     writing = std::async(std::launch::async, [this, c = pending.get()] { return store_.commit(*c); });
   }

@@ -86,11 +86,11 @@ class projector {
     std::uint64_t applied = 0, left_out = 0;
     log_position next;                          // the position after the last event taken
     std::optional<applied_event> last;          // that event
-    std::uint32_t partition = 0;
     std::optional<std::pair<std::size_t, error>> failed;  // the event (index) that failed, and why
   };
-  run_outcome run(const std::vector<stored_event>& events, const std::vector<result<event_record>>& records,
-                  std::size_t upto, change_set& changes, run_outcome from);
+  // Applies the first `upto` events of a batch of `partition` into `changes`, from `from`.
+  run_outcome run(std::uint32_t partition, const fetched& batch, std::size_t upto, change_set& changes,
+                  run_outcome from);
   // errc::corrupt unless the log holds, where the projections say they applied their last event
   // of the partition, that same event.
   status check_log_holds_applied(std::uint32_t partition);
