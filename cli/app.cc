@@ -276,19 +276,23 @@ result<std::unique_ptr<projections::projection_store>> session::open_projections
   return projections::projection_store::open(projections_dir(), projections::store_mode::read_write);
 }
 
-result<std::uint64_t> session::build_projections_if_empty(event_log& from, const projections::progress_fn& progress) {
+result<std::unique_ptr<projections::projection_store>> session::open_projections_writer(event_log& log,
+                                                                                        const projections::progress_fn& progress,
+                                                                                        std::uint64_t& built) {
+  built = 0;
   {
     auto store = open_projections_writer();
-    if (!store) return store.error();
-    for (std::uint32_t part = 0; part < from.partitions(); ++part) {
+    if (!store) return store;
+    for (std::uint32_t part = 0; part < log.partitions(); ++part) {
       auto at = projections::stored_position(**store, part);
       if (!at) return at.error();
-      if (at->value() != 0) return std::uint64_t{0};
+      if (at->value() != 0) return store;
     }
-  }
-  auto report = projections::rebuild(from, projections_dir(), progress, false);
+  }  // closed: the rebuild takes the live projections' lock
+  auto report = projections::rebuild(log, projections_dir(), progress, false);
   if (!report) return report.error();
-  return report->events;
+  built = report->events;
+  return open_projections_writer();
 }
 
 status session::refresh_projections() {

@@ -68,10 +68,11 @@ class session {
   // The projections opened for writing; projections of another row format (written by an
   // older version) are first rebuilt from the log, with a note on stderr.
   result<std::unique_ptr<projections::projection_store>> open_projections_writer();
-  // Projections that hold nothing yet are built the way a rebuild builds them (a bulk load
-  // without a write-ahead log, several times faster than catching up batch by batch); returns
-  // how many events that applied (0 if they held something). Call before opening the writer.
-  result<std::uint64_t> build_projections_if_empty(event_log& from, const projections::progress_fn& progress = {});
+  // The same, but projections that hold nothing yet are first built from `log` the way a
+  // rebuild builds them (a bulk load without a write-ahead log, several times faster than
+  // catching up batch by batch); `built` is how many events that applied (0 if they held some).
+  result<std::unique_ptr<projections::projection_store>> open_projections_writer(event_log& log, const projections::progress_fn& progress,
+                                                                                 std::uint64_t& built);
   // Brings the projections up to the end of the log, unless another projector holds them
   // (errc::unavailable: that one keeps them current).
   status refresh_projections();

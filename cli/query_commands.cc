@@ -166,9 +166,8 @@ table scorecards_table(const std::vector<pj::scorecard>& cards) {
 int project(session& s, const parsed_args& a) {
   auto log = s.open_log_for_reading();
   if (!log) return s.fail(log.error());
-  auto built = s.build_projections_if_empty(**log, terminal_progress(s, "projecting", (*log)->partitions()));
-  if (!built) return s.fail(built.error());
-  auto store = s.open_projections_writer();
+  std::uint64_t built = 0;
+  auto store = s.open_projections_writer(**log, terminal_progress(s, "projecting", (*log)->partitions()), built);
   if (!store) return s.fail(store.error());
   pj::projector p(**log, **store);
   const std::uint32_t partitions = (*log)->partitions();
@@ -198,7 +197,7 @@ int project(session& s, const parsed_args& a) {
   auto n = p.catch_up(terminal_progress(s, "projecting", partitions));
   if (::isatty(STDERR_FILENO)) fmt::print(s.err, "\n");
   if (!n) return s.fail(n.error());
-  *n += *built;
+  *n += built;
   if (partitions == 1) {
     auto stored = pj::stored_position(**store);
     if (!stored) return s.fail(stored.error());
@@ -234,21 +233,32 @@ int project(session& s, const parsed_args& a) {
   return exit_ok;
 }
 
+// The projections rebuilt from the log, with the terminal's progress line.
+result<pj::rebuild_report> rebuild_with_progress(session& s, event_log& log, bool digest) {
+  auto report = pj::rebuild(log, s.projections_dir(), terminal_progress(s, "rebuilding", log.partitions()), digest);
+  if (::isatty(STDERR_FILENO)) fmt::print(s.err, "\n");
+  return report;
+}
+
+std::string rebuilt_line(const pj::rebuild_report& r) {
+  return fmt::format("rebuilt {} events in {:.2f}s ({:.0f} events/s)", r.events, r.seconds,
+                     r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0.0);
+}
+
+std::int64_t whole_seconds(const pj::rebuild_report& r) { return static_cast<std::int64_t>(r.seconds); }
+
 int rebuild_cmd(session& s, const parsed_args& a) {
   if (a.has("no-digest")) {
     // Only the rebuild: the new projections are the log's fold, as always, but nothing says
     // whether the ones they replace were (no digests, no comparison, no state rows checked).
     auto log = s.open_log_for_reading();
     if (!log) return s.fail(log.error());
-    auto report = pj::rebuild(**log, s.projections_dir(), terminal_progress(s, "rebuilding", (*log)->partitions()), false);
-    if (::isatty(STDERR_FILENO)) fmt::print(s.err, "\n");
+    auto report = rebuild_with_progress(s, **log, false);
     if (!report) return s.fail(report.error());
     if (s.json)
-      fmt::print(s.out, "{}\n", json_object().field("events", report->events)
-                                    .field("seconds", static_cast<std::int64_t>(report->seconds * 1000) / 1000).str());
+      fmt::print(s.out, "{}\n", json_object().field("events", report->events).field("seconds", whole_seconds(*report)).str());
     else
-      fmt::print(s.out, "rebuilt {} events in {:.2f}s ({:.0f} events/s); nothing compared (--no-digest)\n", report->events,
-                 report->seconds, report->seconds > 0 ? static_cast<double>(report->events) / report->seconds : 0.0);
+      fmt::print(s.out, "{}; nothing compared (--no-digest)\n", rebuilt_line(*report));
     return exit_ok;
   }
   // The engine's state rows first: folded afresh beside the live ones, compared, and built
@@ -286,8 +296,7 @@ int rebuild_cmd(session& s, const parsed_args& a) {
       live_positions.push_back(stored->value());
     }
   }
-  auto report = pj::rebuild(**log, s.projections_dir(), terminal_progress(s, "rebuilding", (*log)->partitions()));
-  if (::isatty(STDERR_FILENO)) fmt::print(s.err, "\n");
+  auto report = rebuild_with_progress(s, **log, true);
   if (!report) return s.fail(report.error());
   const bool same = report->digest == live_digest;
   if (s.json) {
@@ -301,14 +310,13 @@ int rebuild_cmd(session& s, const parsed_args& a) {
     o.raw("state", json_object().field("digest", *state_fresh).field("live_digest", *state_live)
                        .field("identical", state_same).str());
     fmt::print(s.out, "{}\n", o.field("digest", report->digest).field("live_digest", live_digest)
-                                   .field("identical", same).field("seconds", static_cast<std::int64_t>(report->seconds * 1000) / 1000).str());
+                                   .field("identical", same).field("seconds", whole_seconds(*report)).str());
   } else {
     fmt::print(s.out, "state rows: digest of a fresh fold {}\n            digest of the live rows {}\n{}\n",
                *state_fresh, *state_live,
                state_same ? "            identical: the engine's state rows equal the log's fold key for key"
                           : fmt::format("            DIFFERENT: rebuilt from {} events", state_folded.value_or(0)));
-    fmt::print(s.out, "rebuilt {} events in {:.2f}s ({:.0f} events/s)\n", report->events, report->seconds,
-               report->seconds > 0 ? static_cast<double>(report->events) / report->seconds : 0.0);
+    fmt::print(s.out, "{}\n", rebuilt_line(*report));
     fmt::print(s.out, "digest of the rebuilt projections: {}\ndigest of the live projections:    {}\n{}\n", report->digest, live_digest,
                same ? "identical: the rebuild equals the live projections key for key" : "DIFFERENT: the live projections did not match the log");
   }

@@ -333,8 +333,8 @@ int run_server(cli::session& base, const serve_options& o) {
   auto eng = base.open_engine();
   if (!eng) return base.fail(eng.error());
   event_log& log = *base.log();
-  if (auto built = base.build_projections_if_empty(log); !built) return base.fail(built.error());
-  auto store = base.open_projections_writer();
+  std::uint64_t built = 0;
+  auto store = base.open_projections_writer(log, {}, built);
   if (!store) return base.fail(store.error());
   auto handler = make_service(base, **eng, log, **store, o.portal_dir);
   request_handler& svc = *handler;
