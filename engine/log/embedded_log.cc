@@ -76,6 +76,7 @@
 #include "engine/log/embedded_log_detail.h"
 #include "engine/log/event_log.h"
 #include "engine/log/group_commit.h"
+#include "engine/log/storage_env.h"
 
 namespace sazesh {
 namespace {
@@ -346,6 +347,8 @@ result<std::unique_ptr<event_log>> open_follower(const std::filesystem::path& fo
   // Every catch-up logs a line at INFO level; a follower polling for days would fill its
   // scratch folder with them.
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.info_log = info_log_in(scratch->path());
+  if (db_options.info_log) db_options.info_log->SetInfoLogLevel(rocksdb::InfoLogLevel::WARN_LEVEL);
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s =
       rocksdb::DB::OpenAsSecondary(db_options, folder.string(), scratch->path().string(), &raw);
@@ -378,6 +381,7 @@ result<std::unique_ptr<event_log>> open_embedded_log(const std::filesystem::path
   // opening a large log costs a few files, not all of them.
   db_options.max_open_files = 4096;
   db_options.skip_stats_update_on_db_open = true;
+  db_options.info_log = info_log_in(folder);
 
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(db_options, folder.string(), &raw);

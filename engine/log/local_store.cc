@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "engine/log/embedded_format.h"
+#include "engine/log/storage_env.h"
 
 namespace sazesh {
 namespace {
@@ -458,6 +459,7 @@ result<std::unique_ptr<local_store>> local_store::open(const std::filesystem::pa
   if (ec) return error(errc::io, "kafka_state", "cannot create " + path.string() + ": " + ec.message());
   rocksdb::Options options = database_options();
   options.create_if_missing = true;
+  options.info_log = info_log_in(path);
   rocksdb::DB* raw = nullptr;
   const auto s = rocksdb::DB::Open(options, path.string(), &raw);
   std::unique_ptr<rocksdb::DB> db(raw);
