@@ -96,6 +96,7 @@ class embedded_log final : public event_log, public state_rows {
   const bool follower_;
   const std::function<bool()> lose_write_outcome_;  // embedded_log_options
   bool unsettled_ = false;  // the last group's write failed: settle before the next (write_mutex_)
+  std::string write_failure_;  // why (write_mutex_)
   scratch_folder scratch_;  // a follower's secondary-instance folder; declared before db_
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::WriteOptions write_options_;

@@ -124,6 +124,21 @@ status embedded_log::settle() {
 // the end and the versions are read again, so the next group never reuses a position.
 // With write_mutex_ held.
 status embedded_log::settle_locked() {
+  // A failed write (a disk error, a full disk) stops RocksDB's writes until it is told to resume;
+  // resuming checks the disk again (it flushes what the memtables hold) and fails while the
+  // disk does, so the next group is refused with the disk's own error.
+  // A full disk is checked again by RocksDB itself every few seconds (its own recovery, during
+  // which Resume answers Busy).
+  if (const rocksdb::Status resumed = db_->Resume(); !resumed.ok()) {
+    if (resumed.IsBusy())
+      return error{errc::unavailable, "data_dir",
+                   "the last write failed (" + write_failure_ + ") and the disk is being checked again: retry in a few seconds"};
+    // An error RocksDB cannot resume from (a failed write-ahead log write) keeps it from writing
+    // until the folder is opened again.
+    return error{errc::unavailable, "data_dir",
+                 "the last write failed (" + write_failure_ + ") and the database stopped writing (" +
+                     resumed.ToString() + "): open the data folder again (restart) once the disk is sound"};
+  }
   auto next = recover_next_position(*db_);
   if (!next) return next.error();
   auto state = read_state_position(*db_);
@@ -140,9 +155,17 @@ status embedded_log::settle_locked() {
 // decision and its write.
 status embedded_log::write_state_batch(rocksdb::WriteBatch& batch, std::uint64_t position) {
   std::lock_guard write_lock(write_mutex_);
+  if (unsettled_) {
+    if (auto s = settle_locked(); !s) return s;
+  }
   wrote_ = true;
   const rocksdb::Status s = db_->Write(write_options_, &batch);
-  if (!s.ok()) return from_status(s, "state");
+  if (!s.ok()) {
+    // As for a group of appends: RocksDB stops writing, and the next write settles first.
+    unsettled_ = true;
+    write_failure_ = s.ToString();
+    return from_status(s, "state");
+  }
   std::lock_guard lock(state_mutex_);
   state_position_ = position;
   return ok;
@@ -216,6 +239,7 @@ void embedded_log::commit_group(const std::vector<pending*>& group) noexcept {
     const error failed = from_status(s, "data_dir");
     for (pending* p : group) p->outcome = failed;
     unsettled_ = true;
+    write_failure_ = s.ToString();
     return;
   }
 
