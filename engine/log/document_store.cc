@@ -4,12 +4,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 
 #include "engine/record/hash.h"
 
 namespace sazesh {
+namespace {
+
+// A failed call on `path`, with the system's reason (errno as it is now): "no space left on
+// device", say.
+error cannot(std::string_view what, const std::string& path) {
+  return error(errc::io, "data_dir", "cannot " + std::string(what) + " " + path + ": " + std::strerror(errno));
+}
+
+}  // namespace
 
 std::filesystem::path document_store::path_of(std::string_view sha256_raw) const {
   const std::string hex = to_hex(sha256_raw);
@@ -55,8 +66,9 @@ result<stored_document> document_store::put_file(const std::filesystem::path& so
   std::string temp = (root_ / ("incoming.XXXXXX")).string();
   const int out = ::mkstemp(temp.data());
   if (out < 0) {
+    const error e = cannot("create", temp);
     ::close(in);
-    return error(errc::io, "data_dir", "cannot write in " + root_.string());
+    return e;
   }
   const auto fail = [&](error e) {
     ::close(in);
@@ -79,7 +91,7 @@ result<stored_document> document_store::put_file(const std::filesystem::path& so
     hash.update(piece);
     for (std::size_t done = 0; done < piece.size();) {
       const ssize_t w = ::write(out, piece.data() + done, piece.size() - done);
-      if (w <= 0) return fail(error(errc::io, "data_dir", "cannot write " + temp));
+      if (w <= 0) return fail(cannot("write", temp));
       done += static_cast<std::size_t>(w);
     }
   }
@@ -87,6 +99,7 @@ result<stored_document> document_store::put_file(const std::filesystem::path& so
   stored_document d{hash.finish(), size, false};
   ::close(in);
   const bool synced = ::fsync(out) == 0;
+  const error sync_failed = cannot("sync", temp);
   ::close(out);
   const auto target = path_of(d.sha256);
   if (contains(d.sha256)) {
@@ -94,9 +107,15 @@ result<stored_document> document_store::put_file(const std::filesystem::path& so
     return d;
   }
   std::filesystem::create_directories(target.parent_path(), ec);
-  if (ec || !synced || ::rename(temp.c_str(), target.c_str()) != 0) {
+  if (!synced) {
     ::unlink(temp.c_str());
-    return error(errc::io, "data_dir", "cannot store " + target.string());
+    return sync_failed;
+  }
+  if (ec || ::rename(temp.c_str(), target.c_str()) != 0) {
+    const error e = ec ? error(errc::io, "data_dir", "cannot create " + target.parent_path().string() + ": " + ec.message())
+                       : cannot("store", target.string());
+    ::unlink(temp.c_str());
+    return e;
   }
   d.added = true;
   return d;
@@ -113,22 +132,29 @@ result<stored_document> document_store::put_bytes(std::string_view bytes, std::s
   if (ec) return error(errc::io, "data_dir", "cannot create " + target.parent_path().string());
   std::string temp = target.string() + ".tmp.XXXXXX";
   const int fd = ::mkstemp(temp.data());
-  if (fd < 0) return error(errc::io, "data_dir", "cannot write " + temp);
+  if (fd < 0) return cannot("create", temp);
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n <= 0) {
+      const error e = cannot("write", temp);
       ::close(fd);
       ::unlink(temp.c_str());
-      return error(errc::io, "data_dir", "cannot write " + temp);
+      return e;
     }
     done += static_cast<std::size_t>(n);
   }
   const bool synced = ::fsync(fd) == 0;
+  const error sync_failed = cannot("sync", temp);
   ::close(fd);
-  if (!synced || ::rename(temp.c_str(), target.c_str()) != 0) {
+  if (!synced) {
     ::unlink(temp.c_str());
-    return error(errc::io, "data_dir", "cannot store " + target.string());
+    return sync_failed;
+  }
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    const error e = cannot("store", target.string());
+    ::unlink(temp.c_str());
+    return e;
   }
   d.added = true;
   return d;
