@@ -62,6 +62,17 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
   // A decision made while a row failed to load stands on nothing.
   if (auto s = store_.take_error(); !s) return s.error();
   if (!d) return d.error();
+  // No stream's events go back in time, whatever the clock did (a case's floor was taken before
+  // its deadlines were decided; a shop's, a party's or a credential's is taken here): decided
+  // again at the time of the stream's last event.
+  auto floor = not_before_last_event(d->stream, now);
+  if (!floor) return floor.error();
+  if (*floor > now) {
+    now = *floor;
+    d = decide(state_, who, cmd, now, rules_, command_id);
+    if (auto s = store_.take_error(); !s) return s.error();
+    if (!d) return d.error();
+  }
   const stream_head head = state_.head_of(d->stream);
   if (auto s = store_.take_error(); !s) return s.error();
   if (head.version != d->expected)

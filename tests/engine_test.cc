@@ -1479,6 +1479,18 @@ TEST_CASE("a clock stepped back never writes a stream's events out of order, nor
   }
   for (const auto& e : *events) delays += e.payload.type == fb::Event_ResponseDelayed;
   CHECK(delays == 2);  // the ladder's two delays, each once
+
+  // A shop's stream alike: restricted, then reinstated by a clock an hour behind.
+  h.act(op, restrict_seal{"1001", "complaints unanswered", "rule-1"});
+  const timestamp_ms restricted = h.clock.now();
+  h.clock.set(restricted - 3'600'000);
+  h.act(op, reinstate_seal{"1001", "answered them", "rule-1"});
+  auto shop = h.eng->history("1001");
+  REQUIRE(shop);
+  REQUIRE(shop->size() >= 3);
+  CHECK(shop->back().payload.type == fb::Event_SealReinstated);
+  CHECK(shop->back().time == restricted);
+  for (std::size_t i = 1; i < shop->size(); ++i) CHECK((*shop)[i].time >= (*shop)[i - 1].time);
 }
 
 }  // namespace
