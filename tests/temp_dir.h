@@ -1,4 +1,4 @@
-// temp_dir: a fresh folder under /tmp for one test, removed with everything in it at the end.
+// temp_dir: a fresh folder under /tmp (or another parent) for one test, removed with everything in it at the end.
 #pragma once
 
 #include <stdlib.h>
@@ -12,8 +12,10 @@ namespace sazesh {
 
 class temp_dir {
  public:
-  temp_dir() {
-    std::string pattern = "/tmp/sazesh-test-XXXXXX";
+  temp_dir() : temp_dir("/tmp") {}
+  // Under another parent folder (/dev/shm: a memory file system, where fsync costs nothing).
+  explicit temp_dir(const std::string& parent) {
+    std::string pattern = parent + "/sazesh-test-XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }
