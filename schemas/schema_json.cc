@@ -1,9 +1,13 @@
 #include "schemas/schema_json.h"
 
 #include <flatbuffers/idl.h>
+#include <flatbuffers/verifier.h>
 
 #include <memory>
 #include <mutex>
+
+#include "schemas/dossier_generated.h"
+#include "schemas/envelope_generated.h"
 
 namespace sazesh {
 namespace {
@@ -50,8 +54,17 @@ std::string render(const flatbuffers::Parser* ps, std::string_view bytes) {
 
 }  // namespace
 
-std::string envelope_to_json(std::string_view bytes) { return render(parser(), bytes); }
+// flatc's printer trusts its buffer: unverified bytes would send it out of bounds.
+std::string envelope_to_json(std::string_view bytes) {
+  flatbuffers::Verifier v(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  if (!schema::VerifyEnvelopeBuffer(v)) return {};
+  return render(parser(), bytes);
+}
 
-std::string dossier_to_json(std::string_view bytes) { return render(dossier_parser(), bytes); }
+std::string dossier_to_json(std::string_view bytes) {
+  flatbuffers::Verifier v(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  if (!schema::VerifyDossierBuffer(v)) return {};
+  return render(dossier_parser(), bytes);
+}
 
 }  // namespace sazesh
