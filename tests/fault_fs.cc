@@ -97,6 +97,8 @@ void fault_fs::power_off_at(std::uint64_t operation) { power_off_at_ = operation
 
 void fault_fs::heal() { fail_at_ = 0; }
 
+void fault_fs::power_on() { power_off_at_ = 0; }
+
 IOStatus fault_fs::begin_operation(const std::string& what) {
   const std::uint64_t n = ++operations_;
   if (const std::uint64_t off = power_off_at_.load(); off != 0 && n >= off) {

@@ -39,7 +39,8 @@ class fault_fs : public rocksdb::FileSystemWrapper {
   std::uint64_t operations() const { return operations_.load(); }
   void fail_from(std::uint64_t operation, disk_fault kind);
   void power_off_at(std::uint64_t operation);
-  void heal();  // ends fail_from (the power, once off, stays off)
+  void heal();      // ends fail_from
+  void power_on();  // after lose_unsynced: the disk works again
   bool faulted() const { return faults_.load() > 0; }  // an operation failed
   std::uint64_t faults() const { return faults_.load(); }
 
