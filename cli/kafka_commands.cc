@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "cli/app.h"
+#include "cli/feed_line.h"
 #include "cli/json.h"
 #include "engine/record/codec.h"
 #include "engine/domain/describe.h"
@@ -18,13 +19,7 @@
 #include "schemas/schema_json.h"
 
 namespace sazesh::cli {
-namespace {
 
-std::atomic<bool> stopping{false};
-void on_stop_signal(int) { stopping = true; }
-
-// One feed record as the JSON line `subscribe` prints: where it sits, what it is about, and the
-// event itself as flatc renders it.
 result<std::string> feed_line(const std::string& topic, const feed_record& r) {
   const auto where = [&] { return fmt::format("{} partition {} offset {}", topic, r.partition, r.offset); };
   flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(r.value.data()), r.value.size());
@@ -50,6 +45,11 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r) {
       .field("documents", static_cast<std::uint64_t>(d->documents() ? d->documents()->size() : 0))
       .str();
 }
+
+namespace {
+
+std::atomic<bool> stopping{false};
+void on_stop_signal(int) { stopping = true; }
 
 int copy_log_cmd(session& s, const parsed_args& a) {
   const bool to_kafka = a.has("to-kafka");

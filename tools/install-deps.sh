@@ -19,6 +19,8 @@ packages=(
   openjdk-17-jre-headless maven kcat
   # the portal's tests in a real browser (tests/portal/)
   chromium
+  # the sanitizer builds and the fuzz targets (tools/sanitize.sh, tests/fuzz/)
+  clang-16 libclang-rt-16-dev
 )
 # Node.js runs those tests; a machine with a node of its own keeps it (Debian's npm would
 # conflict with a node that bundles npm).

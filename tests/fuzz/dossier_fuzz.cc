@@ -1,0 +1,19 @@
+// Any bytes as a record of an agency's topic (schemas/dossier.fbs), read as `sazesh subscribe`
+// reads one: verified, its event decoded, printed as a JSON line, or refused with an error.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "cli/feed_line.h"
+#include "schemas/schema_json.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  sazesh::feed_record r;
+  r.partition = 0;
+  r.offset = 42;
+  r.value.assign(reinterpret_cast<const char*>(data), size);
+  auto line = sazesh::cli::feed_line("fuzz.agency.consumer-protection", r);
+  if (line && line->empty()) __builtin_trap();
+  (void)sazesh::dossier_to_json(r.value);
+  return 0;
+}

@@ -1,0 +1,68 @@
+// Writes the binary seeds of the envelope and dossier targets from a real log: the main job
+// (cli/demo.cc) run into a fresh folder, then a sample of its envelopes and of the Dossiers the
+// engine builds for the agencies' feeds. Run once when the schemas change:
+//   build-asan/tests/fuzz/fuzz_make_seeds tests/fuzz/corpus
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/app.h"
+#include "engine/agency_feed.h"
+#include "engine/log/event_log.h"
+#include "engine/record/codec.h"
+#include "engine/record/hash.h"
+
+int main(int argc, char** argv) {
+  using namespace sazesh;
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: fuzz_make_seeds CORPUS_DIR\n");
+    return 2;
+  }
+  const std::filesystem::path corpus = argv[1];
+  std::string folder = "/tmp/sazesh-seeds-XXXXXX";
+  if (::mkdtemp(folder.data()) == nullptr) return 1;
+  std::ostringstream out, err;
+  if (cli::run({"--data-dir", folder + "/data", "demo"}, out, err) != 0) {
+    std::fprintf(stderr, "the main job failed: %s\n", err.str().c_str());
+    return 1;
+  }
+  auto log = open_embedded_log(std::filesystem::path(folder) / "data" / "log");
+  if (!log) return 1;
+  auto all = (*log)->read_all(log_position{0}, 100'000);
+  if (!all) return 1;
+  const auto write = [&](const char* target, const std::string& bytes) {
+    std::filesystem::create_directories(corpus / target);
+    std::ofstream(corpus / target / to_hex(sha256(bytes)).substr(0, 16), std::ios::binary) << bytes;
+  };
+  std::size_t envelopes = 0, dossiers = 0;
+  for (std::size_t i = 0; i < all->size(); ++i) {
+    const std::string& bytes = (*all)[i].bytes;
+    auto rec = decode(bytes);
+    if (!rec) return 1;
+    // Every kind of event once, and every fourth event besides.
+    static std::vector<int> seen;
+    const int type = static_cast<int>(rec->payload.type);
+    const bool first_of_kind = std::find(seen.begin(), seen.end(), type) == seen.end();
+    if (first_of_kind) seen.push_back(type);
+    if (first_of_kind || i % 4 == 0) {
+      write("envelope", bytes);
+      ++envelopes;
+    }
+    if (agencies_concerned(*rec).empty()) continue;
+    auto sides = agency_side_records(**log, {}, {*rec}, {bytes});
+    if (!sides) return 1;
+    for (const auto& s : *sides) {
+      write("dossier", s.value);
+      ++dossiers;
+    }
+  }
+  std::printf("%zu envelopes, %zu dossiers written under %s\n", envelopes, dossiers, corpus.c_str());
+  std::filesystem::remove_all(folder);
+  return 0;
+}
