@@ -312,6 +312,17 @@ TEST_CASE("rule files: the policy's counts must be whole numbers in range") {
   }
 }
 
+// Regression (found by fuzz_rules): a version too large for an int was converted regardless.
+TEST_CASE("rule files: the version must be a whole number in range") {
+  for (const char* line : {"version = 8.88889e+99", "version = 3000000000", "version = 0", "version = 1.5"}) {
+    CAPTURE(line);
+    auto r = parse_trust_rules(std::string(line) + "\nstanding.x = 0\n", "test.rules");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().field() == "test.rules line 1");
+  }
+  CHECK(parse_trust_rules("version = 1000000\nstanding.x = 0\n", "test.rules").has_value());
+}
+
 // ---- The formula, by hand --------------------------------------------------------------------
 
 constexpr std::int64_t ms_day = 86'400'000;

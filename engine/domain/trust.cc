@@ -80,7 +80,7 @@ result<trust_rules> parse_trust_rules(std::string_view text, std::string_view or
     if (value.empty() || end == nullptr || *end != '\0' || !std::isfinite(v))
       return bad(fmt::format("{}: the value must be a number", key));
     if (key == "version") {
-      if (v < 1 || v != std::floor(v)) return bad("version must be a whole number from 1");
+      if (v < 1 || v > 1e6 || v != std::floor(v)) return bad("version must be a whole number from 1 to 1000000");
       r.version = static_cast<int>(v);
       seen_version = true;
     } else if (key == "base") r.base = v;
