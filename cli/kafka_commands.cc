@@ -40,7 +40,7 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r) {
       .field("case", d->case_id()->str())
       .field("type", fb::EnumNameEvent(rec->payload.type))
       .field("summary", describe(*rec))
-      .raw("event", event_json.empty() ? "null" : event_json)
+      .raw("event", event_json)
       .field("history_events", static_cast<std::uint64_t>(d->history() ? d->history()->size() : 0))
       .field("documents", static_cast<std::uint64_t>(d->documents() ? d->documents()->size() : 0))
       .str();

@@ -45,11 +45,23 @@ const flatbuffers::Parser* dossier_parser() {
 }
 
 std::string render(const flatbuffers::Parser* ps, std::string_view bytes) {
-  if (ps == nullptr) return {};
+  if (ps == nullptr) return "null";
   std::string json;
-  if (!flatbuffers::GenerateText(*ps, bytes.data(), &json)) return {};
+  // It refuses, among others, a string that is not UTF-8 (which the verifier lets through).
+  if (!flatbuffers::GenerateText(*ps, bytes.data(), &json)) return "null";
   while (!json.empty() && (json.back() == '\n' || json.back() == ' ')) json.pop_back();
   return json;
+}
+
+// What flatc's printer needs beyond a verified buffer: a payload always has its type. (The
+// verifier lets a payload without a type through, as unknown to this reader; the printer then
+// dereferences the missing type.)
+bool printable(const schema::Envelope* e) {
+  return e != nullptr && (e->payload() == nullptr || e->payload_type() != schema::Event_NONE);
+}
+
+bool printable_nested(const flatbuffers::Vector<std::uint8_t>* bytes) {
+  return bytes == nullptr || printable(flatbuffers::GetRoot<schema::Envelope>(bytes->data()));
 }
 
 }  // namespace
@@ -57,13 +69,18 @@ std::string render(const flatbuffers::Parser* ps, std::string_view bytes) {
 // flatc's printer trusts its buffer: unverified bytes would send it out of bounds.
 std::string envelope_to_json(std::string_view bytes) {
   flatbuffers::Verifier v(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-  if (!schema::VerifyEnvelopeBuffer(v)) return {};
+  if (!schema::VerifyEnvelopeBuffer(v) || !printable(schema::GetEnvelope(bytes.data()))) return "null";
   return render(parser(), bytes);
 }
 
 std::string dossier_to_json(std::string_view bytes) {
   flatbuffers::Verifier v(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-  if (!schema::VerifyDossierBuffer(v)) return {};
+  if (!schema::VerifyDossierBuffer(v)) return "null";
+  const schema::Dossier* d = schema::GetDossier(bytes.data());
+  if (!printable_nested(d->event())) return "null";
+  if (d->history() != nullptr)
+    for (const schema::EnvelopeBytes* h : *d->history())
+      if (h == nullptr || !printable_nested(h->bytes())) return "null";
   return render(dossier_parser(), bytes);
 }
 

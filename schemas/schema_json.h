@@ -12,12 +12,13 @@ extern const char* const schema_text;
 // dossier.fbs without its include line: parsed after schema_text.
 extern const char* const dossier_schema_text;
 
-// The Envelope in `bytes` as one line of JSON. The buffer is verified first: an empty string if
-// it is not an Envelope (or the schema cannot render it).
+// The Envelope in `bytes` as one line of JSON. The buffer is verified first; what is not an
+// Envelope, or cannot be rendered (a string that is not UTF-8, a payload without its type), is
+// the JSON literal null, so a caller's line stays JSON.
 std::string envelope_to_json(std::string_view bytes);
 
 // A Dossier (schemas/dossier.fbs) as one line of JSON, its nested envelopes as objects; verified
-// first like an Envelope (empty if it is not one).
+// first like an Envelope (null if it is not one, or cannot be rendered).
 std::string dossier_to_json(std::string_view bytes);
 
 }  // namespace sazesh

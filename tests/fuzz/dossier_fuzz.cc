@@ -14,6 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   r.value.assign(reinterpret_cast<const char*>(data), size);
   auto line = sazesh::cli::feed_line("fuzz.agency.consumer-protection", r);
   if (line && line->empty()) __builtin_trap();
-  (void)sazesh::dossier_to_json(r.value);
+  const std::string json = sazesh::dossier_to_json(r.value);
+  if (json != "null" && (json.empty() || json.front() != '{' || json.back() != '}')) __builtin_trap();
   return 0;
 }
