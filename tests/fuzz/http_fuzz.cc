@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -32,6 +33,13 @@ namespace {
 namespace http = boost::beast::http;
 using namespace sazesh;
 
+// The data folder, removed when the fuzzer exits.
+std::string folder_in_use;
+void remove_folder() {
+  std::error_code ignored;
+  if (!folder_in_use.empty()) std::filesystem::remove_all(folder_in_use, ignored);
+}
+
 struct service_under_test {
   std::ostringstream out, err;
   cli::session base{out, err};
@@ -43,6 +51,8 @@ struct service_under_test {
   service_under_test() {
     std::string folder = "/dev/shm/sazesh-fuzz-http-XXXXXX";
     if (::mkdtemp(folder.data()) == nullptr) __builtin_trap();
+    folder_in_use = folder;
+    std::atexit(remove_folder);
     std::ostringstream demo_out, demo_err;
     if (cli::run({"--data-dir", folder + "/data", "demo"}, demo_out, demo_err) != 0) {
       fprintf(stderr, "the main job failed: %s\n", demo_err.str().c_str());
