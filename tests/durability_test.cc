@@ -38,7 +38,6 @@
 #include "engine/record/hash.h"
 #include "engine/domain/state.h"
 #include "engine/log/document_store.h"
-#include "engine/log/storage_env.h"
 #include "projections/projector.h"
 #include "projections/store.h"
 #include "tests/engine_harness.h"
@@ -482,14 +481,6 @@ TEST_CASE("acknowledged commands survive SIGKILL, intact, and a retried script c
 
 namespace pj = projections;
 
-// The databases opened while it lives go through `env` (storage_env.h).
-class storage_env_guard {
- public:
-  explicit storage_env_guard(rocksdb::Env* env) { set_storage_env(env); }
-  ~storage_env_guard() { set_storage_env(nullptr); }
-  storage_env_guard(const storage_env_guard&) = delete;
-  storage_env_guard& operator=(const storage_env_guard&) = delete;
-};
 
 // A run of the script in this process, its log in FOLDER/log and the projector catching up into
 // FOLDER/projections every 16 steps, all through `fs`.
@@ -541,7 +532,7 @@ struct opened_folder {
 faulty_run run_faulty(testing::fault_fs& fs, const std::filesystem::path& folder, const std::vector<step>& script,
                       run_policy policy = {}) {
   faulty_run out;
-  storage_env_guard guard(fs.env());
+  testing::storage_env_guard guard(fs.env());
   fixed_clock clock(0);
   opened_folder db;
   if (auto failed = db.open(folder, clock); !failed.empty()) {

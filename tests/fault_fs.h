@@ -25,6 +25,8 @@
 #include <mutex>
 #include <string>
 
+#include "engine/log/storage_env.h"
+
 namespace sazesh::testing {
 
 enum class disk_fault { io_error, no_space };
@@ -88,6 +90,16 @@ class fault_fs : public rocksdb::FileSystemWrapper {
   std::atomic<int> fail_kind_{0};
   std::mutex mutex_;
   std::map<std::string, tracked> files_;
+};
+
+// The databases opened while it lives go through `env` (engine/log/storage_env.h); the default
+// is back once it is gone.
+class storage_env_guard {
+ public:
+  explicit storage_env_guard(rocksdb::Env* env) { set_storage_env(env); }
+  ~storage_env_guard() { set_storage_env(nullptr); }
+  storage_env_guard(const storage_env_guard&) = delete;
+  storage_env_guard& operator=(const storage_env_guard&) = delete;
 };
 
 }  // namespace sazesh::testing

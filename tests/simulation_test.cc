@@ -34,7 +34,6 @@
 #include "engine/domain/state.h"
 #include "engine/engine.h"
 #include "engine/log/event_log.h"
-#include "engine/log/storage_env.h"
 #include "engine/record/codec.h"
 #include "projections/projector.h"
 #include "projections/store.h"
@@ -49,13 +48,6 @@ namespace {
 
 namespace pj = projections;
 
-class env_guard {
- public:
-  explicit env_guard(rocksdb::Env* env) { set_storage_env(env); }
-  ~env_guard() { set_storage_env(nullptr); }
-  env_guard(const env_guard&) = delete;
-  env_guard& operator=(const env_guard&) = delete;
-};
 
 // One run of one seed.
 class simulation {
@@ -63,7 +55,7 @@ class simulation {
   simulation(std::uint64_t seed, std::size_t steps) : seed_(seed), steps_(steps), rng_(seed), dir_("/dev/shm") {}
 
   void run() {
-    env_guard guard(fs_.env());
+    testing::storage_env_guard guard(fs_.env());
     open();
     // The parties first (the agencies they share included), durable before any fault.
     generator_->register_parties();
@@ -171,18 +163,23 @@ class simulation {
     check_invariants();
   }
 
-  // The power goes within the next few operations, while the generator works on.
-  void power_cut() {
-    ++tally_.power_cuts;
-    fs_.power_off_at(fs_.operations() + 1 + std::uniform_int_distribution<std::uint64_t>(0, 40)(rng_));
-    for (int i = 0; i < 50; ++i) {
+  // The generator works on, at most `n` steps, until a step fails (the storage under it did).
+  void steps_until_failure(int n) {
+    for (int i = 0; i < n; ++i) {
       try {
         generator_->step();
         record_acknowledged();
       } catch (const std::exception&) {
-        break;
+        return;
       }
     }
+  }
+
+  // The power goes within the next few operations, while the generator works on.
+  void power_cut() {
+    ++tally_.power_cuts;
+    fs_.power_off_at(fs_.operations() + 1 + std::uniform_int_distribution<std::uint64_t>(0, 40)(rng_));
+    steps_until_failure(50);
     close();
     fs_.lose_unsynced(rng_() | 1);
     restart();
@@ -193,14 +190,7 @@ class simulation {
     ++tally_.disk_faults;
     fs_.fail_from(fs_.operations() + 1 + std::uniform_int_distribution<std::uint64_t>(0, 20)(rng_),
                   rng_() % 2 == 0 ? testing::disk_fault::io_error : testing::disk_fault::no_space);
-    for (int i = 0; i < 20; ++i) {
-      try {
-        generator_->step();
-        record_acknowledged();
-      } catch (const std::exception&) {
-        break;
-      }
-    }
+    steps_until_failure(20);
     fs_.heal();
     restart();
   }
