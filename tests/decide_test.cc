@@ -9,6 +9,8 @@
 // deadlines and determinism are in decide_deadlines_test.cc.
 #include <doctest/doctest.h>
 
+#include "engine/record/codec.h"
+#include "schemas/envelope_generated.h"
 #include "tests/decide_fixture.h"
 
 using namespace sazesh;
@@ -960,3 +962,28 @@ TEST_CASE("the consumer reports the remedy not fulfilled: mediation is requested
 }
 
 }  // TEST_SUITE remedy
+
+// Regression (found by fuzz_envelope): the verifier lets an envelope name an event type while
+// holding no event table, and decoding it then followed a null pointer.
+
+namespace sazesh {
+namespace {
+
+TEST_CASE("an envelope that names an event but holds none is corrupt, not a crash") {
+  flatbuffers::FlatBufferBuilder b;
+  const auto stream = b.CreateString("C-0000000001");
+  fb::EnvelopeBuilder e(b);
+  e.add_stream_id(stream);
+  e.add_sequence(1);
+  e.add_schema_version(1);
+  e.add_payload_type(fb::Event_MediationRequested);
+  fb::FinishEnvelopeBuffer(b, e.Finish());
+  const std::string bytes(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+  auto r = decode(bytes);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code() == errc::corrupt);
+  CHECK(r.error().field() == "payload");
+}
+
+}  // namespace
+}  // namespace sazesh

@@ -49,6 +49,8 @@ result<event_record> decode(std::string_view bytes) {
                  fmt::format("{} is not a schema version this engine reads", env->schema_version()));
   if (env->payload_type() == fb::Event_NONE || env->payload_type() > fb::Event_MAX)
     return error(errc::corrupt, "payload", "names no known event");
+  // The verifier accepts a union whose table is absent; unpacking it would follow a null pointer.
+  if (env->payload() == nullptr) return error(errc::corrupt, "payload", "names an event but holds none");
   if (env->stream_id() == nullptr || env->stream_id()->size() == 0 || env->sequence() == 0)
     return error(errc::corrupt, "stream_id", "every event belongs to a stream, from sequence 1");
   event_record r;
