@@ -9,6 +9,8 @@
 // deadlines and determinism are in decide_deadlines_test.cc.
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include "engine/record/codec.h"
 #include "schemas/envelope_generated.h"
 #include "tests/decide_fixture.h"
@@ -983,6 +985,28 @@ TEST_CASE("an envelope that names an event but holds none is corrupt, not a cras
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().code() == errc::corrupt);
   CHECK(r.error().field() == "payload");
+}
+
+// Regression (found by fuzz_envelope): an instant near the end of int64 overflowed the calendar.
+TEST_CASE("an envelope whose time is outside the years 1800 to 9999 is corrupt") {
+  for (std::int64_t t : {std::numeric_limits<std::int64_t>::min() + 1, std::int64_t{-5'364'662'400'001},
+                         std::int64_t{253'402'300'800'000}, std::numeric_limits<std::int64_t>::max()}) {
+    CAPTURE(t);
+    flatbuffers::FlatBufferBuilder b;
+    const auto stream = b.CreateString("C-0000000001");
+    const auto payload = fb::CreateMediationRequested(b);
+    fb::EnvelopeBuilder e(b);
+    e.add_stream_id(stream);
+    e.add_sequence(1);
+    e.add_schema_version(1);
+    e.add_time_ms(t);
+    e.add_payload_type(fb::Event_MediationRequested);
+    e.add_payload(payload.Union());
+    fb::FinishEnvelopeBuffer(b, e.Finish());
+    auto r = decode(std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().field() == "time_ms");
+  }
 }
 
 }  // namespace

@@ -49,6 +49,11 @@ result<event_record> decode(std::string_view bytes) {
                  fmt::format("{} is not a schema version this engine reads", env->schema_version()));
   if (env->payload_type() == fb::Event_NONE || env->payload_type() > fb::Event_MAX)
     return error(errc::corrupt, "payload", "names no known event");
+  // The engine's clock never leaves these years; the calendars are defined within them.
+  constexpr std::int64_t earliest = -5'364'662'400'000;  // 1800-01-01T00:00:00Z
+  constexpr std::int64_t latest = 253'402'300'799'999;   // 9999-12-31T23:59:59.999Z
+  if (env->time_ms() < earliest || env->time_ms() > latest)
+    return error(errc::corrupt, "time_ms", fmt::format("{} is not an instant between the years 1800 and 9999", env->time_ms()));
   // The verifier accepts a union whose table is absent; unpacking it would follow a null pointer.
   if (env->payload() == nullptr) return error(errc::corrupt, "payload", "names an event but holds none");
   if (env->stream_id() == nullptr || env->stream_id()->size() == 0 || env->sequence() == 0)

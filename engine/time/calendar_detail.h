@@ -25,7 +25,11 @@ constexpr std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return q;
 }
 
-constexpr std::int64_t floor_mod(std::int64_t a, std::int64_t b) { return a - floor_div(a, b) * b; }
+// Without a multiplication, so no instant, however far from the epoch, overflows it.
+constexpr std::int64_t floor_mod(std::int64_t a, std::int64_t b) {
+  const std::int64_t r = a % b;
+  return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
+}
 
 // ---- Gregorian ---------------------------------------------------------------------------
 
