@@ -1,6 +1,8 @@
 #include "engine/time/calendar.h"
 
 #include <array>
+#include <cstdint>
+#include <limits>
 #include <optional>
 
 #include "engine/time/calendar_detail.h"
@@ -49,7 +51,14 @@ constexpr std::array<int, 4> offsets_in_use = {300, 270, 240, 210};
 
 }  // namespace
 
-std::int64_t local_ms(timestamp_ms t) { return t + tehran_offset_minutes(t) * ms_per_minute; }
+std::int64_t local_ms(timestamp_ms t) {
+  // Saturating: an instant within hours of the end of timestamp_ms (only a damaged record holds
+  // one) stays at that end instead of overflowing.
+  std::int64_t local = 0;
+  if (__builtin_add_overflow(t, std::int64_t{tehran_offset_minutes(t)} * ms_per_minute, &local))
+    return t < 0 ? std::numeric_limits<std::int64_t>::min() : std::numeric_limits<std::int64_t>::max();
+  return local;
+}
 
 std::optional<timestamp_ms> from_tehran_local(std::int64_t local) {
   for (int offset : offsets_in_use) {

@@ -300,7 +300,7 @@ std::string format_date(jalali_date date, digits d) {
 
 std::string format_gregorian(timestamp_ms t, zone_suffix zone) {
   const int offset = tehran_offset_minutes(t);
-  const std::int64_t local = t + offset * ms_per_minute;
+  const std::int64_t local = local_ms(t);
   std::string out = format_date(civil_from_days(floor_div(local, ms_per_day)));
   out += ' ';
   append_hh_mm(out, floor_mod(local, ms_per_day));
@@ -313,7 +313,7 @@ std::string format_gregorian(timestamp_ms t, zone_suffix zone) {
 
 std::string format_jalali(timestamp_ms t, digits d, zone_suffix zone) {
   const int offset = tehran_offset_minutes(t);
-  const std::int64_t local = t + offset * ms_per_minute;
+  const std::int64_t local = local_ms(t);
   std::string out = format_date(to_jalali(civil_from_days(floor_div(local, ms_per_day))));
   out += ' ';
   append_hh_mm(out, floor_mod(local, ms_per_day));
