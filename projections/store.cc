@@ -233,7 +233,6 @@ constexpr std::size_t block_cache_bytes = 64 << 20;
 
 rocksdb::Options options_for(store_mode mode) {
   rocksdb::Options options;
-  options.env = storage_env();
   options.create_if_missing = false;
   options.max_open_files = 256;
   rocksdb::BlockBasedTableOptions table;
@@ -269,8 +268,7 @@ rocksdb::Options options_for(store_mode mode) {
 result<std::unique_ptr<projection_store>> open_generation(const fs::path& path, store_mode mode, bool create) {
   rocksdb::Options options = options_for(mode);
   if (create) options.create_if_missing = true;
-  options.info_log = info_log_in(path);
-  if (options.info_log) options.info_log->SetInfoLogLevel(options.info_log_level);
+  use_storage(options, path);
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = mode == store_mode::read_only
                                 ? rocksdb::DB::OpenForReadOnly(options, path.string(), &raw)

@@ -12,7 +12,6 @@
 #include <memory>
 #include <system_error>
 
-#include "engine/log/storage_env.h"
 
 namespace sazesh::embedded_format {
 
@@ -251,7 +250,6 @@ result<std::uint64_t> read_state_position(rocksdb::DB& db) {
 // Options shared by the writer and its followers.
 rocksdb::Options database_options() {
   rocksdb::Options db_options;
-  db_options.env = storage_env();
   // Envelopes are small records written once and read in order; 16 MiB memtables keep flushes
   // infrequent without holding much memory.
   db_options.write_buffer_size = 16u << 20;

@@ -347,8 +347,7 @@ result<std::unique_ptr<event_log>> open_follower(const std::filesystem::path& fo
   // Every catch-up logs a line at INFO level; a follower polling for days would fill its
   // scratch folder with them.
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_options.info_log = info_log_in(scratch->path());
-  if (db_options.info_log) db_options.info_log->SetInfoLogLevel(rocksdb::InfoLogLevel::WARN_LEVEL);
+  use_storage(db_options, scratch->path());
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s =
       rocksdb::DB::OpenAsSecondary(db_options, folder.string(), scratch->path().string(), &raw);
@@ -381,7 +380,7 @@ result<std::unique_ptr<event_log>> open_embedded_log(const std::filesystem::path
   // opening a large log costs a few files, not all of them.
   db_options.max_open_files = 4096;
   db_options.skip_stats_update_on_db_open = true;
-  db_options.info_log = info_log_in(folder);
+  use_storage(db_options, folder);
 
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(db_options, folder.string(), &raw);

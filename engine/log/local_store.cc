@@ -459,7 +459,7 @@ result<std::unique_ptr<local_store>> local_store::open(const std::filesystem::pa
   if (ec) return error(errc::io, "kafka_state", "cannot create " + path.string() + ": " + ec.message());
   rocksdb::Options options = database_options();
   options.create_if_missing = true;
-  options.info_log = info_log_in(path);
+  use_storage(options, path);
   rocksdb::DB* raw = nullptr;
   const auto s = rocksdb::DB::Open(options, path.string(), &raw);
   std::unique_ptr<rocksdb::DB> db(raw);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <rocksdb/env.h>
+#include <rocksdb/options.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <ctime>
+#include <memory>
 #include <system_error>
 
 namespace sazesh {
@@ -60,15 +62,17 @@ rocksdb::Env* storage_env() {
 
 void set_storage_env(rocksdb::Env* env) { current.store(env, std::memory_order_release); }
 
-std::shared_ptr<rocksdb::Logger> info_log_in(const std::filesystem::path& folder) {
+void use_storage(rocksdb::DBOptions& options, const std::filesystem::path& log_folder) {
+  options.env = storage_env();
   std::error_code ec;
-  std::filesystem::create_directories(folder, ec);
-  const std::filesystem::path file = folder / "LOG";
+  std::filesystem::create_directories(log_folder, ec);
+  const std::filesystem::path file = log_folder / "LOG";
   if (std::filesystem::file_size(file, ec) > max_info_log_bytes && !ec)
-    std::filesystem::rename(file, folder / "LOG.old", ec);
+    std::filesystem::rename(file, log_folder / "LOG.old", ec);
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return nullptr;
-  return std::make_shared<plain_info_log>(fd);
+  if (fd < 0) return;
+  options.info_log = std::make_shared<plain_info_log>(fd);
+  options.info_log->SetInfoLogLevel(options.info_log_level);
 }
 
 }  // namespace sazesh

@@ -11,11 +11,11 @@
 #pragma once
 
 #include <filesystem>
-#include <memory>
 
 namespace rocksdb {
 class Env;
 class Logger;
+struct DBOptions;
 }  // namespace rocksdb
 
 namespace sazesh {
@@ -26,11 +26,12 @@ rocksdb::Env* storage_env();
 // opened with it is closed: an opening keeps the Env it was given.
 void set_storage_env(rocksdb::Env* env);
 
-// RocksDB's diagnostics for the database in `folder`, appended to FOLDER/LOG (started afresh once
-// it passes 32 MiB, the previous one kept as LOG.old). A line that cannot be written is dropped:
-// RocksDB's own logger, on a full disk, fails an assertion at the next line after a failed write
-// (Debian's librocksdb keeps assertions on), which would end the process. Null if the file cannot
-// be opened at all (RocksDB then logs nowhere).
-std::shared_ptr<rocksdb::Logger> info_log_in(const std::filesystem::path& folder);
+// Points `options` at storage_env() and at a diagnostics log appended to LOG_FOLDER/LOG, at
+// options.info_log_level (set that first). The log starts afresh once it passes 32 MiB, the
+// previous one kept as LOG.old, and a line that cannot be written is dropped: RocksDB's own
+// logger, on a full disk, fails an assertion at the next line after a failed write (Debian's
+// librocksdb keeps assertions on), which would end the process. If LOG cannot be opened at all,
+// RocksDB makes its own.
+void use_storage(rocksdb::DBOptions& options, const std::filesystem::path& log_folder);
 
 }  // namespace sazesh
