@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "engine/record/hash.h"
 
@@ -98,8 +99,8 @@ result<stored_document> document_store::put_file(const std::filesystem::path& so
   if (size == 0) return fail(error(errc::invalid_argument, std::string(field), source.string() + " is empty"));
   stored_document d{hash.finish(), size, false};
   ::close(in);
-  const bool synced = ::fsync(out) == 0;
-  const error sync_failed = cannot("sync", temp);
+  std::optional<error> sync_failed;
+  if (::fsync(out) != 0) sync_failed = cannot("sync", temp);
   ::close(out);
   const auto target = path_of(d.sha256);
   if (contains(d.sha256)) {
@@ -107,9 +108,9 @@ result<stored_document> document_store::put_file(const std::filesystem::path& so
     return d;
   }
   std::filesystem::create_directories(target.parent_path(), ec);
-  if (!synced) {
+  if (sync_failed) {
     ::unlink(temp.c_str());
-    return sync_failed;
+    return *sync_failed;
   }
   if (ec || ::rename(temp.c_str(), target.c_str()) != 0) {
     const error e = ec ? error(errc::io, "data_dir", "cannot create " + target.parent_path().string() + ": " + ec.message())
@@ -144,12 +145,12 @@ result<stored_document> document_store::put_bytes(std::string_view bytes, std::s
     }
     done += static_cast<std::size_t>(n);
   }
-  const bool synced = ::fsync(fd) == 0;
-  const error sync_failed = cannot("sync", temp);
+  std::optional<error> sync_failed;
+  if (::fsync(fd) != 0) sync_failed = cannot("sync", temp);
   ::close(fd);
-  if (!synced) {
+  if (sync_failed) {
     ::unlink(temp.c_str());
-    return sync_failed;
+    return *sync_failed;
   }
   if (::rename(temp.c_str(), target.c_str()) != 0) {
     const error e = cannot("store", target.string());
