@@ -271,6 +271,15 @@ reference_run run_reference(const std::vector<step>& script) {
   return ref;
 }
 
+// SAZESH_SEED, or a fresh random seed; printed either way.
+std::uint64_t seed_from_environment(const char* what) {
+  std::uint64_t seed = 0;
+  if (const char* env = std::getenv("SAZESH_SEED"); env != nullptr && *env != '\0') seed = std::stoull(env);
+  else seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
+  MESSAGE(std::string(what) << " seed: " << seed << " (rerun with SAZESH_SEED=" << seed << ")");
+  return seed;
+}
+
 // What a crash left in `folder`, checked from the folder alone: every acknowledged command is
 // there once and whole, the log is the uninterrupted run's cut at a command boundary, the engine
 // opens on it with state rows equal to a fresh fold, and retrying the whole script completes the
@@ -398,11 +407,7 @@ TEST_CASE("acknowledged commands survive SIGKILL, intact, and a retried script c
                      << " events; final cases:" << summary.str());
   REQUIRE(ref.acks > 300);
 
-  std::uint64_t seed = 0;
-  if (const char* env = std::getenv("SAZESH_SEED"); env != nullptr && *env != '\0') seed = std::stoull(env);
-  else seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
-  MESSAGE("durability seed: " << seed << " (rerun with SAZESH_SEED=" << seed << ")");
-  std::mt19937_64 rng(seed);
+  std::mt19937_64 rng(seed_from_environment("durability"));
 
   constexpr int rounds = 5;
   for (int round = 0; round < rounds; ++round) {
@@ -614,14 +619,6 @@ void check_projections_recover(const std::filesystem::path& folder) {
   const auto fresh = testing::dump(*testing::open_store(folder / "rebuilt", pj::store_mode::read_only));
   const std::string diff = testing::first_difference(live, fresh, "the recovered projections", "a rebuild");
   CHECK_MESSAGE(diff.empty(), diff);
-}
-
-std::uint64_t seed_from_environment(const char* what) {
-  std::uint64_t seed = 0;
-  if (const char* env = std::getenv("SAZESH_SEED"); env != nullptr && *env != '\0') seed = std::stoull(env);
-  else seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) | std::random_device{}();
-  MESSAGE(std::string(what) << " seed: " << seed << " (rerun with SAZESH_SEED=" << seed << ")");
-  return seed;
 }
 
 int count_from_environment(const char* name, int otherwise) {

@@ -4,10 +4,10 @@
 //   build-asan/tests/fuzz/fuzz_make_seeds tests/fuzz/corpus
 #include <stdlib.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -41,15 +41,13 @@ int main(int argc, char** argv) {
     std::ofstream(corpus / target / to_hex(sha256(bytes)).substr(0, 16), std::ios::binary) << bytes;
   };
   std::size_t envelopes = 0, dossiers = 0;
+  std::set<int> kinds_seen;
   for (std::size_t i = 0; i < all->size(); ++i) {
     const std::string& bytes = (*all)[i].bytes;
     auto rec = decode(bytes);
     if (!rec) return 1;
     // Every kind of event once, and every fourth event besides.
-    static std::vector<int> seen;
-    const int type = static_cast<int>(rec->payload.type);
-    const bool first_of_kind = std::find(seen.begin(), seen.end(), type) == seen.end();
-    if (first_of_kind) seen.push_back(type);
+    const bool first_of_kind = kinds_seen.insert(static_cast<int>(rec->payload.type)).second;
     if (first_of_kind || i % 4 == 0) {
       write("envelope", bytes);
       ++envelopes;
