@@ -1,0 +1,224 @@
+#include "engine/record/checkpoint.h"
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include <charconv>
+
+#include "engine/record/hash.h"
+
+namespace sazesh {
+namespace {
+
+constexpr unsigned char k_ed25519 = 0x01;
+constexpr std::string_view k_dash = "\xE2\x80\x94 ";  // U+2014 and a space
+constexpr std::size_t k_max_note = 64 * 1024;
+
+void ready() {
+  static const bool ok_ = sodium_init() >= 0;
+  if (!ok_) std::abort();  // no random source: no key can be made safely
+}
+
+std::string base64(std::string_view raw) {
+  std::string out(sodium_base64_ENCODED_LEN(raw.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+bool unbase64(std::string_view text, std::string& out) {
+  out.assign(text.size(), '\0');
+  std::size_t length = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
+                        &length, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != text.data() + text.size())
+    return false;
+  out.resize(length);
+  return true;
+}
+
+std::uint32_t key_id(std::string_view name, std::string_view public_key) {
+  std::string input(name);
+  input += '\n';
+  input += static_cast<char>(k_ed25519);
+  input += public_key;
+  const std::string h = sha256(input);
+  return (std::uint32_t{static_cast<unsigned char>(h[0])} << 24) | (std::uint32_t{static_cast<unsigned char>(h[1])} << 16) |
+         (std::uint32_t{static_cast<unsigned char>(h[2])} << 8) | std::uint32_t{static_cast<unsigned char>(h[3])};
+}
+
+std::string id_bytes(std::uint32_t id) {
+  return {static_cast<char>(id >> 24), static_cast<char>(id >> 16), static_cast<char>(id >> 8), static_cast<char>(id)};
+}
+
+status check_name(std::string_view name, const std::string& field) {
+  if (name.empty() || name.size() > 200) return error(errc::invalid_argument, field, "must be 1 to 200 characters");
+  for (unsigned char c : name)
+    if (c <= 0x20 || c == '+' || c == 0x7f)
+      return error(errc::invalid_argument, field, "must not contain spaces, '+' or control characters (e.g. example.org/log)");
+  return ok;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\n' || s.front() == '\r' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// name+hexid+base64(0x01 || key) -> its parts; the caller checks the key's length.
+struct key_parts {
+  std::string name;
+  std::uint32_t id = 0;
+  std::string key;
+};
+result<key_parts> split_key(std::string_view text, const std::string& field) {
+  // The name has no '+' and the id none: the first two '+' end them (base64 may hold more).
+  const auto first = text.find('+');
+  const auto second = first == std::string_view::npos ? first : text.find('+', first + 1);
+  if (first == std::string_view::npos || second == std::string_view::npos || first == 0)
+    return error(errc::invalid_argument, field, "is not a key: expected NAME+ID+KEY");
+  key_parts p;
+  p.name = std::string(text.substr(0, first));
+  if (auto s = check_name(p.name, field); !s) return s.error();
+  const std::string_view hex = text.substr(first + 1, second - first - 1);
+  const std::string id = from_hex(hex);
+  if (hex.size() != 8 || id.size() != 4) return error(errc::invalid_argument, field, "key id must be 8 hex digits");
+  p.id = (std::uint32_t{static_cast<unsigned char>(id[0])} << 24) | (std::uint32_t{static_cast<unsigned char>(id[1])} << 16) |
+         (std::uint32_t{static_cast<unsigned char>(id[2])} << 8) | std::uint32_t{static_cast<unsigned char>(id[3])};
+  std::string raw;
+  if (!unbase64(text.substr(second + 1), raw) || raw.size() != 33 || static_cast<unsigned char>(raw[0]) != k_ed25519)
+    return error(errc::invalid_argument, field, "key must be base64 of an Ed25519 key (type 0x01 and 32 bytes)");
+  p.key = raw.substr(1);
+  return p;
+}
+
+}  // namespace
+
+result<signing_key> generate_signing_key(std::string_view name) {
+  ready();
+  if (auto s = check_name(name, "origin"); !s) return s.error();
+  signing_key k;
+  k.name = std::string(name);
+  k.seed.assign(crypto_sign_SEEDBYTES, '\0');
+  randombytes_buf(k.seed.data(), k.seed.size());
+  k.public_key.assign(crypto_sign_PUBLICKEYBYTES, '\0');
+  std::string secret(crypto_sign_SECRETKEYBYTES, '\0');
+  crypto_sign_seed_keypair(reinterpret_cast<unsigned char*>(k.public_key.data()), reinterpret_cast<unsigned char*>(secret.data()),
+                           reinterpret_cast<const unsigned char*>(k.seed.data()));
+  sodium_memzero(secret.data(), secret.size());
+  k.id = key_id(k.name, k.public_key);
+  return k;
+}
+
+std::string signer_key_text(const signing_key& key) {
+  return fmt::format("PRIVATE+KEY+{}+{:08x}+{}", key.name, key.id, base64(std::string(1, static_cast<char>(k_ed25519)) + key.seed));
+}
+
+std::string verifier_key_text(const verifier_key& key) {
+  return fmt::format("{}+{:08x}+{}", key.name, key.id, base64(std::string(1, static_cast<char>(k_ed25519)) + key.public_key));
+}
+
+result<signing_key> parse_signer_key(std::string_view text, const std::string& field) {
+  ready();
+  text = trim(text);
+  constexpr std::string_view prefix = "PRIVATE+KEY+";
+  if (text.substr(0, prefix.size()) != prefix)
+    return error(errc::invalid_argument, field, "is not a signer key: expected PRIVATE+KEY+NAME+ID+KEY");
+  auto parts = split_key(text.substr(prefix.size()), field);
+  if (!parts) return parts.error();
+  if (parts->key.size() != crypto_sign_SEEDBYTES) return error(errc::invalid_argument, field, "key must hold a 32-byte seed");
+  signing_key k;
+  k.name = parts->name;
+  k.seed = parts->key;
+  k.public_key.assign(crypto_sign_PUBLICKEYBYTES, '\0');
+  std::string secret(crypto_sign_SECRETKEYBYTES, '\0');
+  crypto_sign_seed_keypair(reinterpret_cast<unsigned char*>(k.public_key.data()), reinterpret_cast<unsigned char*>(secret.data()),
+                           reinterpret_cast<const unsigned char*>(k.seed.data()));
+  sodium_memzero(secret.data(), secret.size());
+  k.id = key_id(k.name, k.public_key);
+  if (k.id != parts->id) return error(errc::invalid_argument, field, "key id does not match the key");
+  return k;
+}
+
+result<verifier_key> parse_verifier_key(std::string_view text, const std::string& field) {
+  auto parts = split_key(trim(text), field);
+  if (!parts) return parts.error();
+  if (parts->key.size() != crypto_sign_PUBLICKEYBYTES) return error(errc::invalid_argument, field, "key must be 32 bytes");
+  if (key_id(parts->name, parts->key) != parts->id) return error(errc::invalid_argument, field, "key id does not match the key");
+  return verifier_key{parts->name, parts->id, parts->key};
+}
+
+std::string checkpoint_text(const checkpoint& c) {
+  return fmt::format("{}\n{}\n{}\n", c.origin, c.size, base64(c.root));
+}
+
+std::string sign_note(std::string_view text, const signing_key& key) {
+  ready();
+  std::string secret(crypto_sign_SECRETKEYBYTES, '\0');
+  std::string pk(crypto_sign_PUBLICKEYBYTES, '\0');
+  crypto_sign_seed_keypair(reinterpret_cast<unsigned char*>(pk.data()), reinterpret_cast<unsigned char*>(secret.data()),
+                           reinterpret_cast<const unsigned char*>(key.seed.data()));
+  std::string sig(crypto_sign_BYTES, '\0');
+  crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()), nullptr, reinterpret_cast<const unsigned char*>(text.data()),
+                       text.size(), reinterpret_cast<const unsigned char*>(secret.data()));
+  sodium_memzero(secret.data(), secret.size());
+  return fmt::format("{}\n{}{} {}\n", text, k_dash, key.name, base64(id_bytes(key.id) + sig));
+}
+
+result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& key, const std::string& field) {
+  ready();
+  const auto bad = [&](std::string what) { return error(errc::corrupt, field, std::move(what)); };
+  if (note.size() > k_max_note) return bad("is larger than a checkpoint can be");
+  for (unsigned char c : note)
+    if (c < 0x20 && c != '\n') return bad("holds a control character");
+  const auto split = note.rfind("\n\n");
+  if (split == std::string_view::npos) return bad("is not a signed note: no blank line before its signatures");
+  const std::string_view text = note.substr(0, split + 1);
+  std::string_view sigs = note.substr(split + 2);
+  if (sigs.empty() || sigs.back() != '\n') return bad("is not a signed note: its signature lines must end in a newline");
+  bool verified = false;
+  while (!sigs.empty()) {
+    const auto eol = sigs.find('\n');
+    std::string_view line = sigs.substr(0, eol);
+    sigs.remove_prefix(eol + 1);
+    if (line.substr(0, k_dash.size()) != k_dash) return bad("has a signature line that does not start with an em dash");
+    line.remove_prefix(k_dash.size());
+    const auto space = line.find(' ');
+    if (space == std::string_view::npos) return bad("has a signature line without a signature");
+    const std::string_view name = line.substr(0, space);
+    std::string raw;
+    if (!unbase64(line.substr(space + 1), raw) || raw.size() < 5) return bad("has a signature that is not base64");
+    const std::uint32_t id = (std::uint32_t{static_cast<unsigned char>(raw[0])} << 24) |
+                             (std::uint32_t{static_cast<unsigned char>(raw[1])} << 16) |
+                             (std::uint32_t{static_cast<unsigned char>(raw[2])} << 8) | std::uint32_t{static_cast<unsigned char>(raw[3])};
+    if (name != key.name || id != key.id) continue;  // another signer's: not ours to judge
+    if (raw.size() != 4 + crypto_sign_BYTES ||
+        crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(raw.data() + 4),
+                                    reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+                                    reinterpret_cast<const unsigned char*>(key.public_key.data())) != 0)
+      return bad(fmt::format("signature by {} does not verify: the checkpoint was altered or signed by another key", key.name));
+    verified = true;
+  }
+  if (!verified) return bad(fmt::format("is not signed by the key {}+{:08x}", key.name, key.id));
+  // The text: origin, size, root, then extension lines (kept, not interpreted).
+  std::vector<std::string_view> lines;
+  for (std::string_view rest = text; !rest.empty();) {
+    const auto eol = rest.find('\n');
+    lines.push_back(rest.substr(0, eol));
+    rest.remove_prefix(eol + 1);
+  }
+  if (lines.size() < 3) return bad("is not a checkpoint: it needs an origin, a size and a root hash");
+  checkpoint c;
+  c.origin = std::string(lines[0]);
+  if (c.origin != key.name) return bad(fmt::format("names the log {}, not {}", c.origin, key.name));
+  const auto [end, ec] = std::from_chars(lines[1].data(), lines[1].data() + lines[1].size(), c.size);
+  if (ec != std::errc() || end != lines[1].data() + lines[1].size() || lines[1].empty() ||
+      (lines[1].size() > 1 && lines[1][0] == '0'))
+    return bad("tree size is not a decimal number");
+  if (!unbase64(lines[2], c.root) || c.root.size() != 32) return bad("root hash is not 32 bytes of base64");
+  return c;
+}
+
+}  // namespace sazesh
