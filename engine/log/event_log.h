@@ -180,6 +180,12 @@ class event_log {
   // its end position and stream versions from disk again. The engine calls it after a failed unit.
   virtual status settle() { return refresh(); }
 
+  // Checks the log's own bookkeeping against its events, for an audit (sazesh verify): the
+  // embedded log's stream index and command records must each name exactly the events there
+  // are, with the streams, sequences and command ids their envelopes carry. Reads everything;
+  // errc::corrupt names what disagrees. A log with nothing of the kind to check returns ok.
+  virtual status check_storage() { return ok; }
+
   // Streams the log found damaged and contained rather than stopping the whole log (on Kafka, a
   // stream two writers forked: two events with one sequence): (stream, what was found). Appends
   // to them are refused; every other stream is usable.
