@@ -72,6 +72,7 @@ std::vector<command_spec> build_table() {
   add_write_commands(t);
   add_account_commands(t);
   add_read_commands(t);
+  add_integrity_commands(t);
   add_query_commands(t);
   add_trust_commands(t);
   add_kafka_commands(t);
@@ -80,7 +81,8 @@ std::vector<command_spec> build_table() {
   // What `sazesh serve` offers: every command that writes (it takes a command id) but the
   // local bootstrap, and these reads. The rest hold the folder or the terminal.
   static const std::set<std::string> reads{"show",  "events", "verify", "case",  "cases",  "scorecard", "top",
-                                           "queue", "dossier", "stats", "score", "explain", "rules"};
+                                           "queue", "dossier", "stats", "score", "explain", "rules",
+                                           "checkpoint", "proof"};
   for (auto& c : t) {
     if ((c.globals & uses::command_id) != 0 && c.name != "account-bootstrap") c.over_http = command_spec::http::post;
     else if (reads.count(c.name) != 0) c.over_http = command_spec::http::get;
@@ -113,6 +115,7 @@ const std::map<std::string, std::string>* two_word(const std::string& first) {
   static const std::map<std::string, std::map<std::string, std::string>> groups{
       {"account", {{"create", "account-create"}, {"revoke", "account-revoke"}, {"bootstrap", "account-bootstrap"}}},
       {"business", {{"explain", "explain"}}},
+      {"keys", {{"generate", "keys-generate"}, {"show", "keys-show"}}},
   };
   const auto it = groups.find(first);
   return it == groups.end() ? nullptr : &it->second;
@@ -243,6 +246,43 @@ result<engine*> session::open_engine() {
   if (!e) return e.error();
   engine_ = std::move(*e);
   return engine_.get();
+}
+
+std::filesystem::path session::signing_key_file() const {
+  if (const char* env = std::getenv("SAZESH_SIGNING_KEY"); env != nullptr && *env != '\0') return env;
+  return data_dir / "keys" / "signing.key";
+}
+
+result<std::optional<std::string>> session::write_checkpoint() {
+  if (!engine_ || kafka) return std::optional<std::string>();
+  if (!checkpoints_ || !checkpoints_writable_) {
+    auto store = checkpoint_store::open(checkpoints_dir(), checkpoint_store::access::write);
+    if (!store) return store.error();
+    checkpoints_ = std::move(*store);
+    checkpoints_writable_ = true;
+  }
+  auto size = checkpoints_->extend(*log_);
+  if (!size) return size.error();
+  if (*size == 0) return std::optional<std::string>();
+  auto key = read_signing_key_file(signing_key_file());
+  if (!key && key.error().code() == errc::not_found)
+    key = create_signing_key_file(signing_key_file(), "sazesh.local/log-" + random_hex(4));
+  if (!key) return key.error();
+  return checkpoints_->sign(*key);
+}
+
+result<checkpoint_store*> session::open_checkpoints() {
+  if (shared_checkpoints) return shared_checkpoints;
+  if (checkpoints_) return checkpoints_.get();
+  if (engine_ && !kafka) {
+    auto note = write_checkpoint();
+    if (!note) return note.error();
+    return checkpoints_.get();
+  }
+  auto store = checkpoint_store::open(checkpoints_dir(), checkpoint_store::access::read);
+  if (!store) return store.error();
+  checkpoints_ = std::move(*store);
+  return checkpoints_.get();
 }
 
 result<case_rules> session::rules() {
@@ -527,7 +567,12 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       for (const auto& [k, v] : d.narrowed) parsed->add(k, v);
     }
   }
-  return spec->run(s, *parsed);
+  const int rc = spec->run(s, *parsed);
+  // The process that held the log for writing signs what it leaves (a checkpoint only if the log
+  // grew); the command's answer stands either way.
+  if (auto note = s.write_checkpoint(); !note)
+    fmt::print(err, "warning: no checkpoint signed: {}\n", note.error().message());
+  return rc;
 }
 
 }  // namespace sazesh::cli

@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/log/event_log.h"
 #include "engine/kafka/kafka_log.h"
+#include "engine/log/checkpoint_store.h"
 #include "projections/projector.h"
 #include "projections/store.h"
 
@@ -77,6 +78,20 @@ class session {
   // (errc::unavailable: that one keeps them current).
   status refresh_projections();
 
+  // The log's Merkle tree and signed checkpoints (DATA_DIR/checkpoints), and the key that signs
+  // them: $SAZESH_SIGNING_KEY, else DATA_DIR/keys/signing.key (keep it elsewhere where the folder
+  // is shared: whoever holds the key can sign).
+  std::filesystem::path checkpoints_dir() const { return data_dir / "checkpoints"; }
+  std::filesystem::path signing_key_file() const;
+  // For the process holding the log for writing (the engine opened here, not on Kafka): brings
+  // the tree up to the log's end and signs a checkpoint if it grew, making the signing key (named
+  // sazesh.local/log-RANDOM) the first time. Returns the latest checkpoint's note, or none when
+  // this process does not hold the log, the log is empty or lives on Kafka (not yet covered).
+  result<std::optional<std::string>> write_checkpoint();
+  // The checkpoints for reading: the writer's store if this process holds it, else the folder
+  // opened read-only as it is now.
+  result<checkpoint_store*> open_checkpoints();
+
   // Prints a one-line error (JSON on --json) and returns the exit code for it.
   int fail(const error& e);
   // The error fail() reported last (the HTTP service answers with it).
@@ -91,6 +106,7 @@ class session {
   event_log* shared_log = nullptr;
   std::function<status()> shared_refresh;
   projections::projection_store* shared_projections = nullptr;  // queries read through it
+  checkpoint_store* shared_checkpoints = nullptr;               // proofs and checkpoints read it
   // The projections this invocation opened for reading (cli/query_commands.cc open_for_query).
   std::unique_ptr<projections::projection_store> opened_projections;
   // If-Match over HTTP: the version the client read of the case it acts on.
@@ -101,6 +117,8 @@ class session {
   std::unique_ptr<event_log> log_;
   std::unique_ptr<event_log> follower_;
   std::unique_ptr<engine> engine_;
+  std::unique_ptr<checkpoint_store> checkpoints_;
+  bool checkpoints_writable_ = false;
 };
 
 // The global options, in groups; each command names the groups it takes, and a global option
@@ -141,6 +159,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 // The tables, filled by the files that implement them.
 void add_write_commands(std::vector<command_spec>& out);
 void add_read_commands(std::vector<command_spec>& out);
+void add_integrity_commands(std::vector<command_spec>& out);
 void add_query_commands(std::vector<command_spec>& out);
 void add_trust_commands(std::vector<command_spec>& out);
 void add_kafka_commands(std::vector<command_spec>& out);

@@ -16,6 +16,7 @@
 #include "engine/domain/describe.h"
 #include "engine/log/document_store.h"
 #include "engine/record/credential.h"
+#include "engine/record/hash.h"
 #include "projections/projector.h"
 #include "projections/queries.h"
 
@@ -132,6 +133,27 @@ void print_read_side(session& s, event_log& log) {
               txt(e.dossier.left_to), txt(e.dossier.verdict ? fb::EnumNameAgencyVerdict(*e.dossier.verdict) : "")});
     print(s.out, qt, output_format::text);
   }
+}
+
+// The log's Merkle tree and its first signed checkpoint, with a key made for this folder.
+void sign_the_log(script& run, session& s, event_log& log) {
+  run.heading("Tamper evidence");
+  auto store = checkpoint_store::open(s.checkpoints_dir(), checkpoint_store::access::write);
+  if (!store) throw std::runtime_error(store.error().message());
+  auto size = (*store)->extend(log);
+  if (!size) throw std::runtime_error(size.error().message());
+  auto key = create_signing_key_file(s.signing_key_file(), "sazesh.local/demo-" + random_hex(4));
+  if (!key) throw std::runtime_error(key.error().message());
+  auto note = (*store)->sign(*key);
+  if (!note) throw std::runtime_error(note.error().message());
+  fmt::print(s.out, "  the log's Merkle tree (RFC 6962) over {} events, signed in a checkpoint with a key made for this folder:\n", *size);
+  std::string_view text = **note;
+  while (!text.empty()) {
+    const auto eol = text.find('\n');
+    fmt::print(s.out, "    | {}\n", text.substr(0, eol));
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+  }
+  fmt::print(s.out, "  anyone with the verifier key checks it (sazesh keys show):\n    {}\n", verifier_key_text(key->verifier()));
 }
 
 int run_demo(session& s, const parsed_args& args) {
@@ -330,6 +352,7 @@ int run_demo(session& s, const parsed_args& args) {
     std::filesystem::permissions(accounts_path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
                                  std::filesystem::perm_options::replace);
     fmt::print(s.out, "  {} credentials issued; their tokens are in {}\n", people.size(), accounts_path.string());
+    sign_the_log(run, s, **log);
     print_read_side(s, **log);
     fmt::print(s.out,
                "\nexplore it (reading is someone's too: here an auditor's):\n"

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cli/app.h"
+#include "cli/bundle.h"
 #include "cli/json.h"
 #include "cli/table.h"
 #include "engine/agency_feed.h"
@@ -485,13 +486,23 @@ int dossier_cmd(session& s, const parsed_args& a) {
   if (!b) return s.fail(b.error());
   const std::string bundle = bundle_json(*b, s);
   if (a.has("bundle")) {
-    std::ofstream f(a.get("bundle"), std::ios::binary | std::ios::trunc);
-    if (!(f << bundle << '\n')) return s.fail(error(errc::io, "bundle", "cannot write " + a.get("bundle")));
+    auto written = write_case_bundle(s, **log, b->row.state.id, bundle, a.get("bundle"));
+    if (!written) return s.fail(written.error());
+    if (s.json)
+      fmt::print(s.out, "{}\n", json_object().field("bundle", a.get("bundle")).field("case", b->row.state.id)
+                                    .field("events", static_cast<std::uint64_t>(written->events))
+                                    .field("documents", static_cast<std::uint64_t>(written->documents))
+                                    .field("tree_size", written->tree_size).field("origin", written->origin).str());
+    else
+      fmt::print(s.out,
+                 "wrote the bundle of case {} for {} to {}: {} events with their inclusion proofs, {} documents, "
+                 "the checkpoint of {} events of {}\n(check it: tools/verify-bundle.py {} --vkey \"$(sazesh keys show)\")\n",
+                 b->row.state.id, agency, a.get("bundle"), written->events, written->documents, written->tree_size,
+                 written->origin, a.get("bundle"));
+    return exit_ok;
   }
-  if (s.json || a.has("bundle")) {
-    if (s.json) fmt::print(s.out, "{}\n", bundle);
-    else fmt::print(s.out, "wrote the dossier of case {} for {} ({} events, {} documents) to {}\n", b->row.state.id, agency,
-                    b->history.size(), b->row.state.documents.size(), a.get("bundle"));
+  if (s.json) {
+    fmt::print(s.out, "{}\n", bundle);
     return exit_ok;
   }
   const auto& c = b->row.state;
@@ -637,7 +648,7 @@ void add_query_commands(std::vector<command_spec>& t) {
                uses::query});
   t.push_back({"dossier", q, "the full transferable case file an agency holds (personal data: agency, operators, auditors)",
                {{"agency", "AGENCY", "the agency", true}, {"case", "CASE", "the case", true},
-                {"bundle", "FILE", "write the whole dossier as one JSON file"}},
+                {"bundle", "FILE", "write the case's bundle: envelopes, documents, checkpoint and proofs (tar), checked first"}},
                dossier_cmd, uses::query});
   t.push_back({"stats", q, "case counts by month, category, status, outcome or month_category",
                {{"by", "DIMENSION", "month, category, status, outcome, month_category (default)"}}, stats_cmd,

@@ -138,68 +138,6 @@ int events_raw(session& s, const parsed_args& a) {
   return exit_ok;
 }
 
-// Re-reads the whole log, checks every buffer and every stream's hash chain.
-int verify(session& s, const parsed_args&) {
-  auto eng = s.open_engine();  // opening already folds and checks the whole log
-  if (!eng) return s.fail(eng.error());
-  std::map<std::string, std::pair<std::uint64_t, std::string>> heads;
-  std::uint64_t count = 0;
-  log_position from(0);
-  for (;;) {
-    auto batch = s.log()->read_all(from, 4096);
-    if (!batch) return s.fail(batch.error());
-    for (const auto& e : *batch) {
-      auto r = decode(e.bytes);
-      if (!r) return s.fail(error(errc::corrupt, "log", fmt::format("position {}: {}", e.position.value(), r.error().message())));
-      auto& [version, hash] = heads[r->stream];
-      if (r->sequence.value() != version + 1 || r->previous_hash != hash)
-        return s.fail(error(errc::corrupt, "log", fmt::format("position {}: stream {} breaks its hash chain", e.position.value(), r->stream)));
-      version = r->sequence.value();
-      hash = r->hash;
-      ++count;
-    }
-    if (batch->size() < 4096) break;
-    from = log_position(batch->back().position.value() + 1);
-  }
-  // Damage the log contained (Kafka: a stream two writers forked, a record from outside): the
-  // rest is verified above, and each is named here.
-  auto damaged = s.log()->damaged_streams();
-  if (!damaged) return s.fail(damaged.error());
-  if (!damaged->empty()) {
-    for (const auto& [stream, what] : *damaged) {
-      if (s.json)
-        fmt::print(s.out, "{}\n", json_object().field("damaged", stream.empty() ? std::string("(not an event)") : stream)
-                                      .field("found", what).str());
-      else
-        fmt::print(s.out, "damaged: {}: {}\n", stream.empty() ? std::string("(not an event)") : stream, what);
-    }
-    const auto& [first, what] = damaged->front();
-    return s.fail(error(errc::corrupt, "log",
-                        fmt::format("{} damaged{}; every other stream verified ({} events in {} streams)",
-                                    first.empty() ? std::string("a record that is not an event is") : "stream " + first + " is",
-                                    damaged->size() > 1 ? fmt::format(" (and {} more)", damaged->size() - 1) : "",
-                                    count, heads.size())));
-  }
-  // The engine decides from its state rows: they must be what a fresh fold of the log makes.
-  auto live = (*eng)->state_digest();
-  if (!live) return s.fail(live.error());
-  auto fresh = fold_state_digest(*s.log());
-  if (!fresh) return s.fail(fresh.error());
-  if (*live != *fresh)
-    return s.fail(error(errc::corrupt, "state",
-                        fmt::format("the engine's state rows (digest {}) differ from a fold of the log ({}); "
-                                    "sazesh rebuild builds them again",
-                                    live->substr(0, 16), fresh->substr(0, 16))));
-  if (s.json) {
-    fmt::print(s.out, "{}\n", json_object().field("events", count).field("streams", static_cast<std::uint64_t>(heads.size()))
-                                   .field("intact", true).field("state_digest", *live).str());
-  } else {
-    fmt::print(s.out, "ok: {} events in {} streams; every buffer verified, every hash chain intact; "
-               "the state rows equal a fold of the log\n", count, heads.size());
-  }
-  return exit_ok;
-}
-
 int tick(session& s, const parsed_args&) {
   auto eng = s.open_engine();
   if (!eng) return s.fail(eng.error());
@@ -236,8 +174,6 @@ void add_read_commands(std::vector<command_spec>& t) {
                 {"from", "POSITION", "with --all: start at this log position"},
                 {"bytes", "", "with each record, its stored envelope bytes (base64), to check the hash chain"}},
                events_raw, uses::read});
-  t.push_back({"verify", group, "check every record and every hash chain of the log (auditor)", {}, verify,
-               uses::read});
 }
 
 }  // namespace sazesh::cli

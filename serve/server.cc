@@ -290,6 +290,11 @@ int serve_cmd(cli::session& s, const cli::parsed_args& a) {
     if (!t) return s.fail(t.error());
     o.tick_interval = *t;
   }
+  if (a.has("checkpoint-every")) {
+    auto t = parse_ms("checkpoint-every", a.get("checkpoint-every"), 100);
+    if (!t) return s.fail(t.error());
+    o.checkpoint_interval = *t;
+  }
   if (a.has("request-timeout")) {
     auto t = parse_ms("request-timeout", a.get("request-timeout"), 100);
     if (!t) return s.fail(t.error());
@@ -317,6 +322,7 @@ cli::command_spec serve_command() {
           "serve every command and query over HTTP to signed-in users (POST/GET /v1/COMMAND), with the scheduler",
           {{"listen", "HOST:PORT", "where to listen (default 127.0.0.1:8080; port 0: any free port)"},
            {"tick-every", "MS", "run the scheduler's tick this often (default 60000; 0: never)"},
+           {"checkpoint-every", "MS", "sign a checkpoint of the log this often if it grew (default 10000), and at shutdown"},
            {"workers", "N", "requests worked on at once (default 32); idle connections take none"},
            {"request-timeout", "MS", "how long a client may take to send one request (default 10000)"},
            {"portal", "DIR", "the portal's files, served at / (default: portal/ of the source tree)"}},
@@ -336,6 +342,13 @@ int run_server(cli::session& base, const serve_options& o) {
   std::uint64_t built = 0;
   auto store = base.open_projections_writer(log, {}, built);
   if (!store) return base.fail(store.error());
+  // The log's signed checkpoints: one now, then on a timer and at shutdown (not yet on Kafka).
+  if (auto note = base.write_checkpoint(); !note) return base.fail(note.error());
+  if (!base.kafka) {
+    auto cp = base.open_checkpoints();
+    if (!cp) return base.fail(cp.error());
+    base.shared_checkpoints = *cp;
+  }
   auto handler = make_service(base, **eng, log, **store, o.portal_dir);
   request_handler& svc = *handler;
   if (auto p = svc.refresh(); !p) return base.fail(p.error());
@@ -373,6 +386,17 @@ int run_server(cli::session& base, const serve_options& o) {
     }
   });
 
+  std::thread checkpointer([&] {
+    if (base.kafka) return;
+    std::unique_lock lock(stop_mutex);
+    while (!stop_cv.wait_for(lock, o.checkpoint_interval, [&] { return stop_scheduler; })) {
+      lock.unlock();
+      if (auto note = base.write_checkpoint(); !note)
+        fmt::print(std::cerr, "warning: no checkpoint signed: {}\n", note.error().message());
+      lock.lock();
+    }
+  });
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const beast::error_code&, int) {
     st.stopping = true;
@@ -402,6 +426,9 @@ int run_server(cli::session& base, const serve_options& o) {
   }
   stop_cv.notify_all();
   scheduler.join();
+  checkpointer.join();
+  if (auto note = base.write_checkpoint(); !note)
+    fmt::print(std::cerr, "warning: no checkpoint signed at shutdown: {}\n", note.error().message());
   std::error_code ignored;
   std::filesystem::remove(base.data_dir / "serve.url", ignored);
   fmt::print(base.out, "stopped\n");

@@ -39,6 +39,7 @@ struct serve_options {
   std::chrono::milliseconds idle_timeout{60'000};     // a keep-alive connection with nothing to say
   std::chrono::milliseconds upload_timeout{120'000};  // to send one document (at most 20 MiB)
   std::chrono::milliseconds tick_interval{60'000};    // the scheduler's period; 0: no scheduler
+  std::chrono::milliseconds checkpoint_interval{10'000};  // how often the log's growth is signed
   std::filesystem::path portal_dir;                   // the portal's files (served at / and /assets/)
 };
 

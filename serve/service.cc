@@ -244,6 +244,7 @@ class service final : public request_handler {
     s.shared_log = &log_;
     s.shared_refresh = [this] { return refresh(); };
     s.shared_projections = &store_;
+    s.shared_checkpoints = base_.shared_checkpoints;
   }
 
   // POST /v1/documents?name=invoice.pdf: a document's bytes, kept once by hash. What it answers

@@ -273,6 +273,7 @@ std::vector<cli::command_spec> known_specs() {
   std::vector<cli::command_spec> t;
   cli::add_write_commands(t);
   cli::add_read_commands(t);
+  cli::add_integrity_commands(t);
   cli::add_query_commands(t);
   cli::add_trust_commands(t);
   cli::add_kafka_commands(t);

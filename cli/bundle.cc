@@ -1,0 +1,162 @@
+#include "cli/bundle.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include "cli/json.h"
+#include "engine/log/document_store.h"
+#include "engine/record/codec.h"
+#include "engine/record/hash.h"
+#include "engine/record/merkle.h"
+
+namespace sazesh::cli {
+namespace {
+
+constexpr std::string_view k_format = "sazesh-bundle/1";
+
+// One ustar header block for a regular file of `size` bytes named `name` (< 100 bytes).
+std::string tar_header(const std::string& name, std::uint64_t size, timestamp_ms mtime) {
+  std::string h(512, '\0');
+  const auto put = [&](std::size_t at, std::size_t width, const std::string& text) {
+    std::copy_n(text.data(), std::min(width, text.size()), h.data() + at);
+  };
+  const auto octal = [](std::uint64_t v, std::size_t width) { return fmt::format("{:0{}o}", v, width - 1); };
+  put(0, 100, name);
+  put(100, 8, octal(0644, 8));
+  put(108, 8, octal(0, 8));
+  put(116, 8, octal(0, 8));
+  put(124, 12, octal(size, 12));
+  put(136, 12, octal(static_cast<std::uint64_t>(std::max<timestamp_ms>(0, mtime / 1000)), 12));
+  put(148, 8, std::string(8, ' '));
+  h[156] = '0';
+  put(257, 6, std::string("ustar\0", 6));
+  put(263, 2, "00");
+  put(265, 32, "sazesh");
+  put(297, 32, "sazesh");
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  put(148, 8, fmt::format("{:06o}", sum) + std::string("\0 ", 2));
+  return h;
+}
+
+struct member {
+  std::string name;
+  std::string bytes;
+};
+
+result<std::string> read_document(const std::filesystem::path& file, std::string_view sha) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return error(errc::not_found, "documents", fmt::format("document {} is not in the document store", to_hex(sha)));
+  std::string bytes(max_document_bytes + 1, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  bytes.resize(static_cast<std::size_t>(in.gcount()));
+  if (bytes.size() > max_document_bytes || sha256(bytes) != sha)
+    return error(errc::corrupt, "documents", fmt::format("the stored document {} does not have that hash", to_hex(sha)));
+  return bytes;
+}
+
+}  // namespace
+
+result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::string& case_id,
+                                         std::string_view summary_json, const std::filesystem::path& path) {
+  if (s.kafka) return error(errc::invalid_argument, "--bundle", "bundles need the log's checkpoints, kept for the embedded log only");
+  auto events = log.read_stream(case_id, stream_version(1));
+  if (!events) return events.error();
+  if (events->empty()) return error(errc::not_found, "case_id", fmt::format("no case {}", case_id));
+  auto store = s.open_checkpoints();
+  if (!store) return store.error();
+  auto note = (*store)->latest();
+  if (!note) return note.error();
+  auto key = read_signing_key_file(s.signing_key_file());
+  if (!key) return key.error();
+  if (!*note) return error(errc::unavailable, "checkpoint", "the log has no signed checkpoint yet; retry in a few seconds");
+  auto cp = open_checkpoint(**note, key->verifier());
+  if (!cp) return cp.error();
+  if (events->back().position.value() >= cp->size)
+    return error(errc::unavailable, "checkpoint",
+                 fmt::format("the case's last event (position {}) is not yet in a signed checkpoint (it covers {} events); "
+                             "retry in a few seconds",
+                             events->back().position.value(), cp->size));
+
+  // Every link, proof and document checked before anything is written.
+  std::vector<member> members;
+  json_array manifest_events;
+  json_array manifest_documents;
+  std::set<std::string> documents;
+  const document_store docs(s.data_dir / "documents");
+  std::string previous;
+  for (const auto& e : *events) {
+    auto r = decode(e.bytes);
+    if (!r) return error(errc::corrupt, "log", fmt::format("{} #{}: {}", case_id, e.sequence.value(), r.error().message()));
+    if (r->stream != case_id || r->sequence != e.sequence || r->previous_hash != previous)
+      return error(errc::corrupt, "log", fmt::format("{} #{} breaks the case's hash chain", case_id, e.sequence.value()));
+    previous = r->hash;
+    auto proof = (*store)->inclusion_proof(e.position.value(), cp->size, log);
+    if (!proof) return proof.error();
+    if (!merkle::verify_inclusion(e.position.value(), cp->size, merkle::leaf_hash(e.bytes), *proof, cp->root))
+      return error(errc::corrupt, "log",
+                   fmt::format("{} #{} (position {}) is not in the signed checkpoint's tree", case_id, e.sequence.value(),
+                               e.position.value()));
+    const std::string file = fmt::format("events/{:06}.szev", e.sequence.value());
+    json_array hashes;
+    for (const auto& h : *proof) hashes.string(base64(h));
+    manifest_events.raw(json_object()
+                            .field("file", file)
+                            .field("sequence", e.sequence.value())
+                            .field("leaf_index", e.position.value())
+                            .field("sha256", to_hex(r->hash))
+                            .raw("inclusion_proof", hashes.str())
+                            .str());
+    members.push_back({file, e.bytes});
+    if (r->payload.type == fb::Event_DocumentAttached) {
+      const auto& d = *r->payload.AsDocumentAttached();
+      const std::string sha(d.sha256.begin(), d.sha256.end());
+      if (!documents.insert(sha).second) continue;
+      auto bytes = read_document(docs.path_of(sha), sha);
+      if (!bytes) return bytes.error();
+      const std::string name = "documents/" + to_hex(sha);
+      manifest_documents.raw(json_object().field("file", name).field("sha256", to_hex(sha))
+                                 .field("size", static_cast<std::uint64_t>(bytes->size())).str());
+      members.push_back({name, std::move(*bytes)});
+    }
+  }
+  const timestamp_ms now = system_clock_source().now();
+  const std::string manifest = json_object()
+                                   .field("format", k_format)
+                                   .field("case", case_id)
+                                   .field("origin", cp->origin)
+                                   .field("checkpoint", "checkpoint.txt")
+                                   .field("tree_size", cp->size)
+                                   .raw("events", manifest_events.str())
+                                   .raw("documents", manifest_documents.str())
+                                   .field("built_at", format_iso_utc(now))
+                                   .raw("dossier", summary_json.empty() ? std::string_view("null") : summary_json)
+                                   .str();
+  members.insert(members.begin(), {{"manifest.json", manifest + "\n"}, {"checkpoint.txt", **note}});
+
+  // Written beside its place, then renamed: a bundle is whole or absent.
+  const std::filesystem::path temp = path.string() + ".partial";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) return error(errc::io, "--bundle", fmt::format("cannot write {}", temp.string()));
+    for (const auto& m : members) {
+      out << tar_header(m.name, m.bytes.size(), now) << m.bytes << std::string((512 - m.bytes.size() % 512) % 512, '\0');
+    }
+    out << std::string(1024, '\0');
+    out.flush();
+    if (!out) {
+      std::error_code ec;
+      std::filesystem::remove(temp, ec);
+      return error(errc::io, "--bundle", fmt::format("cannot write {}", temp.string()));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);
+  if (ec) return error(errc::io, "--bundle", fmt::format("cannot write {}: {}", path.string(), ec.message()));
+  return bundle_summary{events->size(), documents.size(), cp->size, cp->origin};
+}
+
+}  // namespace sazesh::cli

@@ -1,0 +1,385 @@
+// The log's integrity: `verify` (the whole log, its bookkeeping, its Merkle tree and signed
+// checkpoints), `checkpoint` (the latest signed checkpoint), `proof` (inclusion and consistency
+// proofs against it) and `keys generate|show` (the key that signs checkpoints).
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <fstream>
+#include <map>
+
+#include "cli/app.h"
+#include "cli/json.h"
+#include "engine/domain/decide.h"
+#include "engine/record/codec.h"
+#include "engine/record/hash.h"
+#include "engine/record/merkle.h"
+
+namespace sazesh::cli {
+namespace {
+
+constexpr std::size_t k_max_note_file = 64 * 1024;
+
+// A file's text, at most `limit` bytes; errors name `field`.
+result<std::string> read_small_file(const std::string& path, std::size_t limit, const std::string& field) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error(errc::invalid_argument, field, fmt::format("cannot read {}", path));
+  std::string text(limit + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > limit) return error(errc::invalid_argument, field, fmt::format("{} is larger than {} bytes", path, limit));
+  return text;
+}
+
+// The key checkpoints are checked against: --key (a verifier key, or a file holding one), else
+// the public half of the folder's signing key. None (no --key, no key, no checkpoints): a log
+// never signed, whose tree there is nothing to hold against.
+result<std::optional<verifier_key>> checking_key(session& s, const parsed_args& a) {
+  if (a.has("key")) {
+    const std::string& k = a.get("key");
+    if (std::error_code ec; std::filesystem::is_regular_file(k, ec)) {
+      auto text = read_small_file(k, 4096, "--key");
+      if (!text) return text.error();
+      auto key = parse_verifier_key(*text, "--key");
+      if (!key) return key.error();
+      return std::optional<verifier_key>(*key);
+    }
+    auto key = parse_verifier_key(k, "--key");
+    if (!key) return key.error();
+    return std::optional<verifier_key>(*key);
+  }
+  auto key = read_signing_key_file(s.signing_key_file());
+  if (key) return std::optional<verifier_key>(key->verifier());
+  if (key.error().code() != errc::not_found) return key.error();
+  std::error_code ec;
+  if (std::filesystem::exists(s.checkpoints_dir(), ec) || a.has("since"))
+    return error(errc::invalid_argument, "--key",
+                 "is required: the folder has no signing key to check the checkpoints with (give the log's verifier key)");
+  return std::optional<verifier_key>();
+}
+
+std::string b64_list(const std::vector<std::string>& hashes) {
+  json_array out;
+  for (const auto& h : hashes) out.string(base64(h));
+  return out.str();
+}
+
+// What verify found of the log's checkpoints.
+struct checkpoint_report {
+  std::size_t checked = 0;
+  std::uint64_t latest_size = 0;
+  std::string key_name;
+  bool since_checked = false;
+  std::uint64_t since_size = 0;
+};
+
+int verify(session& s, const parsed_args& a) {
+  auto eng = s.open_engine();
+  if (!eng) return s.fail(eng.error());
+  event_log& log = *s.log();
+  // 1. The log's own bookkeeping: the stream index and the command records.
+  if (auto c = log.check_storage(); !c) return s.fail(c.error());
+
+  // 2. The checkpoints to hold the tree against (the embedded log's; Kafka's are not kept yet).
+  if (s.kafka && (a.has("since") || a.has("key")))
+    return s.fail(error(errc::invalid_argument, a.has("since") ? "--since" : "--key",
+                        "checkpoints are kept for the embedded log only"));
+  std::optional<verifier_key> key;
+  if (!s.kafka) {
+    auto k = checking_key(s, a);
+    if (!k) return s.fail(k.error());
+    key = *k;
+  }
+  const bool tree_checked = key.has_value();
+  std::map<std::uint64_t, std::string> expected_roots;  // size -> root every checkpoint signed
+  checkpoint_report report;
+  std::unique_ptr<checkpoint_store> store;
+  std::optional<checkpoint> since;
+  if (tree_checked) {
+    report.key_name = key->name;
+    if (std::error_code ec; std::filesystem::exists(s.checkpoints_dir() / "CURRENT", ec)) {
+      auto opened = checkpoint_store::open(s.checkpoints_dir(), checkpoint_store::access::read);
+      if (!opened) return s.fail(opened.error());
+      store = std::move(*opened);
+      auto all = store->checkpoints();
+      if (!all) return s.fail(all.error());
+      for (const auto& [size, note] : *all) {
+        auto c = open_checkpoint(note, *key, fmt::format("checkpoint {}", size));
+        if (!c) return s.fail(c.error());
+        if (c->size != size)
+          return s.fail(error(errc::corrupt, "checkpoints", fmt::format("the checkpoint kept as size {} says size {}", size, c->size)));
+        expected_roots[size] = c->root;
+        report.latest_size = size;
+        ++report.checked;
+      }
+    }
+    if (a.has("since")) {
+      auto text = read_small_file(a.get("since"), k_max_note_file, "--since");
+      if (!text) return s.fail(text.error());
+      auto c = open_checkpoint(*text, *key, "--since");
+      if (!c) return s.fail(c.error());
+      since = *c;
+      if (auto it = expected_roots.find(c->size); it != expected_roots.end() && it->second != c->root)
+        return s.fail(error(errc::corrupt, "--since",
+                            fmt::format("the log's own checkpoint of size {} has another root than the one given: "
+                                        "the log was rewritten and signed again after that checkpoint was published",
+                                        c->size)));
+      expected_roots.emplace(c->size, c->root);
+    }
+  }
+
+  // 3. Every event: positions without gaps, the record's header agreeing with its envelope,
+  // every stream's hash chain, and the Merkle tree against every checkpoint.
+  std::map<std::string, std::pair<std::uint64_t, std::string>> heads;
+  std::uint64_t count = 0;
+  merkle::compact_range tree;
+  auto next_root = expected_roots.begin();
+  std::optional<error> tree_failure;
+  const auto kept_check = [&](unsigned level, std::uint64_t index, const std::string& h) {
+    if (!store || tree_failure || !checkpoint_store::kept_level(level) || ((index + 1) << level) > store->size()) return;
+    auto kept = store->kept_subtree(level, index);
+    if (!kept) tree_failure = kept.error();
+    else if (*kept && **kept != h)
+      tree_failure = error(errc::corrupt, "checkpoints",
+                           fmt::format("the Merkle tree's kept hash of events {} to {} differs from those events: "
+                                       "one of them was changed after the tree took it in",
+                                       index << level, ((index + 1) << level) - 1));
+  };
+  const bool dense = log.partitions() == 1 && !s.kafka;
+  for (std::uint32_t part = 0; part < log.partitions(); ++part) {
+    log_position from(0);
+    for (;;) {
+      auto batch = log.read_partition(part, from, 4096);
+      if (!batch) return s.fail(batch.error());
+      for (const auto& e : *batch) {
+        const auto where = [&] { return dense ? fmt::format("position {}", e.position.value())
+                                              : fmt::format("partition {} offset {}", part, e.position.value()); };
+        if (dense && e.position.value() != count)
+          return s.fail(error(errc::corrupt, "log",
+                              fmt::format("position {} follows {}: events are missing from the log", e.position.value(),
+                                          count == 0 ? std::string("the start") : std::to_string(count - 1))));
+        auto r = decode(e.bytes);
+        if (!r) return s.fail(error(errc::corrupt, "log", fmt::format("{}: {}", where(), r.error().message())));
+        if (r->stream != e.stream || r->sequence != e.sequence)
+          return s.fail(error(errc::corrupt, "log",
+                              fmt::format("{}: the record is filed as {} #{} but its envelope is {} #{}", where(), e.stream,
+                                          e.sequence.value(), r->stream, r->sequence.value())));
+        auto& [version, hash] = heads[r->stream];
+        if (r->sequence.value() != version + 1 || r->previous_hash != hash)
+          return s.fail(error(errc::corrupt, "log", fmt::format("{}: stream {} breaks its hash chain", where(), r->stream)));
+        version = r->sequence.value();
+        hash = r->hash;
+        ++count;
+        if (tree_checked) {
+          tree.push(merkle::leaf_hash(e.bytes), kept_check);
+          if (tree_failure) return s.fail(*tree_failure);
+          if (next_root != expected_roots.end() && next_root->first == tree.size()) {
+            if (tree.root() != next_root->second)
+              return s.fail(error(errc::corrupt, "log",
+                                  fmt::format("the first {} events do not have the root the checkpoint of that size signed: "
+                                              "an event among them was changed, removed or reordered",
+                                              next_root->first)));
+            ++next_root;
+          }
+        }
+      }
+      if (batch->size() < 4096) break;
+      from = log_position(batch->back().position.value() + 1);
+    }
+  }
+  if (tree_checked && next_root != expected_roots.end())
+    return s.fail(error(errc::corrupt, "log",
+                        fmt::format("the log holds {} events but a signed checkpoint covers {}: events were removed from "
+                                    "its end",
+                                    count, expected_roots.rbegin()->first)));
+  if (tree_checked && count > 0 && report.checked == 0)
+    return s.fail(error(errc::corrupt, "checkpoints",
+                        fmt::format("no signed checkpoint covers the log's {} events (the checkpoints are missing)", count)));
+  if (since) {
+    report.since_checked = true;
+    report.since_size = since->size;
+  }
+  // Damage the log contained (Kafka: a stream two writers forked, a record from outside): the
+  // rest is verified above, and each is named here.
+  auto damaged = log.damaged_streams();
+  if (!damaged) return s.fail(damaged.error());
+  if (!damaged->empty()) {
+    for (const auto& [stream, what] : *damaged) {
+      if (s.json)
+        fmt::print(s.out, "{}\n", json_object().field("damaged", stream.empty() ? std::string("(not an event)") : stream)
+                                      .field("found", what).str());
+      else
+        fmt::print(s.out, "damaged: {}: {}\n", stream.empty() ? std::string("(not an event)") : stream, what);
+    }
+    const auto& [first, what] = damaged->front();
+    return s.fail(error(errc::corrupt, "log",
+                        fmt::format("{} damaged{}; every other stream verified ({} events in {} streams)",
+                                    first.empty() ? std::string("a record that is not an event is") : "stream " + first + " is",
+                                    damaged->size() > 1 ? fmt::format(" (and {} more)", damaged->size() - 1) : "",
+                                    count, heads.size())));
+  }
+  // 4. Every chain's head is where the engine's state rows say (and the rows are what a fresh
+  // fold of the log makes).
+  auto live = (*eng)->state_digest();
+  if (!live) return s.fail(live.error());
+  auto fresh = fold_state_digest(log);
+  if (!fresh) return s.fail(fresh.error());
+  if (*live != *fresh)
+    return s.fail(error(errc::corrupt, "state",
+                        fmt::format("the engine's state rows (digest {}) differ from a fold of the log ({}); "
+                                    "sazesh rebuild builds them again",
+                                    live->substr(0, 16), fresh->substr(0, 16))));
+  const std::uint64_t unsigned_tail = count - std::min(count, report.latest_size);
+  if (s.json) {
+    json_object o;
+    o.field("events", count).field("streams", static_cast<std::uint64_t>(heads.size())).field("intact", true);
+    if (tree_checked) {
+      o.field("checkpoints", static_cast<std::uint64_t>(report.checked))
+          .field("latest_checkpoint_size", report.latest_size)
+          .field("unsigned_events", unsigned_tail)
+          .field("key", report.key_name)
+          .field("root", base64(tree.root()));
+      if (report.since_checked) o.field("consistent_since", report.since_size);
+    }
+    fmt::print(s.out, "{}\n", o.field("state_digest", *live).str());
+  } else {
+    fmt::print(s.out, "ok: {} events in {} streams; every buffer verified, every hash chain intact; "
+               "the stream index and command records agree with the events\n", count, heads.size());
+    if (tree_checked) {
+      fmt::print(s.out, "    Merkle tree: root {}; {} signed checkpoint(s) by {} hold, the latest covering {} events{}\n",
+                 base64(tree.root()), report.checked, report.key_name, report.latest_size,
+                 unsigned_tail == 0 ? std::string() : fmt::format(" ({} since, not yet signed)", unsigned_tail));
+      if (report.since_checked)
+        fmt::print(s.out, "    the checkpoint given (size {}) is a prefix of this log: it only grew since\n", report.since_size);
+    } else if (s.kafka) {
+      fmt::print(s.out, "    (the Merkle tree and checkpoints are kept for the embedded log only)\n");
+    } else {
+      fmt::print(s.out, "    the log was never signed (no key, no checkpoints): its first checkpoint is signed now\n");
+    }
+    fmt::print(s.out, "    the state rows equal a fold of the log\n");
+  }
+  return exit_ok;
+}
+
+int checkpoint_cmd(session& s, const parsed_args&) {
+  if (s.kafka) return s.fail(error(errc::invalid_argument, "--kafka", "checkpoints are kept for the embedded log only"));
+  auto store = s.open_checkpoints();
+  if (!store) return s.fail(store.error());
+  auto note = (*store)->latest();
+  if (!note) return s.fail(note.error());
+  if (!*note) return s.fail(error(errc::not_found, "checkpoint", "the log has no checkpoint yet (it is empty)"));
+  if (s.json) {
+    auto all = (*store)->checkpoints();
+    if (!all) return s.fail(all.error());
+    fmt::print(s.out, "{}\n", json_object().field("tree_size", all->back().first).field("checkpoint", **note).str());
+  } else {
+    fmt::print(s.out, "{}", **note);
+  }
+  return exit_ok;
+}
+
+result<std::uint64_t> parse_count(const parsed_args& a, const std::string& name) {
+  const std::string& v = a.get(name);
+  if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos)
+    return error(errc::invalid_argument, "--" + name, "must be a whole number");
+  return std::stoull(v);
+}
+
+int proof_cmd(session& s, const parsed_args& a) {
+  if (s.kafka) return s.fail(error(errc::invalid_argument, "--kafka", "proofs are kept for the embedded log only"));
+  if (a.has("position") == a.has("from-size"))
+    return s.fail(error(errc::invalid_argument, "--position", "give --position (an inclusion proof) or --from-size (a consistency proof)"));
+  auto store = s.open_checkpoints();
+  if (!store) return s.fail(store.error());
+  auto log = s.open_log_for_reading();
+  if (!log) return s.fail(log.error());
+  auto all = (*store)->checkpoints();
+  if (!all) return s.fail(all.error());
+  if (all->empty()) return s.fail(error(errc::not_found, "checkpoint", "the log has no checkpoint yet"));
+  // Against the checkpoint of --tree-size if given (it must be one), else the latest.
+  auto chosen = all->end() - 1;
+  if (a.has("tree-size")) {
+    auto n = parse_count(a, "tree-size");
+    if (!n) return s.fail(n.error());
+    chosen = std::find_if(all->begin(), all->end(), [&](const auto& c) { return c.first == *n; });
+    if (chosen == all->end()) return s.fail(error(errc::not_found, "--tree-size", fmt::format("no checkpoint of size {}", *n)));
+  }
+  const std::uint64_t size = chosen->first;
+  json_object o;
+  o.field("tree_size", size);
+  if (a.has("position")) {
+    auto p = parse_count(a, "position");
+    if (!p) return s.fail(p.error());
+    if (*p >= size)
+      return s.fail(error(errc::invalid_argument, "--position", fmt::format("must be below {}, the checkpoint's size", size)));
+    auto events = (*log)->read_all(log_position(*p), 1);
+    if (!events) return s.fail(events.error());
+    if (events->empty() || events->front().position.value() != *p)
+      return s.fail(error(errc::not_found, "--position", fmt::format("no event at position {}", *p)));
+    auto proof = (*store)->inclusion_proof(*p, size, **log);
+    if (!proof) return s.fail(proof.error());
+    o.field("position", *p).field("stream", events->front().stream).field("sequence", events->front().sequence.value());
+    o.field("leaf_hash", base64(merkle::leaf_hash(events->front().bytes))).raw("inclusion_proof", b64_list(*proof));
+  } else {
+    auto m = parse_count(a, "from-size");
+    if (!m) return s.fail(m.error());
+    if (*m == 0 || *m > size)
+      return s.fail(error(errc::invalid_argument, "--from-size", fmt::format("must be from 1 to {}, the checkpoint's size", size)));
+    auto proof = (*store)->consistency_proof(*m, size, **log);
+    if (!proof) return s.fail(proof.error());
+    auto old_root = (*store)->root_at(*m, **log);
+    if (!old_root) return s.fail(old_root.error());
+    o.field("from_size", *m).field("from_root", base64(*old_root)).raw("consistency_proof", b64_list(*proof));
+  }
+  o.field("checkpoint", chosen->second);
+  fmt::print(s.out, "{}\n", o.str());
+  return exit_ok;
+}
+
+int keys_generate(session& s, const parsed_args& a) {
+  const std::string origin = a.has("origin") ? a.get("origin") : "sazesh.local/log-" + random_hex(4);
+  auto key = create_signing_key_file(s.signing_key_file(), origin);
+  if (!key) return s.fail(key.error().field() == "origin" ? error(errc::invalid_argument, "--origin", key.error().rule()) : key.error());
+  if (s.json)
+    fmt::print(s.out, "{}\n", json_object().field("file", s.signing_key_file().string())
+                                  .field("verifier_key", verifier_key_text(key->verifier())).str());
+  else
+    fmt::print(s.out, "signing key written to {} (keep it secret; it signs the log's checkpoints)\nverifier key:\n{}\n",
+               s.signing_key_file().string(), verifier_key_text(key->verifier()));
+  return exit_ok;
+}
+
+int keys_show(session& s, const parsed_args&) {
+  auto key = read_signing_key_file(s.signing_key_file());
+  if (!key) return s.fail(key.error());
+  if (s.json)
+    fmt::print(s.out, "{}\n", json_object().field("file", s.signing_key_file().string())
+                                  .field("origin", key->name).field("verifier_key", verifier_key_text(key->verifier())).str());
+  else
+    fmt::print(s.out, "{}\n", verifier_key_text(key->verifier()));
+  return exit_ok;
+}
+
+}  // namespace
+
+void add_integrity_commands(std::vector<command_spec>& t) {
+  const std::string group = "integrity: the log's hash chains, Merkle tree and signed checkpoints";
+  t.push_back({"verify", group,
+               "check the whole log: records, bookkeeping, hash chains, Merkle tree, signed checkpoints (auditor)",
+               {{"key", "VKEY", "the verifier key (or a file holding it) to check checkpoints with (default: the folder's key)"},
+                {"since", "FILE", "a checkpoint published earlier: prove the log only grew since"}},
+               verify, uses::read});
+  t.push_back({"checkpoint", group, "the latest signed checkpoint of the log (C2SP tlog-checkpoint)", {}, checkpoint_cmd,
+               uses::folder | uses::json});
+  t.push_back({"proof", group, "an inclusion proof of an event, or a consistency proof between two checkpoints",
+               {{"position", "N", "the event at this log position: its inclusion proof"},
+                {"from-size", "M", "the tree of the first M events: its consistency proof"},
+                {"tree-size", "N", "against the checkpoint of this size (default: the latest)"}},
+               proof_cmd, uses::folder});
+  t.push_back({"keys-generate", group, "make the key that signs the log's checkpoints ($SAZESH_SIGNING_KEY or DATA_DIR/keys)",
+               {{"origin", "NAME", "the log's name in its checkpoints, e.g. example.org/complaints (default: random)"}},
+               keys_generate, uses::folder | uses::json});
+  t.push_back({"keys-show", group, "the verifier key of the log's signing key: give it to auditors and agencies", {},
+               keys_show, uses::folder | uses::json});
+}
+
+}  // namespace sazesh::cli
