@@ -19,6 +19,8 @@ packages=(
   openjdk-17-jre-headless maven kcat
   # the portal's tests in a real browser (tests/portal/)
   chromium
+  # tools/verify-bundle.py, the bundle verifier that needs nothing of Sazesh, and its tests
+  python3-cryptography python3-flatbuffers
   # the sanitizer builds and the fuzz targets (tools/sanitize.sh, tests/fuzz/)
   clang-16 libclang-rt-16-dev
 )
