@@ -369,6 +369,16 @@ int session::fail(const error& e) {
   return retry ? exit_retry : exit_refused;
 }
 
+// --as-of: a date (either calendar) means the end of that day in Tehran; a time, that moment.
+result<timestamp_ms> parse_as_of(const std::string& text) {
+  if (text.find(' ') == std::string::npos && text.find('T') == std::string::npos) {
+    auto day = parse_date("as_of", text);
+    if (!day) return day.error();
+    return tehran_start_of_day(civil_from_days(days_from_civil(*day) + 1)) - 1;
+  }
+  return parse_time("as_of", text);
+}
+
 std::string both_calendars(timestamp_ms t, digits d) {
   return fmt::format("{} ({})", format_gregorian(t), format_jalali(t, d));
 }

@@ -31,6 +31,10 @@ inline constexpr int exit_refused = 1;
 inline constexpr int exit_usage = 2;
 inline constexpr int exit_retry = 75;  // EX_TEMPFAIL
 
+// --as-of: a date (either calendar) means the end of that day in Tehran; a time, that moment.
+// Errors name field "as_of".
+result<timestamp_ms> parse_as_of(const std::string& text);
+
 // Whether an error is worth retrying as it is (exit_retry), rather than a refusal.
 bool is_retryable(const error& e);
 

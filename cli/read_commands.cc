@@ -9,6 +9,7 @@
 #include "engine/record/codec.h"
 #include "engine/domain/decide.h"
 #include "engine/domain/describe.h"
+#include "engine/domain/evolve.h"
 #include "engine/record/hash.h"
 #include "schemas/schema_json.h"
 
@@ -48,9 +49,22 @@ int show(session& s, const parsed_args& a) {
   if (!events) return s.fail(events.error());
   if (events->empty())
     return s.fail(error(errc::not_found, a.has("case") ? "case_id" : "party", fmt::format("no case or party {}", stream)));
-  auto found = (*eng)->find_case(stream);
-  if (!found) return s.fail(found.error());
-  const std::optional<case_state>& c = *found;
+  std::optional<case_state> c;
+  if (a.has("as-of")) {
+    // The case as it stood then: its events up to that moment, folded afresh.
+    auto when = parse_as_of(a.get("as-of"));
+    if (!when) return s.fail(when.error());
+    std::erase_if(*events, [&](const event_record& e) { return e.time > *when; });
+    if (events->empty())
+      return s.fail(error(errc::not_found, "as_of", fmt::format("{} had no events yet on {}", stream, a.get("as-of"))));
+    world w;
+    for (const auto& e : *events) evolve(w, e);
+    if (const case_state* then = w.find_case(stream)) c = *then;
+  } else {
+    auto found = (*eng)->find_case(stream);
+    if (!found) return s.fail(found.error());
+    c = *found;
+  }
   if (s.json) {
     json_array timeline;
     for (const auto& e : *events) {
@@ -78,10 +92,12 @@ int show(session& s, const parsed_args& a) {
                           .str());
       o.raw("deadlines", deadlines.str());
     }
+    if (a.has("as-of")) o.field("as_of", a.get("as-of"));
     o.field("chain_verified", true).raw("timeline", timeline.str());
     fmt::print(s.out, "{}\n", o.str());
     return exit_ok;
   }
+  if (a.has("as-of")) fmt::print(s.out, "as it stood on {} (the events up to then, folded afresh)\n", a.get("as-of"));
   if (c) print_case_header(s, *c);
   else fmt::print(s.out, "{}\n", stream);
   fmt::print(s.out, "\n  {:<4} {:<16} {:<16} {:<22} {}\n", "#", "Tehran", "Jalali", "by", "what");
@@ -166,7 +182,9 @@ void add_read_commands(std::vector<command_spec>& t) {
   t.push_back({"tick", group, "turn every deadline that is due into its event, exactly once", {}, tick,
                uses::log | uses::clock | uses::rules | uses::digits | uses::json});
   t.push_back({"show", group, "a case (or party) with its full timeline, in both calendars",
-               {{"case", "CASE", "the case id"}, {"party", "ID", "a party id instead"}}, show,
+               {{"case", "CASE", "the case id"}, {"party", "ID", "a party id instead"},
+                {"as-of", "DATE", "the case as it stood then (a date: its end in Tehran; or a time), from the log"}},
+               show,
                uses::read | uses::digits});
   t.push_back({"events", group, "a case's events as raw JSON lines (or the whole log with --all)",
                {{"case", "CASE", "the case id"}, {"party", "ID", "a party id instead"},

@@ -27,19 +27,9 @@ output_format format_of(const session& s) {
   return s.json ? output_format::json : s.csv ? output_format::csv : output_format::text;
 }
 
-// --as-of: a date means the end of that day; a time means that moment.
-result<timestamp_ms> as_of(const session& s, const parsed_args& a, const engine& eng) {
+result<timestamp_ms> as_of(const parsed_args& a, const engine& eng) {
   if (!a.has("as-of")) return eng.time_source().now();
-  const std::string& text = a.get("as-of");
-  (void)s;
-  const bool date_only = text.find(' ') == std::string::npos && text.find('T') == std::string::npos;
-  if (date_only) {
-    // The end of that day in Tehran (days are 23 or 25 hours long where clocks changed).
-    auto day = parse_date("as_of", text);
-    if (!day) return day.error();
-    return tehran_start_of_day(civil_from_days(days_from_civil(*day) + 1)) - 1;
-  }
-  return parse_time("as_of", text);
+  return parse_as_of(a.get("as-of"));
 }
 
 // What the scores are computed from: each business with its score events, read from the
@@ -92,7 +82,7 @@ int score_cmd(session& s, const parsed_args& a) {
   if (!eng) return s.fail(eng.error());
   const trust_rules& rules = (*eng)->rules().trust;
   if (rules.version == 0) return s.fail(error(errc::not_found, "rules", "no trust rules loaded (--rules FILE)"));
-  auto when = as_of(s, a, **eng);
+  auto when = as_of(a, **eng);
   if (!when) return s.fail(when.error());
   if (a.has("business"))
     if (auto one = (*eng)->find_business(a.get("business")); !one || !*one)
@@ -122,7 +112,7 @@ int explain_cmd(session& s, const parsed_args& a) {
   const std::string business = a.get("business");
   auto record = load_business(**eng, business);
   if (!record) return s.fail(record.error());
-  auto when = as_of(s, a, **eng);
+  auto when = as_of(a, **eng);
   if (!when) return s.fail(when.error());
   const trust_score sc = compute_trust_score(rules, record->events, *when);
   table t;
@@ -155,7 +145,7 @@ int what_if_cmd(session& s, const parsed_args& a) {
   if (current.version == 0) return s.fail(error(errc::not_found, "rules", "no trust rules loaded (--rules FILE)"));
   auto other = load_trust_rules(a.get("with"));
   if (!other) return s.fail(other.error());
-  auto when = as_of(s, a, **eng);
+  auto when = as_of(a, **eng);
   if (!when) return s.fail(when.error());
   auto all = load_businesses(**eng);
   if (!all) return s.fail(all.error());

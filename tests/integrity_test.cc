@@ -14,6 +14,7 @@
 #include <map>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "cli/app.h"
@@ -588,6 +589,52 @@ TEST_CASE("proofs and bundles: the CLI's proofs verify, and the standalone verif
   INFO(output);
   CHECK(status == 0);
   CHECK(output.rfind("ok: case C-", 0) == 0);
+}
+
+}  // namespace
+}  // namespace sazesh
+
+namespace sazesh {
+namespace {
+
+TEST_CASE("show --as-of: the case as it stood at each of its events' moments") {
+  const auto& data = demo_folder();
+  const auto queue = sazesh_cli({"--data-dir", data.string(), "--as", "auditor:audit", "--json", "queue", "--agency",
+                                 "consumer-protection", "--all"});
+  REQUIRE(queue.code == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(queue.out, m, std::regex("\"case\":\"(C-[A-Z0-9]+)\"")));
+  const std::string case_id = m[1].str();
+  const auto show = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"--data-dir", data.string(), "--as", "auditor:audit", "--json", "show", "--case", case_id};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return sazesh_cli(args);
+  };
+  const auto now = show({});
+  REQUIRE(now.code == 0);
+  std::vector<std::string> times;
+  const std::regex time_re("\"time\":\"([^\"]+)\"");
+  for (auto it = std::sregex_iterator(now.out.begin(), now.out.end(), time_re); it != std::sregex_iterator(); ++it)
+    times.push_back((*it)[1].str());
+  REQUIRE(times.size() > 5);
+  const auto status_of = [](const std::string& json) {
+    std::smatch s;
+    REQUIRE(std::regex_search(json, s, std::regex("\"status\":\"([a-z_]+)\"")));
+    return s[1].str();
+  };
+  std::set<std::string> statuses;
+  for (const auto& t : times) {
+    const auto then = show({"--as-of", t});
+    INFO(t << " " << then.err);
+    REQUIRE(then.code == 0);
+    const auto expected = static_cast<std::ptrdiff_t>(std::count_if(times.begin(), times.end(), [&](const auto& x) { return x <= t; }));
+    CHECK(std::distance(std::sregex_iterator(then.out.begin(), then.out.end(), time_re), std::sregex_iterator()) == expected);
+    statuses.insert(status_of(then.out));
+  }
+  CHECK(statuses.size() >= 3);  // it went through several states
+  CHECK(status_of(show({"--as-of", times.back()}).out) == status_of(now.out));
+  CHECK(show({"--as-of", "1390/01/01"}).code == 1);
+  CHECK(show({"--as-of", "yesterday"}).code != 0);
 }
 
 }  // namespace
