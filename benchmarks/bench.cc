@@ -15,6 +15,9 @@
 //   sazesh-bench raw-keys   --dir D --keys N              RocksDB batch writes of N keys
 //   sazesh-bench replay     --dir D --samples S           one case's history, read and folded
 //   sazesh-bench queries    --projections P --samples S   point and list queries
+//   sazesh-bench tree       --dir D --out P [--samples S]  the Merkle tree: verify's work per event
+//                                                         beside raw SHA-256, building and signing
+//                                                         the checkpoint store, proof sizes and times
 //
 // Every workload comes from one generator (workload/history_generator.h, driven through the
 // engine exactly as the CLI would): Zipf-skewed complaints per business, the lifecycle's real
@@ -41,14 +44,18 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "benchmarks/bench_support.h"
 #include "engine/record/codec.h"
 #include "engine/record/hash.h"
 #include "engine/engine.h"
+#include "engine/log/checkpoint_store.h"
 #include "engine/log/event_log.h"
+#include "engine/record/merkle.h"
 #include "engine/domain/evolve.h"
 #include "engine/kafka/kafka_log.h"
 #include "projections/projector.h"
@@ -165,6 +172,26 @@ int append(const args& a) {
   std::vector<std::vector<double>> latencies(clients);
   std::mutex failure_mutex;
   std::string failure;
+  // --checkpoint-ms N: the writer's checkpointer beside the appends, as `sazesh serve` runs it.
+  const std::uint64_t checkpoint_ms = a.num("checkpoint-ms", 0);
+  std::unique_ptr<checkpoint_store> checkpoints;
+  std::optional<signing_key> key;
+  if (checkpoint_ms > 0) {
+    fs::remove_all(fs::path(a.str("dir")) / "checkpoints-bench");
+    checkpoints = must(checkpoint_store::open(fs::path(a.str("dir")) / "checkpoints-bench", checkpoint_store::access::write),
+                       "open checkpoints");
+    key = must(generate_signing_key("bench.local/log"), "key");
+    must(checkpoints->extend(*l.log), "extend");
+  }
+  std::atomic<bool> appending{true};
+  std::uint64_t signed_checkpoints = 0;
+  std::thread checkpointer([&] {
+    while (checkpoint_ms > 0 && appending) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(checkpoint_ms));
+      must(checkpoints->extend(*l.log), "extend");
+      if (must(checkpoints->sign(*key), "sign")) ++signed_checkpoints;
+    }
+  });
   const auto t = clk::now();
   {
     std::vector<std::thread> ts;
@@ -193,6 +220,8 @@ int append(const args& a) {
     for (auto& th : ts) th.join();
   }
   const double s = seconds_since(t);
+  appending = false;
+  checkpointer.join();
   if (!failure.empty()) die(failure);
   std::uint64_t total_events = 0, commands = 0, unexpected = 0;
   for (auto& g : gens) {
@@ -204,9 +233,9 @@ int append(const args& a) {
   commands -= base_commands;
   std::vector<double> all;
   for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
-  std::printf(R"({"clients":%zu,"commands":%llu,"events":%llu,"unexpected":%llu,"seconds":%.3f,"commands_per_second":%.0f,"events_per_second":%.0f,"latency":%s,"peak_rss_mib":%.1f})"
+  std::printf(R"({"clients":%zu,"checkpoint_ms":%llu,"checkpoints":%llu,"commands":%llu,"events":%llu,"unexpected":%llu,"seconds":%.3f,"commands_per_second":%.0f,"events_per_second":%.0f,"latency":%s,"peak_rss_mib":%.1f})"
               "\n",
-              clients, static_cast<unsigned long long>(commands), static_cast<unsigned long long>(total_events),
+              clients, static_cast<unsigned long long>(checkpoint_ms), static_cast<unsigned long long>(signed_checkpoints), static_cast<unsigned long long>(commands), static_cast<unsigned long long>(total_events),
               static_cast<unsigned long long>(unexpected), s, static_cast<double>(commands) / s,
               static_cast<double>(total_events) / s, latency_json(all).c_str(), peak_rss_mib());
   return 0;
@@ -425,6 +454,85 @@ int queries(const args& a) {
   return 0;
 }
 
+
+// ---- tree -------------------------------------------------------------------------------------
+
+int tree(const args& a) {
+  auto l = open_log(a, false, true);
+  // 1. What verify does per event (decode, the stream's chain, the leaf hash, the tree), timed
+  // apart from reading, beside SHA-256 alone over the same bytes.
+  double raw_s = 0, verify_s = 0;
+  std::uint64_t events = 0, bytes = 0;
+  std::unordered_map<std::string, std::string> heads;
+  merkle::compact_range range;
+  const auto wall = clk::now();
+  std::vector<stored_event> batch;
+  const auto run_batch = [&] {
+    auto t0 = clk::now();
+    std::string sink;
+    for (const auto& e : batch) sink = sha256(e.bytes);
+    raw_s += seconds_since(t0);
+    t0 = clk::now();
+    for (const auto& e : batch) {
+      auto r = must(decode(e.bytes), "decode");
+      auto& head = heads[r.stream];
+      if (r.previous_hash != head) die("a broken chain at position " + std::to_string(e.position.value()));
+      head = r.hash;
+      range.push(merkle::leaf_hash(e.bytes));
+    }
+    verify_s += seconds_since(t0);
+    batch.clear();
+  };
+  for_each_event(*l.log, [&](stored_event& e) {
+    ++events;
+    bytes += e.bytes.size();
+    batch.push_back(std::move(e));
+    if (batch.size() == 4096) run_batch();
+  });
+  run_batch();
+  const double wall_s = seconds_since(wall);
+  // 2. The checkpoint store built from nothing, and one checkpoint signed.
+  const fs::path out = a.str("out");
+  fs::remove_all(out);
+  auto store = must(checkpoint_store::open(out, checkpoint_store::access::write), "open checkpoints");
+  auto t = clk::now();
+  must(store->extend(*l.log), "extend");
+  const double extend_s = seconds_since(t);
+  if (store->root() != range.root()) die("the store's root differs from the one computed here");
+  auto key = must(generate_signing_key("bench.local/log"), "key");
+  t = clk::now();
+  auto note = must(store->sign(key), "sign");
+  const double sign_s = seconds_since(t);
+  const std::uint64_t size = store->size();
+  // 3. Proofs: inclusion of random events against that checkpoint, consistency from random sizes.
+  const std::size_t samples = a.num("samples", 2000);
+  std::mt19937_64 rng(5);
+  std::vector<double> inclusion_us, consistency_us;
+  std::size_t inclusion_hashes = 0, consistency_hashes = 0;
+  for (std::size_t i = 0; i < samples && size > 0; ++i) {
+    const std::uint64_t p = rng() % size;
+    auto t0 = clk::now();
+    auto proof = must(store->inclusion_proof(p, size, *l.log), "inclusion proof");
+    inclusion_us.push_back(std::chrono::duration<double, std::micro>(clk::now() - t0).count());
+    inclusion_hashes += proof.size();
+    const std::uint64_t m = 1 + rng() % size;
+    t0 = clk::now();
+    auto c = must(store->consistency_proof(m, size, *l.log), "consistency proof");
+    consistency_us.push_back(std::chrono::duration<double, std::micro>(clk::now() - t0).count());
+    consistency_hashes += c.size();
+  }
+  const double n = static_cast<double>(std::max<std::size_t>(1, inclusion_us.size()));
+  std::printf(R"({"events":%llu,"envelope_bytes":%llu,"read_and_verify_seconds":%.3f,"verify_events_per_second":%.0f,"raw_sha256_events_per_second":%.0f,"ratio_to_raw_sha256":%.2f,"tree_build_seconds":%.3f,"tree_build_events_per_second":%.0f,"store_bytes":%llu,"sign_ms":%.3f,"checkpoint_bytes":%zu,"inclusion_proof_hashes":%.1f,"inclusion_proof_bytes":%.0f,"inclusion_latency":%s,"consistency_proof_hashes":%.1f,"consistency_latency":%s,"peak_rss_mib":%.1f})"
+              "\n",
+              static_cast<unsigned long long>(events), static_cast<unsigned long long>(bytes), wall_s,
+              static_cast<double>(events) / verify_s, static_cast<double>(events) / raw_s, raw_s / verify_s, extend_s,
+              static_cast<double>(events) / extend_s, static_cast<unsigned long long>(folder_bytes(out)), sign_s * 1000,
+              note ? note->size() : 0, static_cast<double>(inclusion_hashes) / n, 32.0 * static_cast<double>(inclusion_hashes) / n,
+              latency_json(inclusion_us).c_str(), static_cast<double>(consistency_hashes) / n, latency_json(consistency_us).c_str(),
+              peak_rss_mib());
+  return 0;
+}
+
 }  // namespace
 }  // namespace sazesh::bench
 
@@ -443,5 +551,6 @@ int main(int argc, char** argv) {
   if (cmd == "raw-keys") return raw_keys(a);
   if (cmd == "replay") return replay(a);
   if (cmd == "queries") return queries(a);
+  if (cmd == "tree") return tree(a);
   die("unknown subcommand " + cmd);
 }

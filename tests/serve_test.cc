@@ -545,5 +545,39 @@ TEST_CASE("serve: /metrics counts the cases with a deadline due until the schedu
   CHECK(left == 0);
 }
 
+
+TEST_CASE("serve: the log is signed at start, on its timer as it grows, and at shutdown; proofs are anyone's") {
+  fixture f({"--checkpoint-every", "200"});
+  const auto& s = f.s();
+  const auto size_now = [&] {
+    auto r = s.get("/v1/checkpoint", "");
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    const auto at = r.body.find("\"tree_size\":");
+    REQUIRE(at != std::string::npos);
+    return std::stoull(r.body.substr(at + 12));
+  };
+  const auto first = size_now();
+  CHECK(first >= 1);  // the bootstrap's credential, signed as the service started
+  f.business("1002", "shop.example.ir");
+  std::uint64_t grown = first;
+  for (int i = 0; i < 100 && grown == first; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    grown = size_now();
+  }
+  CHECK(grown > first);
+  auto proof = s.get(fmt::format("/v1/proof?position={}", grown - 1), "");
+  CHECK_MESSAGE(proof.status == 200, proof.body);
+  CHECK(proof.body.find("\"inclusion_proof\":[") != std::string::npos);
+  // A write just before SIGTERM is signed as the service stops.
+  f.business("1003", "late.example.ir");
+  auto [code, printed] = f.srv->stop();
+  CHECK(code == 0);
+  f.srv.reset();
+  auto verified = run_binary({"--data-dir", f.dir.path().string(), "--as", "auditor:a", "--json", "verify"});
+  INFO(verified.err);
+  CHECK(verified.code == 0);
+  CHECK(verified.out.find("\"unsigned_events\":0") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace sazesh

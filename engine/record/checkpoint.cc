@@ -217,7 +217,8 @@ result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& ke
   if (ec != std::errc() || end != lines[1].data() + lines[1].size() || lines[1].empty() ||
       (lines[1].size() > 1 && lines[1][0] == '0'))
     return bad("tree size is not a decimal number");
-  if (!unbase64(lines[2], c.root) || c.root.size() != 32) return bad("root hash is not 32 bytes of base64");
+  if (!unbase64(lines[2], c.root) || c.root.size() != 32 || base64(c.root) != lines[2])
+    return bad("root hash is not 32 bytes of standard base64");
   return c;
 }
 
