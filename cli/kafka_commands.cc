@@ -14,6 +14,7 @@
 #include "engine/domain/describe.h"
 #include "engine/kafka/kafka_feed.h"
 #include "engine/kafka/kafka_log.h"
+#include "engine/agency_feed.h"
 #include "engine/log_copy.h"
 #include "schemas/dossier_generated.h"
 #include "schemas/schema_json.h"
@@ -31,6 +32,36 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r) {
   const std::string event(reinterpret_cast<const char*>(d->event()->data()), d->event()->size());
   auto rec = decode(event);
   if (!rec) return error(errc::corrupt, "feed", fmt::format("{}: {}", where(), rec.error().message()));
+  const std::string agency = d->agency_id()->str();
+  const std::string case_id = d->case_id()->str();
+  const auto broken = [&](const std::string& what) { return error(errc::corrupt, "feed", fmt::format("{}: {}", where(), what)); };
+  // The record is the agency's, about its case, and its history is one piece of the case's hash
+  // chain, ending (in its last part) with the event itself.
+  if (topic.size() < agency.size() + 7 || topic.compare(topic.size() - agency.size() - 7, std::string::npos, "agency." + agency) != 0)
+    return broken(fmt::format("a Dossier for agency {} on another agency's topic", agency));
+  if (rec->stream != case_id) return broken(fmt::format("the event is of {}, not of the case {} it names", rec->stream, case_id));
+  if (const auto concerned = agencies_concerned(*rec); std::find(concerned.begin(), concerned.end(), agency) == concerned.end())
+    return broken(fmt::format("the event ({}) does not concern agency {}", fb::EnumNameEvent(rec->payload.type), agency));
+  std::string previous;
+  std::uint64_t expected = d->history_from() == 0 ? 1 : d->history_from();
+  std::string last;
+  if (d->history() != nullptr) {
+    for (const auto* h : *d->history()) {
+      if (h->bytes() == nullptr) return broken("a history entry without its envelope");
+      std::string bytes(reinterpret_cast<const char*>(h->bytes()->data()), h->bytes()->size());
+      auto h_rec = decode(bytes);
+      if (!h_rec) return broken(fmt::format("history sequence {}: {}", expected, h_rec.error().message()));
+      if (h_rec->stream != case_id || h_rec->sequence.value() != expected)
+        return broken(fmt::format("the history holds {} #{} where {} #{} belongs", h_rec->stream, h_rec->sequence.value(), case_id, expected));
+      if ((!previous.empty() || expected == 1) && h_rec->previous_hash != previous)
+        return broken(fmt::format("the history breaks the case's hash chain at sequence {}", expected));
+      previous = h_rec->hash;
+      last = std::move(bytes);
+      ++expected;
+    }
+  }
+  if (d->part() == d->parts() && last != event)
+    return broken("the history does not end with the event it is for");
   const std::string event_json = envelope_to_json(event);
   return json_object()
       .field("topic", topic)

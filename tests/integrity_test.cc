@@ -18,10 +18,13 @@
 #include <sstream>
 
 #include "cli/app.h"
+#include "cli/feed_line.h"
+#include "engine/agency_feed.h"
 #include "engine/record/checkpoint.h"
 #include "engine/record/codec.h"
 #include "engine/record/hash.h"
 #include "engine/record/merkle.h"
+#include "schemas/dossier_generated.h"
 #include "tests/temp_dir.h"
 
 namespace sazesh {
@@ -635,6 +638,94 @@ TEST_CASE("show --as-of: the case as it stood at each of its events' moments") {
   CHECK(status_of(show({"--as-of", times.back()}).out) == status_of(now.out));
   CHECK(show({"--as-of", "1390/01/01"}).code == 1);
   CHECK(show({"--as-of", "yesterday"}).code != 0);
+}
+
+}  // namespace
+}  // namespace sazesh
+
+namespace sazesh {
+namespace {
+
+TEST_CASE("an agency's feed: a Dossier must be a piece of its case's chain ending with its event, for that agency") {
+  const auto& data = demo_folder();
+  auto log = open_embedded_log(data / "log", embedded_log_options{.follower = true});
+  REQUIRE(log.has_value());
+  // The demo's referral: the case and the event that referred it.
+  std::string case_id;
+  std::vector<stored_event> stored;
+  std::size_t referral = 0;
+  for (log_position from(0);;) {
+    auto batch = (*log)->read_all(from, 1024);
+    REQUIRE(batch.has_value());
+    for (const auto& e : *batch) {
+      auto r = decode(e.bytes);
+      REQUIRE(r.has_value());
+      if (case_id.empty() && r->payload.type == fb::Event_ReferredToAgency) case_id = r->stream;
+    }
+    if (batch->size() < 1024) break;
+    from = log_position(batch->back().position.value() + 1);
+  }
+  REQUIRE_FALSE(case_id.empty());
+  stored = *(*log)->read_stream(case_id, stream_version(1));
+  std::vector<event_record> records;
+  for (const auto& e : stored) records.push_back(*decode(e.bytes));
+  while (records[referral].payload.type != fb::Event_ReferredToAgency) ++referral;
+  const std::string agency = records[referral].payload.AsReferredToAgency()->agency_id;
+  auto sides = agency_side_records(**log, {}, {records[referral]}, {stored[referral].bytes});
+  REQUIRE(sides.has_value());
+  REQUIRE(sides->size() == 1);
+  const std::string topic = "sazesh.agency." + agency;
+  const auto line = [&](const std::string& t, const std::string& value) { return cli::feed_line(t, feed_record{0, 7, case_id, value}); };
+  REQUIRE_MESSAGE(line(topic, sides->front().value).has_value(), line(topic, sides->front().value).error().message());
+
+  fb::DossierT original;
+  fb::GetDossier(sides->front().value.data())->UnPackTo(&original);
+  REQUIRE(original.history.size() == referral + 1);
+  const auto packed = [](const fb::DossierT& d) {
+    flatbuffers::FlatBufferBuilder b;
+    b.Finish(fb::Dossier::Pack(b, &d), fb::DossierIdentifier());
+    return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+  };
+  CHECK(line(topic, packed(original)).has_value());  // unpacked and packed again, the same record
+  const auto refused = [&](const std::string& what, const std::string& t, const fb::DossierT& d) {
+    auto r = line(t, packed(d));
+    INFO(what);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().field() == "feed");
+    CHECK(r.error().rule().find("offset 7") != std::string::npos);
+  };
+  {
+    auto d = original;
+    d.history.erase(d.history.begin() + 1);
+    refused("an event taken out of the history", topic, d);
+  }
+  {
+    auto d = original;
+    std::swap(d.history[1], d.history[2]);
+    refused("two events of the history swapped", topic, d);
+  }
+  {
+    auto d = original;
+    d.history.pop_back();
+    refused("a history that does not end with its event", topic, d);
+  }
+  {
+    auto d = original;
+    auto& bytes = d.history[1]->bytes;
+    bytes[bytes.size() / 2] ^= 0x01;
+    refused("a byte of an earlier event changed", topic, d);
+  }
+  refused("a Dossier on another agency's topic", "sazesh.agency.someone-else", original);
+  {
+    auto d = original;
+    d.agency_id = "someone-else";
+    refused("a Dossier for an agency its event does not concern", "sazesh.agency.someone-else", d);
+  }
+  {
+    auto d = original;
+    d.case_id = "C-0000000000";
+    refused("a Dossier naming another case", topic, d);
+  }
 }
 
 }  // namespace
