@@ -106,13 +106,7 @@ class rocks_checkpoint_store final : public checkpoint_store {
 
   result<std::vector<std::pair<std::uint64_t, std::string>>> checkpoints() override {
     std::vector<std::pair<std::uint64_t, std::string>> out;
-    const std::string lower(1, 'k');
-    const std::string upper(1, 'l');
-    rocksdb::Slice lo(lower), hi(upper);
-    rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lo;
-    ro.iterate_upper_bound = &hi;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    auto it = checkpoint_iterator();
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const auto k = view(it->key());
       if (k.size() != 9) return error(errc::corrupt, "checkpoints", "malformed checkpoint key");
@@ -157,14 +151,17 @@ class rocks_checkpoint_store final : public checkpoint_store {
     return v;
   }
 
-  result<std::optional<std::string>> latest_locked() {
-    const std::string lower(1, 'k');
-    const std::string upper(1, 'l');
-    rocksdb::Slice lo(lower), hi(upper);
+  // An iterator over the checkpoint rows ('k') only.
+  std::unique_ptr<rocksdb::Iterator> checkpoint_iterator() {
+    static const rocksdb::Slice lower("k"), upper("l");  // static: the iterator keeps pointers to them
     rocksdb::ReadOptions ro;
-    ro.iterate_lower_bound = &lo;
-    ro.iterate_upper_bound = &hi;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    ro.iterate_lower_bound = &lower;
+    ro.iterate_upper_bound = &upper;
+    return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(ro));
+  }
+
+  result<std::optional<std::string>> latest_locked() {
+    auto it = checkpoint_iterator();
     it->SeekToLast();
     if (!it->Valid()) {
       if (!it->status().ok()) return from_status(it->status(), "checkpoints");

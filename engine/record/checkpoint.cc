@@ -94,15 +94,11 @@ result<key_parts> split_key(std::string_view text, const std::string& field) {
   return p;
 }
 
-}  // namespace
-
-result<signing_key> generate_signing_key(std::string_view name) {
-  ready();
-  if (auto s = check_name(name, "origin"); !s) return s.error();
+// The key of `name` whose Ed25519 private seed is `seed` (32 bytes).
+signing_key key_from_seed(std::string name, std::string seed) {
   signing_key k;
-  k.name = std::string(name);
-  k.seed.assign(crypto_sign_SEEDBYTES, '\0');
-  randombytes_buf(k.seed.data(), k.seed.size());
+  k.name = std::move(name);
+  k.seed = std::move(seed);
   k.public_key.assign(crypto_sign_PUBLICKEYBYTES, '\0');
   std::string secret(crypto_sign_SECRETKEYBYTES, '\0');
   crypto_sign_seed_keypair(reinterpret_cast<unsigned char*>(k.public_key.data()), reinterpret_cast<unsigned char*>(secret.data()),
@@ -110,6 +106,16 @@ result<signing_key> generate_signing_key(std::string_view name) {
   sodium_memzero(secret.data(), secret.size());
   k.id = key_id(k.name, k.public_key);
   return k;
+}
+
+}  // namespace
+
+result<signing_key> generate_signing_key(std::string_view name) {
+  ready();
+  if (auto s = check_name(name, "origin"); !s) return s.error();
+  std::string seed(crypto_sign_SEEDBYTES, '\0');
+  randombytes_buf(seed.data(), seed.size());
+  return key_from_seed(std::string(name), std::move(seed));
 }
 
 std::string signer_key_text(const signing_key& key) {
@@ -129,15 +135,7 @@ result<signing_key> parse_signer_key(std::string_view text, const std::string& f
   auto parts = split_key(text.substr(prefix.size()), field);
   if (!parts) return parts.error();
   if (parts->key.size() != crypto_sign_SEEDBYTES) return error(errc::invalid_argument, field, "key must hold a 32-byte seed");
-  signing_key k;
-  k.name = parts->name;
-  k.seed = parts->key;
-  k.public_key.assign(crypto_sign_PUBLICKEYBYTES, '\0');
-  std::string secret(crypto_sign_SECRETKEYBYTES, '\0');
-  crypto_sign_seed_keypair(reinterpret_cast<unsigned char*>(k.public_key.data()), reinterpret_cast<unsigned char*>(secret.data()),
-                           reinterpret_cast<const unsigned char*>(k.seed.data()));
-  sodium_memzero(secret.data(), secret.size());
-  k.id = key_id(k.name, k.public_key);
+  signing_key k = key_from_seed(parts->name, parts->key);
   if (k.id != parts->id) return error(errc::invalid_argument, field, "key id does not match the key");
   return k;
 }
