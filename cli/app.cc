@@ -240,6 +240,7 @@ result<engine*> session::open_engine() {
   }
   if (!log) return log.error();
   log_ = std::move(*log);
+  if (auto end = log_->end(); end) end_at_open_ = end->value();
   auto r = rules();
   if (!r) return r.error();
   auto e = engine::open(*log_, *clock_, std::move(*r));
@@ -253,32 +254,58 @@ std::filesystem::path session::signing_key_file() const {
   return data_dir / "keys" / "signing.key";
 }
 
+result<std::optional<std::string>> sign_log(const session& s, event_log& log, checkpoint_store& store, bool start_over) {
+  auto latest = store.latest();
+  if (!latest) return latest;
+  const bool has_checkpoints = latest->has_value();
+  auto key = read_signing_key_file(s.signing_key_file());
+  if (!key) {
+    if (key.error().code() != errc::not_found) return key.error();
+    if (has_checkpoints)
+      return error(errc::not_found, "signing_key",
+                   fmt::format("the log has signed checkpoints but there is no signing key at {}: put the log's key back "
+                               "(a new key would not match its checkpoints)",
+                               s.signing_key_file().string()));
+    key = create_signing_key_file(s.signing_key_file(), "sazesh.local/log-" + random_hex(4));
+    if (!key) return key.error();
+  } else if (!has_checkpoints && store.size() == 0 && !start_over) {
+    auto end = log.end();
+    if (!end) return end.error();
+    if (end->value() > 0)
+      return error(errc::conflict, "checkpoints",
+                   fmt::format("the log holds {} events and has a signing key but no checkpoints: they were removed. "
+                               "Check the log (verify --since a checkpoint published earlier), then sign it as it stands "
+                               "with sazesh checkpoint --start-over",
+                               end->value()));
+  }
+  auto size = store.extend(log);
+  if (!size) return size.error();
+  return store.sign(*key);
+}
+
 result<std::optional<std::string>> session::write_checkpoint() {
   if (!engine_ || kafka) return std::optional<std::string>();
   if (!checkpoints_ || !checkpoints_writable_) {
+    checkpoints_.reset();
     auto store = checkpoint_store::open(checkpoints_dir(), checkpoint_store::access::write);
     if (!store) return store.error();
     checkpoints_ = std::move(*store);
     checkpoints_writable_ = true;
   }
-  auto size = checkpoints_->extend(*log_);
-  if (!size) return size.error();
-  if (*size == 0) return std::optional<std::string>();
-  auto key = read_signing_key_file(signing_key_file());
-  if (!key && key.error().code() == errc::not_found)
-    key = create_signing_key_file(signing_key_file(), "sazesh.local/log-" + random_hex(4));
-  if (!key) return key.error();
-  return checkpoints_->sign(*key);
+  return sign_log(*this, *log_, *checkpoints_);
+}
+
+void session::sign_what_was_written(int exit_code) {
+  if (exit_code != exit_ok || !engine_ || kafka) return;
+  auto end = log_->end();
+  if (!end || end->value() <= end_at_open_) return;  // nothing written here: nothing to vouch for
+  if (auto note = write_checkpoint(); !note)
+    fmt::print(err, "warning: no checkpoint signed: {}\n", note.error().message());
 }
 
 result<checkpoint_store*> session::open_checkpoints() {
   if (shared_checkpoints) return shared_checkpoints;
   if (checkpoints_) return checkpoints_.get();
-  if (engine_ && !kafka) {
-    auto note = write_checkpoint();
-    if (!note) return note.error();
-    return checkpoints_.get();
-  }
   auto store = checkpoint_store::open(checkpoints_dir(), checkpoint_store::access::read);
   if (!store) return store.error();
   checkpoints_ = std::move(*store);
@@ -578,10 +605,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     }
   }
   const int rc = spec->run(s, *parsed);
-  // The process that held the log for writing signs what it leaves (a checkpoint only if the log
-  // grew); the command's answer stands either way.
-  if (auto note = s.write_checkpoint(); !note)
-    fmt::print(err, "warning: no checkpoint signed: {}\n", note.error().message());
+  // The process that wrote signs what it wrote; the command's answer stands either way.
+  s.sign_what_was_written(rc);
   return rc;
 }
 

@@ -88,12 +88,14 @@ class session {
   std::filesystem::path checkpoints_dir() const { return data_dir / "checkpoints"; }
   std::filesystem::path signing_key_file() const;
   // For the process holding the log for writing (the engine opened here, not on Kafka): brings
-  // the tree up to the log's end and signs a checkpoint if it grew, making the signing key (named
-  // sazesh.local/log-RANDOM) the first time. Returns the latest checkpoint's note, or none when
-  // this process does not hold the log, the log is empty or lives on Kafka (not yet covered).
+  // the tree up to the log's end and signs a checkpoint if it grew (sign_log's rules). Returns
+  // the latest checkpoint's note, or none when this process does not hold the log or the log
+  // lives on Kafka (not yet covered).
   result<std::optional<std::string>> write_checkpoint();
-  // The checkpoints for reading: the writer's store if this process holds it, else the folder
-  // opened read-only as it is now.
+  // Signs what this process wrote: after a command that succeeded and made the log grow.
+  void sign_what_was_written(int exit_code);
+  // The checkpoints for reading: the service's, or this process's if it signs, else the folder's
+  // store opened read-only as it is now.
   result<checkpoint_store*> open_checkpoints();
 
   // Prints a one-line error (JSON on --json) and returns the exit code for it.
@@ -123,7 +125,16 @@ class session {
   std::unique_ptr<engine> engine_;
   std::unique_ptr<checkpoint_store> checkpoints_;
   bool checkpoints_writable_ = false;
+  std::uint64_t end_at_open_ = 0;  // the embedded log's end when this process opened it
 };
+
+// Brings `store`'s Merkle tree up to `log`'s end and signs a checkpoint of it with the folder's
+// key (session::signing_key_file()), making the key the first time. Refused, so that nothing
+// signs a log it cannot vouch for: a key but no checkpoints over a log that has events (they were
+// removed: `checkpoint --start-over` signs it as it stands, on purpose), or checkpoints but no key
+// (a new one would not match them). `start_over` is for a log this process has just written
+// whole (copy-log) or an operator's --start-over.
+result<std::optional<std::string>> sign_log(const session& s, event_log& log, checkpoint_store& store, bool start_over = false);
 
 // The global options, in groups; each command names the groups it takes, and a global option
 // outside them is refused ("sazesh help options" describes them all).

@@ -2,7 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <set>
 
@@ -16,6 +22,8 @@ namespace sazesh::cli {
 namespace {
 
 constexpr std::string_view k_format = "sazesh-bundle/1";
+// What tools/verify-bundle.py reads at most (it refuses a larger tar).
+constexpr std::uint64_t k_max_bundle_bytes = 1ull << 30;
 
 // One ustar header block for a regular file of `size` bytes named `name` (< 100 bytes).
 std::string tar_header(const std::string& name, std::uint64_t size, timestamp_ms mtime) {
@@ -70,10 +78,15 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
   if (!store) return store.error();
   auto note = (*store)->latest();
   if (!note) return note.error();
-  auto key = read_signing_key_file(s.signing_key_file());
-  if (!key) return key.error();
   if (!*note) return error(errc::unavailable, "checkpoint", "the log has no signed checkpoint yet; retry in a few seconds");
-  auto cp = open_checkpoint(**note, key->verifier());
+  // The bundle is checked against the key that signs the log: the folder's key if this process
+  // may read it, else the verifier key kept with the checkpoints.
+  std::optional<verifier_key> key;
+  if (auto signer = read_signing_key_file(s.signing_key_file()); signer) key = signer->verifier();
+  else if (auto kept = (*store)->signer(); !kept) return kept.error();
+  else key = *kept;
+  if (!key) return error(errc::not_found, "signing_key", "no key to check the checkpoint with");
+  auto cp = open_checkpoint(**note, *key);
   if (!cp) return cp.error();
   if (events->back().position.value() >= cp->size)
     return error(errc::unavailable, "checkpoint",
@@ -88,6 +101,7 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
   std::set<std::string> documents;
   const document_store docs(s.data_dir / "documents");
   std::string previous;
+  std::uint64_t total = 0;
   for (const auto& e : *events) {
     auto r = decode(e.bytes);
     if (!r) return error(errc::corrupt, "log", fmt::format("{} #{}: {}", case_id, e.sequence.value(), r.error().message()));
@@ -117,6 +131,14 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
       if (!documents.insert(sha).second) continue;
       auto bytes = read_document(docs.path_of(sha), sha);
       if (!bytes) return bytes.error();
+      if (bytes->size() != d.size_bytes)
+        return error(errc::corrupt, "documents",
+                     fmt::format("document {} holds {} bytes; the event that attached it says {}", to_hex(sha), bytes->size(),
+                                 d.size_bytes));
+      total += bytes->size();
+      if (total > k_max_bundle_bytes)
+        return error(errc::invalid_argument, "--bundle",
+                     fmt::format("the case's documents pass {} bytes, more than a bundle holds", k_max_bundle_bytes));
       const std::string name = "documents/" + to_hex(sha);
       manifest_documents.raw(json_object().field("file", name).field("sha256", to_hex(sha))
                                  .field("size", static_cast<std::uint64_t>(bytes->size())).str());
@@ -137,25 +159,34 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
                                    .str();
   members.insert(members.begin(), {{"manifest.json", manifest + "\n"}, {"checkpoint.txt", **note}});
 
-  // Written beside its place, then renamed: a bundle is whole or absent.
-  const std::filesystem::path temp = path.string() + ".partial";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) return error(errc::io, "--bundle", fmt::format("cannot write {}", temp.string()));
-    for (const auto& m : members) {
-      out << tar_header(m.name, m.bytes.size(), now) << m.bytes << std::string((512 - m.bytes.size() % 512) % 512, '\0');
+  // Written to a new file beside its place (never through a name someone else could have made),
+  // then renamed: a bundle is whole or absent.
+  std::string temp = (path.has_parent_path() ? path.parent_path() / ".bundle-XXXXXX" : std::filesystem::path(".bundle-XXXXXX")).string();
+  const int fd = ::mkstemp(temp.data());
+  if (fd < 0) return error(errc::io, "--bundle", fmt::format("cannot write beside {}: {}", path.string(), std::strerror(errno)));
+  bool written = true;
+  const auto put = [&](std::string_view bytes) {
+    while (written && !bytes.empty()) {
+      const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+      if (n <= 0) written = false;
+      else bytes.remove_prefix(static_cast<std::size_t>(n));
     }
-    out << std::string(1024, '\0');
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(temp, ec);
-      return error(errc::io, "--bundle", fmt::format("cannot write {}", temp.string()));
-    }
+  };
+  for (const auto& m : members) {
+    put(tar_header(m.name, m.bytes.size(), now));
+    put(m.bytes);
+    put(std::string((512 - m.bytes.size() % 512) % 512, '\0'));
   }
+  put(std::string(1024, '\0'));
+  written = written && ::fchmod(fd, 0644) == 0 && ::fsync(fd) == 0;
+  ::close(fd);
   std::error_code ec;
-  std::filesystem::rename(temp, path, ec);
-  if (ec) return error(errc::io, "--bundle", fmt::format("cannot write {}: {}", path.string(), ec.message()));
+  if (written) std::filesystem::rename(temp, path, ec);
+  if (!written || ec) {
+    std::error_code ignored;
+    std::filesystem::remove(temp, ignored);
+    return error(errc::io, "--bundle", fmt::format("cannot write {}{}", path.string(), ec ? ": " + ec.message() : std::string()));
+  }
   return bundle_summary{events->size(), documents.size(), cp->size, cp->origin};
 }
 

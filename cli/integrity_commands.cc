@@ -31,29 +31,24 @@ result<std::string> read_small_file(const std::string& path, std::size_t limit, 
 }
 
 // The key checkpoints are checked against: --key (a verifier key, or a file holding one), else
-// the public half of the folder's signing key. None (no --key, no key, no checkpoints): a log
-// never signed, whose tree there is nothing to hold against.
+// the public half of the folder's signing key; none if there is neither.
 result<std::optional<verifier_key>> checking_key(session& s, const parsed_args& a) {
+  if (a.has("key") && a.has("key-file")) return error(errc::invalid_argument, "--key", "give --key or --key-file, not both");
+  if (a.has("key-file")) {
+    auto text = read_small_file(a.get("key-file"), 4096, "--key-file");
+    if (!text) return text.error();
+    auto key = parse_verifier_key(*text, "--key-file");
+    if (!key) return key.error();
+    return std::optional<verifier_key>(*key);
+  }
   if (a.has("key")) {
-    const std::string& k = a.get("key");
-    if (std::error_code ec; std::filesystem::is_regular_file(k, ec)) {
-      auto text = read_small_file(k, 4096, "--key");
-      if (!text) return text.error();
-      auto key = parse_verifier_key(*text, "--key");
-      if (!key) return key.error();
-      return std::optional<verifier_key>(*key);
-    }
-    auto key = parse_verifier_key(k, "--key");
+    auto key = parse_verifier_key(a.get("key"), "--key");
     if (!key) return key.error();
     return std::optional<verifier_key>(*key);
   }
   auto key = read_signing_key_file(s.signing_key_file());
   if (key) return std::optional<verifier_key>(key->verifier());
   if (key.error().code() != errc::not_found) return key.error();
-  std::error_code ec;
-  if (std::filesystem::exists(s.checkpoints_dir(), ec) || a.has("since"))
-    return error(errc::invalid_argument, "--key",
-                 "is required: the folder has no signing key to check the checkpoints with (give the log's verifier key)");
   return std::optional<verifier_key>();
 }
 
@@ -89,17 +84,28 @@ int verify(session& s, const parsed_args& a) {
     if (!k) return s.fail(k.error());
     key = *k;
   }
+  if (!s.kafka && !key) {
+    // No key to hold the log against: fine for an empty log, refused for any other.
+    auto end = log.end();
+    if (!end) return s.fail(end.error());
+    if (end->value() > 0)
+      return s.fail(error(errc::corrupt, "checkpoints",
+                          fmt::format("no signed checkpoint covers the log's {} events: the folder has no signing key "
+                                      "(give the log's verifier key with --key, or, for a log from before checkpoints, "
+                                      "write to it once: its writer signs it)",
+                                      end->value())));
+  }
   const bool tree_checked = key.has_value();
   std::map<std::uint64_t, std::string> expected_roots;  // size -> root every checkpoint signed
   checkpoint_report report;
-  std::unique_ptr<checkpoint_store> store;
+  checkpoint_store* store = nullptr;  // the service's, or the folder's opened read-only as it is now
   std::optional<checkpoint> since;
   if (tree_checked) {
     report.key_name = key->name;
-    if (std::error_code ec; std::filesystem::exists(s.checkpoints_dir() / "CURRENT", ec)) {
-      auto opened = checkpoint_store::open(s.checkpoints_dir(), checkpoint_store::access::read);
+    if (std::error_code ec; s.shared_checkpoints != nullptr || std::filesystem::exists(s.checkpoints_dir() / "CURRENT", ec)) {
+      auto opened = s.open_checkpoints();
       if (!opened) return s.fail(opened.error());
-      store = std::move(*opened);
+      store = *opened;
       auto all = store->checkpoints();
       if (!all) return s.fail(all.error());
       for (const auto& [size, note] : *all) {
@@ -252,28 +258,34 @@ int verify(session& s, const parsed_args& a) {
         fmt::print(s.out, "    the checkpoint given (size {}) is a prefix of this log: it only grew since\n", report.since_size);
     } else if (s.kafka) {
       fmt::print(s.out, "    (the Merkle tree and checkpoints are kept for the embedded log only)\n");
-    } else {
-      fmt::print(s.out, "    the log was never signed (no key, no checkpoints): its first checkpoint is signed now\n");
     }
     fmt::print(s.out, "    the state rows equal a fold of the log\n");
   }
   return exit_ok;
 }
 
-int checkpoint_cmd(session& s, const parsed_args&) {
+int checkpoint_cmd(session& s, const parsed_args& a) {
   if (s.kafka) return s.fail(error(errc::invalid_argument, "--kafka", "checkpoints are kept for the embedded log only"));
+  if (a.has("start-over")) {
+    // An operator's decision, on the machine that holds the folder: the log as it stands is the
+    // one to vouch for (its checkpoints were lost).
+    if (s.shared_engine != nullptr)
+      return s.fail(error(errc::invalid_argument, "start-over", "is run on the machine that holds the data folder, not over HTTP"));
+    auto eng = s.open_engine();
+    if (!eng) return s.fail(eng.error());
+    auto store = checkpoint_store::open(s.checkpoints_dir(), checkpoint_store::access::write);
+    if (!store) return s.fail(store.error());
+    auto note = sign_log(s, *s.log(), **store, true);
+    if (!note) return s.fail(note.error());
+  }
   auto store = s.open_checkpoints();
   if (!store) return s.fail(store.error());
-  auto note = (*store)->latest();
-  if (!note) return s.fail(note.error());
-  if (!*note) return s.fail(error(errc::not_found, "checkpoint", "the log has no checkpoint yet (it is empty)"));
-  if (s.json) {
-    auto all = (*store)->checkpoints();
-    if (!all) return s.fail(all.error());
-    fmt::print(s.out, "{}\n", json_object().field("tree_size", all->back().first).field("checkpoint", **note).str());
-  } else {
-    fmt::print(s.out, "{}", **note);
-  }
+  auto all = (*store)->checkpoints();
+  if (!all) return s.fail(all.error());
+  if (all->empty()) return s.fail(error(errc::not_found, "checkpoint", "the log has no checkpoint yet (it is empty)"));
+  const auto& [size, note] = all->back();
+  if (s.json) fmt::print(s.out, "{}\n", json_object().field("tree_size", size).field("checkpoint", note).str());
+  else fmt::print(s.out, "{}", note);
   return exit_ok;
 }
 
@@ -317,7 +329,7 @@ int proof_cmd(session& s, const parsed_args& a) {
       return s.fail(error(errc::not_found, "--position", fmt::format("no event at position {}", *p)));
     auto proof = (*store)->inclusion_proof(*p, size, **log);
     if (!proof) return s.fail(proof.error());
-    o.field("position", *p).field("stream", events->front().stream).field("sequence", events->front().sequence.value());
+    o.field("position", *p);  // only hashes: which stream is where is not anyone's to know
     o.field("leaf_hash", base64(merkle::leaf_hash(events->front().bytes))).raw("inclusion_proof", b64_list(*proof));
   } else {
     auto m = parse_count(a, "from-size");
@@ -365,11 +377,13 @@ void add_integrity_commands(std::vector<command_spec>& t) {
   const std::string group = "integrity: the log's hash chains, Merkle tree and signed checkpoints";
   t.push_back({"verify", group,
                "check the whole log: records, bookkeeping, hash chains, Merkle tree, signed checkpoints (auditor)",
-               {{"key", "VKEY", "the verifier key (or a file holding it) to check checkpoints with (default: the folder's key)"},
+               {{"key", "VKEY", "the log's verifier key, NAME+ID+KEY, to check checkpoints with (default: the folder's own key)"},
+                {"key-file", "FILE", "the same, from a file"},
                 {"since", "FILE", "a checkpoint published earlier: prove the log only grew since"}},
                verify, uses::read});
-  t.push_back({"checkpoint", group, "the latest signed checkpoint of the log (C2SP tlog-checkpoint)", {}, checkpoint_cmd,
-               uses::folder | uses::json});
+  t.push_back({"checkpoint", group, "the latest signed checkpoint of the log (C2SP tlog-checkpoint)",
+               {{"start-over", "", "sign the log as it now stands, when its checkpoints were lost (an operator's decision)"}},
+               checkpoint_cmd, uses::folder | uses::rules | uses::json});
   t.push_back({"proof", group, "an inclusion proof of an event, or a consistency proof between two checkpoints",
                {{"position", "N", "the event at this log position: its inclusion proof"},
                 {"from-size", "M", "the tree of the first M events: its consistency proof"},

@@ -42,6 +42,8 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r) {
   if (rec->stream != case_id) return broken(fmt::format("the event is of {}, not of the case {} it names", rec->stream, case_id));
   if (const auto concerned = agencies_concerned(*rec); std::find(concerned.begin(), concerned.end(), agency) == concerned.end())
     return broken(fmt::format("the event ({}) does not concern agency {}", fb::EnumNameEvent(rec->payload.type), agency));
+  if (d->part() < 1 || d->part() > d->parts())
+    return broken(fmt::format("a Dossier that says it is part {} of {}", d->part(), d->parts()));
   std::string previous;
   std::uint64_t expected = d->history_from() == 0 ? 1 : d->history_from();
   std::string last;
@@ -110,6 +112,12 @@ int copy_log_cmd(session& s, const parsed_args& a) {
   const std::string to = to_kafka ? kafka_events_topic(s.kafka->topic_prefix) : folder.string();
   auto report = copy_log(*source, *target);
   if (!report) return s.fail(report.error());
+  if (!to_kafka) {
+    // The embedded log this has just written whole from the topic: signed as it stands.
+    auto store = checkpoint_store::open(s.checkpoints_dir(), checkpoint_store::access::write);
+    if (!store) return s.fail(store.error());
+    if (auto note = sign_log(s, *target, **store, true); !note) return s.fail(note.error());
+  }
   if (s.json) {
     fmt::print(s.out, "{}\n",
                json_object().field("from", from).field("to", to).field("events", report->events)

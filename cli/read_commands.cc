@@ -54,7 +54,9 @@ int show(session& s, const parsed_args& a) {
     // The case as it stood then: its events up to that moment, folded afresh.
     auto when = parse_as_of(a.get("as-of"));
     if (!when) return s.fail(when.error());
-    std::erase_if(*events, [&](const event_record& e) { return e.time > *when; });
+    // Up to the first event after that moment: a history is a prefix, whatever its times say.
+    const auto after = std::find_if(events->begin(), events->end(), [&](const event_record& e) { return e.time > *when; });
+    events->erase(after, events->end());
     if (events->empty())
       return s.fail(error(errc::not_found, "as_of", fmt::format("{} had no events yet on {}", stream, a.get("as-of"))));
     world w;

@@ -343,7 +343,8 @@ int run_server(cli::session& base, const serve_options& o) {
   auto store = base.open_projections_writer(log, {}, built);
   if (!store) return base.fail(store.error());
   // The log's signed checkpoints: one now, then on a timer and at shutdown (not yet on Kafka).
-  if (auto note = base.write_checkpoint(); !note) return base.fail(note.error());
+  if (auto note = base.write_checkpoint(); !note)
+    fmt::print(std::cerr, "warning: no checkpoint signed: {}\n", note.error().message());
   if (!base.kafka) {
     auto cp = base.open_checkpoints();
     if (!cp) return base.fail(cp.error());

@@ -491,6 +491,16 @@ TEST_CASE("tamper: a rewrite signed again with the key is caught by a checkpoint
   std::filesystem::remove_all(f.data / "checkpoints");
   // (rebuild says the live rows differed from the log's fold, and replaces them with it)
   sazesh_cli({"--data-dir", f.data.string(), "rebuild"});
+  // Nothing signs a log whose checkpoints are gone by itself: a write is not signed ...
+  const auto write = sazesh_cli({"--data-dir", f.data.string(), "--as", "operator:ops", "register-business", "--seal-id", "1901",
+                                 "--domain", "later.ir", "--name", "later"});
+  CHECK(write.code == 0);
+  CHECK(write.err.find("checkpoint --start-over") != std::string::npos);
+  expect_refused(f.data, "checkpoints removed, then a write");
+  // ... until someone holding the key says so.
+  const auto forged = sazesh_cli({"--data-dir", f.data.string(), "checkpoint", "--start-over"});
+  INFO(forged.err);
+  REQUIRE(forged.code == 0);
   const auto plain = verify(f.data);
   INFO(plain.out << plain.err);
   CHECK(plain.code == 0);  // the forgery holds on its own terms
@@ -508,11 +518,23 @@ TEST_CASE("tamper: a rewrite signed again with the key is caught by a checkpoint
   CHECK(grown.out.find("only grew since") != std::string::npos);
 }
 
-TEST_CASE("tamper: checkpoints removed, or signed by another key, are refused") {
+TEST_CASE("tamper: checkpoints removed, or the key and the checkpoints, or signed by another key, are refused") {
   {
     folder_copy f;
     std::filesystem::remove_all(f.data / "checkpoints");
     expect_refused(f.data, "checkpoints removed");
+    expect_refused(f.data, "checkpoints removed, verified a second time");  // verify signs nothing
+  }
+  {
+    folder_copy f;
+    const auto vkey = sazesh_cli({"--data-dir", f.data.string(), "keys", "show"}).out;
+    std::filesystem::remove_all(f.data / "checkpoints");
+    std::filesystem::remove_all(f.data / "keys");
+    expect_refused(f.data, "key and checkpoints removed");
+    // A write then signs with a new key: the log's own key, held elsewhere, refuses that.
+    REQUIRE(sazesh_cli({"--data-dir", f.data.string(), "--as", "operator:ops", "register-business", "--seal-id", "1902",
+                        "--domain", "new.ir", "--name", "new"}).code == 0);
+    expect_refused(f.data, "signed by a new key", {"--key", vkey.substr(0, vkey.find('\n'))});
   }
   {
     folder_copy f;

@@ -1466,7 +1466,9 @@ TEST_CASE("kafka: the CLI copies a log to Kafka and back, verifies it there, and
   auto verified = sazesh_cli(with({"--data-dir", data, "--as", "auditor:audit", "verify"}, on_kafka));
   REQUIRE_MESSAGE(verified.code == 0, verified.err);
   auto embedded_verified = sazesh_cli({"--data-dir", data, "--as", "auditor:audit", "verify"});
-  CHECK(verified.out == embedded_verified.out);  // same events, streams and chains
+  // Same events, streams and chains (the embedded log has its Merkle tree besides).
+  const auto first_line = [](const std::string& text) { return text.substr(0, text.find('\n')); };
+  CHECK(first_line(verified.out) == first_line(embedded_verified.out));
 
   auto feed = sazesh_cli(with({"--data-dir", data, "--as", "agency:tazirat", "subscribe", "--agency", "tazirat"}, on_kafka));
   REQUIRE_MESSAGE(feed.code == 0, feed.err);
@@ -1493,7 +1495,8 @@ TEST_CASE("kafka: the CLI copies a log to Kafka and back, verifies it there, and
   REQUIRE_MESSAGE(returned.code == 0, returned.err);
   auto back_verified = sazesh_cli({"--data-dir", back, "--as", "auditor:audit", "verify"});
   REQUIRE_MESSAGE(back_verified.code == 0, back_verified.err);
-  CHECK(back_verified.out == embedded_verified.out);
+  CHECK(first_line(back_verified.out) == first_line(embedded_verified.out));
+  CHECK(back_verified.out.find("1 signed checkpoint(s)") != std::string::npos);  // signed by the copy
 
   auto bad_config = sazesh_cli(with({"--data-dir", data, "--kafka-config", "no-equals-sign", "--as", "auditor:audit", "verify"}, on_kafka));
   CHECK(bad_config.code == 2);

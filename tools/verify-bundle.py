@@ -380,10 +380,11 @@ def read_tar(path):
 
 
 def no_duplicate_keys(pairs):
-    keys = [k for k, _ in pairs]
-    for k in keys:
-        if keys.count(k) > 1:
+    seen = set()
+    for k, _ in pairs:
+        if k in seen:
             raise ValueError(f"key {k!r} appears twice")
+        seen.add(k)
     return dict(pairs)
 
 

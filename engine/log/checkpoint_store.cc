@@ -30,6 +30,7 @@ constexpr std::uint64_t k_max_key_file = 4096;
 
 std::string meta_format_key() { return "mformat_version"; }
 std::string edge_key() { return "r"; }
+std::string verifier_key_row() { return "mverifier_key"; }
 std::string node_key(unsigned level, std::uint64_t index) {
   std::string k(1, 'n');
   k += static_cast<char>(level);
@@ -60,17 +61,20 @@ class rocks_checkpoint_store final : public checkpoint_store {
       auto batch = log.read_all(log_position(tree_.size()), k_read_batch);
       if (!batch) return batch.error();
       if (batch->empty()) break;
+      // Grown on a copy, kept only once its hashes are written.
+      merkle::compact_range grown = tree_;
       rocksdb::WriteBatch wb;
       for (const auto& e : *batch) {
-        if (e.position.value() != tree_.size())
+        if (e.position.value() != grown.size())
           return error(errc::corrupt, "log",
-                       fmt::format("position {} follows {}: the log's positions have a gap", e.position.value(), tree_.size()));
-        tree_.push(merkle::leaf_hash(e.bytes), [&](unsigned level, std::uint64_t index, const std::string& h) {
+                       fmt::format("position {} follows {}: the log's positions have a gap", e.position.value(), grown.size()));
+        grown.push(merkle::leaf_hash(e.bytes), [&](unsigned level, std::uint64_t index, const std::string& h) {
           if (kept_level(level)) wb.Put(node_key(level, index), h);
         });
       }
-      wb.Put(edge_key(), encode_edge());
+      wb.Put(edge_key(), encode_edge(grown));
       if (auto s = db_->Write(rocksdb::WriteOptions(), &wb); !s.ok()) return from_status(s, "checkpoints");
+      tree_ = std::move(grown);
       if (batch->size() < k_read_batch) break;
     }
     return tree_.size();
@@ -94,7 +98,10 @@ class rocks_checkpoint_store final : public checkpoint_store {
     std::string note = sign_note(checkpoint_text({key.name, tree_.size(), tree_.root()}), key);
     rocksdb::WriteOptions sync;
     sync.sync = true;
-    if (auto s = db_->Put(sync, checkpoint_key(tree_.size()), note); !s.ok()) return from_status(s, "checkpoints");
+    rocksdb::WriteBatch wb;
+    wb.Put(checkpoint_key(tree_.size()), note);
+    wb.Put(verifier_key_row(), verifier_key_text(key.verifier()));
+    if (auto s = db_->Write(sync, &wb); !s.ok()) return from_status(s, "checkpoints");
     latest_size_ = tree_.size();
     return std::optional<std::string>(std::move(note));
   }
@@ -114,6 +121,16 @@ class rocks_checkpoint_store final : public checkpoint_store {
     }
     if (!it->status().ok()) return from_status(it->status(), "checkpoints");
     return out;
+  }
+
+  result<std::optional<verifier_key>> signer() override {
+    std::string v;
+    const auto s = db_->Get(rocksdb::ReadOptions(), verifier_key_row(), &v);
+    if (s.IsNotFound()) return std::optional<verifier_key>();
+    if (!s.ok()) return from_status(s, "checkpoints");
+    auto k = parse_verifier_key(v, "checkpoints");
+    if (!k) return k.error();
+    return std::optional<verifier_key>(*k);
   }
 
   result<std::optional<std::string>> kept_subtree(unsigned level, std::uint64_t index) override {
@@ -144,10 +161,10 @@ class rocks_checkpoint_store final : public checkpoint_store {
   }
 
  private:
-  std::string encode_edge() const {
+  static std::string encode_edge(const merkle::compact_range& tree) {
     std::string v;
-    put_u64(v, tree_.size());
-    for (const auto& h : tree_.edge()) v += h;
+    put_u64(v, tree.size());
+    for (const auto& h : tree.edge()) v += h;
     return v;
   }
 
@@ -287,8 +304,11 @@ result<std::unique_ptr<checkpoint_store>> checkpoint_store::open(const std::file
 }
 
 result<signing_key> read_signing_key_file(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec) && !ec)
+    return error(errc::not_found, "signing_key", fmt::format("no signing key at {} (sazesh keys generate makes one)", file.string()));
   std::ifstream in(file, std::ios::binary);
-  if (!in) return error(errc::not_found, "signing_key", fmt::format("no signing key at {} (sazesh keys generate makes one)", file.string()));
+  if (!in) return error(errc::unauthorized, "signing_key", fmt::format("cannot read the signing key at {}", file.string()));
   std::string text(k_max_key_file + 1, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));

@@ -22,6 +22,7 @@
 //   'n' u8 level u64 index      32 bytes: a kept perfect subtree
 //   'r'                         u64 tree size, then the right edge's hashes (32 bytes each)
 //   'k' u64 tree size           a signed checkpoint note (text)
+//   'm' "verifier_key"          the verifier key text of the key that signed the latest one
 #pragma once
 
 #include <cstdint>
@@ -58,6 +59,9 @@ class checkpoint_store {
   // The latest checkpoint's note, and every checkpoint (size, note) in order of size.
   virtual result<std::optional<std::string>> latest() = 0;
   virtual result<std::vector<std::pair<std::uint64_t, std::string>>> checkpoints() = 0;
+  // The verifier key of the key that signed the latest checkpoint (kept with it), for checking
+  // the store's own work (a bundle before it is written); an audit takes the key from elsewhere.
+  virtual result<std::optional<verifier_key>> signer() = 0;
   // The stored hash of a kept perfect subtree, if the store has it.
   virtual result<std::optional<std::string>> kept_subtree(unsigned level, std::uint64_t index) = 0;
 
