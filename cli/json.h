@@ -9,8 +9,6 @@
 namespace sazesh::cli {
 
 std::string json_string(std::string_view s);
-// Bytes as standard base64 (RFC 4648, padded): how raw envelope bytes travel in JSON.
-std::string base64(std::string_view bytes);
 
 class json_object {
  public:

@@ -132,6 +132,17 @@ TEST_CASE("merkle: roots, inclusion and consistency proofs are RFC 6962's, and o
   CHECK_FALSE(merkle::compact_range::resume(39, a.edge()).has_value());
 }
 
+TEST_CASE("base64: what base64() writes reads back, and only canonical text reads at all") {
+  std::string bytes;
+  for (int n = 0; n < 40; ++n) {
+    CHECK(from_base64(base64(bytes)) == bytes);
+    bytes += static_cast<char>(n * 37 + 11);
+  }
+  CHECK(base64("\xff\xfe") == "//4=");
+  CHECK(from_base64("QQ==") == std::string("A"));
+  for (const char* bad : {"QQ=", "QR==", "Q===", "QQ==QQ==", "Q Q=", "QQ-=", "===="}) CHECK_MESSAGE(!from_base64(bad), bad);
+}
+
 TEST_CASE("checkpoints: a signed note verifies under its key only, and any change to it is refused") {
   auto key = generate_signing_key("example.org/complaints");
   REQUIRE(key.has_value());
@@ -562,21 +573,9 @@ TEST_CASE("proofs and bundles: the CLI's proofs verify, and the standalone verif
     std::vector<std::string> out;
     std::regex item("\"([^\"]*)\"");
     for (auto it = std::sregex_iterator(json_array.begin(), json_array.end(), item); it != std::sregex_iterator(); ++it) {
-      std::string raw;
-      const std::string b64 = (*it)[1].str();
-      // base64 -> bytes (standard alphabet, padded)
-      static const std::string abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-      unsigned bits = 0, acc = 0;
-      for (char ch : b64) {
-        if (ch == '=') break;
-        acc = (acc << 6) | static_cast<unsigned>(abc.find(ch));
-        bits += 6;
-        if (bits >= 8) {
-          bits -= 8;
-          raw += static_cast<char>((acc >> bits) & 0xff);
-        }
-      }
-      out.push_back(raw);
+      const auto raw = from_base64((*it)[1].str());
+      REQUIRE(raw.has_value());
+      out.push_back(*raw);
     }
     return out;
   };

@@ -5,6 +5,7 @@
 
 #include <charconv>
 
+#include "engine/base/row_codec.h"
 #include "engine/record/hash.h"
 
 namespace sazesh {
@@ -19,38 +20,18 @@ void ready() {
   if (!ok_) std::abort();  // no random source: no key can be made safely
 }
 
-std::string base64(std::string_view raw) {
-  std::string out(sodium_base64_ENCODED_LEN(raw.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
-}
-
-bool unbase64(std::string_view text, std::string& out) {
-  out.assign(text.size(), '\0');
-  std::size_t length = 0;
-  const char* end = nullptr;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
-                        &length, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-      end != text.data() + text.size())
-    return false;
-  out.resize(length);
-  return true;
-}
-
 std::uint32_t key_id(std::string_view name, std::string_view public_key) {
   std::string input(name);
   input += '\n';
   input += static_cast<char>(k_ed25519);
   input += public_key;
-  const std::string h = sha256(input);
-  return (std::uint32_t{static_cast<unsigned char>(h[0])} << 24) | (std::uint32_t{static_cast<unsigned char>(h[1])} << 16) |
-         (std::uint32_t{static_cast<unsigned char>(h[2])} << 8) | std::uint32_t{static_cast<unsigned char>(h[3])};
+  return row_reader(sha256(input)).u32();
 }
 
 std::string id_bytes(std::uint32_t id) {
-  return {static_cast<char>(id >> 24), static_cast<char>(id >> 16), static_cast<char>(id >> 8), static_cast<char>(id)};
+  row_writer w;
+  w.u32(id);
+  return w.take();
 }
 
 status check_name(std::string_view name, const std::string& field) {
@@ -85,12 +66,11 @@ result<key_parts> split_key(std::string_view text, const std::string& field) {
   const std::string_view hex = text.substr(first + 1, second - first - 1);
   const std::string id = from_hex(hex);
   if (hex.size() != 8 || id.size() != 4) return error(errc::invalid_argument, field, "key id must be 8 hex digits");
-  p.id = (std::uint32_t{static_cast<unsigned char>(id[0])} << 24) | (std::uint32_t{static_cast<unsigned char>(id[1])} << 16) |
-         (std::uint32_t{static_cast<unsigned char>(id[2])} << 8) | std::uint32_t{static_cast<unsigned char>(id[3])};
-  std::string raw;
-  if (!unbase64(text.substr(second + 1), raw) || raw.size() != 33 || static_cast<unsigned char>(raw[0]) != k_ed25519)
+  p.id = row_reader(id).u32();
+  const auto raw = from_base64(text.substr(second + 1));
+  if (!raw || raw->size() != 33 || static_cast<unsigned char>((*raw)[0]) != k_ed25519)
     return error(errc::invalid_argument, field, "key must be base64 of an Ed25519 key (type 0x01 and 32 bytes)");
-  p.key = raw.substr(1);
+  p.key = raw->substr(1);
   return p;
 }
 
@@ -186,14 +166,11 @@ result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& ke
     const auto space = line.find(' ');
     if (space == std::string_view::npos) return bad("has a signature line without a signature");
     const std::string_view name = line.substr(0, space);
-    std::string raw;
-    if (!unbase64(line.substr(space + 1), raw) || raw.size() < 5) return bad("has a signature that is not base64");
-    const std::uint32_t id = (std::uint32_t{static_cast<unsigned char>(raw[0])} << 24) |
-                             (std::uint32_t{static_cast<unsigned char>(raw[1])} << 16) |
-                             (std::uint32_t{static_cast<unsigned char>(raw[2])} << 8) | std::uint32_t{static_cast<unsigned char>(raw[3])};
-    if (name != key.name || id != key.id) continue;  // another signer's: not ours to judge
-    if (raw.size() != 4 + crypto_sign_BYTES ||
-        crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(raw.data() + 4),
+    const auto raw = from_base64(line.substr(space + 1));
+    if (!raw || raw->size() < 5) return bad("has a signature that is not base64");
+    if (name != key.name || row_reader(*raw).u32() != key.id) continue;  // another signer's: not ours to judge
+    if (raw->size() != 4 + crypto_sign_BYTES ||
+        crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(raw->data() + 4),
                                     reinterpret_cast<const unsigned char*>(text.data()), text.size(),
                                     reinterpret_cast<const unsigned char*>(key.public_key.data())) != 0)
       return bad(fmt::format("signature by {} does not verify: the checkpoint was altered or signed by another key", key.name));
@@ -215,8 +192,9 @@ result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& ke
   if (ec != std::errc() || end != lines[1].data() + lines[1].size() || lines[1].empty() ||
       (lines[1].size() > 1 && lines[1][0] == '0'))
     return bad("tree size is not a decimal number");
-  if (!unbase64(lines[2], c.root) || c.root.size() != 32 || base64(c.root) != lines[2])
-    return bad("root hash is not 32 bytes of standard base64");
+  const auto root = from_base64(lines[2]);
+  if (!root || root->size() != 32) return bad("root hash is not 32 bytes of standard base64");
+  c.root = *root;
   return c;
 }
 

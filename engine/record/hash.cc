@@ -86,6 +86,50 @@ std::string from_hex(std::string_view hex) {
   return out;
 }
 
+namespace {
+constexpr char k_base64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::string base64(std::string_view bytes) {
+  const char* alphabet = k_base64_alphabet;
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const unsigned v = static_cast<unsigned char>(bytes[i]) << 16 | static_cast<unsigned char>(bytes[i + 1]) << 8 |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    out += {alphabet[v >> 18], alphabet[(v >> 12) & 63], alphabet[(v >> 6) & 63], alphabet[v & 63]};
+  }
+  if (i < bytes.size()) {
+    const bool two = i + 1 < bytes.size();
+    const unsigned v = static_cast<unsigned char>(bytes[i]) << 16 | (two ? static_cast<unsigned char>(bytes[i + 1]) << 8 : 0u);
+    out += {alphabet[v >> 18], alphabet[(v >> 12) & 63], two ? alphabet[(v >> 6) & 63] : '=', '='};
+  }
+  return out;
+}
+
+std::optional<std::string> from_base64(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::size_t padding = 0;
+  while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  unsigned acc = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i + padding < text.size(); ++i) {
+    const char* at = std::char_traits<char>::find(k_base64_alphabet, 64, text[i]);
+    if (at == nullptr) return std::nullopt;
+    acc = (acc << 6) | static_cast<unsigned>(at - k_base64_alphabet);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  if ((acc & ((1u << bits) - 1)) != 0) return std::nullopt;  // stray bits: not what base64() writes
+  return out;
+}
+
 std::string derive_id(std::string_view prefix, std::string_view command_id, std::size_t length) {
   static constexpr char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
   const std::string h = sha256(command_id);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,10 @@ std::string random_hex(std::size_t bytes);
 std::string to_hex(std::string_view raw);
 // Raw bytes from hex; empty when `hex` is not an even-length hex string.
 std::string from_hex(std::string_view hex);
+// Bytes as standard base64 (RFC 4648 §4, padded): envelope bytes in JSON, hashes in checkpoints.
+std::string base64(std::string_view raw);
+// The bytes of canonical standard base64 (padded, no stray bits, nothing else); none otherwise.
+std::optional<std::string> from_base64(std::string_view text);
 // A short id derived from a command id, e.g. derive_id("C-", "cmd-42") -> "C-7K2Q9XD3MA".
 // Crockford base32 of the hash's first bytes: readable, no I, L, O or U.
 std::string derive_id(std::string_view prefix, std::string_view command_id, std::size_t length = 10);
