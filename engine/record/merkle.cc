@@ -22,46 +22,47 @@ result<std::string> range_hash(std::uint64_t begin, std::uint64_t n, const subtr
   return node_hash(*left, *right);
 }
 
+// Appends the hash of leaves [begin, begin + n) to a proof.
+status append_range(std::uint64_t begin, std::uint64_t n, const subtree_fn& subtree, std::vector<std::string>& out) {
+  auto h = range_hash(begin, n, subtree);
+  if (!h) return h.error();
+  out.push_back(std::move(*h));
+  return ok;
+}
+
+// RFC 9162's PATH(m, D[begin : begin + n]).
 status path(std::uint64_t m, std::uint64_t begin, std::uint64_t n, const subtree_fn& subtree,
             std::vector<std::string>& out) {
   if (n == 1) return ok;
   const std::uint64_t k = split_point(n);
   if (m < k) {
     if (auto s = path(m, begin, k, subtree, out); !s) return s;
-    auto h = range_hash(begin + k, n - k, subtree);
-    if (!h) return h.error();
-    out.push_back(std::move(*h));
-  } else {
-    if (auto s = path(m - k, begin + k, n - k, subtree, out); !s) return s;
-    auto h = range_hash(begin, k, subtree);
-    if (!h) return h.error();
-    out.push_back(std::move(*h));
+    return append_range(begin + k, n - k, subtree, out);
   }
-  return ok;
+  if (auto s = path(m - k, begin + k, n - k, subtree, out); !s) return s;
+  return append_range(begin, k, subtree, out);
 }
 
+// RFC 9162's SUBPROOF(m, D[begin : begin + n], whole).
 status subproof(std::uint64_t m, std::uint64_t begin, std::uint64_t n, bool whole, const subtree_fn& subtree,
                 std::vector<std::string>& out) {
-  if (m == n) {
-    if (whole) return ok;
-    auto h = range_hash(begin, n, subtree);
-    if (!h) return h.error();
-    out.push_back(std::move(*h));
-    return ok;
-  }
+  if (m == n) return whole ? ok : append_range(begin, n, subtree, out);
   const std::uint64_t k = split_point(n);
   if (m <= k) {
     if (auto s = subproof(m, begin, k, whole, subtree, out); !s) return s;
-    auto h = range_hash(begin + k, n - k, subtree);
-    if (!h) return h.error();
-    out.push_back(std::move(*h));
-  } else {
-    if (auto s = subproof(m - k, begin + k, n - k, false, subtree, out); !s) return s;
-    auto h = range_hash(begin, k, subtree);
-    if (!h) return h.error();
-    out.push_back(std::move(*h));
+    return append_range(begin + k, n - k, subtree, out);
   }
-  return ok;
+  if (auto s = subproof(m - k, begin + k, n - k, false, subtree, out); !s) return s;
+  return append_range(begin, k, subtree, out);
+}
+
+// RFC 9162's verification step: shift both node numbers right until fn is a right child (its
+// lowest bit set) or the root's leftmost node.
+void rise_to_right_child(std::uint64_t& fn, std::uint64_t& sn) {
+  while ((fn & 1) == 0 && fn != 0) {
+    fn >>= 1;
+    sn >>= 1;
+  }
 }
 
 bool all_hashes(const std::vector<std::string>& proof) {
@@ -120,10 +121,7 @@ bool verify_inclusion(std::uint64_t index, std::uint64_t size, std::string_view 
     if (sn == 0) return false;
     if ((fn & 1) != 0 || fn == sn) {
       r = node_hash(p, r);
-      while ((fn & 1) == 0 && fn != 0) {
-        fn >>= 1;
-        sn >>= 1;
-      }
+      rise_to_right_child(fn, sn);
     } else {
       r = node_hash(r, p);
     }
@@ -154,10 +152,7 @@ bool verify_consistency(std::uint64_t old_size, std::uint64_t new_size, std::str
     if ((fn & 1) != 0 || fn == sn) {
       fr = node_hash(c, fr);
       sr = node_hash(c, sr);
-      while ((fn & 1) == 0 && fn != 0) {
-        fn >>= 1;
-        sn >>= 1;
-      }
+      rise_to_right_child(fn, sn);
     } else {
       sr = node_hash(sr, c);
     }

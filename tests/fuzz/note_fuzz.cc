@@ -9,7 +9,9 @@
 #include <string_view>
 
 #include "engine/record/checkpoint.h"
-#include "engine/record/hash.h"
+#include "tests/fuzz/fuzz_support.h"
+
+using sazesh::fuzzing::check_refusal;
 
 namespace {
 
@@ -18,10 +20,6 @@ const sazesh::signing_key& fixed_key() {
   static const sazesh::signing_key key = *sazesh::parse_signer_key(
       "PRIVATE+KEY+fuzz.example/log+db9cbee4+AR2HDA9huZJeM9guSBcOazA16XHhGgeVoTc9SDLOTwlh");
   return key;
-}
-
-void check_refusal(const sazesh::error& e, std::string_view field) {
-  if (e.field() != field || e.message().empty()) __builtin_trap();
 }
 
 }  // namespace

@@ -14,14 +14,9 @@
 #include "engine/time/calendar.h"
 #include "serve/body_json.h"
 #include "serve/http_support.h"
+#include "tests/fuzz/fuzz_support.h"
 
-namespace {
-
-void check_refusal(const sazesh::error& e, std::string_view field) {
-  if (e.field() != field || e.message().empty()) __builtin_trap();
-}
-
-}  // namespace
+using sazesh::fuzzing::check_refusal;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
