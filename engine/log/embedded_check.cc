@@ -18,22 +18,10 @@ status embedded_log::check_storage() {
   if (!follower_) snapshot.emplace(*db_);
   rocksdb::ReadOptions options;
   if (snapshot) options.snapshot = snapshot->get();
-  // The log's end as of the same snapshot (appends may land meanwhile): one past its last event.
-  std::uint64_t events = 0;
-  {
-    const std::string lower(1, k_event_kind), upper(1, static_cast<char>(k_event_kind + 1));
-    const rocksdb::Slice lo(lower), hi(upper);
-    rocksdb::ReadOptions ro = options;
-    ro.iterate_lower_bound = &lo;
-    ro.iterate_upper_bound = &hi;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-    it->SeekToLast();
-    if (!it->status().ok()) return from_status(it->status(), "event");
-    if (it->Valid()) {
-      if (it->key().size() != 9) return error(errc::corrupt, "event", "malformed event key");
-      events = get_uint<std::uint64_t>(view(it->key()), 1) + 1;
-    }
-  }
+  // The log's end as of the same snapshot (appends may land meanwhile).
+  auto end = recover_next_position(*db_, options.snapshot);
+  if (!end) return end.error();
+  const std::uint64_t events = *end;
 
   std::string value;
   const auto event_at = [&](std::uint64_t position, const std::string& field) -> result<stored_event> {

@@ -219,12 +219,13 @@ status check_format(rocksdb::DB& db) {
 }
 
 // The position after the last stored event: one reverse seek over the event range.
-result<std::uint64_t> recover_next_position(rocksdb::DB& db) {
+result<std::uint64_t> recover_next_position(rocksdb::DB& db, const rocksdb::Snapshot* snapshot) {
   const std::string lower(1, k_event_kind);
   const std::string upper(1, static_cast<char>(k_event_kind + 1));
   const rocksdb::Slice lower_slice(lower);
   const rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
   options.iterate_lower_bound = &lower_slice;
   options.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options));

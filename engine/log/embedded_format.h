@@ -121,7 +121,8 @@ result<bool> read_format(rocksdb::DB& db);
 // Checks the format version of a folder opened for writing, writing it into a new one.
 status check_format(rocksdb::DB& db);
 // The position after the last stored event: one reverse seek over the event range.
-result<std::uint64_t> recover_next_position(rocksdb::DB& db);
+// As of `snapshot` if given (an audit reading everything under one snapshot), else now.
+result<std::uint64_t> recover_next_position(rocksdb::DB& db, const rocksdb::Snapshot* snapshot = nullptr);
 // Where the engine's state rows stand (0 if the folder has none).
 result<std::uint64_t> read_state_position(rocksdb::DB& db);
 // Options shared by the writer and its followers.
