@@ -14,15 +14,18 @@
 
 namespace sazesh {
 
-status verify_chain(const std::vector<event_record>& events) {
+status verify_chain(const std::vector<event_record>& events, std::uint64_t first) {
   std::string previous;
-  std::uint64_t expected = 1;
+  std::uint64_t expected = first;
   for (const auto& e : events) {
+    if (e.stream != events.front().stream)
+      return error(errc::corrupt, "stream", fmt::format("an event of stream {} among those of {}", e.stream, events.front().stream));
     if (e.sequence.value() != expected)
       return error(errc::corrupt, "sequence",
                    fmt::format("stream {} jumps from {} to {}", e.stream, expected - 1,
                                e.sequence.value()));
-    if (e.previous_hash != previous)
+    // A piece that starts later than 1 has no previous event here to chain its first one to.
+    if ((expected > first || first == 1) && e.previous_hash != previous)
       return error(errc::corrupt, "previous_hash",
                    fmt::format("event {} of stream {} does not chain to the event before it",
                                e.sequence.value(), e.stream));

@@ -221,7 +221,8 @@ class engine {
 // rows the log keeps): what engine::state_digest() must equal. O(log).
 result<std::string> fold_state_digest(event_log& log);
 
-// Checks that `events` (one stream, in order) form an unbroken hash chain from sequence 1.
-status verify_chain(const std::vector<event_record>& events);
+// Checks that `events` are one stream's, in order, and an unbroken hash chain: from sequence 1,
+// or a piece of it from sequence `first` (whose first event's link is then not checked).
+status verify_chain(const std::vector<event_record>& events, std::uint64_t first = 1);
 
 }  // namespace sazesh
