@@ -254,19 +254,27 @@ std::filesystem::path session::signing_key_file() const {
   return data_dir / "keys" / "signing.key";
 }
 
-result<std::optional<std::string>> sign_log(const session& s, event_log& log, checkpoint_store& store, bool start_over) {
+result<std::optional<std::string>> session::sign_log(event_log& log, bool start_over) {
+  if (!checkpoints_writable_) {
+    checkpoints_.reset();
+    auto opened = checkpoint_store::open(checkpoints_dir(), checkpoint_store::access::write);
+    if (!opened) return opened.error();
+    checkpoints_ = std::move(*opened);
+    checkpoints_writable_ = true;
+  }
+  checkpoint_store& store = *checkpoints_;
   auto latest = store.latest();
   if (!latest) return latest;
   const bool has_checkpoints = latest->has_value();
-  auto key = read_signing_key_file(s.signing_key_file());
+  auto key = read_signing_key_file(signing_key_file());
   if (!key) {
     if (key.error().code() != errc::not_found) return key.error();
     if (has_checkpoints)
       return error(errc::not_found, "signing_key",
                    fmt::format("the log has signed checkpoints but there is no signing key at {}: put the log's key back "
                                "(a new key would not match its checkpoints)",
-                               s.signing_key_file().string()));
-    key = create_signing_key_file(s.signing_key_file(), "sazesh.local/log-" + random_hex(4));
+                               signing_key_file().string()));
+    key = create_signing_key_file(signing_key_file(), "sazesh.local/log-" + random_hex(4));
     if (!key) return key.error();
   } else if (!has_checkpoints && store.size() == 0 && !start_over) {
     auto end = log.end();
@@ -285,22 +293,18 @@ result<std::optional<std::string>> sign_log(const session& s, event_log& log, ch
 
 result<std::optional<std::string>> session::write_checkpoint() {
   if (!engine_ || kafka) return std::optional<std::string>();
-  if (!checkpoints_ || !checkpoints_writable_) {
-    checkpoints_.reset();
-    auto store = checkpoint_store::open(checkpoints_dir(), checkpoint_store::access::write);
-    if (!store) return store.error();
-    checkpoints_ = std::move(*store);
-    checkpoints_writable_ = true;
-  }
-  return sign_log(*this, *log_, *checkpoints_);
+  return sign_log(*log_);
+}
+
+void session::checkpoint_or_warn() {
+  if (auto note = write_checkpoint(); !note) fmt::print(err, "warning: no checkpoint signed: {}\n", note.error().message());
 }
 
 void session::sign_what_was_written(int exit_code) {
   if (exit_code != exit_ok || !engine_ || kafka) return;
   auto end = log_->end();
   if (!end || end->value() <= end_at_open_) return;  // nothing written here: nothing to vouch for
-  if (auto note = write_checkpoint(); !note)
-    fmt::print(err, "warning: no checkpoint signed: {}\n", note.error().message());
+  checkpoint_or_warn();
 }
 
 result<checkpoint_store*> session::open_checkpoints() {

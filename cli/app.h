@@ -87,11 +87,19 @@ class session {
   // is shared: whoever holds the key can sign).
   std::filesystem::path checkpoints_dir() const { return data_dir / "checkpoints"; }
   std::filesystem::path signing_key_file() const;
-  // For the process holding the log for writing (the engine opened here, not on Kafka): brings
-  // the tree up to the log's end and signs a checkpoint if it grew (sign_log's rules). Returns
-  // the latest checkpoint's note, or none when this process does not hold the log or the log
-  // lives on Kafka (not yet covered).
+  // Brings the Merkle tree of the folder's checkpoints up to `log`'s end and signs a checkpoint
+  // of it with the folder's key (signing_key_file()), making the key the first time. Refused, so
+  // that nothing signs a log it cannot vouch for: a key but no checkpoints over a log that has
+  // events (they were removed: `checkpoint --start-over` signs it as it stands, on purpose), or
+  // checkpoints but no key (a new one would not match them). `start_over` is for a log this
+  // process has just written whole (copy-log, the main job) or an operator's --start-over.
+  // Returns the latest checkpoint's note.
+  result<std::optional<std::string>> sign_log(event_log& log, bool start_over = false);
+  // The same for the log this process holds for writing (the engine opened here); none when it
+  // holds none, or the log lives on Kafka (not yet covered).
   result<std::optional<std::string>> write_checkpoint();
+  // write_checkpoint(), a failure a warning on err: what was written stands either way.
+  void checkpoint_or_warn();
   // Signs what this process wrote: after a command that succeeded and made the log grow.
   void sign_what_was_written(int exit_code);
   // The checkpoints for reading: the service's, or this process's if it signs, else the folder's
@@ -124,17 +132,9 @@ class session {
   std::unique_ptr<event_log> follower_;
   std::unique_ptr<engine> engine_;
   std::unique_ptr<checkpoint_store> checkpoints_;
-  bool checkpoints_writable_ = false;
+  bool checkpoints_writable_ = false;  // checkpoints_ was opened for signing
   std::uint64_t end_at_open_ = 0;  // the embedded log's end when this process opened it
 };
-
-// Brings `store`'s Merkle tree up to `log`'s end and signs a checkpoint of it with the folder's
-// key (session::signing_key_file()), making the key the first time. Refused, so that nothing
-// signs a log it cannot vouch for: a key but no checkpoints over a log that has events (they were
-// removed: `checkpoint --start-over` signs it as it stands, on purpose), or checkpoints but no key
-// (a new one would not match them). `start_over` is for a log this process has just written
-// whole (copy-log) or an operator's --start-over.
-result<std::optional<std::string>> sign_log(const session& s, event_log& log, checkpoint_store& store, bool start_over = false);
 
 // The global options, in groups; each command names the groups it takes, and a global option
 // outside them is refused ("sazesh help options" describes them all).

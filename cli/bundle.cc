@@ -9,10 +9,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <set>
 
 #include "cli/json.h"
+#include "engine/base/text_file.h"
+#include "engine/engine.h"
 #include "engine/log/document_store.h"
 #include "engine/record/codec.h"
 #include "engine/record/hash.h"
@@ -56,12 +57,11 @@ struct member {
 };
 
 result<std::string> read_document(const std::filesystem::path& file, std::string_view sha) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return error(errc::not_found, "documents", fmt::format("document {} is not in the document store", to_hex(sha)));
-  std::string bytes(max_document_bytes + 1, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  bytes.resize(static_cast<std::size_t>(in.gcount()));
-  if (bytes.size() > max_document_bytes || sha256(bytes) != sha)
+  auto bytes = read_text_file(file, "documents", max_document_bytes);
+  if (!bytes && bytes.error().code() == errc::not_found)
+    return error(errc::not_found, "documents", fmt::format("document {} is not in the document store", to_hex(sha)));
+  if (!bytes) return bytes.error();
+  if (sha256(*bytes) != sha)
     return error(errc::corrupt, "documents", fmt::format("the stored document {} does not have that hash", to_hex(sha)));
   return bytes;
 }
@@ -100,14 +100,19 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
   json_array manifest_documents;
   std::set<std::string> documents;
   const document_store docs(s.data_dir / "documents");
-  std::string previous;
-  std::uint64_t total = 0;
+  std::vector<event_record> records;
   for (const auto& e : *events) {
     auto r = decode(e.bytes);
     if (!r) return error(errc::corrupt, "log", fmt::format("{} #{}: {}", case_id, e.sequence.value(), r.error().message()));
-    if (r->stream != case_id || r->sequence != e.sequence || r->previous_hash != previous)
-      return error(errc::corrupt, "log", fmt::format("{} #{} breaks the case's hash chain", case_id, e.sequence.value()));
-    previous = r->hash;
+    records.push_back(std::move(*r));
+  }
+  if (records.front().stream != case_id)
+    return error(errc::corrupt, "log", fmt::format("the stream {} holds events of {}", case_id, records.front().stream));
+  if (auto chain = verify_chain(records); !chain) return error(errc::corrupt, "log", chain.error().message());
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    const stored_event& e = (*events)[i];
+    const event_record* r = &records[i];
     auto proof = (*store)->inclusion_proof(e.position.value(), cp->size, log);
     if (!proof) return proof.error();
     if (!merkle::verify_inclusion(e.position.value(), cp->size, merkle::leaf_hash(e.bytes), *proof, cp->root))

@@ -4,11 +4,11 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
-#include <fstream>
 #include <map>
 
 #include "cli/app.h"
 #include "cli/json.h"
+#include "engine/base/text_file.h"
 #include "engine/domain/decide.h"
 #include "engine/record/codec.h"
 #include "engine/record/hash.h"
@@ -19,23 +19,12 @@ namespace {
 
 constexpr std::size_t k_max_note_file = 64 * 1024;
 
-// A file's text, at most `limit` bytes; errors name `field`.
-result<std::string> read_small_file(const std::string& path, std::size_t limit, const std::string& field) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return error(errc::invalid_argument, field, fmt::format("cannot read {}", path));
-  std::string text(limit + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > limit) return error(errc::invalid_argument, field, fmt::format("{} is larger than {} bytes", path, limit));
-  return text;
-}
-
 // The key checkpoints are checked against: --key (a verifier key, or a file holding one), else
 // the public half of the folder's signing key; none if there is neither.
 result<std::optional<verifier_key>> checking_key(session& s, const parsed_args& a) {
   if (a.has("key") && a.has("key-file")) return error(errc::invalid_argument, "--key", "give --key or --key-file, not both");
   if (a.has("key-file")) {
-    auto text = read_small_file(a.get("key-file"), 4096, "--key-file");
+    auto text = read_text_file(a.get("key-file"), "--key-file", 4096);
     if (!text) return text.error();
     auto key = parse_verifier_key(*text, "--key-file");
     if (!key) return key.error();
@@ -57,15 +46,6 @@ std::string b64_list(const std::vector<std::string>& hashes) {
   for (const auto& h : hashes) out.string(base64(h));
   return out.str();
 }
-
-// What verify found of the log's checkpoints.
-struct checkpoint_report {
-  std::size_t checked = 0;
-  std::uint64_t latest_size = 0;
-  std::string key_name;
-  bool since_checked = false;
-  std::uint64_t since_size = 0;
-};
 
 int verify(session& s, const parsed_args& a) {
   auto eng = s.open_engine();
@@ -97,14 +77,14 @@ int verify(session& s, const parsed_args& a) {
   }
   const bool tree_checked = key.has_value();
   std::map<std::uint64_t, std::string> expected_roots;  // size -> root every checkpoint signed
-  checkpoint_report report;
+  std::size_t checked = 0;                               // the log's own checkpoints among them
+  std::uint64_t latest_size = 0;
   checkpoint_store* store = nullptr;  // the service's, or the folder's opened read-only as it is now
   std::optional<checkpoint> since;
   if (tree_checked) {
-    report.key_name = key->name;
-    if (std::error_code ec; s.shared_checkpoints != nullptr || std::filesystem::exists(s.checkpoints_dir() / "CURRENT", ec)) {
-      auto opened = s.open_checkpoints();
-      if (!opened) return s.fail(opened.error());
+    auto opened = s.open_checkpoints();
+    if (!opened && opened.error().code() != errc::not_found) return s.fail(opened.error());
+    if (opened) {
       store = *opened;
       auto all = store->checkpoints();
       if (!all) return s.fail(all.error());
@@ -114,22 +94,22 @@ int verify(session& s, const parsed_args& a) {
         if (c->size != size)
           return s.fail(error(errc::corrupt, "checkpoints", fmt::format("the checkpoint kept as size {} says size {}", size, c->size)));
         expected_roots[size] = c->root;
-        report.latest_size = size;
-        ++report.checked;
+        latest_size = size;
+        ++checked;
       }
     }
     if (a.has("since")) {
-      auto text = read_small_file(a.get("since"), k_max_note_file, "--since");
+      auto text = read_text_file(a.get("since"), "--since", k_max_note_file);
       if (!text) return s.fail(text.error());
-      auto c = open_checkpoint(*text, *key, "--since");
-      if (!c) return s.fail(c.error());
-      since = *c;
-      if (auto it = expected_roots.find(c->size); it != expected_roots.end() && it->second != c->root)
+      auto given = open_checkpoint(*text, *key, "--since");
+      if (!given) return s.fail(given.error());
+      since = *given;
+      if (auto it = expected_roots.find(since->size); it != expected_roots.end() && it->second != since->root)
         return s.fail(error(errc::corrupt, "--since",
                             fmt::format("the log's own checkpoint of size {} has another root than the one given: "
                                         "the log was rewritten and signed again after that checkpoint was published",
-                                        c->size)));
-      expected_roots.emplace(c->size, c->root);
+                                        since->size)));
+      expected_roots.emplace(since->size, since->root);
     }
   }
 
@@ -197,13 +177,9 @@ int verify(session& s, const parsed_args& a) {
                         fmt::format("the log holds {} events but a signed checkpoint covers {}: events were removed from "
                                     "its end",
                                     count, expected_roots.rbegin()->first)));
-  if (tree_checked && count > 0 && report.checked == 0)
+  if (tree_checked && count > 0 && checked == 0)
     return s.fail(error(errc::corrupt, "checkpoints",
                         fmt::format("no signed checkpoint covers the log's {} events (the checkpoints are missing)", count)));
-  if (since) {
-    report.since_checked = true;
-    report.since_size = since->size;
-  }
   // Damage the log contained (Kafka: a stream two writers forked, a record from outside): the
   // rest is verified above, and each is named here.
   auto damaged = log.damaged_streams();
@@ -234,17 +210,17 @@ int verify(session& s, const parsed_args& a) {
                         fmt::format("the engine's state rows (digest {}) differ from a fold of the log ({}); "
                                     "sazesh rebuild builds them again",
                                     live->substr(0, 16), fresh->substr(0, 16))));
-  const std::uint64_t unsigned_tail = count - std::min(count, report.latest_size);
+  const std::uint64_t unsigned_tail = count - std::min(count, latest_size);
   if (s.json) {
     json_object o;
     o.field("events", count).field("streams", static_cast<std::uint64_t>(heads.size())).field("intact", true);
     if (tree_checked) {
-      o.field("checkpoints", static_cast<std::uint64_t>(report.checked))
-          .field("latest_checkpoint_size", report.latest_size)
+      o.field("checkpoints", static_cast<std::uint64_t>(checked))
+          .field("latest_checkpoint_size", latest_size)
           .field("unsigned_events", unsigned_tail)
-          .field("key", report.key_name)
+          .field("key", key->name)
           .field("root", base64(tree.root()));
-      if (report.since_checked) o.field("consistent_since", report.since_size);
+      if (since) o.field("consistent_since", since->size);
     }
     fmt::print(s.out, "{}\n", o.field("state_digest", *live).str());
   } else {
@@ -252,10 +228,10 @@ int verify(session& s, const parsed_args& a) {
                "the stream index and command records agree with the events\n", count, heads.size());
     if (tree_checked) {
       fmt::print(s.out, "    Merkle tree: root {}; {} signed checkpoint(s) by {} hold, the latest covering {} events{}\n",
-                 base64(tree.root()), report.checked, report.key_name, report.latest_size,
+                 base64(tree.root()), checked, key->name, latest_size,
                  unsigned_tail == 0 ? std::string() : fmt::format(" ({} since, not yet signed)", unsigned_tail));
-      if (report.since_checked)
-        fmt::print(s.out, "    the checkpoint given (size {}) is a prefix of this log: it only grew since\n", report.since_size);
+      if (since)
+        fmt::print(s.out, "    the checkpoint given (size {}) is a prefix of this log: it only grew since\n", since->size);
     } else if (s.kafka) {
       fmt::print(s.out, "    (the Merkle tree and checkpoints are kept for the embedded log only)\n");
     }
@@ -273,10 +249,7 @@ int checkpoint_cmd(session& s, const parsed_args& a) {
       return s.fail(error(errc::invalid_argument, "start-over", "is run on the machine that holds the data folder, not over HTTP"));
     auto eng = s.open_engine();
     if (!eng) return s.fail(eng.error());
-    auto store = checkpoint_store::open(s.checkpoints_dir(), checkpoint_store::access::write);
-    if (!store) return s.fail(store.error());
-    auto note = sign_log(s, *s.log(), **store, true);
-    if (!note) return s.fail(note.error());
+    if (auto note = s.sign_log(*s.log(), true); !note) return s.fail(note.error());
   }
   auto store = s.open_checkpoints();
   if (!store) return s.fail(store.error());

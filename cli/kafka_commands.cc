@@ -15,6 +15,7 @@
 #include "engine/kafka/kafka_feed.h"
 #include "engine/kafka/kafka_log.h"
 #include "engine/agency_feed.h"
+#include "engine/engine.h"
 #include "engine/log_copy.h"
 #include "schemas/dossier_generated.h"
 #include "schemas/schema_json.h"
@@ -37,31 +38,29 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r) {
   const auto broken = [&](const std::string& what) { return error(errc::corrupt, "feed", fmt::format("{}: {}", where(), what)); };
   // The record is the agency's, about its case, and its history is one piece of the case's hash
   // chain, ending (in its last part) with the event itself.
-  if (topic.size() < agency.size() + 7 || topic.compare(topic.size() - agency.size() - 7, std::string::npos, "agency." + agency) != 0)
+  if (!topic.ends_with(kafka_agency_topic("", agency)))
     return broken(fmt::format("a Dossier for agency {} on another agency's topic", agency));
   if (rec->stream != case_id) return broken(fmt::format("the event is of {}, not of the case {} it names", rec->stream, case_id));
   if (const auto concerned = agencies_concerned(*rec); std::find(concerned.begin(), concerned.end(), agency) == concerned.end())
     return broken(fmt::format("the event ({}) does not concern agency {}", fb::EnumNameEvent(rec->payload.type), agency));
   if (d->part() < 1 || d->part() > d->parts())
     return broken(fmt::format("a Dossier that says it is part {} of {}", d->part(), d->parts()));
-  std::string previous;
-  std::uint64_t expected = d->history_from() == 0 ? 1 : d->history_from();
+  const std::uint64_t first = d->history_from() == 0 ? 1 : d->history_from();
+  std::vector<event_record> history;
   std::string last;
   if (d->history() != nullptr) {
     for (const auto* h : *d->history()) {
       if (h->bytes() == nullptr) return broken("a history entry without its envelope");
       std::string bytes(reinterpret_cast<const char*>(h->bytes()->data()), h->bytes()->size());
       auto h_rec = decode(bytes);
-      if (!h_rec) return broken(fmt::format("history sequence {}: {}", expected, h_rec.error().message()));
-      if (h_rec->stream != case_id || h_rec->sequence.value() != expected)
-        return broken(fmt::format("the history holds {} #{} where {} #{} belongs", h_rec->stream, h_rec->sequence.value(), case_id, expected));
-      if ((!previous.empty() || expected == 1) && h_rec->previous_hash != previous)
-        return broken(fmt::format("the history breaks the case's hash chain at sequence {}", expected));
-      previous = h_rec->hash;
+      if (!h_rec) return broken(fmt::format("history sequence {}: {}", first + history.size(), h_rec.error().message()));
+      history.push_back(std::move(*h_rec));
       last = std::move(bytes);
-      ++expected;
     }
   }
+  if (!history.empty() && history.front().stream != case_id)
+    return broken(fmt::format("the history is of {}, not of the case {} it names", history.front().stream, case_id));
+  if (auto chain = verify_chain(history, first); !chain) return broken("the history: " + chain.error().message());
   if (d->part() == d->parts() && last != event)
     return broken("the history does not end with the event it is for");
   const std::string event_json = envelope_to_json(event);
@@ -114,9 +113,7 @@ int copy_log_cmd(session& s, const parsed_args& a) {
   if (!report) return s.fail(report.error());
   if (!to_kafka) {
     // The embedded log this has just written whole from the topic: signed as it stands.
-    auto store = checkpoint_store::open(s.checkpoints_dir(), checkpoint_store::access::write);
-    if (!store) return s.fail(store.error());
-    if (auto note = sign_log(s, *target, **store, true); !note) return s.fail(note.error());
+    if (auto note = s.sign_log(*target, true); !note) return s.fail(note.error());
   }
   if (s.json) {
     fmt::print(s.out, "{}\n",

@@ -216,8 +216,7 @@ int scheduler_cmd(session& s, const parsed_args& a) {
       if (auto p = s.refresh_projections(); !p && p.error().code() != errc::unavailable)
         fmt::print(s.err, "warning: projections not updated: {}\n", p.error().message());
       // What the tick wrote is signed now, not when the scheduler stops.
-      if (auto note = s.write_checkpoint(); !note)
-        fmt::print(s.err, "warning: no checkpoint signed: {}\n", note.error().message());
+      s.checkpoint_or_warn();
       s.out.flush();
     }
     for (long waited = 0; waited < interval && !stop_requested; waited += 50)

@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -343,8 +344,7 @@ int run_server(cli::session& base, const serve_options& o) {
   auto store = base.open_projections_writer(log, {}, built);
   if (!store) return base.fail(store.error());
   // The log's signed checkpoints: one now, then on a timer and at shutdown (not yet on Kafka).
-  if (auto note = base.write_checkpoint(); !note)
-    fmt::print(std::cerr, "warning: no checkpoint signed: {}\n", note.error().message());
+  base.checkpoint_or_warn();
   if (!base.kafka) {
     auto cp = base.open_checkpoints();
     if (!cp) return base.fail(cp.error());
@@ -371,32 +371,29 @@ int run_server(cli::session& base, const serve_options& o) {
   const auto bound = acceptor.local_endpoint();
   const std::string url = fmt::format("http://{}:{}", bound.address().to_string(), bound.port());
 
-  // The scheduler: deadlines and the seal policy on a timer, as the system.
+  // Work on timers until shutdown: the scheduler (deadlines and the seal policy, as the system)
+  // and the checkpointer (the log's growth signed). A period of 0: never.
   std::mutex stop_mutex;
   std::condition_variable stop_cv;
-  bool stop_scheduler = false;
-  std::thread scheduler([&] {
-    if (o.tick_interval.count() == 0) return;
-    std::unique_lock lock(stop_mutex);
-    while (!stop_cv.wait_for(lock, o.tick_interval, [&] { return stop_scheduler; })) {
-      lock.unlock();
-      auto t = (*eng)->tick();
-      if (!t) fmt::print(std::cerr, "warning: tick failed: {}\n", t.error().message());
-      else if (auto p = svc.refresh(); !p) fmt::print(std::cerr, "warning: projections not updated: {}\n", p.error().message());
-      lock.lock();
-    }
+  bool stopping_timers = false;
+  const auto every = [&](std::chrono::milliseconds period, std::function<void()> work) {
+    return std::thread([&, period, work = std::move(work)] {
+      if (period.count() == 0) return;
+      std::unique_lock lock(stop_mutex);
+      while (!stop_cv.wait_for(lock, period, [&] { return stopping_timers; })) {
+        lock.unlock();
+        work();
+        lock.lock();
+      }
+    });
+  };
+  std::thread scheduler = every(o.tick_interval, [&] {
+    auto t = (*eng)->tick();
+    if (!t) fmt::print(std::cerr, "warning: tick failed: {}\n", t.error().message());
+    else if (auto p = svc.refresh(); !p) fmt::print(std::cerr, "warning: projections not updated: {}\n", p.error().message());
   });
-
-  std::thread checkpointer([&] {
-    if (base.kafka) return;
-    std::unique_lock lock(stop_mutex);
-    while (!stop_cv.wait_for(lock, o.checkpoint_interval, [&] { return stop_scheduler; })) {
-      lock.unlock();
-      if (auto note = base.write_checkpoint(); !note)
-        fmt::print(std::cerr, "warning: no checkpoint signed: {}\n", note.error().message());
-      lock.lock();
-    }
-  });
+  std::thread checkpointer = every(base.kafka ? std::chrono::milliseconds(0) : o.checkpoint_interval,
+                                   [&] { base.checkpoint_or_warn(); });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const beast::error_code&, int) {
@@ -423,13 +420,12 @@ int run_server(cli::session& base, const serve_options& o) {
   pool.join();
   {
     std::lock_guard lock(stop_mutex);
-    stop_scheduler = true;
+    stopping_timers = true;
   }
   stop_cv.notify_all();
   scheduler.join();
   checkpointer.join();
-  if (auto note = base.write_checkpoint(); !note)
-    fmt::print(std::cerr, "warning: no checkpoint signed at shutdown: {}\n", note.error().message());
+  base.checkpoint_or_warn();  // what the last requests wrote
   std::error_code ignored;
   std::filesystem::remove(base.data_dir / "serve.url", ignored);
   fmt::print(base.out, "stopped\n");

@@ -11,10 +11,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 
+#include "engine/base/text_file.h"
 #include "engine/log/embedded_format.h"
 #include "engine/log/storage_env.h"
 #include "engine/record/merkle.h"
@@ -304,16 +303,11 @@ result<std::unique_ptr<checkpoint_store>> checkpoint_store::open(const std::file
 }
 
 result<signing_key> read_signing_key_file(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec) && !ec)
+  auto text = read_text_file(file, "signing_key", k_max_key_file);
+  if (!text && text.error().code() == errc::not_found)
     return error(errc::not_found, "signing_key", fmt::format("no signing key at {} (sazesh keys generate makes one)", file.string()));
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return error(errc::unauthorized, "signing_key", fmt::format("cannot read the signing key at {}", file.string()));
-  std::string text(k_max_key_file + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > k_max_key_file) return error(errc::invalid_argument, "signing_key", fmt::format("{} is too large to be a key", file.string()));
-  return parse_signer_key(text, "signing_key");
+  if (!text) return text.error();
+  return parse_signer_key(*text, "signing_key");
 }
 
 result<signing_key> create_signing_key_file(const std::filesystem::path& file, std::string_view origin) {
