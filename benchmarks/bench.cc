@@ -189,7 +189,7 @@ int append(const args& a) {
     while (checkpoint_ms > 0 && appending) {
       std::this_thread::sleep_for(std::chrono::milliseconds(checkpoint_ms));
       must(checkpoints->extend(*l.log), "extend");
-      if (must(checkpoints->sign(*key), "sign")) ++signed_checkpoints;
+      if (!must(checkpoints->sign(*key), "sign").empty()) ++signed_checkpoints;
     }
   });
   const auto t = clk::now();
@@ -498,12 +498,12 @@ int tree(const args& a) {
   auto t = clk::now();
   must(store->extend(*l.log), "extend");
   const double extend_s = seconds_since(t);
-  if (store->root() != range.root()) die("the store's root differs from the one computed here");
+  if (store->root(0) != range.root()) die("the store's root differs from the one computed here");
   auto key = must(generate_signing_key("bench.local/log"), "key");
   t = clk::now();
-  auto note = must(store->sign(key), "sign");
+  auto made = must(store->sign(key), "sign");
   const double sign_s = seconds_since(t);
-  const std::uint64_t size = store->size();
+  const std::uint64_t size = store->size(0);
   // 3. Proofs: inclusion of random events against that checkpoint, consistency from random sizes.
   const std::size_t samples = a.num("samples", 2000);
   std::mt19937_64 rng(5);
@@ -512,12 +512,12 @@ int tree(const args& a) {
   for (std::size_t i = 0; i < samples && size > 0; ++i) {
     const std::uint64_t p = rng() % size;
     auto t0 = clk::now();
-    auto proof = must(store->inclusion_proof(p, size, *l.log), "inclusion proof");
+    auto proof = must(store->inclusion_proof(0, p, size, *l.log), "inclusion proof");
     inclusion_us.push_back(std::chrono::duration<double, std::micro>(clk::now() - t0).count());
     inclusion_hashes += proof.size();
     const std::uint64_t m = 1 + rng() % size;
     t0 = clk::now();
-    auto c = must(store->consistency_proof(m, size, *l.log), "consistency proof");
+    auto c = must(store->consistency_proof(0, m, size, *l.log), "consistency proof");
     consistency_us.push_back(std::chrono::duration<double, std::micro>(clk::now() - t0).count());
     consistency_hashes += c.size();
   }
@@ -527,7 +527,7 @@ int tree(const args& a) {
               static_cast<unsigned long long>(events), static_cast<unsigned long long>(bytes), wall_s,
               static_cast<double>(events) / verify_s, static_cast<double>(events) / raw_s, raw_s / verify_s, extend_s,
               static_cast<double>(events) / extend_s, static_cast<unsigned long long>(folder_bytes(out)), sign_s * 1000,
-              note ? note->size() : 0, static_cast<double>(inclusion_hashes) / n, 32.0 * static_cast<double>(inclusion_hashes) / n,
+              made.empty() ? 0 : made.front().note.size(), static_cast<double>(inclusion_hashes) / n, 32.0 * static_cast<double>(inclusion_hashes) / n,
               latency_json(inclusion_us).c_str(), static_cast<double>(consistency_hashes) / n, latency_json(consistency_us).c_str(),
               peak_rss_mib());
   return 0;

@@ -254,7 +254,7 @@ std::filesystem::path session::signing_key_file() const {
   return data_dir / "keys" / "signing.key";
 }
 
-result<std::optional<std::string>> session::sign_log(event_log& log, bool start_over) {
+result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool start_over) {
   if (!checkpoints_writable_) {
     checkpoints_.reset();
     auto opened = checkpoint_store::open(checkpoints_dir(), checkpoint_store::access::write);
@@ -263,9 +263,14 @@ result<std::optional<std::string>> session::sign_log(event_log& log, bool start_
     checkpoints_writable_ = true;
   }
   checkpoint_store& store = *checkpoints_;
-  auto latest = store.latest();
-  if (!latest) return latest;
-  const bool has_checkpoints = latest->has_value();
+  bool has_checkpoints = false;
+  std::uint64_t leaves = 0;
+  for (std::uint32_t p = 0; p < store.partitions(); ++p) {
+    auto latest = store.latest(p);
+    if (!latest) return latest.error();
+    has_checkpoints = has_checkpoints || latest->has_value();
+    leaves += store.size(p);
+  }
   auto key = read_signing_key_file(signing_key_file());
   if (!key) {
     if (key.error().code() != errc::not_found) return key.error();
@@ -276,7 +281,7 @@ result<std::optional<std::string>> session::sign_log(event_log& log, bool start_
                                signing_key_file().string()));
     key = create_signing_key_file(signing_key_file(), "sazesh.local/log-" + random_hex(4));
     if (!key) return key.error();
-  } else if (!has_checkpoints && store.size() == 0 && !start_over) {
+  } else if (!has_checkpoints && leaves == 0 && !start_over) {
     auto end = log.end();
     if (!end) return end.error();
     if (end->value() > 0)
@@ -286,13 +291,29 @@ result<std::optional<std::string>> session::sign_log(event_log& log, bool start_
                                "with sazesh checkpoint --start-over",
                                end->value()));
   }
-  auto size = store.extend(log);
-  if (!size) return size.error();
-  return store.sign(*key);
+  if (auto size = store.extend(log); !size) return size.error();
+  if (auto made = store.sign(*key); !made) return made.error();
+  // The latest of each partition; on a log with topics, published unless it was already.
+  std::vector<signed_checkpoint> latest;
+  for (std::uint32_t p = 0; p < store.partitions(); ++p) {
+    auto l = store.latest(p);
+    if (!l) return l.error();
+    if (!*l) continue;
+    latest.push_back(std::move(**l));
+    if (!log.publishes_side_records()) continue;
+    auto published = store.published(p);
+    if (!published) return published.error();
+    if (*published >= latest.back().size) continue;
+    if (auto s = log.publish_checkpoint(p, latest.back().note); !s)
+      return error(s.error().code(), s.error().field(),
+                   fmt::format("signed, but not published (the next signing publishes it): {}", s.error().rule()));
+    if (auto s = store.mark_published(p, latest.back().size); !s) return s.error();
+  }
+  return latest;
 }
 
-result<std::optional<std::string>> session::write_checkpoint() {
-  if (!engine_ || kafka) return std::optional<std::string>();
+result<std::vector<signed_checkpoint>> session::write_checkpoint() {
+  if (!engine_) return std::vector<signed_checkpoint>();
   return sign_log(*log_);
 }
 
@@ -301,7 +322,7 @@ void session::checkpoint_or_warn() {
 }
 
 void session::sign_what_was_written(int exit_code) {
-  if (exit_code != exit_ok || !engine_ || kafka) return;
+  if (exit_code != exit_ok || !engine_) return;
   auto end = log_->end();
   if (!end || end->value() <= end_at_open_) return;  // nothing written here: nothing to vouch for
   checkpoint_or_warn();

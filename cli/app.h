@@ -93,11 +93,13 @@ class session {
   // events (they were removed: `checkpoint --start-over` signs it as it stands, on purpose), or
   // checkpoints but no key (a new one would not match them). `start_over` is for a log this
   // process has just written whole (copy-log, the main job) or an operator's --start-over.
-  // Returns the latest checkpoint's note.
-  result<std::optional<std::string>> sign_log(event_log& log, bool start_over = false);
+  // One tree and checkpoint per partition of the log; on a log with topics (Kafka) each
+  // partition's latest checkpoint is also published (event_log::publish_checkpoint), now or, if
+  // that fails, at the next signing. Returns the latest checkpoint of each partition.
+  result<std::vector<signed_checkpoint>> sign_log(event_log& log, bool start_over = false);
   // The same for the log this process holds for writing (the engine opened here); none when it
-  // holds none, or the log lives on Kafka (not yet covered).
-  result<std::optional<std::string>> write_checkpoint();
+  // holds none.
+  result<std::vector<signed_checkpoint>> write_checkpoint();
   // write_checkpoint(), a failure a warning on err: what was written stands either way.
   void checkpoint_or_warn();
   // Signs what this process wrote: after a command that succeeded and made the log grow.
@@ -133,7 +135,7 @@ class session {
   std::unique_ptr<engine> engine_;
   std::unique_ptr<checkpoint_store> checkpoints_;
   bool checkpoints_writable_ = false;  // checkpoints_ was opened for signing
-  std::uint64_t end_at_open_ = 0;  // the embedded log's end when this process opened it
+  std::uint64_t end_at_open_ = 0;  // the log's end when this process opened it
 };
 
 // The global options, in groups; each command names the groups it takes, and a global option

@@ -70,13 +70,14 @@ result<std::string> read_document(const std::filesystem::path& file, std::string
 
 result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::string& case_id,
                                          std::string_view summary_json, const std::filesystem::path& path) {
-  if (s.kafka) return error(errc::invalid_argument, "--bundle", "bundles need the log's checkpoints, kept for the embedded log only");
   auto events = log.read_stream(case_id, stream_version(1));
   if (!events) return events.error();
   if (events->empty()) return error(errc::not_found, "case_id", fmt::format("no case {}", case_id));
+  // The case lives in one partition: its tree and that tree's latest checkpoint.
+  const std::uint32_t partition = events->front().partition;
   auto store = s.open_checkpoints();
   if (!store) return store.error();
-  auto note = (*store)->latest();
+  auto note = (*store)->latest(partition);
   if (!note) return note.error();
   if (!*note) return error(errc::unavailable, "checkpoint", "the log has no signed checkpoint yet; retry in a few seconds");
   // The bundle is checked against the key that signs the log: the folder's key if this process
@@ -86,9 +87,17 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
   else if (auto kept = (*store)->signer(); !kept) return kept.error();
   else key = *kept;
   if (!key) return error(errc::not_found, "signing_key", "no key to check the checkpoint with");
-  auto cp = open_checkpoint(**note, *key);
+  auto cp = open_checkpoint((*note)->note, *key, "checkpoint",
+                            checkpoint_origin(key->name, partition, (*store)->partitions()));
   if (!cp) return cp.error();
-  if (events->back().position.value() >= cp->size)
+  std::vector<std::uint64_t> leaves;
+  for (const auto& e : *events) {
+    auto leaf = (*store)->leaf_at(partition, e.position, log);
+    if (!leaf && leaf.error().code() == errc::not_found) break;  // not in the tree yet
+    if (!leaf) return leaf.error();
+    leaves.push_back(*leaf);
+  }
+  if (leaves.size() < events->size() || leaves.back() >= cp->size)
     return error(errc::unavailable, "checkpoint",
                  fmt::format("the case's last event (position {}) is not yet in a signed checkpoint (it covers {} events); "
                              "retry in a few seconds",
@@ -113,9 +122,9 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
   for (std::size_t i = 0; i < events->size(); ++i) {
     const stored_event& e = (*events)[i];
     const event_record* r = &records[i];
-    auto proof = (*store)->inclusion_proof(e.position.value(), cp->size, log);
+    auto proof = (*store)->inclusion_proof(partition, leaves[i], cp->size, log);
     if (!proof) return proof.error();
-    if (!merkle::verify_inclusion(e.position.value(), cp->size, merkle::leaf_hash(e.bytes), *proof, cp->root))
+    if (!merkle::verify_inclusion(leaves[i], cp->size, merkle::leaf_hash(e.bytes), *proof, cp->root))
       return error(errc::corrupt, "log",
                    fmt::format("{} #{} (position {}) is not in the signed checkpoint's tree", case_id, e.sequence.value(),
                                e.position.value()));
@@ -125,7 +134,7 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
     manifest_events.raw(json_object()
                             .field("file", file)
                             .field("sequence", e.sequence.value())
-                            .field("leaf_index", e.position.value())
+                            .field("leaf_index", leaves[i])
                             .field("sha256", to_hex(r->hash))
                             .raw("inclusion_proof", hashes.str())
                             .str());
@@ -162,7 +171,7 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
                                    .field("built_at", format_iso_utc(now))
                                    .raw("dossier", summary_json.empty() ? std::string_view("null") : summary_json)
                                    .str();
-  members.insert(members.begin(), {{"manifest.json", manifest + "\n"}, {"checkpoint.txt", **note}});
+  members.insert(members.begin(), {{"manifest.json", manifest + "\n"}, {"checkpoint.txt", (*note)->note}});
 
   // Written to a new file beside its place (never through a name someone else could have made),
   // then renamed: a bundle is whole or absent.

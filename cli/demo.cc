@@ -137,15 +137,15 @@ void print_read_side(session& s, event_log& log) {
 // The log's Merkle tree and its first signed checkpoint, with a key made for this folder.
 void sign_the_log(script& run, session& s, event_log& log) {
   run.heading("Tamper evidence");
-  auto note = s.sign_log(log, true);  // the main job wrote this log whole: it makes the key
-  if (!note || !*note) throw std::runtime_error(note ? "no checkpoint signed" : note.error().message());
+  auto made = s.sign_log(log, true);  // the main job wrote this log whole: it makes the key
+  if (!made || made->empty()) throw std::runtime_error(made ? "no checkpoint signed" : made.error().message());
   auto store = s.open_checkpoints();
   if (!store) throw std::runtime_error(store.error().message());
   auto key = (*store)->signer();
   if (!key || !*key) throw std::runtime_error("the checkpoint's key is not kept with it");
-  const std::uint64_t size = (*store)->size();
+  const std::uint64_t size = made->front().size;
   fmt::print(s.out, "  the log's Merkle tree (RFC 6962) over {} events, signed in a checkpoint with a key made for this folder:\n", size);
-  std::string_view text = **note;
+  std::string_view text = made->front().note;
   while (!text.empty()) {
     const auto eol = text.find('\n');
     fmt::print(s.out, "    | {}\n", text.substr(0, eol));

@@ -54,16 +54,11 @@ int verify(session& s, const parsed_args& a) {
   // 1. The log's own bookkeeping: the stream index and the command records.
   if (auto c = log.check_storage(); !c) return s.fail(c.error());
 
-  // 2. The checkpoints to hold the tree against (the embedded log's; Kafka's are not kept yet).
-  if (s.kafka && (a.has("since") || a.has("key")))
-    return s.fail(error(errc::invalid_argument, a.has("since") ? "--since" : "--key",
-                        "checkpoints are kept for the embedded log only"));
-  std::optional<verifier_key> key;
-  if (!s.kafka) {
-    auto k = checking_key(s, a);
-    if (!k) return s.fail(k.error());
-    key = *k;
-  }
+  // 2. The signed checkpoints to hold each partition's tree against: the folder's (embedded),
+  // or those published on the checkpoints topic (Kafka).
+  auto k = checking_key(s, a);
+  if (!k) return s.fail(k.error());
+  const std::optional<verifier_key> key = *k;
   if (!s.kafka && !key) {
     // No key to hold the log against: fine for an empty log, refused for any other.
     auto end = log.end();
@@ -75,63 +70,81 @@ int verify(session& s, const parsed_args& a) {
                                       "write to it once: its writer signs it)",
                                       end->value())));
   }
+  if (!key && a.has("since")) return s.fail(error(errc::invalid_argument, "--since", "needs the log's verifier key (--key)"));
   const bool tree_checked = key.has_value();
-  std::map<std::uint64_t, std::string> expected_roots;  // size -> root every checkpoint signed
-  std::size_t checked = 0;                               // the log's own checkpoints among them
-  std::uint64_t latest_size = 0;
-  checkpoint_store* store = nullptr;  // the service's, or the folder's opened read-only as it is now
-  std::optional<checkpoint> since;
+  const std::uint32_t partitions = log.partitions();
+  std::vector<std::map<std::uint64_t, std::string>> expected_roots(partitions);  // per partition: size -> signed root
+  std::vector<std::uint64_t> latest_size(partitions, 0);
+  std::size_t checked = 0;  // the log's own checkpoints among them
+  checkpoint_store* store = nullptr;  // the folder's (for its kept hashes), opened read-only as it is now
+  std::optional<std::pair<std::uint32_t, checkpoint>> since;
   if (tree_checked) {
     auto opened = s.open_checkpoints();
     if (!opened && opened.error().code() != errc::not_found) return s.fail(opened.error());
-    if (opened) {
-      store = *opened;
-      auto all = store->checkpoints();
+    if (opened) store = *opened;
+    std::vector<std::pair<std::uint32_t, std::string>> notes;
+    if (s.kafka) {
+      auto published = log.published_checkpoints();
+      if (!published) return s.fail(published.error());
+      notes = std::move(*published);
+    } else if (store) {
+      auto all = store->all_checkpoints();
       if (!all) return s.fail(all.error());
-      for (const auto& [size, note] : *all) {
-        auto c = open_checkpoint(note, *key, fmt::format("checkpoint {}", size));
-        if (!c) return s.fail(c.error());
-        if (c->size != size)
-          return s.fail(error(errc::corrupt, "checkpoints", fmt::format("the checkpoint kept as size {} says size {}", size, c->size)));
-        expected_roots[size] = c->root;
-        latest_size = size;
-        ++checked;
-      }
+      for (auto& c : *all) notes.emplace_back(c.partition, std::move(c.note));
+    }
+    for (const auto& [partition, note] : notes) {
+      auto c = open_log_checkpoint(note, *key, partitions, fmt::format("checkpoint {}", checked + 1));
+      if (!c) return s.fail(c.error());
+      if (c->first != partition)
+        return s.fail(error(errc::corrupt, "checkpoints",
+                            fmt::format("a checkpoint kept for partition {} is of partition {}", partition, c->first)));
+      auto [at, fresh] = expected_roots[partition].emplace(c->second.size, c->second.root);
+      if (!fresh && at->second != c->second.root)
+        return s.fail(error(errc::corrupt, "checkpoints",
+                            fmt::format("two checkpoints of size {} sign different roots: the log was rewritten and "
+                                        "signed again",
+                                        c->second.size)));
+      latest_size[partition] = std::max(latest_size[partition], c->second.size);
+      ++checked;
     }
     if (a.has("since")) {
       auto text = read_text_file(a.get("since"), "--since", k_max_note_file);
       if (!text) return s.fail(text.error());
-      auto given = open_checkpoint(*text, *key, "--since");
+      auto given = open_log_checkpoint(*text, *key, partitions, "--since");
       if (!given) return s.fail(given.error());
       since = *given;
-      if (auto it = expected_roots.find(since->size); it != expected_roots.end() && it->second != since->root)
+      auto& roots = expected_roots[since->first];
+      if (auto it = roots.find(since->second.size); it != roots.end() && it->second != since->second.root)
         return s.fail(error(errc::corrupt, "--since",
                             fmt::format("the log's own checkpoint of size {} has another root than the one given: "
                                         "the log was rewritten and signed again after that checkpoint was published",
-                                        since->size)));
-      expected_roots.emplace(since->size, since->root);
+                                        since->second.size)));
+      roots.emplace(since->second.size, since->second.root);
     }
   }
 
   // 3. Every event: positions without gaps, the record's header agreeing with its envelope,
-  // every stream's hash chain, and the Merkle tree against every checkpoint.
+  // every stream's hash chain, and each partition's Merkle tree against every checkpoint.
   std::map<std::string, std::pair<std::uint64_t, std::string>> heads;
   std::uint64_t count = 0;
-  merkle::compact_range tree;
-  auto next_root = expected_roots.begin();
+  std::uint64_t unsigned_tail = 0;
+  std::vector<std::string> roots;
   std::optional<error> tree_failure;
-  const auto kept_check = [&](unsigned level, std::uint64_t index, const std::string& h) {
-    if (!store || tree_failure || !checkpoint_store::kept_level(level) || ((index + 1) << level) > store->size()) return;
-    auto kept = store->kept_subtree(level, index);
-    if (!kept) tree_failure = kept.error();
-    else if (*kept && **kept != h)
-      tree_failure = error(errc::corrupt, "checkpoints",
-                           fmt::format("the Merkle tree's kept hash of events {} to {} differs from those events: "
-                                       "one of them was changed after the tree took it in",
-                                       index << level, ((index + 1) << level) - 1));
-  };
-  const bool dense = log.partitions() == 1 && !s.kafka;
-  for (std::uint32_t part = 0; part < log.partitions(); ++part) {
+  const bool dense = log.positions_dense();
+  for (std::uint32_t part = 0; part < partitions; ++part) {
+    merkle::compact_range tree;
+    auto next_root = expected_roots[part].begin();
+    const std::string in_part = partitions == 1 ? std::string() : fmt::format(" of partition {}", part);
+    const auto kept_check = [&](unsigned level, std::uint64_t index, const std::string& h) {
+      if (!store || tree_failure || !checkpoint_store::kept_level(level) || ((index + 1) << level) > store->size(part)) return;
+      auto kept = store->kept_subtree(part, level, index);
+      if (!kept) tree_failure = kept.error();
+      else if (*kept && **kept != h)
+        tree_failure = error(errc::corrupt, "checkpoints",
+                             fmt::format("the Merkle tree's kept hash of events {} to {}{} differs from those events: "
+                                         "one of them was changed after the tree took it in",
+                                         index << level, ((index + 1) << level) - 1, in_part));
+    };
     log_position from(0);
     for (;;) {
       auto batch = log.read_partition(part, from, 4096);
@@ -158,12 +171,12 @@ int verify(session& s, const parsed_args& a) {
         if (tree_checked) {
           tree.push(merkle::leaf_hash(e.bytes), kept_check);
           if (tree_failure) return s.fail(*tree_failure);
-          if (next_root != expected_roots.end() && next_root->first == tree.size()) {
+          if (next_root != expected_roots[part].end() && next_root->first == tree.size()) {
             if (tree.root() != next_root->second)
               return s.fail(error(errc::corrupt, "log",
-                                  fmt::format("the first {} events do not have the root the checkpoint of that size signed: "
-                                              "an event among them was changed, removed or reordered",
-                                              next_root->first)));
+                                  fmt::format("the first {} events{} do not have the root the checkpoint of that size "
+                                              "signed: an event among them was changed, removed or reordered",
+                                              next_root->first, in_part)));
             ++next_root;
           }
         }
@@ -171,15 +184,18 @@ int verify(session& s, const parsed_args& a) {
       if (batch->size() < 4096) break;
       from = log_position(batch->back().position.value() + 1);
     }
+    if (tree_checked && next_root != expected_roots[part].end())
+      return s.fail(error(errc::corrupt, "log",
+                          fmt::format("the log{} holds {} events but a signed checkpoint covers {}: events were removed "
+                                      "from its end",
+                                      in_part, tree.size(), expected_roots[part].rbegin()->first)));
+    unsigned_tail += tree.size() - std::min(tree.size(), latest_size[part]);
+    roots.push_back(tree.root());
   }
-  if (tree_checked && next_root != expected_roots.end())
-    return s.fail(error(errc::corrupt, "log",
-                        fmt::format("the log holds {} events but a signed checkpoint covers {}: events were removed from "
-                                    "its end",
-                                    count, expected_roots.rbegin()->first)));
   if (tree_checked && count > 0 && checked == 0)
     return s.fail(error(errc::corrupt, "checkpoints",
-                        fmt::format("no signed checkpoint covers the log's {} events (the checkpoints are missing)", count)));
+                        fmt::format("no signed checkpoint covers the log's {} events (the checkpoints are missing{})", count,
+                                    s.kafka ? ": none is published" : "")));
   // Damage the log contained (Kafka: a stream two writers forked, a record from outside): the
   // rest is verified above, and each is named here.
   auto damaged = log.damaged_streams();
@@ -210,30 +226,46 @@ int verify(session& s, const parsed_args& a) {
                         fmt::format("the engine's state rows (digest {}) differ from a fold of the log ({}); "
                                     "sazesh rebuild builds them again",
                                     live->substr(0, 16), fresh->substr(0, 16))));
-  const std::uint64_t unsigned_tail = count - std::min(count, latest_size);
+  std::uint64_t covered = 0;
+  for (const auto size : latest_size) covered += size;
   if (s.json) {
     json_object o;
     o.field("events", count).field("streams", static_cast<std::uint64_t>(heads.size())).field("intact", true);
     if (tree_checked) {
       o.field("checkpoints", static_cast<std::uint64_t>(checked))
-          .field("latest_checkpoint_size", latest_size)
+          .field("latest_checkpoint_size", covered)
           .field("unsigned_events", unsigned_tail)
-          .field("key", key->name)
-          .field("root", base64(tree.root()));
-      if (since) o.field("consistent_since", since->size);
+          .field("key", key->name);
+      if (partitions == 1) {
+        o.field("root", base64(roots.front()));
+      } else {
+        json_array r;
+        for (const auto& root : roots) r.string(base64(root));
+        o.field("partitions", static_cast<std::uint64_t>(partitions)).raw("roots", r.str());
+      }
+      if (since) {
+        o.field("consistent_since", since->second.size);
+        if (partitions > 1) o.field("consistent_since_partition", static_cast<std::uint64_t>(since->first));
+      }
     }
     fmt::print(s.out, "{}\n", o.field("state_digest", *live).str());
   } else {
     fmt::print(s.out, "ok: {} events in {} streams; every buffer verified, every hash chain intact; "
                "the stream index and command records agree with the events\n", count, heads.size());
     if (tree_checked) {
-      fmt::print(s.out, "    Merkle tree: root {}; {} signed checkpoint(s) by {} hold, the latest covering {} events{}\n",
-                 base64(tree.root()), checked, key->name, latest_size,
-                 unsigned_tail == 0 ? std::string() : fmt::format(" ({} since, not yet signed)", unsigned_tail));
+      const std::string tail = unsigned_tail == 0 ? std::string() : fmt::format(" ({} since, not yet signed)", unsigned_tail);
+      if (partitions == 1)
+        fmt::print(s.out, "    Merkle tree: root {}; {} signed checkpoint(s) by {} hold, the latest covering {} events{}\n",
+                   base64(roots.front()), checked, key->name, covered, tail);
+      else
+        fmt::print(s.out, "    Merkle trees of {} partitions: {} signed checkpoint(s) by {}{} hold, the latest covering {} "
+                   "events together{}\n",
+                   partitions, checked, key->name, s.kafka ? " (published)" : "", covered, tail);
       if (since)
-        fmt::print(s.out, "    the checkpoint given (size {}) is a prefix of this log: it only grew since\n", since->size);
-    } else if (s.kafka) {
-      fmt::print(s.out, "    (the Merkle tree and checkpoints are kept for the embedded log only)\n");
+        fmt::print(s.out, "    the checkpoint given ({}size {}) is a prefix of this log: it only grew since\n",
+                   partitions == 1 ? std::string() : fmt::format("partition {}, ", since->first), since->second.size);
+    } else {
+      fmt::print(s.out, "    the Merkle trees were not checked: no verifier key (give the log's with --key)\n");
     }
     fmt::print(s.out, "    the state rows equal a fold of the log\n");
   }
@@ -241,7 +273,6 @@ int verify(session& s, const parsed_args& a) {
 }
 
 int checkpoint_cmd(session& s, const parsed_args& a) {
-  if (s.kafka) return s.fail(error(errc::invalid_argument, "--kafka", "checkpoints are kept for the embedded log only"));
   if (a.has("start-over")) {
     // An operator's decision, on the machine that holds the folder: the log as it stands is the
     // one to vouch for (its checkpoints were lost).
@@ -249,16 +280,50 @@ int checkpoint_cmd(session& s, const parsed_args& a) {
       return s.fail(error(errc::invalid_argument, "start-over", "is run on the machine that holds the data folder, not over HTTP"));
     auto eng = s.open_engine();
     if (!eng) return s.fail(eng.error());
-    if (auto note = s.sign_log(*s.log(), true); !note) return s.fail(note.error());
+    if (auto made = s.sign_log(*s.log(), true); !made) return s.fail(made.error());
   }
-  auto store = s.open_checkpoints();
-  if (!store) return s.fail(store.error());
-  auto all = (*store)->checkpoints();
-  if (!all) return s.fail(all.error());
-  if (all->empty()) return s.fail(error(errc::not_found, "checkpoint", "the log has no checkpoint yet (it is empty)"));
-  const auto& [size, note] = all->back();
-  if (s.json) fmt::print(s.out, "{}\n", json_object().field("tree_size", size).field("checkpoint", note).str());
-  else fmt::print(s.out, "{}", note);
+  // The latest checkpoint of each partition: the folder's, or on Kafka those published.
+  std::vector<signed_checkpoint> latest;
+  std::uint32_t partitions = 1;
+  if (s.kafka) {
+    auto log = s.open_log_for_reading();
+    if (!log) return s.fail(log.error());
+    partitions = (*log)->partitions();
+    auto published = (*log)->published_checkpoints();
+    if (!published) return s.fail(published.error());
+    latest.resize(partitions);
+    for (auto& [partition, note] : *published) {
+      // The size, for ordering; the note is checked by whoever reads it (verify --key).
+      const auto first = note.find('\n');
+      const auto second = note.find('\n', first + 1);
+      const std::string size = first == std::string::npos || second == std::string::npos ? std::string()
+                                                                                           : note.substr(first + 1, second - first - 1);
+      const std::uint64_t n = size.empty() || size.size() > 19 || size.find_first_not_of("0123456789") != std::string::npos
+                                  ? 0 : std::stoull(size);
+      if (n >= latest[partition].size) latest[partition] = {partition, n, std::move(note)};
+    }
+    std::erase_if(latest, [](const signed_checkpoint& c) { return c.note.empty(); });
+  } else {
+    auto store = s.open_checkpoints();
+    if (!store) return s.fail(store.error());
+    partitions = std::max<std::uint32_t>(1, (*store)->partitions());
+    for (std::uint32_t p = 0; p < (*store)->partitions(); ++p) {
+      auto l = (*store)->latest(p);
+      if (!l) return s.fail(l.error());
+      if (*l) latest.push_back(std::move(**l));
+    }
+  }
+  if (latest.empty()) return s.fail(error(errc::not_found, "checkpoint", "the log has no checkpoint yet (it is empty)"));
+  for (std::size_t i = 0; i < latest.size(); ++i) {
+    const auto& c = latest[i];
+    if (s.json) {
+      json_object o;
+      if (partitions > 1) o.field("partition", static_cast<std::uint64_t>(c.partition));
+      fmt::print(s.out, "{}\n", o.field("tree_size", c.size).field("checkpoint", c.note).str());
+    } else {
+      fmt::print(s.out, "{}{}", i == 0 ? "" : "\n", c.note);
+    }
+  }
   return exit_ok;
 }
 
@@ -270,14 +335,21 @@ result<std::uint64_t> parse_count(const parsed_args& a, const std::string& name)
 }
 
 int proof_cmd(session& s, const parsed_args& a) {
-  if (s.kafka) return s.fail(error(errc::invalid_argument, "--kafka", "proofs are kept for the embedded log only"));
   if (a.has("position") == a.has("from-size"))
     return s.fail(error(errc::invalid_argument, "--position", "give --position (an inclusion proof) or --from-size (a consistency proof)"));
   auto store = s.open_checkpoints();
   if (!store) return s.fail(store.error());
   auto log = s.open_log_for_reading();
   if (!log) return s.fail(log.error());
-  auto all = (*store)->checkpoints();
+  std::uint32_t partition = 0;
+  if (a.has("partition")) {
+    auto p = parse_count(a, "partition");
+    if (!p) return s.fail(p.error());
+    if (*p >= (*log)->partitions())
+      return s.fail(error(errc::invalid_argument, "--partition", fmt::format("must be below {}, the log's partitions", (*log)->partitions())));
+    partition = static_cast<std::uint32_t>(*p);
+  }
+  auto all = (*store)->checkpoints(partition);
   if (!all) return s.fail(all.error());
   if (all->empty()) return s.fail(error(errc::not_found, "checkpoint", "the log has no checkpoint yet"));
   // Against the checkpoint of --tree-size if given (it must be one), else the latest.
@@ -285,37 +357,43 @@ int proof_cmd(session& s, const parsed_args& a) {
   if (a.has("tree-size")) {
     auto n = parse_count(a, "tree-size");
     if (!n) return s.fail(n.error());
-    chosen = std::find_if(all->begin(), all->end(), [&](const auto& c) { return c.first == *n; });
+    chosen = std::find_if(all->begin(), all->end(), [&](const auto& c) { return c.size == *n; });
     if (chosen == all->end()) return s.fail(error(errc::not_found, "--tree-size", fmt::format("no checkpoint of size {}", *n)));
   }
-  const std::uint64_t size = chosen->first;
+  const std::uint64_t size = chosen->size;
   json_object o;
+  if ((*log)->partitions() > 1) o.field("partition", static_cast<std::uint64_t>(partition));
   o.field("tree_size", size);
   if (a.has("position")) {
     auto p = parse_count(a, "position");
     if (!p) return s.fail(p.error());
-    if (*p >= size)
-      return s.fail(error(errc::invalid_argument, "--position", fmt::format("must be below {}, the checkpoint's size", size)));
-    auto events = (*log)->read_all(log_position(*p), 1);
+    auto events = (*log)->read_partition(partition, log_position(*p), 1);
     if (!events) return s.fail(events.error());
     if (events->empty() || events->front().position.value() != *p)
       return s.fail(error(errc::not_found, "--position", fmt::format("no event at position {}", *p)));
-    auto proof = (*store)->inclusion_proof(*p, size, **log);
+    auto leaf = (*store)->leaf_at(partition, log_position(*p), **log);
+    if (!leaf && leaf.error().code() == errc::not_found)
+      return s.fail(error(errc::invalid_argument, "--position", "the event is not yet in a signed checkpoint"));
+    if (!leaf) return s.fail(leaf.error());
+    if (*leaf >= size)
+      return s.fail(error(errc::invalid_argument, "--position",
+                          fmt::format("the event is leaf {}, not below {}, the checkpoint's size", *leaf, size)));
+    auto proof = (*store)->inclusion_proof(partition, *leaf, size, **log);
     if (!proof) return s.fail(proof.error());
-    o.field("position", *p);  // only hashes: which stream is where is not anyone's to know
+    o.field("position", *p).field("leaf_index", *leaf);  // only hashes: which stream is where is not anyone's to know
     o.field("leaf_hash", base64(merkle::leaf_hash(events->front().bytes))).raw("inclusion_proof", b64_list(*proof));
   } else {
     auto m = parse_count(a, "from-size");
     if (!m) return s.fail(m.error());
     if (*m == 0 || *m > size)
       return s.fail(error(errc::invalid_argument, "--from-size", fmt::format("must be from 1 to {}, the checkpoint's size", size)));
-    auto proof = (*store)->consistency_proof(*m, size, **log);
+    auto proof = (*store)->consistency_proof(partition, *m, size, **log);
     if (!proof) return s.fail(proof.error());
-    auto old_root = (*store)->root_at(*m, **log);
+    auto old_root = (*store)->root_at(partition, *m, **log);
     if (!old_root) return s.fail(old_root.error());
     o.field("from_size", *m).field("from_root", base64(*old_root)).raw("consistency_proof", b64_list(*proof));
   }
-  o.field("checkpoint", chosen->second);
+  o.field("checkpoint", chosen->note);
   fmt::print(s.out, "{}\n", o.str());
   return exit_ok;
 }
@@ -356,12 +434,13 @@ void add_integrity_commands(std::vector<command_spec>& t) {
                verify, uses::read});
   t.push_back({"checkpoint", group, "the latest signed checkpoint of the log (C2SP tlog-checkpoint)",
                {{"start-over", "", "sign the log as it now stands, when its checkpoints were lost (an operator's decision)"}},
-               checkpoint_cmd, uses::folder | uses::rules | uses::json});
+               checkpoint_cmd, uses::log | uses::rules | uses::json});
   t.push_back({"proof", group, "an inclusion proof of an event, or a consistency proof between two checkpoints",
-               {{"position", "N", "the event at this log position: its inclusion proof"},
+               {{"position", "N", "the event at this log position (Kafka: offset): its inclusion proof"},
+                {"partition", "P", "the partition of the event or tree (Kafka; default 0)"},
                 {"from-size", "M", "the tree of the first M events: its consistency proof"},
                 {"tree-size", "N", "against the checkpoint of this size (default: the latest)"}},
-               proof_cmd, uses::folder});
+               proof_cmd, uses::log});
   t.push_back({"keys-generate", group, "make the key that signs the log's checkpoints ($SAZESH_SIGNING_KEY or DATA_DIR/keys)",
                {{"origin", "NAME", "the log's name in its checkpoints, e.g. example.org/complaints (default: random)"}},
                keys_generate, uses::folder | uses::json});

@@ -343,9 +343,10 @@ int run_server(cli::session& base, const serve_options& o) {
   std::uint64_t built = 0;
   auto store = base.open_projections_writer(log, {}, built);
   if (!store) return base.fail(store.error());
-  // The log's signed checkpoints: one now, then on a timer and at shutdown (not yet on Kafka).
+  // The log's signed checkpoints: one now, then on a timer and at shutdown (on Kafka, each
+  // also published on the checkpoints topic).
   base.checkpoint_or_warn();
-  if (!base.kafka) {
+  {
     auto cp = base.open_checkpoints();
     if (!cp) return base.fail(cp.error());
     base.shared_checkpoints = *cp;
@@ -392,8 +393,7 @@ int run_server(cli::session& base, const serve_options& o) {
     if (!t) fmt::print(std::cerr, "warning: tick failed: {}\n", t.error().message());
     else if (auto p = svc.refresh(); !p) fmt::print(std::cerr, "warning: projections not updated: {}\n", p.error().message());
   });
-  std::thread checkpointer = every(base.kafka ? std::chrono::milliseconds(0) : o.checkpoint_interval,
-                                   [&] { base.checkpoint_or_warn(); });
+  std::thread checkpointer = every(o.checkpoint_interval, [&] { base.checkpoint_or_warn(); });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const beast::error_code&, int) {

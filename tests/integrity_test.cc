@@ -20,6 +20,7 @@
 #include "cli/app.h"
 #include "cli/feed_line.h"
 #include "engine/agency_feed.h"
+#include "engine/log/checkpoint_store.h"
 #include "engine/record/checkpoint.h"
 #include "engine/record/codec.h"
 #include "engine/record/hash.h"
@@ -553,6 +554,65 @@ TEST_CASE("tamper: checkpoints removed, or the key and the checkpoints, or signe
     REQUIRE(other.has_value());
     expect_refused(f.data, "checked against another key", {"--key", verifier_key_text(other->verifier())});
   }
+}
+
+std::string be(std::uint64_t v, int bytes) {
+  std::string out;
+  for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  return out;
+}
+
+TEST_CASE("checkpoints kept in format 1 are rewritten as format 2 when first opened, and hold as they did") {
+  folder_copy f;
+  auto key = read_signing_key_file(f.data / "keys" / "signing.key");
+  REQUIRE(key.has_value());
+  // A format 1 store of the log as it stands, written here from the log's events.
+  std::string old_note;
+  std::uint64_t size = 0;
+  {
+    raw_log log(f.data);
+    merkle::compact_range tree;
+    std::map<std::string, std::string> rows;
+    for (const auto& [k, v] : log.kind('e'))
+      tree.push(merkle::leaf_hash(v.substr(envelope_offset(v))), [&](unsigned level, std::uint64_t index, const std::string& h) {
+        if (level >= 4 && level % 4 == 0) rows["n" + be(level, 1) + be(index, 8)] = h;
+      });
+    size = tree.size();
+    std::string edge = be(size, 8);
+    for (const auto& h : tree.edge()) edge += h;
+    rows["r"] = edge;
+    old_note = sign_note(checkpoint_text({key->name, size, tree.root()}), *key);
+    rows["k" + be(size, 8)] = old_note;
+    rows["mformat_version"] = be(1, 4);
+    rows["mverifier_key"] = verifier_key_text(key->verifier());
+    std::filesystem::remove_all(f.data / "checkpoints");
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(options, (f.data / "checkpoints").string(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (const auto& [k, v] : rows) REQUIRE(db->Put(rocksdb::WriteOptions(), k, v).ok());
+  }
+  // A reader's first open upgrades it: the old checkpoint is the latest, proofs work against it.
+  const auto r = verify(f.data);
+  INFO(r.out << r.err);
+  REQUIRE(r.code == 0);
+  CHECK(sazesh_cli({"--data-dir", f.data.string(), "checkpoint"}).out == old_note);
+  auto c = open_checkpoint(old_note, key->verifier());
+  REQUIRE(c.has_value());
+  const auto p = sazesh_cli({"--data-dir", f.data.string(), "proof", "--position", "17"});
+  REQUIRE(p.code == 0);
+  CHECK(p.out.find("\"leaf_index\":17") != std::string::npos);
+  // The log grows and is signed on: the upgraded tree goes on from where format 1 left it.
+  REQUIRE(sazesh_cli({"--data-dir", f.data.string(), "--as", "operator:ops", "register-business", "--seal-id", "1903",
+                      "--domain", "grown.ir", "--name", "grown"}).code == 0);
+  temp_dir keep;
+  const auto since = keep.path() / "old.txt";
+  std::ofstream(since) << old_note;
+  const auto after = verify(f.data, {"--since", since.string()});
+  INFO(after.out << after.err);
+  CHECK(after.code == 0);
+  CHECK(sazesh_cli({"--data-dir", f.data.string(), "checkpoint"}).out != old_note);
 }
 
 TEST_CASE("proofs and bundles: the CLI's proofs verify, and the standalone verifier accepts a real bundle") {

@@ -20,14 +20,17 @@ file holding:
                         base64 root hash), signed with Ed25519 by the log's key
 
 The log's Merkle tree is RFC 6962 / RFC 9162 (leaf = SHA-256(0x00 || envelope bytes), node =
-SHA-256(0x01 || left || right)) over every record of the log; each event carries the audit path
-of its leaf index in the checkpoint's tree.
+SHA-256(0x01 || left || right)) over every record of the log (a log on Kafka has one tree per
+partition, each in its partition's offset order, and its checkpoints' origin is the key's name
+followed by "/partition-" and the partition number; a case lives in one partition); each event
+carries the audit path of its leaf index in the checkpoint's tree.
 
 What is checked: the tar is read in memory only (at most 100,000 regular members, 64 MiB each,
 1 GiB in all, safe unique names) and holds exactly the files the manifest names; the manifest is
 well formed; the checkpoint carries a valid Ed25519 signature by the given verifier key (lines by
-other keys are ignored; a bad one by this key is refused) and agrees with the manifest's origin
-and tree size; each event's SHA-256 matches the manifest, its inclusion proof leads to the signed
+other keys are ignored; a bad one by this key is refused), names a tree of that key's log (its
+origin is the key's name, or the key's name and "/partition-N") and agrees with the manifest's
+origin and tree size; each event's SHA-256 matches the manifest, its inclusion proof leads to the signed
 root, it decodes as an Envelope of this case, its sequence is its place (1, 2, 3, …) and its
 previous_hash is the SHA-256 of the event before it; each document's SHA-256 and size match the
 manifest, every document is attached by a DocumentAttached event and every attached document is
@@ -483,6 +486,8 @@ def verify(path, vkey, schema):
 
     # The signed checkpoint.
     origin, tree_size, root = parse_checkpoint(open_note(members[cp_name], vkey, cp_name), cp_name)
+    if origin != vkey[0] and not re.fullmatch(re.escape(vkey[0]) + r"/partition-(0|[1-9][0-9]{0,9})", origin):
+        raise Failure(cp_name, f"origin {origin!r} is not a tree of the log {vkey[0]!r}")
     if m["origin"] != origin:
         raise Failure(MANIFEST, f"origin {m['origin']!r} differs from the checkpoint's {origin!r}")
     if m["tree_size"] != tree_size:

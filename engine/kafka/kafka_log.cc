@@ -384,6 +384,7 @@ status check_kafka_config(const std::map<std::string, std::string>& config) {
 }
 
 std::string kafka_events_topic(std::string_view prefix) { return std::string(prefix) + "events"; }
+std::string kafka_checkpoints_topic(std::string_view prefix) { return std::string(prefix) + "checkpoints"; }
 
 std::string kafka_agency_topic(std::string_view prefix, std::string_view agency_id) {
   return std::string(prefix) + "agency." + std::string(agency_id);

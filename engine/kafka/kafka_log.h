@@ -14,6 +14,10 @@
 //                              existing one must be as durable (see replication_factor)
 //   PREFIX "agency." AGENCY    one agency's referral feed (side records, see append_request);
 //                              created by the writer on first use, one partition
+//   PREFIX "checkpoints"       the signed checkpoints of each partition's Merkle tree
+//                              (event_log::publish_checkpoint; key: the partition in decimal,
+//                              value: the note); created by the writer on first use, one
+//                              partition; public (no personal data: sizes and hashes)
 // So a prefixed ACL on PREFIX "agency.AGENCY" gives an agency exactly its own feed:
 //   kafka.sh acls --add --allow-principal User:agency1 --operation Read --operation Describe
 //       --topic sazesh.agency.agency1 --resource-pattern-type prefixed
@@ -165,6 +169,8 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
 std::string kafka_events_topic(std::string_view prefix);
 // PREFIX "agency." AGENCY: the topic an agency's side records go to.
 std::string kafka_agency_topic(std::string_view prefix, std::string_view agency_id);
+// PREFIX "checkpoints".
+std::string kafka_checkpoints_topic(std::string_view prefix);
 // The partition a stream lives in: FNV-1a (32 bit) of the stream id, mod `partitions`.
 std::uint32_t kafka_partition_of(std::string_view stream, std::uint32_t partitions);
 

@@ -78,6 +78,8 @@ class kafka_event_log final : public event_log {
   status refresh() override;
   status settle() override;
   bool publishes_side_records() const override;
+  status publish_checkpoint(std::uint32_t partition, std::string_view note) override;
+  result<std::vector<std::pair<std::uint32_t, std::string>>> published_checkpoints() override;
   result<std::vector<std::pair<std::string, std::string>>> damaged_streams() override;
   state_rows* state() override;
 

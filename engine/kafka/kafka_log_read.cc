@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -174,6 +175,36 @@ status kafka_event_log::follower_index() {
     reader_ = std::move(*reader);
   }
   return read_to_end(until);
+}
+
+result<std::vector<std::pair<std::uint32_t, std::string>>> kafka_event_log::published_checkpoints() {
+  const kafka::deadline until = kafka::deadline_after(options_.timeout);
+  const std::string topic = kafka_checkpoints_topic(options_.topic_prefix);
+  auto context = std::make_unique<kafka::client_context>(options_.bootstrap_servers);
+  auto settings = kafka::reader_settings(options_.bootstrap_servers);
+  settings.insert(settings.end(), options_.config.begin(), options_.config.end());
+  auto consumer = kafka::make_client(RD_KAFKA_CONSUMER, settings, *context);
+  if (!consumer) return consumer.error();
+  std::vector<std::pair<std::uint32_t, std::string>> out;
+  auto found = kafka::describe_topic(consumer->get(), topic, *context, until);
+  if (!found) return found.error();
+  if (!*found) return out;
+  auto reader = kafka::partition_reader::open(std::move(context), std::move(*consumer), topic, (*found)->partitions);
+  if (!reader) return reader.error();
+  auto read = reader->read_to_end(
+      [&](const rd_kafka_message_t& m) -> status {
+        const std::string_view key(static_cast<const char*>(m.key), m.key_len);
+        std::uint32_t partition = 0;
+        const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), partition);
+        if (key.empty() || ec != std::errc() || end != key.data() + key.size() || partition >= partitions_)
+          return error(errc::corrupt, "checkpoints",
+                       fmt::format("{} offset {}: the key is not a partition of {}", topic, m.offset, topic_));
+        out.emplace_back(partition, std::string(static_cast<const char*>(m.payload), m.len));
+        return ok;
+      },
+      until);
+  if (!read) return read.error();
+  return out;
 }
 
 }  // namespace sazesh::kafka_log_detail

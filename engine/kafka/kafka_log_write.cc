@@ -83,6 +83,32 @@ status kafka_event_log::settle() {
 
 bool kafka_event_log::publishes_side_records() const { return true; }
 
+status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::string_view note) {
+  if (options_.follower) return error{errc::unavailable, "kafka", "opened read-only as a follower"};
+  if (partition >= partitions_) return error(errc::invalid_argument, "partition", fmt::format("must be below {}", partitions_));
+  std::lock_guard writer(writer_mutex_);
+  const kafka::deadline until = kafka::deadline_after(options_.timeout);
+  if (!producer_->ready()) {
+    if (auto s = producer_->start(until); !s) return s;
+    index_stale_ = true;
+  }
+  const std::string topic = kafka_checkpoints_topic(options_.topic_prefix);
+  if (!known_topics_.count(topic)) {
+    auto made = kafka::ensure_topic(reader_->client(), topic, 1, options_.replication_factor,
+                                    topic_configs(options_.replication_factor), reader_->context(), until);
+    if (!made) return made.error();
+    known_topics_.insert(topic);
+  }
+  const std::string key = std::to_string(partition);
+  const std::vector<kafka::outgoing_record> records{{&topic, 0, key, note, {}}};
+  auto offsets = producer_->run_transaction(records, until);
+  if (!offsets) {
+    if (producer_->last_failure() == kafka::txn_failure::unknown) index_stale_ = true;
+    return offsets.error();
+  }
+  return ok;
+}
+
 // Queues one unit and returns once a leader (maybe this thread) committed it.
 void kafka_event_log::write(std::vector<pending>& mine) {
   queue_.run(mine, k_max_group_bytes, payload_size, [this](const std::vector<pending*>& group) { commit_group(group); });

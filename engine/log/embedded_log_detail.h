@@ -57,6 +57,7 @@ class embedded_log final : public event_log, public state_rows {
   status settle() override;
   status settle_locked();
   status check_storage() override;  // embedded_check.cc
+  bool positions_dense() const override { return true; }
   status refresh() override;
 
  private:

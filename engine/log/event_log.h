@@ -203,6 +203,21 @@ class event_log {
 
   // Whether append publishes side records; callers skip building them for a log that does not.
   virtual bool publishes_side_records() const { return false; }
+
+  // Whether positions run 0, 1, 2, … without gaps (the embedded log's); Kafka's offsets have
+  // gaps (transaction markers).
+  virtual bool positions_dense() const { return false; }
+
+  // A signed checkpoint of one partition's Merkle tree (engine/log/checkpoint_store.h), made
+  // public where the log's readers find it: on Kafka, topic PREFIX "checkpoints" (key: the
+  // partition number in decimal; value: the note), written by the writer in a transaction of its
+  // own. The embedded log keeps its checkpoints in its folder only and publishes nothing.
+  virtual status publish_checkpoint(std::uint32_t /*partition*/, std::string_view /*note*/) { return ok; }
+  // Every checkpoint published so far, in the order published: (partition, note). Empty for a
+  // log that publishes none.
+  virtual result<std::vector<std::pair<std::uint32_t, std::string>>> published_checkpoints() {
+    return std::vector<std::pair<std::uint32_t, std::string>>{};
+  }
 };
 
 // The error every request of a unit after a refused one gets (see append_group).

@@ -145,7 +145,8 @@ std::string sign_note(std::string_view text, const signing_key& key) {
   return fmt::format("{}\n{}{} {}\n", text, k_dash, key.name, base64(id_bytes(key.id) + sig));
 }
 
-result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& key, const std::string& field) {
+result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& key, const std::string& field,
+                                   std::string_view origin) {
   ready();
   const auto bad = [&](std::string what) { return error(errc::corrupt, field, std::move(what)); };
   if (note.size() > k_max_note) return bad("is larger than a checkpoint can be");
@@ -187,7 +188,8 @@ result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& ke
   if (lines.size() < 3) return bad("is not a checkpoint: it needs an origin, a size and a root hash");
   checkpoint c;
   c.origin = std::string(lines[0]);
-  if (c.origin != key.name) return bad(fmt::format("names the log {}, not {}", c.origin, key.name));
+  const std::string_view expected = origin.empty() ? std::string_view(key.name) : origin;
+  if (c.origin != expected) return bad(fmt::format("names the log {}, not {}", c.origin, expected));
   const auto [end, ec] = std::from_chars(lines[1].data(), lines[1].data() + lines[1].size(), c.size);
   if (ec != std::errc() || end != lines[1].data() + lines[1].size() || lines[1].empty() ||
       (lines[1].size() > 1 && lines[1][0] == '0'))

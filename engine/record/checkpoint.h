@@ -58,7 +58,8 @@ std::string checkpoint_text(const checkpoint& c);
 std::string sign_note(std::string_view text, const signing_key& key);
 // Checks a signed checkpoint against a verifier key and reads it: the note must be well formed,
 // carry a signature by that key (name and key id) that verifies, and its text must be a
-// checkpoint whose origin is the key's name. Errors (errc::corrupt) name `field`.
-result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& key, const std::string& field = "checkpoint");
+// checkpoint whose origin is `origin` (empty: the key's name). Errors (errc::corrupt) name `field`.
+result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& key, const std::string& field = "checkpoint",
+                                   std::string_view origin = {});
 
 }  // namespace sazesh

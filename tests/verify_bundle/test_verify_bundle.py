@@ -260,12 +260,13 @@ class VerifyBundleTest(unittest.TestCase):
         return out
 
     @classmethod
-    def make(cls, envelopes, places=PLACES):
-        """A bundle of `envelopes` at log positions `places` in a log of filler records."""
+    def make(cls, envelopes, places=PLACES, origin=ORIGIN):
+        """A bundle of `envelopes` at log positions `places` in a log of filler records, whose
+        checkpoint names the tree `origin` (signed by the key named ORIGIN)."""
         log = list(cls.filler)
         for place, env in zip(places, envelopes):
             log[place] = env
-        text = f"{ORIGIN}\n{TREE_SIZE}\n{b64(tree_hash(log))}\n"
+        text = f"{origin}\n{TREE_SIZE}\n{b64(tree_hash(log))}\n"
         note = (text + "\n" + signature_line("witness.example/w1", cls.witness, text)
                 + signature_line(ORIGIN, cls.key, text))
         members, events = {}, []
@@ -277,7 +278,7 @@ class VerifyBundleTest(unittest.TestCase):
                            "inclusion_proof": [b64(h) for h in audit_path(place, log)]})
         members[f"documents/{DOC_HEX}"] = DOCUMENT
         members["checkpoint.txt"] = note.encode()
-        manifest = {"format": "sazesh-bundle/1", "case": CASE, "origin": ORIGIN,
+        manifest = {"format": "sazesh-bundle/1", "case": CASE, "origin": origin,
                     "checkpoint": "checkpoint.txt", "tree_size": TREE_SIZE, "events": events,
                     "documents": [{"file": f"documents/{DOC_HEX}", "sha256": DOC_HEX,
                                    "size": len(DOCUMENT)}],
@@ -373,6 +374,13 @@ class VerifyBundleTest(unittest.TestCase):
         self.assert_fails(self.good, "checkpoint.txt", "no signature", vkey=other)
         self.assert_fails(self.good, "checkpoint.txt", "no signature",
                           vkey=vkey_text("witness.example/w2", self.witness))
+
+    def test_origin_of_a_partition(self):
+        # A log on Kafka: one tree per partition, named by the key's name and the partition.
+        code, out, err = self.run_verifier(self.make(self.chain(self.specs), origin=f"{ORIGIN}/partition-2"))
+        self.assertEqual((code, err), (0, ""), out)
+        for foreign in ("another.example/log", f"{ORIGIN}/partition-x", f"{ORIGIN}/partition-01", f"{ORIGIN}x"):
+            self.assert_fails(self.make(self.chain(self.specs), origin=foreign), "checkpoint.txt", "is not a tree of the log")
 
     def test_removed_event(self):
         bad = self.good.copy()
