@@ -254,10 +254,10 @@ std::filesystem::path session::signing_key_file() const {
   return data_dir / "keys" / "signing.key";
 }
 
-result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool start_over) {
+result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool start_over, const std::filesystem::path& folder) {
   if (!checkpoints_writable_) {
     checkpoints_.reset();
-    auto opened = checkpoint_store::open(checkpoints_dir(), checkpoint_store::access::write);
+    auto opened = checkpoint_store::open(folder.empty() ? checkpoints_dir() : folder, checkpoint_store::access::write);
     if (!opened) return opened.error();
     checkpoints_ = std::move(*opened);
     checkpoints_writable_ = true;
@@ -284,6 +284,32 @@ result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool st
   } else if (!has_checkpoints && leaves == 0 && !start_over) {
     auto end = log.end();
     if (!end) return end.error();
+    // On Kafka a writer new to the log (another machine, a new folder) takes its trees from the
+    // topic, and signs on only if they have the roots the log's published checkpoints signed.
+    if (end->value() > 0 && log.publishes_side_records()) {
+      auto published = log.published_checkpoints();
+      if (!published) return published.error();
+      if (!published->empty()) {
+        if (auto size = store.extend(log); !size) return size.error();
+        std::map<std::uint32_t, std::uint64_t> latest_published;
+        for (const auto& [partition, note] : *published) {
+          auto c = open_log_checkpoint(note, key->verifier(), log.partitions(), "checkpoints");
+          if (!c) return c.error();
+          auto root = store.root_at(partition, c->second.size, log);
+          if (!root) return root.error();
+          if (*root != c->second.root)
+            return error(errc::corrupt, "checkpoints",
+                         fmt::format("partition {}'s first {} events do not have the root its published checkpoint "
+                                     "signed: the topic was changed after it was signed",
+                                     partition, c->second.size));
+          auto& l = latest_published[partition];
+          l = std::max(l, c->second.size);
+        }
+        for (const auto& [partition, size] : latest_published)
+          if (auto s = store.mark_published(partition, size); !s) return s.error();
+        end = log_position(0);  // vouched for by what was published
+      }
+    }
     if (end->value() > 0)
       return error(errc::conflict, "checkpoints",
                    fmt::format("the log holds {} events and has a signing key but no checkpoints: they were removed. "

@@ -85,7 +85,8 @@ class session {
   // The log's Merkle tree and signed checkpoints (DATA_DIR/checkpoints), and the key that signs
   // them: $SAZESH_SIGNING_KEY, else DATA_DIR/keys/signing.key (keep it elsewhere where the folder
   // is shared: whoever holds the key can sign).
-  std::filesystem::path checkpoints_dir() const { return data_dir / "checkpoints"; }
+  // The Kafka log's are kept apart (DATA_DIR/kafka-checkpoints), beside its local store.
+  std::filesystem::path checkpoints_dir() const { return data_dir / (kafka ? "kafka-checkpoints" : "checkpoints"); }
   std::filesystem::path signing_key_file() const;
   // Brings the Merkle tree of the folder's checkpoints up to `log`'s end and signs a checkpoint
   // of it with the folder's key (signing_key_file()), making the key the first time. Refused, so
@@ -96,7 +97,9 @@ class session {
   // One tree and checkpoint per partition of the log; on a log with topics (Kafka) each
   // partition's latest checkpoint is also published (event_log::publish_checkpoint), now or, if
   // that fails, at the next signing. Returns the latest checkpoint of each partition.
-  result<std::vector<signed_checkpoint>> sign_log(event_log& log, bool start_over = false);
+  // `folder` is the store's (default checkpoints_dir()).
+  result<std::vector<signed_checkpoint>> sign_log(event_log& log, bool start_over = false,
+                                                  const std::filesystem::path& folder = {});
   // The same for the log this process holds for writing (the engine opened here); none when it
   // holds none.
   result<std::vector<signed_checkpoint>> write_checkpoint();

@@ -443,9 +443,9 @@ void add_integrity_commands(std::vector<command_spec>& t) {
                proof_cmd, uses::log});
   t.push_back({"keys-generate", group, "make the key that signs the log's checkpoints ($SAZESH_SIGNING_KEY or DATA_DIR/keys)",
                {{"origin", "NAME", "the log's name in its checkpoints, e.g. example.org/complaints (default: random)"}},
-               keys_generate, uses::folder | uses::json});
+               keys_generate, uses::log | uses::json});
   t.push_back({"keys-show", group, "the verifier key of the log's signing key: give it to auditors and agencies", {},
-               keys_show, uses::folder | uses::json});
+               keys_show, uses::log | uses::json});
 }
 
 }  // namespace sazesh::cli

@@ -111,10 +111,9 @@ int copy_log_cmd(session& s, const parsed_args& a) {
   const std::string to = to_kafka ? kafka_events_topic(s.kafka->topic_prefix) : folder.string();
   auto report = copy_log(*source, *target);
   if (!report) return s.fail(report.error());
-  if (!to_kafka) {
-    // The embedded log this has just written whole from the topic: signed as it stands.
-    if (auto note = s.sign_log(*target, true); !note) return s.fail(note.error());
-  }
+  // The log this has just written whole: signed as it stands (on Kafka, and published).
+  if (auto made = s.sign_log(*target, true, to_kafka ? s.checkpoints_dir() : s.data_dir / "checkpoints"); !made)
+    return s.fail(made.error());
   if (s.json) {
     fmt::print(s.out, "{}\n",
                json_object().field("from", from).field("to", to).field("events", report->events)

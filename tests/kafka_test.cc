@@ -45,6 +45,10 @@
 #include "engine/domain/evolve.h"
 #include "engine/kafka/kafka_feed.h"
 #include "engine/kafka/kafka_log.h"
+#include "engine/log/checkpoint_store.h"
+#include "engine/record/checkpoint.h"
+#include "engine/record/hash.h"
+#include "engine/record/merkle.h"
 #include "engine/log_copy.h"
 #include "workload/history_generator.h"
 #include "projections/apply.h"
@@ -1536,6 +1540,129 @@ void produce_raw(const std::string& topic, std::int32_t partition, const std::st
   CHECK(err == RD_KAFKA_RESP_ERR_NO_ERROR);
   CHECK(rd_kafka_flush(rk, 20'000) == RD_KAFKA_RESP_ERR_NO_ERROR);
   rd_kafka_destroy(rk);
+}
+
+// A JSON member's text: an array, a string (quotes kept) or a number.
+std::string member_of(const std::string& json, const std::string& name) {
+  std::smatch m;
+  if (!std::regex_search(json, m, std::regex("\"" + name + "\":(\\[[^\\]]*\\]|\"[^\"]*\"|[0-9]+)"))) return {};
+  return m[1].str();
+}
+
+std::vector<std::string> hashes_of(const std::string& json_array) {
+  std::vector<std::string> out;
+  const std::regex item("\"([^\"]*)\"");
+  for (auto it = std::sregex_iterator(json_array.begin(), json_array.end(), item); it != std::sregex_iterator(); ++it) {
+    auto raw = from_base64((*it)[1].str());
+    REQUIRE(raw.has_value());
+    out.push_back(*raw);
+  }
+  return out;
+}
+
+TEST_CASE("kafka: each partition's Merkle tree is signed and published; verify, proofs and bundles hold against them") {
+  scratch_dir dir;
+  const std::string bs = broker();
+  const std::string prefix = unique_prefix("signed");
+  const std::string data = (dir.path() / "data").string();
+  const std::vector<std::string> on_kafka{"--kafka", bs, "--kafka-prefix", prefix, "--kafka-replication", "1"};
+  const auto with = [&](std::vector<std::string> a) {
+    a.insert(a.begin(), on_kafka.begin(), on_kafka.end());
+    return sazesh_cli(a);
+  };
+  REQUIRE(sazesh_cli({"demo", "--data-dir-fresh", data}).code == 0);
+  // The copy signs the topic's three trees with the folder's key and publishes them.
+  auto copied = with({"--data-dir", data, "copy-log", "--to-kafka"});
+  REQUIRE_MESSAGE(copied.code == 0, copied.err);
+  const std::string vkey = lines_of(sazesh_cli({"--data-dir", data, "keys", "show"}).out).front();
+  auto key = parse_verifier_key(vkey);
+  REQUIRE(key.has_value());
+  const auto published = [&] {
+    auto r = with({"--data-dir", data, "--json", "checkpoint"});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    return lines_of(r.out);
+  };
+  auto first = published();
+  REQUIRE(first.size() == 3);
+  std::uint64_t covered = 0;
+  for (std::uint32_t p = 0; p < 3; ++p) {
+    CHECK(first[p].find(fmt::format("\"partition\":{}", p)) != std::string::npos);
+    CHECK(first[p].find(fmt::format("/partition-{}\\n", p)) != std::string::npos);
+    covered += std::stoull(member_of(first[p], "tree_size"));
+  }
+  CHECK(covered == 90);
+
+  // An auditor with nothing but the verifier key: a folder of its own, the topics, the key.
+  const std::string auditor = (dir.path() / "auditor").string();
+  auto audited = with({"--data-dir", auditor, "--as", "auditor:audit", "verify", "--key", vkey});
+  INFO(audited.out << audited.err);
+  REQUIRE(audited.code == 0);
+  CHECK(audited.out.find("Merkle trees of 3 partitions: 3 signed checkpoint(s)") != std::string::npos);
+  CHECK(audited.out.find("covering 90 events together") != std::string::npos);
+  auto other = generate_signing_key("someone.else/log");
+  REQUIRE(other.has_value());
+  CHECK(with({"--data-dir", auditor, "--as", "auditor:audit", "verify", "--key", verifier_key_text(other->verifier())}).code != 0);
+
+  // A writer on another machine, given the key: it rebuilds the trees from the topic, finds the
+  // published roots, and signs on without being told to start over.
+  const auto second = dir.path() / "second";
+  std::filesystem::create_directories(second / "keys");
+  std::filesystem::copy_file(dir.path() / "data" / "keys" / "signing.key", second / "keys" / "signing.key");
+  auto wrote = with({"--data-dir", second.string(), "--as", "operator:ops", "register-business", "--seal-id", "1950",
+                     "--domain", "second.ir", "--name", "second"});
+  INFO(wrote.err);
+  REQUIRE(wrote.code == 0);
+  CHECK(wrote.err.find("no checkpoint signed") == std::string::npos);
+  audited = with({"--data-dir", auditor, "--as", "auditor:audit", "verify", "--key", vkey});
+  REQUIRE_MESSAGE(audited.code == 0, audited.err);
+  CHECK(audited.out.find("4 signed checkpoint(s)") != std::string::npos);
+  CHECK(audited.out.find("covering 91 events together") != std::string::npos);
+
+  // An inclusion proof of an event, checked here against the published checkpoint's root.
+  for (std::uint32_t p = 0; p < 3; ++p) {
+    auto proof = with({"--data-dir", second.string(), "proof", "--partition", std::to_string(p), "--position", "0"});
+    REQUIRE_MESSAGE(proof.code == 0, proof.err);
+    std::string note = member_of(proof.out, "checkpoint");
+    note = std::regex_replace(note.substr(1, note.size() - 2), std::regex("\\\\n"), "\n");
+    auto c = open_log_checkpoint(note, *key, 3, "checkpoint");
+    REQUIRE_MESSAGE(c.has_value(), note);
+    CHECK(c->first == p);
+    const auto leaf = hashes_of("[" + member_of(proof.out, "leaf_hash") + "]").front();
+    CHECK(merkle::verify_inclusion(std::stoull(member_of(proof.out, "leaf_index")), c->second.size, leaf,
+                                   hashes_of(member_of(proof.out, "inclusion_proof")), c->second.root));
+  }
+
+  // The referred case's bundle, from the topic and the documents (the document store is the
+  // folder's: copied here), checked by the standalone verifier.
+  const auto queue = with({"--data-dir", second.string(), "--as", "auditor:audit", "--json", "queue", "--agency",
+                           "consumer-protection", "--all"});
+  REQUIRE_MESSAGE(queue.code == 0, queue.err);
+  const std::string case_id = member_of(queue.out, "case");
+  REQUIRE(case_id.size() > 2);
+  const auto bundle = dir.path() / "case.tar";
+  std::filesystem::copy(dir.path() / "data" / "documents", second / "documents", std::filesystem::copy_options::recursive);
+  auto b = with({"--data-dir", second.string(), "--as", "auditor:audit", "dossier", "--agency", "consumer-protection", "--case",
+                 case_id.substr(1, case_id.size() - 2), "--bundle", bundle.string()});
+  REQUIRE_MESSAGE(b.code == 0, b.err);
+  const std::string cmd = std::string("python3 ") + SAZESH_SOURCE_DIR + "/tools/verify-bundle.py " + bundle.string() +
+                          " --vkey '" + vkey + "' 2>&1";
+  std::string output;
+  FILE* py = popen(cmd.c_str(), "r");
+  REQUIRE(py != nullptr);
+  char buf[512];
+  while (fgets(buf, sizeof buf, py) != nullptr) output += buf;
+  CHECK_MESSAGE(pclose(py) == 0, output);
+  CHECK_MESSAGE(output.find("/partition-") != std::string::npos, output);
+
+  // Checkpoints forged on the topic: by another key, or by the key over another root.
+  const std::string topic = kafka_checkpoints_topic(prefix);
+  const auto forged = [&](const signing_key& k, std::uint64_t size) {
+    return sign_note(checkpoint_text({checkpoint_origin(key->name, 0, 3), size, sha256("another history")}), k);
+  };
+  produce_raw(topic, 0, "0", forged(*other, 1), {});
+  auto refused = with({"--data-dir", auditor, "--as", "auditor:audit", "verify", "--key", vkey});
+  CHECK(refused.code != 0);
+  CHECK_MESSAGE(refused.err.find("is not signed by the key") != std::string::npos, refused.err);
 }
 
 TEST_CASE("kafka: a stream forked from outside is contained: refused, named by verify, the rest goes on") {
