@@ -41,7 +41,7 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r) {
   if (!topic.ends_with(kafka_agency_topic("", agency)))
     return broken(fmt::format("a Dossier for agency {} on another agency's topic", agency));
   if (rec->stream != case_id) return broken(fmt::format("the event is of {}, not of the case {} it names", rec->stream, case_id));
-  if (const auto concerned = agencies_concerned(*rec); std::find(concerned.begin(), concerned.end(), agency) == concerned.end())
+  if (!may_be_told(*rec, agency))
     return broken(fmt::format("the event ({}) does not concern agency {}", fb::EnumNameEvent(rec->payload.type), agency));
   if (d->part() < 1 || d->part() > d->parts())
     return broken(fmt::format("a Dossier that says it is part {} of {}", d->part(), d->parts()));
@@ -63,6 +63,31 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r) {
   if (auto chain = verify_chain(history, first); !chain) return broken("the history: " + chain.error().message());
   if (d->part() == d->parts() && last != event)
     return broken("the history does not end with the event it is for");
+  // The parties: each the first event of its own stream, a registration; with the case's filing
+  // in the history, the consumer's and then the business's it names.
+  json_array parties;
+  if (d->parties() != nullptr) {
+    if (d->part() != d->parts()) return broken("parties in a part other than the last");
+    std::vector<std::string> named;
+    if (first == 1 && !history.empty() && history.front().payload.type == fb::Event_CaseFiled)
+      named = {history.front().payload.AsCaseFiled()->consumer_id, history.front().payload.AsCaseFiled()->business_id};
+    if (!named.empty() && d->parties()->size() != named.size())
+      return broken(fmt::format("{} parties for a case that names {}", d->parties()->size(), named.size()));
+    std::size_t place = 0;
+    for (const auto* p : *d->parties()) {
+      if (p->bytes() == nullptr) return broken("a party entry without its envelope");
+      const std::string bytes(reinterpret_cast<const char*>(p->bytes()->data()), p->bytes()->size());
+      auto who = decode(bytes);
+      if (!who) return broken("a party: " + who.error().message());
+      if (auto opens = verify_chain({*who}); !opens) return broken("a party: " + opens.error().message());
+      if (who->payload.type != fb::Event_ConsumerRegistered && who->payload.type != fb::Event_BusinessRegistered)
+        return broken(fmt::format("a party's event is {}, not a registration", fb::EnumNameEvent(who->payload.type)));
+      if (!named.empty() && who->stream != named[place])
+        return broken(fmt::format("party {} is {}, but the case names {}", place + 1, who->stream, named[place]));
+      ++place;
+      parties.raw(envelope_to_json(bytes));
+    }
+  }
   const std::string event_json = envelope_to_json(event);
   return json_object()
       .field("topic", topic)
@@ -75,6 +100,7 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r) {
       .raw("event", event_json)
       .field("history_events", static_cast<std::uint64_t>(d->history() ? d->history()->size() : 0))
       .field("documents", static_cast<std::uint64_t>(d->documents() ? d->documents()->size() : 0))
+      .raw("parties", parties.str())
       .str();
 }
 

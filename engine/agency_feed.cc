@@ -24,8 +24,10 @@ flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>> nested(flatbuffers::FlatB
 
 std::string dossier_bytes(const std::string& agency, const std::string& case_id, const std::string& event,
                           const std::vector<std::string>& history, std::size_t from, std::size_t to,
-                          const std::vector<document_ref>& documents, std::uint32_t part, std::uint32_t parts) {
+                          const std::vector<document_ref>& documents, std::uint32_t part, std::uint32_t parts,
+                          const std::vector<std::string>& parties) {
   std::size_t size = 1024 + event.size();
+  for (const auto& p : parties) size += p.size() + 16;
   for (std::size_t i = from; i < to; ++i) size += history[i].size() + 16;
   flatbuffers::FlatBufferBuilder b(size);
   const auto agency_id = b.CreateString(agency);
@@ -41,8 +43,14 @@ std::string dossier_bytes(const std::string& agency, const std::string& case_id,
     docs.push_back(fb::CreateDocumentRef(b, d.kind, sha, b.CreateString(d.file_name), d.size_bytes));
   }
   const auto docs_ref = b.CreateVector(docs);
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::EnvelopeBytes>>> parties_ref;
+  if (part == parts && !parties.empty()) {
+    std::vector<flatbuffers::Offset<fb::EnvelopeBytes>> who;
+    for (const auto& p : parties) who.push_back(fb::CreateEnvelopeBytes(b, nested(b, p)));
+    parties_ref = b.CreateVector(who);
+  }
   fb::FinishDossierBuffer(
-      b, fb::CreateDossier(b, agency_id, case_ref, event_ref, history_ref, docs_ref, from + 1, part, parts));
+      b, fb::CreateDossier(b, agency_id, case_ref, event_ref, history_ref, docs_ref, from + 1, part, parts, parties_ref));
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
 
@@ -99,12 +107,51 @@ std::vector<std::string> agencies_concerned(const event_record& e) {
   return {};
 }
 
+namespace {
+
+bool told_to_holders(const event_record& e) {
+  const auto t = e.payload.type;
+  return t == fb::Event_DocumentAttached || t == fb::Event_CaseClosed || t == fb::Event_CaseWithdrawn;
+}
+
+}  // namespace
+
+std::vector<std::string> case_feed::next(const event_record& e) {
+  std::vector<std::string> told = agencies_concerned(e);
+  const fb::EventUnion& p = e.payload;
+  if (p.type == fb::Event_DocumentAttached && !holder_.empty()) told.push_back(holder_);
+  if (p.type == fb::Event_CaseClosed || p.type == fb::Event_CaseWithdrawn) told.insert(told.end(), had_.begin(), had_.end());
+  std::vector<std::string> unique;
+  for (auto& a : told)
+    if (std::find(unique.begin(), unique.end(), a) == unique.end()) unique.push_back(std::move(a));
+  // Then the event is taken in: who holds the case now, and who has had it.
+  switch (p.type) {
+    case fb::Event_ReferredToAgency: holder_ = p.AsReferredToAgency()->agency_id; break;
+    case fb::Event_ReferralTransferred: holder_ = p.AsReferralTransferred()->to_agency_id; break;
+    case fb::Event_AgencyDecided:
+      if (p.AsAgencyDecided()->agency_id == holder_) holder_.clear();
+      break;
+    case fb::Event_CaseClosed:
+    case fb::Event_CaseWithdrawn: holder_.clear(); break;
+    default: break;
+  }
+  for (const auto& a : agencies_concerned(e))
+    if (std::find(had_.begin(), had_.end(), a) == had_.end()) had_.push_back(a);
+  return unique;
+}
+
+bool may_be_told(const event_record& e, const std::string& agency) {
+  if (told_to_holders(e)) return true;
+  const auto concerned = agencies_concerned(e);
+  return std::find(concerned.begin(), concerned.end(), agency) != concerned.end();
+}
+
 result<std::vector<side_record>> agency_side_records(event_log& history_source, const std::vector<std::string>& pending,
                                                      const std::vector<event_record>& records,
                                                      const std::vector<std::string>& bytes) {
   std::vector<side_record> out;
   bool any = false;
-  for (const auto& r : records) any = any || !agencies_concerned(r).empty();
+  for (const auto& r : records) any = any || told_to_holders(r) || !agencies_concerned(r).empty();
   if (!any) return out;
 
   const std::string& case_id = records.front().stream;
@@ -134,21 +181,44 @@ result<std::vector<side_record>> agency_side_records(event_log& history_source, 
     const auto& d = *r.payload.AsDocumentAttached();
     documents.push_back(document_ref{d.kind, std::string(d.sha256.begin(), d.sha256.end()), d.file_name, d.size_bytes});
   };
-  for (const auto& r : decoded) note_documents(r);
+  // Which agencies each event was told to, along the case.
+  case_feed feed;
+  std::vector<std::vector<std::string>> told;
+  for (const auto& r : decoded) {
+    note_documents(r);
+    told.push_back(feed.next(r));
+  }
   // Per agency: how much of the history it has had (its last record ended at that event).
   const auto had_by = [&](const std::string& agency, std::size_t before) {
-    for (std::size_t i = before; i-- > 0;) {
-      const auto concerned = agencies_concerned(decoded[i]);
-      if (std::find(concerned.begin(), concerned.end(), agency) != concerned.end()) return i + 1;
-    }
+    for (std::size_t i = before; i-- > 0;)
+      if (std::find(told[i].begin(), told[i].end(), agency) != told[i].end()) return i + 1;
     return std::size_t{0};
+  };
+  // Who the parties are: the first event of the consumer's and the business's streams.
+  std::vector<std::string> parties;
+  bool parties_read = false;
+  const auto read_parties = [&]() -> status {
+    parties_read = true;
+    const event_record& filed = decoded.front();
+    if (filed.payload.type != fb::Event_CaseFiled) return ok;
+    for (const std::string& party : {filed.payload.AsCaseFiled()->consumer_id, filed.payload.AsCaseFiled()->business_id}) {
+      auto registration = history_source.read_stream(party, stream_version{1});
+      if (!registration) return registration.error();
+      if (registration->empty())
+        return error(errc::conflict, "log", fmt::format("case {}: party {} has no events", case_id, party));
+      parties.push_back(std::move(registration->front().bytes));
+    }
+    return ok;
   };
   for (std::size_t i = 0; i < records.size(); ++i) {
     history.push_back(bytes[i]);
     decoded.push_back(records[i]);
     note_documents(records[i]);
+    told.push_back(feed.next(records[i]));
+    if (!told.back().empty() && !parties_read)
+      if (auto s = read_parties(); !s) return s.error();
     const std::size_t end = history.size();
-    for (const std::string& agency : agencies_concerned(records[i])) {
+    for (const std::string& agency : told.back()) {
       const std::size_t from = had_by(agency, end - 1);
       // Windows of at most max_dossier_history_bytes (at least one event each), the last one
       // ending with the event.
@@ -167,7 +237,7 @@ result<std::vector<side_record>> agency_side_records(event_log& history_source, 
       for (std::uint32_t p = 0; p < parts; ++p)
         out.push_back(side_record{"agency." + agency, case_id,
                                   dossier_bytes(agency, case_id, bytes[i], history, windows[p].first, windows[p].second,
-                                                documents, p + 1, parts)});
+                                                documents, p + 1, parts, parties)});
     }
   }
   return out;

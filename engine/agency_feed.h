@@ -5,9 +5,12 @@
 //   auto sides = agency_side_records(log, records, request.events);
 //   request.side_records = std::move(*sides);
 //
-// One record per (event, concerned agency): ReferredToAgency, ReferralAcknowledged,
+// One record per (event, agency told of it, case_feed): ReferredToAgency, ReferralAcknowledged,
 // ReferralExtended, ReferralOverdue and AgencyDecided concern their agency; ReferralTransferred
-// concerns both the agency it leaves and the one it goes to. The record's key is the case id; its
+// concerns both the agency it leaves and the one it goes to; DocumentAttached the agency holding
+// the case; CaseClosed and CaseWithdrawn every agency that has had it. The record's last part
+// also carries the parties' registrations (the first event of the consumer's and the business's
+// streams). The record's key is the case id; its
 // value a Dossier: the event, the case's events the agency has not had yet (since the last event
 // of the case that concerned it; its first record has the whole history), and the documents. A
 // window larger than max_dossier_history_bytes goes in several records (parts), so a record stays
@@ -23,8 +26,26 @@
 
 namespace sazesh {
 
-// The agencies an event concerns (none for most events).
+// The agencies an event names as concerned (none for most events).
 std::vector<std::string> agencies_concerned(const event_record& e);
+
+// What agencies' feeds are told, event by event, along one case's events in order: each event's
+// own agencies (agencies_concerned); a document attached while an agency holds the case (from
+// the referral or transfer to it until its decision, a transfer away, or the case's end), told to
+// that agency; the case's closing or withdrawal, told to every agency that has had the case.
+class case_feed {
+ public:
+  // The agencies told of `e` (the case's next event), in order, without repeats; then takes it in.
+  std::vector<std::string> next(const event_record& e);
+
+ private:
+  std::string holder_;
+  std::vector<std::string> had_;
+};
+
+// Whether an event of its kind can be told to `agency` at all: what a reader of one record can
+// check without the case's history.
+bool may_be_told(const event_record& e, const std::string& agency);
 
 inline constexpr std::size_t max_dossier_history_bytes = 256 * 1024;
 

@@ -807,6 +807,68 @@ TEST_CASE("an agency's feed: a Dossier must be a piece of its case's chain endin
     d.case_id = "C-0000000000";
     refused("a Dossier naming another case", topic, d);
   }
+  // The parties: the registrations of the case's consumer and business, nothing else.
+  REQUIRE(original.parties.size() == 2);
+  CHECK(decode(std::string(original.parties[0]->bytes.begin(), original.parties[0]->bytes.end()))->payload.type ==
+        fb::Event_ConsumerRegistered);
+  {
+    auto d = original;
+    d.parties[1]->bytes = d.history[0]->bytes;  // a case's event is not a party
+    refused("a party that is not a registration", topic, d);
+  }
+  {
+    auto d = original;
+    std::swap(d.parties[0], d.parties[1]);
+    refused("the parties in each other's place", topic, d);
+  }
+}
+
+TEST_CASE("an agency's feed is told of its referrals, of documents attached while it holds the case, and of the closing") {
+  const auto event = [](auto payload) {
+    event_record r;
+    r.payload.Set(std::move(payload));
+    return r;
+  };
+  const auto referred = [&](const char* agency) {
+    fb::ReferredToAgencyT p;
+    p.agency_id = agency;
+    return event(p);
+  };
+  const auto transferred = [&](const char* from, const char* to) {
+    fb::ReferralTransferredT p;
+    p.from_agency_id = from;
+    p.to_agency_id = to;
+    return event(p);
+  };
+  const auto decided = [&](const char* agency) {
+    fb::AgencyDecidedT p;
+    p.agency_id = agency;
+    return event(p);
+  };
+  const auto document = event(fb::DocumentAttachedT{});
+  using told = std::vector<std::string>;
+  case_feed feed;
+  CHECK(feed.next(event(fb::CaseFiledT{})) == told{});
+  CHECK(feed.next(document) == told{});  // nobody holds the case yet
+  CHECK(feed.next(referred("a")) == told{"a"});
+  CHECK(feed.next(document) == told{"a"});
+  CHECK(feed.next(transferred("a", "b")) == told{"a", "b"});
+  CHECK(feed.next(document) == told{"b"});
+  CHECK(feed.next(event(fb::MessagePostedT{})) == told{});
+  CHECK(feed.next(decided("b")) == told{"b"});
+  CHECK(feed.next(document) == told{});  // decided: b holds it no more
+  CHECK(feed.next(event(fb::CaseClosedT{})) == told{"a", "b"});
+  CHECK(feed.next(document) == told{});
+  // A withdrawal while held: the holder and every agency before it.
+  case_feed withdrawn;
+  withdrawn.next(referred("a"));
+  withdrawn.next(transferred("a", "c"));
+  CHECK(withdrawn.next(event(fb::CaseWithdrawnT{})) == told{"a", "c"});
+  // What a reader checks of one record without the case: a kind that can be told to anyone.
+  CHECK(may_be_told(document, "anyone"));
+  CHECK(may_be_told(referred("a"), "a"));
+  CHECK_FALSE(may_be_told(referred("a"), "b"));
+  CHECK_FALSE(may_be_told(event(fb::MessagePostedT{}), "a"));
 }
 
 }  // namespace
