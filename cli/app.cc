@@ -254,8 +254,40 @@ std::filesystem::path session::signing_key_file() const {
   return data_dir / "keys" / "signing.key";
 }
 
+namespace {
+
+// A writer new to a log with topics (another machine, a new folder) builds its trees from the
+// log and takes them on only if they have every root the log's published checkpoints signed.
+status adopt_published(checkpoint_store& store, event_log& log, const verifier_key& key,
+                       const std::vector<std::pair<std::uint32_t, std::string>>& published) {
+  if (auto size = store.extend(log); !size) return size.error();
+  std::map<std::uint32_t, std::uint64_t> latest;
+  for (const auto& [partition, note] : published) {
+    auto c = open_log_checkpoint(note, key, log.partitions(), "checkpoints");
+    if (!c) return c.error();
+    if (c->first != partition)
+      return error(errc::corrupt, "checkpoints",
+                   fmt::format("a checkpoint published for partition {} is of partition {}", partition, c->first));
+    auto root = store.root_at(partition, c->second.size, log);
+    if (!root) return root.error();
+    if (*root != c->second.root)
+      return error(errc::corrupt, "checkpoints",
+                   fmt::format("partition {}'s first {} events do not have the root its published checkpoint signed: "
+                               "the topic was changed after it was signed",
+                               partition, c->second.size));
+    latest[partition] = std::max(latest[partition], c->second.size);
+  }
+  for (const auto& [partition, size] : latest)
+    if (auto s = store.mark_published(partition, size); !s) return s;
+  return ok;
+}
+
+}  // namespace
+
 result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool start_over, const std::filesystem::path& folder) {
   if (!checkpoints_writable_) {
+    if (checkpoints_ && shared_checkpoints == checkpoints_.get())
+      return error(errc::unavailable, "checkpoints", "the store was opened for reading (another process held it)");
     checkpoints_.reset();
     auto opened = checkpoint_store::open(folder.empty() ? checkpoints_dir() : folder, checkpoint_store::access::write);
     if (!opened) return opened.error();
@@ -271,45 +303,29 @@ result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool st
     has_checkpoints = has_checkpoints || latest->has_value();
     leaves += store.size(p);
   }
+  // On a log with topics, what was published vouches for the log, until this store has
+  // checkpoints of its own.
+  std::vector<std::pair<std::uint32_t, std::string>> published;
+  if (!has_checkpoints && log.publishes_side_records()) {
+    auto p = log.published_checkpoints();
+    if (!p) return p.error();
+    published = std::move(*p);
+  }
   auto key = read_signing_key_file(signing_key_file());
   if (!key) {
     if (key.error().code() != errc::not_found) return key.error();
-    if (has_checkpoints)
+    if (has_checkpoints || !published.empty())
       return error(errc::not_found, "signing_key",
-                   fmt::format("the log has signed checkpoints but there is no signing key at {}: put the log's key back "
+                   fmt::format("the log has signed checkpoints{} but there is no signing key at {}: put the log's key back "
                                "(a new key would not match its checkpoints)",
-                               signing_key_file().string()));
+                               has_checkpoints ? "" : " (published on its topic)", signing_key_file().string()));
     key = create_signing_key_file(signing_key_file(), "sazesh.local/log-" + random_hex(4));
     if (!key) return key.error();
+  } else if (!published.empty() && !start_over) {
+    if (auto adopted = adopt_published(store, log, key->verifier(), published); !adopted) return adopted.error();
   } else if (!has_checkpoints && leaves == 0 && !start_over) {
     auto end = log.end();
     if (!end) return end.error();
-    // On Kafka a writer new to the log (another machine, a new folder) takes its trees from the
-    // topic, and signs on only if they have the roots the log's published checkpoints signed.
-    if (end->value() > 0 && log.publishes_side_records()) {
-      auto published = log.published_checkpoints();
-      if (!published) return published.error();
-      if (!published->empty()) {
-        if (auto size = store.extend(log); !size) return size.error();
-        std::map<std::uint32_t, std::uint64_t> latest_published;
-        for (const auto& [partition, note] : *published) {
-          auto c = open_log_checkpoint(note, key->verifier(), log.partitions(), "checkpoints");
-          if (!c) return c.error();
-          auto root = store.root_at(partition, c->second.size, log);
-          if (!root) return root.error();
-          if (*root != c->second.root)
-            return error(errc::corrupt, "checkpoints",
-                         fmt::format("partition {}'s first {} events do not have the root its published checkpoint "
-                                     "signed: the topic was changed after it was signed",
-                                     partition, c->second.size));
-          auto& l = latest_published[partition];
-          l = std::max(l, c->second.size);
-        }
-        for (const auto& [partition, size] : latest_published)
-          if (auto s = store.mark_published(partition, size); !s) return s.error();
-        end = log_position(0);  // vouched for by what was published
-      }
-    }
     if (end->value() > 0)
       return error(errc::conflict, "checkpoints",
                    fmt::format("the log holds {} events and has a signing key but no checkpoints: they were removed. "
@@ -327,12 +343,12 @@ result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool st
     if (!*l) continue;
     latest.push_back(std::move(**l));
     if (!log.publishes_side_records()) continue;
-    auto published = store.published(p);
-    if (!published) return published.error();
-    if (*published >= latest.back().size) continue;
+    auto published_size = store.published(p);
+    if (!published_size) return published_size.error();
+    if (*published_size >= latest.back().size) continue;
     if (auto s = log.publish_checkpoint(p, latest.back().note); !s)
       return error(s.error().code(), s.error().field(),
-                   fmt::format("signed, but not published (the next signing publishes it): {}", s.error().rule()));
+                   fmt::format("signed, but not published (a later signing publishes it): {}", s.error().rule()));
     if (auto s = store.mark_published(p, latest.back().size); !s) return s.error();
   }
   return latest;

@@ -291,16 +291,17 @@ int checkpoint_cmd(session& s, const parsed_args& a) {
     partitions = (*log)->partitions();
     auto published = (*log)->published_checkpoints();
     if (!published) return s.fail(published.error());
+    // Only notes the log's key signed (the folder's, or --key): anyone who may write the topic
+    // could put others there.
+    auto key = checking_key(s, a);
+    if (!key) return s.fail(key.error());
+    if (!*key)
+      return s.fail(error(errc::invalid_argument, "--key", "give the log's verifier key to pick its checkpoints from the topic"));
     latest.resize(partitions);
     for (auto& [partition, note] : *published) {
-      // The size, for ordering; the note is checked by whoever reads it (verify --key).
-      const auto first = note.find('\n');
-      const auto second = note.find('\n', first + 1);
-      const std::string size = first == std::string::npos || second == std::string::npos ? std::string()
-                                                                                           : note.substr(first + 1, second - first - 1);
-      const std::uint64_t n = size.empty() || size.size() > 19 || size.find_first_not_of("0123456789") != std::string::npos
-                                  ? 0 : std::stoull(size);
-      if (n >= latest[partition].size) latest[partition] = {partition, n, std::move(note)};
+      auto c = open_log_checkpoint(note, **key, partitions, "checkpoint");
+      if (!c || c->first != partition) continue;
+      if (c->second.size >= latest[partition].size) latest[partition] = {partition, c->second.size, std::move(note)};
     }
     std::erase_if(latest, [](const signed_checkpoint& c) { return c.note.empty(); });
   } else {
@@ -433,7 +434,9 @@ void add_integrity_commands(std::vector<command_spec>& t) {
                 {"since", "FILE", "a checkpoint published earlier: prove the log only grew since"}},
                verify, uses::read});
   t.push_back({"checkpoint", group, "the latest signed checkpoint of the log (C2SP tlog-checkpoint)",
-               {{"start-over", "", "sign the log as it now stands, when its checkpoints were lost (an operator's decision)"}},
+               {{"start-over", "", "sign the log as it now stands, when its checkpoints were lost (an operator's decision)"},
+                {"key", "VKEY", "on Kafka: the log's verifier key, to pick its checkpoints from the topic (default: the folder's)"},
+                {"key-file", "FILE", "the same, from a file"}},
                checkpoint_cmd, uses::log | uses::rules | uses::json});
   t.push_back({"proof", group, "an inclusion proof of an event, or a consistency proof between two checkpoints",
                {{"position", "N", "the event at this log position (Kafka: offset): its inclusion proof"},

@@ -120,14 +120,15 @@ std::vector<std::string> case_feed::next(const event_record& e) {
   std::vector<std::string> told = agencies_concerned(e);
   const fb::EventUnion& p = e.payload;
   if (p.type == fb::Event_DocumentAttached && !holder_.empty()) told.push_back(holder_);
-  if (p.type == fb::Event_CaseClosed || p.type == fb::Event_CaseWithdrawn) told.insert(told.end(), had_.begin(), had_.end());
+  if ((p.type == fb::Event_CaseClosed || p.type == fb::Event_CaseWithdrawn) && !last_holder_.empty())
+    told.push_back(last_holder_);
   std::vector<std::string> unique;
   for (auto& a : told)
     if (std::find(unique.begin(), unique.end(), a) == unique.end()) unique.push_back(std::move(a));
-  // Then the event is taken in: who holds the case now, and who has had it.
+  // Then the event is taken in: who holds the case now, and who held it last.
   switch (p.type) {
-    case fb::Event_ReferredToAgency: holder_ = p.AsReferredToAgency()->agency_id; break;
-    case fb::Event_ReferralTransferred: holder_ = p.AsReferralTransferred()->to_agency_id; break;
+    case fb::Event_ReferredToAgency: holder_ = last_holder_ = p.AsReferredToAgency()->agency_id; break;
+    case fb::Event_ReferralTransferred: holder_ = last_holder_ = p.AsReferralTransferred()->to_agency_id; break;
     case fb::Event_AgencyDecided:
       if (p.AsAgencyDecided()->agency_id == holder_) holder_.clear();
       break;
@@ -135,8 +136,6 @@ std::vector<std::string> case_feed::next(const event_record& e) {
     case fb::Event_CaseWithdrawn: holder_.clear(); break;
     default: break;
   }
-  for (const auto& a : agencies_concerned(e))
-    if (std::find(had_.begin(), had_.end(), a) == had_.end()) had_.push_back(a);
   return unique;
 }
 

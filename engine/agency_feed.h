@@ -8,7 +8,7 @@
 // One record per (event, agency told of it, case_feed): ReferredToAgency, ReferralAcknowledged,
 // ReferralExtended, ReferralOverdue and AgencyDecided concern their agency; ReferralTransferred
 // concerns both the agency it leaves and the one it goes to; DocumentAttached the agency holding
-// the case; CaseClosed and CaseWithdrawn every agency that has had it. The record's last part
+// the case; CaseClosed and CaseWithdrawn the agency that held it last. The record's last part
 // also carries the parties' registrations (the first event of the consumer's and the business's
 // streams). The record's key is the case id; its
 // value a Dossier: the event, the case's events the agency has not had yet (since the last event
@@ -32,15 +32,16 @@ std::vector<std::string> agencies_concerned(const event_record& e);
 // What agencies' feeds are told, event by event, along one case's events in order: each event's
 // own agencies (agencies_concerned); a document attached while an agency holds the case (from
 // the referral or transfer to it until its decision, a transfer away, or the case's end), told to
-// that agency; the case's closing or withdrawal, told to every agency that has had the case.
+// that agency; the case's closing or withdrawal, told to the agency that held the case last (an
+// agency that passed it on is told nothing after its transfer: not what others did with it).
 class case_feed {
  public:
   // The agencies told of `e` (the case's next event), in order, without repeats; then takes it in.
   std::vector<std::string> next(const event_record& e);
 
  private:
-  std::string holder_;
-  std::vector<std::string> had_;
+  std::string holder_;       // holds the case now
+  std::string last_holder_;  // held it last (decided, or holds it now)
 };
 
 // Whether an event of its kind can be told to `agency` at all: what a reader of one record can

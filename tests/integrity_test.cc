@@ -823,7 +823,7 @@ TEST_CASE("an agency's feed: a Dossier must be a piece of its case's chain endin
   }
 }
 
-TEST_CASE("an agency's feed is told of its referrals, of documents attached while it holds the case, and of the closing") {
+TEST_CASE("an agency's feed is told of its referrals, of documents attached while it holds the case, and of its closing") {
   const auto event = [](auto payload) {
     event_record r;
     r.payload.Set(std::move(payload));
@@ -857,13 +857,16 @@ TEST_CASE("an agency's feed is told of its referrals, of documents attached whil
   CHECK(feed.next(event(fb::MessagePostedT{})) == told{});
   CHECK(feed.next(decided("b")) == told{"b"});
   CHECK(feed.next(document) == told{});  // decided: b holds it no more
-  CHECK(feed.next(event(fb::CaseClosedT{})) == told{"a", "b"});
+  CHECK(feed.next(event(fb::CaseClosedT{})) == told{"b"});  // the last holder; a passed it on
   CHECK(feed.next(document) == told{});
-  // A withdrawal while held: the holder and every agency before it.
+  // A withdrawal while held: the holder only.
   case_feed withdrawn;
   withdrawn.next(referred("a"));
   withdrawn.next(transferred("a", "c"));
-  CHECK(withdrawn.next(event(fb::CaseWithdrawnT{})) == told{"a", "c"});
+  CHECK(withdrawn.next(event(fb::CaseWithdrawnT{})) == told{"c"});
+  // A case never referred: its closing concerns no agency.
+  case_feed never;
+  CHECK(never.next(event(fb::CaseClosedT{})) == told{});
   // What a reader checks of one record without the case: a kind that can be told to anyone.
   CHECK(may_be_told(document, "anyone"));
   CHECK(may_be_told(referred("a"), "a"));

@@ -1273,7 +1273,17 @@ TEST_CASE("regression: an acknowledgement decided after an overdue notice of the
   auto ack = (*eng)->execute(cast.agency, "late-ack", acknowledge_referral{cast.case_id});
   REQUIRE_MESSAGE(ack.has_value(), ack.error().message());
   REQUIRE_FALSE(ack->deadlines_first.empty());  // the overdue notice came first, in the same call
+  // A document the consumer attaches while the agency holds the case reaches its feed at once.
+  auto attached = (*eng)->execute(cast.consumer, "attach",
+                                  attach_document{cast.case_id, {fb::DocumentKind_invoice, sha256("invoice"), "invoice.pdf", 7}});
+  REQUIRE_MESSAGE(attached.has_value(), attached.error().message());
   const auto records = read_feed(o, kafka_agency_topic(o.topic_prefix, "tazirat"), o.topic_prefix + "g");
+  REQUIRE_FALSE(records.empty());
+  auto last_event = decode(std::string(reinterpret_cast<const char*>(fb::GetDossier(records.back().value.data())->event()->data()),
+                                       fb::GetDossier(records.back().value.data())->event()->size()));
+  REQUIRE(last_event.has_value());
+  CHECK(last_event->payload.type == fb::Event_DocumentAttached);
+  CHECK(fb::GetDossier(records.back().value.data())->documents()->size() == 1);
   const auto held = reassemble(records);
   auto events = log->read_stream(cast.case_id, stream_version{1});
   REQUIRE(events.has_value());
@@ -1314,12 +1324,10 @@ TEST_CASE("regression: a long case stays writable: its dossiers are cut to size,
   const auto held = reassemble(records);
   auto events = log->read_stream(cast.case_id, stream_version{1});
   REQUIRE(events.has_value());
-  // The agency holds the case's log up to its decision (the closing event after it concerns it
-  // not: no feed carries it).
+  // The agency holds the case's whole log: its decision, and the closing that follows it.
   std::vector<std::string> log_bytes;
   for (const auto& e : *events) log_bytes.push_back(e.bytes);
-  const std::uint64_t decided_at = decided->events.front().sequence.value();
-  log_bytes.resize(decided_at);
+  REQUIRE(log_bytes.size() > decided->events.front().sequence.value());
   CHECK(held.at(cast.case_id) == log_bytes);
 }
 
@@ -1334,16 +1342,15 @@ TEST_CASE("kafka: agencies' topics carry one Dossier per concerned agency, in th
   // What the feeds must hold, from the log, by the rule written out here on its own:
   // (agency, case, event id) for every event an agency is told of. An event's own agencies;
   // a document attached while an agency holds the case (from the referral or transfer to it
-  // until its decision, a transfer away, or the case's end); the closing or withdrawal, to every
-  // agency that has had the case.
+  // until its decision, a transfer away, or the case's end); the closing or withdrawal, to the
+  // agency that held the case last.
   std::multiset<std::tuple<std::string, std::string, std::string>> expected;
   std::map<std::string, std::vector<std::string>> case_bytes;  // every event of every case, in order
   std::size_t told_as_holder = 0, told_of_closing = 0;
   for (const auto& c : h.gen->cases()) {
     auto events = h.log->read_stream(c, stream_version{1});
     REQUIRE(events.has_value());
-    std::string holder;
-    std::vector<std::string> had;
+    std::string holder, last_holder;
     for (const auto& e : *events) {
       case_bytes[c].push_back(e.bytes);
       auto rec = decode(e.bytes);
@@ -1355,16 +1362,14 @@ TEST_CASE("kafka: agencies' topics carry one Dossier per concerned agency, in th
         told.insert(holder);
         ++told_as_holder;
       }
-      if (type == fb::Event_CaseClosed || type == fb::Event_CaseWithdrawn) {
-        told.insert(had.begin(), had.end());
-        told_of_closing += had.size();
-        holder.clear();
+      if ((type == fb::Event_CaseClosed || type == fb::Event_CaseWithdrawn) && !last_holder.empty()) {
+        told.insert(last_holder);
+        ++told_of_closing;
       }
-      if (type == fb::Event_ReferredToAgency) holder = rec->payload.AsReferredToAgency()->agency_id;
-      if (type == fb::Event_ReferralTransferred) holder = rec->payload.AsReferralTransferred()->to_agency_id;
+      if (type == fb::Event_CaseClosed || type == fb::Event_CaseWithdrawn) holder.clear();
+      if (type == fb::Event_ReferredToAgency) holder = last_holder = rec->payload.AsReferredToAgency()->agency_id;
+      if (type == fb::Event_ReferralTransferred) holder = last_holder = rec->payload.AsReferralTransferred()->to_agency_id;
       if (type == fb::Event_AgencyDecided && rec->payload.AsAgencyDecided()->agency_id == holder) holder.clear();
-      for (const auto& agency : agencies_concerned(*rec))
-        if (std::find(had.begin(), had.end(), agency) == had.end()) had.push_back(agency);
       for (const auto& agency : told) expected.emplace(agency, rec->stream, rec->event_id);
     }
   }
@@ -1657,6 +1662,19 @@ TEST_CASE("kafka: each partition's Merkle tree is signed and published; verify, 
   REQUIRE_MESSAGE(audited.code == 0, audited.err);
   CHECK(audited.out.find("4 signed checkpoint(s)") != std::string::npos);
   CHECK(audited.out.find("covering 91 events together") != std::string::npos);
+
+  // A writer without the key makes none of its own for a topic that has published checkpoints:
+  // its command stands, nothing is signed.
+  const auto keyless = dir.path() / "keyless";
+  auto unsigned_write = with({"--data-dir", keyless.string(), "--as", "operator:ops", "register-business", "--seal-id",
+                              "1951", "--domain", "keyless.ir", "--name", "keyless"});
+  REQUIRE_MESSAGE(unsigned_write.code == 0, unsigned_write.err);
+  CHECK_MESSAGE(unsigned_write.err.find("no signing key") != std::string::npos, unsigned_write.err);
+  CHECK_FALSE(std::filesystem::exists(keyless / "keys" / "signing.key"));
+  audited = with({"--data-dir", auditor, "--as", "auditor:audit", "verify", "--key", vkey});
+  REQUIRE_MESSAGE(audited.code == 0, audited.err);
+  CHECK(audited.out.find("4 signed checkpoint(s)") != std::string::npos);
+  CHECK(audited.out.find("(1 since, not yet signed)") != std::string::npos);
 
   // An inclusion proof of an event, checked here against the published checkpoint's root.
   for (std::uint32_t p = 0; p < 3; ++p) {
