@@ -219,12 +219,9 @@ status kafka_event_log::check_store_matches_topic(kafka::deadline until) {
     auto mine = store_->read_partition(p, log_position{at}, 1);
     if (!mine) return mine.error();
     if (!cursor) {
-      auto context = std::make_unique<kafka::client_context>(options_.bootstrap_servers);
-      auto settings = kafka::reader_settings(options_.bootstrap_servers);
-      settings.insert(settings.end(), options_.config.begin(), options_.config.end());
-      auto consumer = kafka::make_client(RD_KAFKA_CONSUMER, settings, *context);
+      auto consumer = make_reader_client(options_);
       if (!consumer) return consumer.error();
-      auto opened = kafka::partition_cursor::open(std::move(context), std::move(*consumer), topic_, partitions_);
+      auto opened = kafka::partition_cursor::open(std::move(consumer->context), std::move(consumer->client), topic_, partitions_);
       if (!opened) return opened.error();
       cursor = std::move(*opened);
     }
@@ -396,24 +393,37 @@ std::uint32_t kafka_partition_of(std::string_view stream, std::uint32_t partitio
   return partitions == 0 ? 0 : h % partitions;
 }
 
+namespace kafka_log_detail {
+
+result<reader_client> make_reader_client(const kafka_log_options& options) {
+  reader_client out{std::make_unique<kafka::client_context>(options.bootstrap_servers), nullptr};
+  auto settings = kafka::reader_settings(options.bootstrap_servers);
+  settings.insert(settings.end(), options.config.begin(), options.config.end());
+  auto client = kafka::make_client(RD_KAFKA_CONSUMER, settings, *out.context);
+  if (!client) return client.error();
+  out.client = std::move(*client);
+  return out;
+}
+
+}  // namespace kafka_log_detail
+
 result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& options) {
   if (auto s = check_options(options); !s) return s.error();
   const kafka::deadline until = kafka::deadline_after(options.timeout);
   const std::string topic = kafka_events_topic(options.topic_prefix);
 
-  auto context = std::make_unique<kafka::client_context>(options.bootstrap_servers);
-  auto settings = kafka::reader_settings(options.bootstrap_servers);
-  settings.insert(settings.end(), options.config.begin(), options.config.end());
-  auto consumer = kafka::make_client(RD_KAFKA_CONSUMER, settings, *context);
-  if (!consumer) return consumer.error();
+  auto made = make_reader_client(options);
+  if (!made) return made.error();
+  auto& context = made->context;
+  auto& consumer = made->client;
 
-  auto found = kafka::describe_topic(consumer->get(), topic, *context, until);
+  auto found = kafka::describe_topic(consumer.get(), topic, *context, until);
   if (!found) return found.error();
   if (options.follower) {
     if (!*found)
       return error(errc::not_found, "kafka", fmt::format("no event log: {} has no topic {}", options.bootstrap_servers, topic));
     const std::uint32_t partitions = (*found)->partitions;
-    auto cursor = kafka::partition_cursor::open(std::move(context), std::move(*consumer), topic, partitions);
+    auto cursor = kafka::partition_cursor::open(std::move(context), std::move(consumer), topic, partitions);
     if (!cursor) return cursor.error();
     return std::unique_ptr<event_log>(
         std::make_unique<kafka_event_log>(options, topic, partitions, nullptr, std::nullopt, std::move(*cursor)));
@@ -434,7 +444,7 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
                                  (*store)->indexed_through(p), p));
   }
   auto layout = *found ? result<kafka::topic_layout>(**found)
-                       : kafka::ensure_topic(consumer->get(), topic, options.partitions, options.replication_factor,
+                       : kafka::ensure_topic(consumer.get(), topic, options.partitions, options.replication_factor,
                                              topic_configs(options.replication_factor), *context, until);
   if (!layout) return layout.error();
   if (layout->partitions != options.partitions)
@@ -445,7 +455,7 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
   const std::uint32_t partitions = layout->partitions;
   std::map<std::string, std::string> topic_config = topic_configs(options.replication_factor);
   if (options.check_topic_settings) {
-    auto described = kafka::topic_settings(consumer->get(), topic, *context, until);
+    auto described = kafka::topic_settings(consumer.get(), topic, *context, until);
     if (!described) return described.error();
     topic_config = std::move(*described);
   }
@@ -453,7 +463,7 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
 
   std::vector<std::int64_t> start(partitions);
   for (std::uint32_t p = 0; p < partitions; ++p) start[p] = static_cast<std::int64_t>((*store)->indexed_through(p));
-  auto reader = kafka::partition_reader::open(std::move(context), std::move(*consumer), topic, partitions, start);
+  auto reader = kafka::partition_reader::open(std::move(context), std::move(consumer), topic, partitions, start);
   if (!reader) return reader.error();
   auto log = std::make_unique<kafka_event_log>(options, topic, partitions, std::move(*store), std::move(*reader),
                                                std::nullopt);

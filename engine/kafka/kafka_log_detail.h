@@ -49,6 +49,14 @@ inline bool valid_topic_chars(std::string_view name) {
   });
 }
 
+// A read_committed consumer with the log's settings (reader_settings, then the pass-through
+// ones), reporting to a context of its own (which must outlive the client: keep them together).
+struct reader_client {
+  std::unique_ptr<kafka::client_context> context;
+  kafka::client_ptr client;
+};
+result<reader_client> make_reader_client(const kafka_log_options& options);
+
 class kafka_event_log final : public event_log {
  public:
   // A writer: `store` keeps the index and the state rows, `reader` reads the topic from where the
@@ -121,6 +129,11 @@ class kafka_event_log final : public event_log {
 
   // --- the group commit --------------------------------------------------------------------
 
+  // Starts a new producer if the last one needs it (the topic is then read again before the
+  // next decision: index_stale_).
+  status ready_producer(kafka::deadline until);
+  // Makes sure a topic the writer publishes to exists (one partition), once per process.
+  status ensure_own_topic(const std::string& topic, kafka::deadline until);
   static std::size_t payload_size(const append_request& request);
   status check_sizes(const append_request& request) const;
   status ensure_side_topics(const append_request& request, kafka::deadline until);

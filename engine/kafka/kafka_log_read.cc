@@ -164,12 +164,9 @@ status kafka_event_log::follower_index() {
   {
     auto store = local_store::open({}, topic_, partitions_);
     if (!store) return store.error();
-    auto context = std::make_unique<kafka::client_context>(options_.bootstrap_servers);
-    auto settings = kafka::reader_settings(options_.bootstrap_servers);
-    settings.insert(settings.end(), options_.config.begin(), options_.config.end());
-    auto consumer = kafka::make_client(RD_KAFKA_CONSUMER, settings, *context);
+    auto consumer = make_reader_client(options_);
     if (!consumer) return consumer.error();
-    auto reader = kafka::partition_reader::open(std::move(context), std::move(*consumer), topic_, partitions_);
+    auto reader = kafka::partition_reader::open(std::move(consumer->context), std::move(consumer->client), topic_, partitions_);
     if (!reader) return reader.error();
     store_ = std::move(*store);
     reader_ = std::move(*reader);
@@ -180,16 +177,14 @@ status kafka_event_log::follower_index() {
 result<std::vector<std::pair<std::uint32_t, std::string>>> kafka_event_log::published_checkpoints() {
   const kafka::deadline until = kafka::deadline_after(options_.timeout);
   const std::string topic = kafka_checkpoints_topic(options_.topic_prefix);
-  auto context = std::make_unique<kafka::client_context>(options_.bootstrap_servers);
-  auto settings = kafka::reader_settings(options_.bootstrap_servers);
-  settings.insert(settings.end(), options_.config.begin(), options_.config.end());
-  auto consumer = kafka::make_client(RD_KAFKA_CONSUMER, settings, *context);
+  auto consumer = make_reader_client(options_);
   if (!consumer) return consumer.error();
   std::vector<std::pair<std::uint32_t, std::string>> out;
-  auto found = kafka::describe_topic(consumer->get(), topic, *context, until);
+  auto found = kafka::describe_topic(consumer->client.get(), topic, *consumer->context, until);
   if (!found) return found.error();
   if (!*found) return out;
-  auto reader = kafka::partition_reader::open(std::move(context), std::move(*consumer), topic, (*found)->partitions);
+  auto reader = kafka::partition_reader::open(std::move(consumer->context), std::move(consumer->client), topic,
+                                              (*found)->partitions);
   if (!reader) return reader.error();
   auto read = reader->read_to_end(
       [&](const rd_kafka_message_t& m) -> status {

@@ -70,10 +70,7 @@ status kafka_event_log::settle() {
   const kafka::deadline until = kafka::deadline_after(options_.timeout);
   // A new producer settles what the old one left open (init_transactions completes or aborts
   // it, and fences any other producer of the id); then the topic is read to its end.
-  if (!producer_->ready()) {
-    if (auto s = producer_->start(until); !s) return s;
-    index_stale_ = true;
-  }
+  if (auto s = ready_producer(until); !s) return s;
   if (index_stale_) {
     if (auto s = read_to_end(until); !s) return s;
     index_stale_ = false;
@@ -88,17 +85,9 @@ status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::string_
   if (partition >= partitions_) return error(errc::invalid_argument, "partition", fmt::format("must be below {}", partitions_));
   std::lock_guard writer(writer_mutex_);
   const kafka::deadline until = kafka::deadline_after(options_.timeout);
-  if (!producer_->ready()) {
-    if (auto s = producer_->start(until); !s) return s;
-    index_stale_ = true;
-  }
+  if (auto s = ready_producer(until); !s) return s;
   const std::string topic = kafka_checkpoints_topic(options_.topic_prefix);
-  if (!known_topics_.count(topic)) {
-    auto made = kafka::ensure_topic(reader_->client(), topic, 1, options_.replication_factor,
-                                    topic_configs(options_.replication_factor), reader_->context(), until);
-    if (!made) return made.error();
-    known_topics_.insert(topic);
-  }
+  if (auto s = ensure_own_topic(topic, until); !s) return s;
   const std::string key = std::to_string(partition);
   const std::vector<kafka::outgoing_record> records{{&topic, 0, key, note, {}}};
   auto offsets = producer_->run_transaction(records, until);
@@ -106,6 +95,23 @@ status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::string_
     if (producer_->last_failure() == kafka::txn_failure::unknown) index_stale_ = true;
     return offsets.error();
   }
+  return ok;
+}
+
+status kafka_event_log::ready_producer(kafka::deadline until) {
+  if (producer_->ready()) return ok;
+  if (auto s = producer_->start(until); !s) return s;
+  index_stale_ = true;
+  return ok;
+}
+
+status kafka_event_log::ensure_own_topic(const std::string& topic, kafka::deadline until) {
+  if (known_topics_.count(topic)) return ok;
+  // One partition: a reader sees the records in the order the writer wrote them.
+  auto made = kafka::ensure_topic(reader_->client(), topic, 1, options_.replication_factor,
+                                  topic_configs(options_.replication_factor), reader_->context(), until);
+  if (!made) return made.error();
+  known_topics_.insert(topic);
   return ok;
 }
 
@@ -191,12 +197,7 @@ status kafka_event_log::ensure_side_topics(const append_request& request, kafka:
     if (s.topic_suffix.empty() || !valid_topic_chars(s.topic_suffix) || topic.size() > 249)
       return error(errc::invalid_argument, "side_records",
                    fmt::format("{} is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)", topic));
-    // One partition: an agency reads its feed in the order the engine wrote it.
-    auto made = kafka::ensure_topic(reader_->client(), topic, 1, options_.replication_factor,
-                                    topic_configs(options_.replication_factor),
-                                    reader_->context(), until);
-    if (!made) return made.error();
-    known_topics_.insert(topic);
+    if (auto made = ensure_own_topic(topic, until); !made) return made;  // an agency reads its feed in order
   }
   return ok;
 }
@@ -281,10 +282,7 @@ std::optional<error> kafka_event_log::run_group(const std::vector<pending*>& gro
   // After a failure (a fence included) a new producer settles what the old one left open
   // (init_transactions also fences anyone who took the transactional id meanwhile); the topic
   // is then read to its end, so the index shows whatever was committed before it.
-  if (!producer_->ready()) {
-    if (auto s = producer_->start(until); !s) return fail_all(s.error());
-    index_stale_ = true;
-  }
+  if (auto s = ready_producer(until); !s) return fail_all(s.error());
   if (index_stale_) {
     if (auto s = read_to_end(until); !s) return fail_all(s.error());
     index_stale_ = false;
