@@ -68,9 +68,8 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r) {
   json_array parties;
   if (d->parties() != nullptr) {
     if (d->part() != d->parts()) return broken("parties in a part other than the last");
-    std::vector<std::string> named;
-    if (first == 1 && !history.empty() && history.front().payload.type == fb::Event_CaseFiled)
-      named = {history.front().payload.AsCaseFiled()->consumer_id, history.front().payload.AsCaseFiled()->business_id};
+    const std::vector<std::string> named = first == 1 && !history.empty() ? parties_named(history.front())
+                                                                          : std::vector<std::string>{};
     if (!named.empty() && d->parties()->size() != named.size())
       return broken(fmt::format("{} parties for a case that names {}", d->parties()->size(), named.size()));
     std::size_t place = 0;

@@ -567,21 +567,10 @@ result<feed_page> agency_feed_page(session& s, const std::string& agency, log_po
     page.next = log_position(st.position.value() + 1);
     auto r = decode(st.bytes);
     if (!r) return error(errc::corrupt, "log", fmt::format("position {}: {}", st.position.value(), r.error().message()));
-    if (!may_be_told(*r, agency)) continue;
-    if (agencies_concerned(*r).empty()) {
-      // Told to the agency only if it holds or has had the case then: the case's events up to it.
-      auto events = (*log)->read_stream(r->stream, stream_version{1});
-      if (!events) return events.error();
-      case_feed feed;
-      std::vector<std::string> told;
-      for (const auto& e : *events) {
-        if (e.sequence.value() > r->sequence.value()) break;
-        auto each = decode(e.bytes);
-        if (!each) return error(errc::corrupt, "log", fmt::format("{} #{}: {}", e.stream, e.sequence.value(), each.error().message()));
-        told = feed.next(*each);
-      }
-      if (std::find(told.begin(), told.end(), agency) == told.end()) continue;
-    }
+    if (!may_be_told(*r, agency)) continue;  // most events: without reading the case
+    auto told = agencies_told_of(**log, *r);
+    if (!told) return told.error();
+    if (std::find(told->begin(), told->end(), agency) == told->end()) continue;
     // The dossier as of now, from the projections brought up to this event at least.
     std::string dossier_json = "null";
     if (auto st2 = s.refresh_projections(); st2 || st2.error().code() != errc::corrupt) {

@@ -145,6 +145,28 @@ bool may_be_told(const event_record& e, const std::string& agency) {
   return std::find(concerned.begin(), concerned.end(), agency) != concerned.end();
 }
 
+result<std::vector<std::string>> agencies_told_of(event_log& log, const event_record& e) {
+  if (!told_to_holders(e)) return agencies_concerned(e);
+  auto events = log.read_stream(e.stream, stream_version{1});
+  if (!events) return events.error();
+  case_feed feed;
+  std::vector<std::string> told;
+  for (const auto& stored : *events) {
+    if (stored.sequence.value() > e.sequence.value()) break;
+    auto each = decode(stored.bytes);
+    if (!each)
+      return error(errc::corrupt, "log", fmt::format("{} #{}: {}", stored.stream, stored.sequence.value(), each.error().message()));
+    told = feed.next(*each);
+  }
+  return told;
+}
+
+std::vector<std::string> parties_named(const event_record& filed) {
+  if (filed.payload.type != fb::Event_CaseFiled) return {};
+  const auto& f = *filed.payload.AsCaseFiled();
+  return {f.consumer_id, f.business_id};
+}
+
 result<std::vector<side_record>> agency_side_records(event_log& history_source, const std::vector<std::string>& pending,
                                                      const std::vector<event_record>& records,
                                                      const std::vector<std::string>& bytes) {
@@ -198,9 +220,7 @@ result<std::vector<side_record>> agency_side_records(event_log& history_source, 
   bool parties_read = false;
   const auto read_parties = [&]() -> status {
     parties_read = true;
-    const event_record& filed = decoded.front();
-    if (filed.payload.type != fb::Event_CaseFiled) return ok;
-    for (const std::string& party : {filed.payload.AsCaseFiled()->consumer_id, filed.payload.AsCaseFiled()->business_id}) {
+    for (const std::string& party : parties_named(decoded.front())) {
       auto registration = history_source.read_stream(party, stream_version{1});
       if (!registration) return registration.error();
       if (registration->empty())

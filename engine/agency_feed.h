@@ -48,6 +48,14 @@ class case_feed {
 // check without the case's history.
 bool may_be_told(const event_record& e, const std::string& agency);
 
+// The agencies told of `e`, an event of a case in `log` (case_feed): for a document, a closing or
+// a withdrawal, the case's events up to it are read and replayed.
+result<std::vector<std::string>> agencies_told_of(event_log& log, const event_record& e);
+
+// The parties' streams a case's filing names: the consumer's, then the business's (none for
+// another event).
+std::vector<std::string> parties_named(const event_record& filed);
+
 inline constexpr std::size_t max_dossier_history_bytes = 256 * 1024;
 
 // The side records for a command's events: `records` (decoded) and `bytes` (as appended) are
