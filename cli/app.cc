@@ -263,11 +263,8 @@ status adopt_published(checkpoint_store& store, event_log& log, const verifier_k
   if (auto size = store.extend(log); !size) return size.error();
   std::map<std::uint32_t, std::uint64_t> latest;
   for (const auto& [partition, note] : published) {
-    auto c = open_log_checkpoint(note, key, log.partitions(), "checkpoints");
+    auto c = open_log_checkpoint(note, key, log.partitions(), "checkpoints", partition);
     if (!c) return c.error();
-    if (c->first != partition)
-      return error(errc::corrupt, "checkpoints",
-                   fmt::format("a checkpoint published for partition {} is of partition {}", partition, c->first));
     auto root = store.root_at(partition, c->second.size, log);
     if (!root) return root.error();
     if (*root != c->second.root)

@@ -87,9 +87,9 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
   else if (auto kept = (*store)->signer(); !kept) return kept.error();
   else key = *kept;
   if (!key) return error(errc::not_found, "signing_key", "no key to check the checkpoint with");
-  auto cp = open_checkpoint((*note)->note, *key, "checkpoint",
-                            checkpoint_origin(key->name, partition, (*store)->partitions()));
-  if (!cp) return cp.error();
+  auto opened = open_log_checkpoint((*note)->note, *key, (*store)->partitions(), "checkpoint", partition);
+  if (!opened) return opened.error();
+  const checkpoint* cp = &opened->second;
   std::vector<std::uint64_t> leaves;
   for (const auto& e : *events) {
     auto leaf = (*store)->leaf_at(partition, e.position, log);

@@ -93,11 +93,8 @@ int verify(session& s, const parsed_args& a) {
       for (auto& c : *all) notes.emplace_back(c.partition, std::move(c.note));
     }
     for (const auto& [partition, note] : notes) {
-      auto c = open_log_checkpoint(note, *key, partitions, fmt::format("checkpoint {}", checked + 1));
+      auto c = open_log_checkpoint(note, *key, partitions, fmt::format("checkpoint {}", checked + 1), partition);
       if (!c) return s.fail(c.error());
-      if (c->first != partition)
-        return s.fail(error(errc::corrupt, "checkpoints",
-                            fmt::format("a checkpoint kept for partition {} is of partition {}", partition, c->first)));
       auto [at, fresh] = expected_roots[partition].emplace(c->second.size, c->second.root);
       if (!fresh && at->second != c->second.root)
         return s.fail(error(errc::corrupt, "checkpoints",
@@ -299,8 +296,8 @@ int checkpoint_cmd(session& s, const parsed_args& a) {
       return s.fail(error(errc::invalid_argument, "--key", "give the log's verifier key to pick its checkpoints from the topic"));
     latest.resize(partitions);
     for (auto& [partition, note] : *published) {
-      auto c = open_log_checkpoint(note, **key, partitions, "checkpoint");
-      if (!c || c->first != partition) continue;
+      auto c = open_log_checkpoint(note, **key, partitions, "checkpoint", partition);
+      if (!c) continue;
       if (c->second.size >= latest[partition].size) latest[partition] = {partition, c->second.size, std::move(note)};
     }
     std::erase_if(latest, [](const signed_checkpoint& c) { return c.note.empty(); });

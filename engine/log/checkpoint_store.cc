@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include "engine/base/text_file.h"
@@ -341,12 +342,19 @@ class rocks_checkpoint_store final : public checkpoint_store {
     return events;
   }
 
+  // The runs of 16 envelopes one root or proof has read: its subtrees below the first kept
+  // level lie in a few runs (the leaf's, the tree's last), each read once.
+  using chunk_runs = std::map<std::uint64_t, std::vector<stored_event>>;
+
   // The perfect subtree (level, index): kept, or computed from the kept level below it, or from
   // its envelopes in the log.
   merkle::subtree_fn subtree_of(std::uint32_t partition, event_log& log) {
-    return [this, partition, &log](unsigned level, std::uint64_t index) { return subtree(partition, level, index, log); };
+    auto runs = std::make_shared<chunk_runs>();
+    return [this, partition, &log, runs](unsigned level, std::uint64_t index) {
+      return subtree(partition, level, index, log, *runs);
+    };
   }
-  result<std::string> subtree(std::uint32_t partition, unsigned level, std::uint64_t index, event_log& log) {
+  result<std::string> subtree(std::uint32_t partition, unsigned level, std::uint64_t index, event_log& log, chunk_runs& runs) {
     if (kept_level(level)) {
       auto kept = kept_subtree(partition, level, index);
       if (!kept) return kept.error();
@@ -355,8 +363,13 @@ class rocks_checkpoint_store final : public checkpoint_store {
     if (level < 4) {
       const std::uint64_t first = index << level;
       const std::uint64_t count = std::uint64_t{1} << level;
-      auto events = chunk_events(partition, first / k_chunk, size(partition), log);
-      if (!events) return events.error();
+      auto run = runs.find(first / k_chunk);
+      if (run == runs.end()) {
+        auto read = chunk_events(partition, first / k_chunk, size(partition), log);
+        if (!read) return read.error();
+        run = runs.emplace(first / k_chunk, std::move(*read)).first;
+      }
+      const std::vector<stored_event>* events = &run->second;
       const std::uint64_t skip = first % k_chunk;
       if (events->size() < skip + count)
         return error(errc::corrupt, "log", fmt::format("the log ends before leaf {}", first + count - 1));
@@ -370,9 +383,9 @@ class rocks_checkpoint_store final : public checkpoint_store {
       }
       return r.root();
     }
-    auto left = subtree(partition, level - 1, index * 2, log);
+    auto left = subtree(partition, level - 1, index * 2, log, runs);
     if (!left) return left;
-    auto right = subtree(partition, level - 1, index * 2 + 1, log);
+    auto right = subtree(partition, level - 1, index * 2 + 1, log, runs);
     if (!right) return right;
     return merkle::node_hash(*left, *right);
   }
@@ -453,7 +466,8 @@ std::string checkpoint_origin(std::string_view key_name, std::uint32_t partition
 }
 
 result<std::pair<std::uint32_t, checkpoint>> open_log_checkpoint(std::string_view note, const verifier_key& key,
-                                                                 std::uint32_t partitions, const std::string& field) {
+                                                                 std::uint32_t partitions, const std::string& field,
+                                                                 std::optional<std::uint32_t> filed_as) {
   std::uint32_t partition = 0;
   if (partitions > 1) {
     // The origin line says which partition: NAME "/partition-" P.
@@ -468,6 +482,8 @@ result<std::pair<std::uint32_t, checkpoint>> open_log_checkpoint(std::string_vie
   }
   auto c = open_checkpoint(note, key, field, checkpoint_origin(key.name, partition, partitions));
   if (!c) return c.error();
+  if (filed_as && *filed_as != partition)
+    return error(errc::corrupt, field, fmt::format("is a checkpoint of partition {}, kept for partition {}", partition, *filed_as));
   return std::pair<std::uint32_t, checkpoint>(partition, std::move(*c));
 }
 
