@@ -58,6 +58,7 @@
 #include "projections/store.h"
 #include "schemas/dossier_generated.h"
 #include "schemas/schema_json.h"
+#include "tests/integrity_probe.h"
 
 namespace sazesh {
 namespace {
@@ -1587,24 +1588,6 @@ void produce_raw(const std::string& topic, std::int32_t partition, const std::st
   rd_kafka_destroy(rk);
 }
 
-// A JSON member's text: an array, a string (quotes kept) or a number.
-std::string member_of(const std::string& json, const std::string& name) {
-  std::smatch m;
-  if (!std::regex_search(json, m, std::regex("\"" + name + "\":(\\[[^\\]]*\\]|\"[^\"]*\"|[0-9]+)"))) return {};
-  return m[1].str();
-}
-
-std::vector<std::string> hashes_of(const std::string& json_array) {
-  std::vector<std::string> out;
-  const std::regex item("\"([^\"]*)\"");
-  for (auto it = std::sregex_iterator(json_array.begin(), json_array.end(), item); it != std::sregex_iterator(); ++it) {
-    auto raw = from_base64((*it)[1].str());
-    REQUIRE(raw.has_value());
-    out.push_back(*raw);
-  }
-  return out;
-}
-
 TEST_CASE("kafka: each partition's Merkle tree is signed and published; verify, proofs and bundles hold against them") {
   scratch_dir dir;
   const std::string bs = broker();
@@ -1633,7 +1616,7 @@ TEST_CASE("kafka: each partition's Merkle tree is signed and published; verify, 
   for (std::uint32_t p = 0; p < 3; ++p) {
     CHECK(first[p].find(fmt::format("\"partition\":{}", p)) != std::string::npos);
     CHECK(first[p].find(fmt::format("/partition-{}\\n", p)) != std::string::npos);
-    covered += std::stoull(member_of(first[p], "tree_size"));
+    covered += std::stoull(json_member(first[p], "tree_size"));
   }
   CHECK(covered == 90);
 
@@ -1680,14 +1663,14 @@ TEST_CASE("kafka: each partition's Merkle tree is signed and published; verify, 
   for (std::uint32_t p = 0; p < 3; ++p) {
     auto proof = with({"--data-dir", second.string(), "proof", "--partition", std::to_string(p), "--position", "0"});
     REQUIRE_MESSAGE(proof.code == 0, proof.err);
-    std::string note = member_of(proof.out, "checkpoint");
+    std::string note = json_member(proof.out, "checkpoint");
     note = std::regex_replace(note.substr(1, note.size() - 2), std::regex("\\\\n"), "\n");
     auto c = open_log_checkpoint(note, *key, 3, "checkpoint");
     REQUIRE_MESSAGE(c.has_value(), note);
     CHECK(c->first == p);
-    const auto leaf = hashes_of("[" + member_of(proof.out, "leaf_hash") + "]").front();
-    CHECK(merkle::verify_inclusion(std::stoull(member_of(proof.out, "leaf_index")), c->second.size, leaf,
-                                   hashes_of(member_of(proof.out, "inclusion_proof")), c->second.root));
+    const auto leaf = base64_hashes("[" + json_member(proof.out, "leaf_hash") + "]").front();
+    CHECK(merkle::verify_inclusion(std::stoull(json_member(proof.out, "leaf_index")), c->second.size, leaf,
+                                   base64_hashes(json_member(proof.out, "inclusion_proof")), c->second.root));
   }
 
   // The referred case's bundle, from the topic and the documents (the document store is the
@@ -1695,21 +1678,15 @@ TEST_CASE("kafka: each partition's Merkle tree is signed and published; verify, 
   const auto queue = with({"--data-dir", second.string(), "--as", "auditor:audit", "--json", "queue", "--agency",
                            "consumer-protection", "--all"});
   REQUIRE_MESSAGE(queue.code == 0, queue.err);
-  const std::string case_id = member_of(queue.out, "case");
+  const std::string case_id = json_member(queue.out, "case");
   REQUIRE(case_id.size() > 2);
   const auto bundle = dir.path() / "case.tar";
   std::filesystem::copy(dir.path() / "data" / "documents", second / "documents", std::filesystem::copy_options::recursive);
   auto b = with({"--data-dir", second.string(), "--as", "auditor:audit", "dossier", "--agency", "consumer-protection", "--case",
                  case_id.substr(1, case_id.size() - 2), "--bundle", bundle.string()});
   REQUIRE_MESSAGE(b.code == 0, b.err);
-  const std::string cmd = std::string("python3 ") + SAZESH_SOURCE_DIR + "/tools/verify-bundle.py " + bundle.string() +
-                          " --vkey '" + vkey + "' 2>&1";
-  std::string output;
-  FILE* py = popen(cmd.c_str(), "r");
-  REQUIRE(py != nullptr);
-  char buf[512];
-  while (fgets(buf, sizeof buf, py) != nullptr) output += buf;
-  CHECK_MESSAGE(pclose(py) == 0, output);
+  const auto [verified, output] = run_bundle_verifier(bundle, vkey);
+  CHECK_MESSAGE(verified == 0, output);
   CHECK_MESSAGE(output.find("/partition-") != std::string::npos, output);
 
   // Checkpoints forged on the topic: by another key, or by the key over another root.
