@@ -12,6 +12,7 @@
 #include "cli/access.h"
 #include "cli/json.h"
 #include "engine/domain/decide.h"
+#include "engine/feed_relay.h"
 #include "engine/record/hash.h"
 #include "engine/rule_files.h"
 #include "engine/domain/describe.h"
@@ -257,13 +258,15 @@ std::filesystem::path session::signing_key_file() const {
 namespace {
 
 // A writer new to a log with topics (another machine, a new folder) builds its trees from the
-// log and takes them on only if they have every root the log's published checkpoints signed.
-status adopt_published(checkpoint_store& store, event_log& log, const verifier_key& key,
+// log and takes them on only if they have every root the log's published checkpoints signed;
+// it then keeps each partition's latest (signing the same root with the same key gives the same
+// note: Ed25519 is deterministic), so its proofs have a checkpoint to go with.
+status adopt_published(checkpoint_store& store, event_log& log, const signing_key& key,
                        const std::vector<std::pair<std::uint32_t, std::string>>& published) {
   if (auto size = store.extend(log); !size) return size.error();
   std::map<std::uint32_t, std::uint64_t> latest;
   for (const auto& [partition, note] : published) {
-    auto c = open_log_checkpoint(note, key, log.partitions(), "checkpoints", partition);
+    auto c = open_log_checkpoint(note, key.verifier(), log.partitions(), "checkpoints", partition);
     if (!c) return c.error();
     auto root = store.root_at(partition, c->second.size, log);
     if (!root) return root.error();
@@ -275,13 +278,14 @@ status adopt_published(checkpoint_store& store, event_log& log, const verifier_k
     latest[partition] = std::max(latest[partition], c->second.size);
   }
   for (const auto& [partition, size] : latest)
-    if (auto s = store.mark_published(partition, size); !s) return s;
+    if (auto kept = store.sign_at(key, partition, size, log); !kept) return kept.error();
   return ok;
 }
 
 }  // namespace
 
-result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool start_over, const std::filesystem::path& folder) {
+result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool start_over, const std::filesystem::path& folder,
+                                                        event_log* history) {
   if (!checkpoints_writable_) {
     if (checkpoints_ && shared_checkpoints == checkpoints_.get())
       return error(errc::unavailable, "checkpoints", "the store was opened for reading (another process held it)");
@@ -319,7 +323,7 @@ result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool st
     key = create_signing_key_file(signing_key_file(), "sazesh.local/log-" + random_hex(4));
     if (!key) return key.error();
   } else if (!published.empty() && !start_over) {
-    if (auto adopted = adopt_published(store, log, key->verifier(), published); !adopted) return adopted.error();
+    if (auto adopted = adopt_published(store, log, *key, published); !adopted) return adopted.error();
   } else if (!has_checkpoints && leaves == 0 && !start_over) {
     auto end = log.end();
     if (!end) return end.error();
@@ -331,22 +335,18 @@ result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool st
                                end->value()));
   }
   if (auto size = store.extend(log); !size) return size.error();
-  if (auto made = store.sign(*key); !made) return made.error();
-  // The latest of each partition; on a log with topics, published unless it was already.
+  if (log.publishes_side_records()) {
+    // Checkpoints published with the agencies' dossiers of the events they newly cover.
+    auto relayed = publish_signed(log, store, *key, history ? *history : log);
+    if (!relayed) return relayed.error();
+  } else if (auto made = store.sign(*key); !made) {
+    return made.error();
+  }
   std::vector<signed_checkpoint> latest;
   for (std::uint32_t p = 0; p < store.partitions(); ++p) {
     auto l = store.latest(p);
     if (!l) return l.error();
-    if (!*l) continue;
-    latest.push_back(std::move(**l));
-    if (!log.publishes_side_records()) continue;
-    auto published_size = store.published(p);
-    if (!published_size) return published_size.error();
-    if (*published_size >= latest.back().size) continue;
-    if (auto s = log.publish_checkpoint(p, latest.back().note); !s)
-      return error(s.error().code(), s.error().field(),
-                   fmt::format("signed, but not published (a later signing publishes it): {}", s.error().rule()));
-    if (auto s = store.mark_published(p, latest.back().size); !s) return s.error();
+    if (*l) latest.push_back(std::move(**l));
   }
   return latest;
 }

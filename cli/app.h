@@ -94,12 +94,13 @@ class session {
   // events (they were removed: `checkpoint --start-over` signs it as it stands, on purpose), or
   // checkpoints but no key (a new one would not match them). `start_over` is for a log this
   // process has just written whole (copy-log, the main job) or an operator's --start-over.
-  // One tree and checkpoint per partition of the log; on a log with topics (Kafka) each
-  // partition's latest checkpoint is also published (event_log::publish_checkpoint), now or, if
-  // that fails, at the next signing. Returns the latest checkpoint of each partition.
-  // `folder` is the store's (default checkpoints_dir()).
+  // One tree and checkpoint per partition of the log; on a log with topics (Kafka) the
+  // checkpoints are published with the agencies' dossiers of the events they newly cover
+  // (engine/feed_relay.h), now or, if that fails, at the next signing. Returns the latest
+  // checkpoint of each partition. `folder` is the store's (default checkpoints_dir());
+  // `history`, where the dossiers' case histories are read (default: `log`).
   result<std::vector<signed_checkpoint>> sign_log(event_log& log, bool start_over = false,
-                                                  const std::filesystem::path& folder = {});
+                                                  const std::filesystem::path& folder = {}, event_log* history = nullptr);
   // The same for the log this process holds for writing (the engine opened here); none when it
   // holds none.
   result<std::vector<signed_checkpoint>> write_checkpoint();
@@ -195,6 +196,10 @@ void set_serve_command(command_spec serve);
 using remote_runner = std::function<int(session&, const command_spec&, const parsed_args&, const std::string& url,
                                         const std::string& token)>;
 void set_remote_runner(remote_runner runner);
+// The log's verifier key that checkpoints are checked against: --key (a verifier key) or
+// --key-file (a file holding one), else the public half of the folder's signing key; none if
+// there is neither (cli/integrity_commands.cc).
+result<std::optional<verifier_key>> checking_key(session& s, const parsed_args& a);
 // `subscribe` on Kafka: the agency's topic through a consumer group (cli/kafka_commands.cc).
 int subscribe_kafka(session& s, const parsed_args& a);
 command_spec demo_command();

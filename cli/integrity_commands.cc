@@ -15,12 +15,7 @@
 #include "engine/record/merkle.h"
 
 namespace sazesh::cli {
-namespace {
 
-constexpr std::size_t k_max_note_file = 64 * 1024;
-
-// The key checkpoints are checked against: --key (a verifier key, or a file holding one), else
-// the public half of the folder's signing key; none if there is neither.
 result<std::optional<verifier_key>> checking_key(session& s, const parsed_args& a) {
   if (a.has("key") && a.has("key-file")) return error(errc::invalid_argument, "--key", "give --key or --key-file, not both");
   if (a.has("key-file")) {
@@ -40,6 +35,10 @@ result<std::optional<verifier_key>> checking_key(session& s, const parsed_args& 
   if (key.error().code() != errc::not_found) return key.error();
   return std::optional<verifier_key>();
 }
+
+namespace {
+
+constexpr std::size_t k_max_note_file = 64 * 1024;
 
 std::string b64_list(const std::vector<std::string>& hashes) {
   json_array out;

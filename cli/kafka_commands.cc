@@ -10,7 +10,9 @@
 #include "cli/app.h"
 #include "cli/feed_line.h"
 #include "cli/json.h"
+#include "engine/record/checkpoint.h"
 #include "engine/record/codec.h"
+#include "engine/record/merkle.h"
 #include "engine/domain/describe.h"
 #include "engine/kafka/kafka_feed.h"
 #include "engine/kafka/kafka_log.h"
@@ -22,7 +24,7 @@
 
 namespace sazesh::cli {
 
-result<std::string> feed_line(const std::string& topic, const feed_record& r) {
+result<std::string> feed_line(const std::string& topic, const feed_record& r, const verifier_key& key) {
   const auto where = [&] { return fmt::format("{} partition {} offset {}", topic, r.partition, r.offset); };
   flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(r.value.data()), r.value.size());
   if (!fb::VerifyDossierBuffer(verifier))
@@ -63,6 +65,27 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r) {
   if (auto chain = verify_chain(history, first); !chain) return broken("the history: " + chain.error().message());
   if (d->part() == d->parts() && last != event)
     return broken("the history does not end with the event it is for");
+  // The proof: the event is leaf `leaf_index` of the tree that a checkpoint signed by the log's
+  // key holds (the tree of the event's partition: origin NAME, or NAME/partition-P).
+  if (d->checkpoint() == nullptr) return broken("no checkpoint: nothing proves the event is in the log");
+  const std::string note = d->checkpoint()->str();
+  const std::string_view origin = std::string_view(note).substr(0, note.find('\n'));
+  const std::string partition_prefix = key.name + "/partition-";
+  const bool of_a_partition = origin.starts_with(partition_prefix) && origin.size() > partition_prefix.size() &&
+                              origin.substr(partition_prefix.size()).find_first_not_of("0123456789") == std::string_view::npos;
+  if (origin != key.name && !of_a_partition)
+    return broken(fmt::format("the checkpoint is of {}, not of the log {} (its verifier key)", origin, key.name));
+  auto signed_tree = open_checkpoint(note, key, "feed", origin);
+  if (!signed_tree) return broken("the checkpoint: " + signed_tree.error().rule());
+  const auto* path = d->inclusion_proof();
+  const std::size_t path_bytes = path == nullptr ? 0 : path->size();
+  if (path_bytes % 32 != 0 || path_bytes > 64 * 32) return broken("the inclusion proof is not a list of SHA-256 hashes");
+  std::vector<std::string> hashes;
+  for (std::size_t i = 0; i < path_bytes; i += 32) hashes.emplace_back(reinterpret_cast<const char*>(path->data()) + i, 32);
+  if (!merkle::verify_inclusion(d->leaf_index(), signed_tree->size, merkle::leaf_hash(event), hashes, signed_tree->root))
+    return broken(fmt::format("the event is not leaf {} of the tree its checkpoint ({} events of {}) signed: its "
+                              "inclusion proof does not hold",
+                              d->leaf_index(), signed_tree->size, origin));
   // The parties: each the first event of its own stream, a registration; with the case's filing
   // in the history, the consumer's and then the business's it names.
   json_array parties;
@@ -100,6 +123,11 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r) {
       .field("history_events", static_cast<std::uint64_t>(d->history() ? d->history()->size() : 0))
       .field("documents", static_cast<std::uint64_t>(d->documents() ? d->documents()->size() : 0))
       .raw("parties", parties.str())
+      .raw("proof", json_object()
+                        .field("checkpoint_origin", std::string(origin))
+                        .field("tree_size", signed_tree->size)
+                        .field("leaf_index", d->leaf_index())
+                        .str())
       .str();
 }
 
@@ -136,8 +164,10 @@ int copy_log_cmd(session& s, const parsed_args& a) {
   const std::string to = to_kafka ? kafka_events_topic(s.kafka->topic_prefix) : folder.string();
   auto report = copy_log(*source, *target);
   if (!report) return s.fail(report.error());
-  // The log this has just written whole: signed as it stands (on Kafka, and published).
-  if (auto made = s.sign_log(*target, true, to_kafka ? s.checkpoints_dir() : s.data_dir / "checkpoints"); !made)
+  // The log this has just written whole: signed as it stands (on Kafka, published with the
+  // agencies' dossiers, their histories read from the copy's source).
+  if (auto made = s.sign_log(*target, true, to_kafka ? s.checkpoints_dir() : s.data_dir / "checkpoints", source.get());
+      !made)
     return s.fail(made.error());
   if (s.json) {
     fmt::print(s.out, "{}\n",
@@ -157,6 +187,12 @@ int subscribe_kafka(session& s, const parsed_args& a) {
   if (a.has("from"))
     return s.fail(error(errc::invalid_argument, "--from",
                         "on Kafka a feed resumes where its consumer group committed; name the group with --group"));
+  auto key = checking_key(s, a);
+  if (!key) return s.fail(key.error());
+  if (!*key)
+    return s.fail(error(errc::invalid_argument, "--key",
+                        "a feed is checked against the log's verifier key (sazesh keys-show prints it): give it with "
+                        "--key or --key-file"));
   kafka_feed_options o;
   o.bootstrap_servers = s.kafka->bootstrap_servers;
   o.topic = kafka_agency_topic(s.kafka->topic_prefix, agency);
@@ -176,8 +212,14 @@ int subscribe_kafka(session& s, const parsed_args& a) {
     auto batch = (*feed)->poll(std::chrono::milliseconds(200), 256);
     if (!batch) return s.fail(batch.error());
     for (const auto& r : *batch) {
-      auto line = feed_line(o.topic, r);
-      if (!line) return s.fail(line.error());
+      auto line = feed_line(o.topic, r, **key);
+      if (!line) {
+        // What was printed before it is delivered; the group stays at the refused record.
+        s.out.flush();
+        if (s.out)
+          if (auto c = (*feed)->commit_before(r); !c) fmt::print(s.err, "warning: {}\n", c.error().message());
+        return s.fail(line.error());
+      }
       fmt::print(s.out, "{}\n", *line);
     }
     if (!batch->empty()) {

@@ -659,7 +659,10 @@ void add_query_commands(std::vector<command_spec>& t) {
                {{"agency", "AGENCY", "the agency", true}, {"from", "POSITION", "without --kafka: start at this log position (default 0); on Kafka a "
                                                                         "feed resumes where its --group committed"},
                 {"follow", "", "keep waiting for new events (Ctrl-C stops)"},
-                {"group", "GROUP", "with --kafka: the consumer group (default PREFIXagency.AGENCY.feed)"}},
+                {"group", "GROUP", "with --kafka: the consumer group (default PREFIXagency.AGENCY.feed)"},
+                {"key", "VKEY", "with --kafka: the log's verifier key, NAME+ID+KEY, to check each dossier's checkpoint and "
+                                "inclusion proof (default: the folder's own key)"},
+                {"key-file", "FILE", "the same, from a file"}},
                subscribe_cmd, uses::read | uses::projector});
 }
 

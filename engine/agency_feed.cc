@@ -16,42 +16,61 @@ namespace {
 // the alignment of their widest scalar (the envelope has 64-bit fields), or verifiers refuse them.
 constexpr std::size_t k_nested_alignment = 8;
 
-flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>> nested(flatbuffers::FlatBufferBuilder& b,
-                                                              const std::string& bytes) {
+flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>> nested(flatbuffers::FlatBufferBuilder& b, std::string_view bytes) {
   b.ForceVectorAlignment(bytes.size(), sizeof(std::uint8_t), k_nested_alignment);
   return b.CreateVector(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
 }
 
-std::string dossier_bytes(const std::string& agency, const std::string& case_id, const std::string& event,
-                          const std::vector<std::string>& history, std::size_t from, std::size_t to,
-                          const std::vector<document_ref>& documents, std::uint32_t part, std::uint32_t parts,
-                          const std::vector<std::string>& parties) {
-  std::size_t size = 1024 + event.size();
-  for (const auto& p : parties) size += p.size() + 16;
-  for (std::size_t i = from; i < to; ++i) size += history[i].size() + 16;
+// What one Dossier holds (schemas/dossier.fbs), pointing into its sources.
+struct dossier_content {
+  std::string_view agency, case_id, event;
+  std::vector<std::string_view> history;
+  std::uint64_t history_from = 1;
+  std::vector<document_ref> documents;
+  std::uint32_t part = 1, parts = 1;
+  std::vector<std::string_view> parties;  // the last part's only
+  std::string_view checkpoint;            // none before the record's proof is known
+  std::uint64_t leaf_index = 0;
+  std::string_view inclusion_proof;       // the audit path's hashes, one after the other
+};
+
+std::string dossier_bytes(const dossier_content& c) {
+  std::size_t size = 1024 + c.event.size() + c.checkpoint.size() + c.inclusion_proof.size();
+  for (const auto& p : c.parties) size += p.size() + 16;
+  for (const auto& h : c.history) size += h.size() + 16;
   flatbuffers::FlatBufferBuilder b(size);
-  const auto agency_id = b.CreateString(agency);
-  const auto case_ref = b.CreateString(case_id);
-  const auto event_ref = nested(b, event);
+  const auto agency_id = b.CreateString(c.agency);
+  const auto case_ref = b.CreateString(c.case_id);
+  const auto event_ref = nested(b, c.event);
   std::vector<flatbuffers::Offset<fb::EnvelopeBytes>> envelopes;
-  envelopes.reserve(to - from);
-  for (std::size_t i = from; i < to; ++i) envelopes.push_back(fb::CreateEnvelopeBytes(b, nested(b, history[i])));
+  envelopes.reserve(c.history.size());
+  for (const auto& h : c.history) envelopes.push_back(fb::CreateEnvelopeBytes(b, nested(b, h)));
   const auto history_ref = b.CreateVector(envelopes);
   std::vector<flatbuffers::Offset<fb::DocumentRef>> docs;
-  for (const auto& d : documents) {
+  for (const auto& d : c.documents) {
     const auto sha = b.CreateVector(reinterpret_cast<const std::uint8_t*>(d.sha256.data()), d.sha256.size());
     docs.push_back(fb::CreateDocumentRef(b, d.kind, sha, b.CreateString(d.file_name), d.size_bytes));
   }
   const auto docs_ref = b.CreateVector(docs);
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::EnvelopeBytes>>> parties_ref;
-  if (part == parts && !parties.empty()) {
+  if (c.part == c.parts && !c.parties.empty()) {
     std::vector<flatbuffers::Offset<fb::EnvelopeBytes>> who;
-    for (const auto& p : parties) who.push_back(fb::CreateEnvelopeBytes(b, nested(b, p)));
+    for (const auto& p : c.parties) who.push_back(fb::CreateEnvelopeBytes(b, nested(b, p)));
     parties_ref = b.CreateVector(who);
   }
-  fb::FinishDossierBuffer(
-      b, fb::CreateDossier(b, agency_id, case_ref, event_ref, history_ref, docs_ref, from + 1, part, parts, parties_ref));
+  flatbuffers::Offset<flatbuffers::String> checkpoint_ref;
+  flatbuffers::Offset<flatbuffers::Vector<std::uint8_t>> proof_ref;
+  if (!c.checkpoint.empty()) {
+    checkpoint_ref = b.CreateString(c.checkpoint);
+    proof_ref = b.CreateVector(reinterpret_cast<const std::uint8_t*>(c.inclusion_proof.data()), c.inclusion_proof.size());
+  }
+  fb::FinishDossierBuffer(b, fb::CreateDossier(b, agency_id, case_ref, event_ref, history_ref, docs_ref, c.history_from,
+                                               c.part, c.parts, parties_ref, checkpoint_ref, c.leaf_index, proof_ref));
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+std::string_view bytes_of(const flatbuffers::Vector<std::uint8_t>* v) {
+  return v == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(v->data()), v->size());
 }
 
 }  // namespace
@@ -167,8 +186,7 @@ std::vector<std::string> parties_named(const event_record& filed) {
   return {f.consumer_id, f.business_id};
 }
 
-result<std::vector<side_record>> agency_side_records(event_log& history_source, const std::vector<std::string>& pending,
-                                                     const std::vector<event_record>& records,
+result<std::vector<side_record>> agency_side_records(event_log& history_source, const std::vector<event_record>& records,
                                                      const std::vector<std::string>& bytes) {
   std::vector<side_record> out;
   bool any = false;
@@ -179,15 +197,13 @@ result<std::vector<side_record>> agency_side_records(event_log& history_source, 
   const std::uint64_t first = records.front().sequence.value();
   auto earlier = history_source.read_stream(case_id, stream_version{1});
   if (!earlier) return earlier.error();
-  // The case's events before these, durable then pending, each decoded once.
+  // The case's events before these, each decoded once.
   std::vector<std::string> history;
   std::vector<event_record> decoded;
   for (auto& e : *earlier) {
     if (e.sequence.value() >= first) break;
     history.push_back(std::move(e.bytes));
   }
-  for (const auto& p : pending) history.push_back(p);
-  history.resize(std::min<std::size_t>(history.size(), first - 1));
   if (history.size() != first - 1)
     return error(errc::conflict, "log",
                  fmt::format("case {}: {} earlier events found for an event of sequence {}", case_id, history.size(), first));
@@ -253,13 +269,51 @@ result<std::vector<side_record>> agency_side_records(event_log& history_source, 
       }
       windows.emplace_back(start, end);
       const auto parts = static_cast<std::uint32_t>(windows.size());
-      for (std::uint32_t p = 0; p < parts; ++p)
-        out.push_back(side_record{"agency." + agency, case_id,
-                                  dossier_bytes(agency, case_id, bytes[i], history, windows[p].first, windows[p].second,
-                                                documents, p + 1, parts, parties)});
+      for (std::uint32_t p = 0; p < parts; ++p) {
+        dossier_content c;
+        c.agency = agency;
+        c.case_id = case_id;
+        c.event = bytes[i];
+        c.history.assign(history.begin() + static_cast<std::ptrdiff_t>(windows[p].first),
+                         history.begin() + static_cast<std::ptrdiff_t>(windows[p].second));
+        c.history_from = windows[p].first + 1;
+        c.documents = documents;
+        c.part = p + 1;
+        c.parts = parts;
+        c.parties.assign(parties.begin(), parties.end());
+        out.push_back(side_record{"agency." + agency, case_id, dossier_bytes(c)});
+      }
     }
   }
   return out;
+}
+
+result<std::string> with_proof(std::string_view dossier, std::string_view checkpoint, std::uint64_t leaf_index,
+                               const std::vector<std::string>& inclusion_proof) {
+  flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(dossier.data()), dossier.size());
+  if (!fb::VerifyDossierBuffer(verifier)) return error(errc::invalid_argument, "dossier", "is not a Dossier");
+  const fb::Dossier* d = fb::GetDossier(dossier.data());
+  dossier_content c;
+  c.agency = d->agency_id() ? d->agency_id()->string_view() : std::string_view();
+  c.case_id = d->case_id() ? d->case_id()->string_view() : std::string_view();
+  c.event = bytes_of(d->event());
+  if (d->history())
+    for (const auto* h : *d->history()) c.history.push_back(bytes_of(h->bytes()));
+  c.history_from = d->history_from();
+  if (d->documents())
+    for (const auto* doc : *d->documents())
+      c.documents.push_back(document_ref{doc->kind(), std::string(bytes_of(doc->sha256())),
+                                         doc->file_name() ? doc->file_name()->str() : std::string(), doc->size_bytes()});
+  c.part = d->part();
+  c.parts = d->parts();
+  if (d->parties())
+    for (const auto* p : *d->parties()) c.parties.push_back(bytes_of(p->bytes()));
+  std::string path;
+  for (const auto& h : inclusion_proof) path += h;
+  c.checkpoint = checkpoint;
+  c.leaf_index = leaf_index;
+  c.inclusion_proof = path;
+  return dossier_bytes(c);
 }
 
 }  // namespace sazesh

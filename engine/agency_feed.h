@@ -1,9 +1,9 @@
-// agency_feed: the records of agencies' referral feeds (schemas/dossier.fbs), built by the
-// engine for the events a command writes and published by the log with those events (side
-// records: on Kafka, topic PREFIX "agency." AGENCY, in the events' transaction).
+// agency_feed: the records of agencies' referral feeds (schemas/dossier.fbs), built for the
+// events of a log that has topics (Kafka: topic PREFIX "agency." AGENCY) once they are committed,
+// and published with the signed checkpoint that first covers them (engine/feed_relay.h), each
+// carrying that checkpoint and its event's inclusion proof (with_proof).
 //
-//   auto sides = agency_side_records(log, records, request.events);
-//   request.side_records = std::move(*sides);
+//   auto sides = agency_side_records(log, {record}, {bytes});
 //
 // One record per (event, agency told of it, case_feed): ReferredToAgency, ReferralAcknowledged,
 // ReferralExtended, ReferralOverdue and AgencyDecided concern their agency; ReferralTransferred
@@ -17,7 +17,9 @@
 // well under a Kafka record's limit however long the case.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/log/event_log.h"
@@ -58,14 +60,16 @@ std::vector<std::string> parties_named(const event_record& filed);
 
 inline constexpr std::size_t max_dossier_history_bytes = 256 * 1024;
 
-// The side records for a command's events: `records` (decoded) and `bytes` (as appended) are
-// its events in order, all of one stream. The stream's earlier events are its durable ones, read
-// from `history` (the log the command is appended to or, for a copy, the log copied from), then
-// `pending`: envelopes of the stream decided before these and not durable yet (queued in the
-// same unit, or in the unit being written), in order. The documents are those their
-// DocumentAttached events name.
-result<std::vector<side_record>> agency_side_records(event_log& history, const std::vector<std::string>& pending,
-                                                     const std::vector<event_record>& records,
+// The side records for events of one stream, in order: `records` (decoded) and `bytes` (as in
+// the log). The stream's earlier events are read from `history` (the log, or a copy of it). The
+// documents are those their DocumentAttached events name. The records carry no proof yet.
+result<std::vector<side_record>> agency_side_records(event_log& history, const std::vector<event_record>& records,
                                                      const std::vector<std::string>& bytes);
+
+// A Dossier record with its event's proof: `checkpoint` (a signed note of the event's
+// partition's tree), the event's leaf index in it and the inclusion proof's hashes (32 bytes
+// each, from the leaf up).
+result<std::string> with_proof(std::string_view dossier, std::string_view checkpoint, std::uint64_t leaf_index,
+                               const std::vector<std::string>& inclusion_proof);
 
 }  // namespace sazesh

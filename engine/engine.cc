@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <optional>
 
-#include "engine/agency_feed.h"
 #include "engine/domain/decide.h"
 #include "engine/domain/evolve.h"
 #include "engine/engine_detail.h"

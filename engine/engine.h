@@ -207,8 +207,6 @@ class engine {
   std::set<std::string> in_flight_;     // command ids queued or being written
   std::map<std::string, int> pinned_;   // streams (and businesses, for summaries) of queued commands
   std::string sweep_cursor_;            // the last business the policy sweep evaluated
-  // Per stream, the envelopes of queued or committing commands (a dossier's history needs them).
-  std::map<std::string, std::vector<std::pair<const slot*, std::string>>> pending_events_;
   // Trust summaries (state_store.h) in use, queued commands' included; only with trust rules.
   std::map<std::string, trust_summary> summaries_;
   // No due-index row is earlier than this: a tick scans from here, not past the tombstones of

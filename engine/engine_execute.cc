@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <optional>
 
-#include "engine/agency_feed.h"
 #include "engine/domain/decide.h"
 #include "engine/domain/evolve.h"
 #include "engine/engine_detail.h"
@@ -36,10 +35,6 @@ void engine::unpin(const slot& s) {
   };
   release(s.stream);
   for (const auto& b : s.summaries) release("summary:" + b);
-  if (auto it = pending_events_.find(s.stream); it != pending_events_.end()) {
-    std::erase_if(it->second, [&](const auto& p) { return p.first == &s; });
-    if (it->second.empty()) pending_events_.erase(it);
-  }
 }
 
 result<command_outcome> engine::replay_outcome(const append_outcome& first) const {
@@ -99,17 +94,6 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
     s->request.events.push_back(std::move(bytes));
     ++index;
   }
-  // Agencies' referral feeds are published with the events, atomically, by a log that has
-  // topics for them (Kafka); the embedded log has none, so nothing is built for it.
-  if (log_.publishes_side_records()) {
-    // The case's events decided before these and not durable yet are part of its history too.
-    std::vector<std::string> pending;
-    if (auto it = pending_events_.find(d->stream); it != pending_events_.end())
-      for (const auto& [owner, bytes] : it->second) pending.push_back(bytes);
-    auto sides = agency_side_records(log_, pending, s->records, s->request.events);
-    if (!sides) return sides.error();
-    s->request.side_records = std::move(*sides);
-  }
   const auto case_before = case_copy(state_, d->stream);
   const auto party_before = case_before ? std::nullopt : party_copy(state_, d->stream);
   for (const auto& r : s->records) {
@@ -125,8 +109,6 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
     return e.error();
   }
   s->request.state_included = true;
-  if (log_.publishes_side_records())
-    for (const auto& bytes : s->request.events) pending_events_[d->stream].emplace_back(s.get(), bytes);
   in_flight_.insert(command_id);
   ++pinned_[d->stream];
   for (const auto& b : s->summaries) ++pinned_["summary:" + b];

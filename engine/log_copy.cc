@@ -12,7 +12,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/agency_feed.h"
 #include "engine/record/codec.h"
 
 namespace sazesh {
@@ -206,8 +205,7 @@ result<copy_report> copy_log(event_log& source, event_log& target, unsigned work
     // One command: this event and the partition's next ones of the same stream and command id.
     partition_cursor& from = cursors[*best];
     append_request r;
-    std::vector<event_record> records{**from.peek()};
-    r.command_id = records.front().command_id;
+    r.command_id = (*from.peek())->command_id;
     stored_event first = from.take();
     r.stream = first.stream;
     std::uint64_t& version = versions[r.stream];
@@ -221,13 +219,7 @@ result<copy_report> copy_log(event_log& source, event_log& target, unsigned work
       auto next = from.peek();
       if (!next) return stop(next.error());
       if (*next == nullptr || (*next)->stream != r.stream || (*next)->command_id != r.command_id) break;
-      records.push_back(**next);
       r.events.push_back(from.take().bytes);
-    }
-    if (target.publishes_side_records()) {
-      auto sides = agency_side_records(source, {}, records, r.events);
-      if (!sides) return stop(sides.error());
-      r.side_records = std::move(*sides);
     }
     version += r.events.size();
     report.events += r.events.size();

@@ -11,8 +11,8 @@
 // streams beyond a partition's. Commands are recognised by their envelope's command id: the
 // consecutive events of one stream with one command id in a partition form one command.
 //
-// A target that publishes side records (Kafka) gets the agencies' feed records of the copied
-// events too (engine/agency_feed.h), in the same transactions, as if the engine had written them.
+// The agencies' feed records of the copied events (engine/agency_feed.h) are published by the
+// target's first signing (engine/feed_relay.h), as for events the engine wrote.
 //
 // Errors: errc::already_exists if the target has events; errc::corrupt if a source record does
 // not decode, or if the target says a command was already appended (it never should, the

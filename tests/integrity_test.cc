@@ -733,15 +733,31 @@ TEST_CASE("an agency's feed: a Dossier must be a piece of its case's chain endin
   for (const auto& e : stored) records.push_back(*decode(e.bytes));
   while (records[referral].payload.type != fb::Event_ReferredToAgency) ++referral;
   const std::string agency = records[referral].payload.AsReferredToAgency()->agency_id;
-  auto sides = agency_side_records(**log, {}, {records[referral]}, {stored[referral].bytes});
+  auto sides = agency_side_records(**log, {records[referral]}, {stored[referral].bytes});
   REQUIRE(sides.has_value());
   REQUIRE(sides->size() == 1);
+  // Its proof, as the relay makes it: the log's latest checkpoint and the event's inclusion path.
+  auto store = checkpoint_store::open(data / "checkpoints", checkpoint_store::access::read);
+  REQUIRE(store.has_value());
+  auto latest = (*store)->latest(0);
+  REQUIRE((latest.has_value() && latest->has_value()));
+  const signed_checkpoint tree = **latest;
+  auto leaf = (*store)->leaf_at(0, stored[referral].position, **log);
+  REQUIRE(leaf.has_value());
+  auto path = (*store)->inclusion_proof(0, *leaf, tree.size, **log);
+  REQUIRE(path.has_value());
+  auto proven = with_proof(sides->front().value, tree.note, *leaf, *path);
+  REQUIRE(proven.has_value());
+  const verifier_key key = read_signing_key_file(data / "keys" / "signing.key")->verifier();
   const std::string topic = "sazesh.agency." + agency;
-  const auto line = [&](const std::string& t, const std::string& value) { return cli::feed_line(t, feed_record{0, 7, case_id, value}); };
-  REQUIRE_MESSAGE(line(topic, sides->front().value).has_value(), line(topic, sides->front().value).error().message());
+  const auto line = [&](const std::string& t, const std::string& value) {
+    return cli::feed_line(t, feed_record{0, 7, case_id, value}, key);
+  };
+  REQUIRE_MESSAGE(line(topic, *proven).has_value(), line(topic, *proven).error().message());
+  CHECK_FALSE(line(topic, sides->front().value).has_value());  // without its proof
 
   fb::DossierT original;
-  fb::GetDossier(sides->front().value.data())->UnPackTo(&original);
+  fb::GetDossier(proven->data())->UnPackTo(&original);
   REQUIRE(original.history.size() == referral + 1);
   const auto packed = [](const fb::DossierT& d) {
     flatbuffers::FlatBufferBuilder b;
@@ -801,6 +817,50 @@ TEST_CASE("an agency's feed: a Dossier must be a piece of its case's chain endin
     auto d = original;
     std::swap(d.parties[0], d.parties[1]);
     refused("the parties in each other's place", topic, d);
+  }
+  // The proof: a forger without the key cannot make the event provable.
+  {
+    // The event rewritten and the chain "re-hashed": the event is the case's last in this
+    // record, so its chain still holds, but it is not the leaf the checkpoint signed.
+    auto d = original;
+    auto forged = d.event;
+    const std::string who = records[referral].command_id;
+    const std::string bytes(forged.begin(), forged.end());
+    const auto at = bytes.find(who);
+    REQUIRE(at != std::string::npos);
+    forged[at] ^= 0x01;
+    d.event = forged;
+    d.history.back()->bytes = forged;
+    refused("the event rewritten, its chain re-hashed", topic, d);
+  }
+  {
+    auto d = original;
+    d.inclusion_proof[5] ^= 0x01;
+    refused("a hash of the inclusion proof changed", topic, d);
+  }
+  {
+    auto d = original;
+    d.inclusion_proof.resize(d.inclusion_proof.size() - 32);
+    refused("the inclusion proof cut short", topic, d);
+  }
+  {
+    auto d = original;
+    d.leaf_index += 1;
+    refused("another leaf named", topic, d);
+  }
+  {
+    auto d = original;
+    d.checkpoint.clear();
+    refused("no checkpoint", topic, d);
+  }
+  {
+    auto d = original;
+    auto other = generate_signing_key(key.name);  // the log's name, another key
+    REQUIRE(other.has_value());
+    const auto forged = open_checkpoint(tree.note, key);
+    REQUIRE(forged.has_value());
+    d.checkpoint = sign_note(checkpoint_text(*forged), *other);
+    refused("a checkpoint signed by another key", topic, d);
   }
 }
 

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "cli/app.h"
+#include "cli/feed_line.h"
 #include "engine/agency_feed.h"
 #include "engine/record/codec.h"
 #include "engine/engine.h"
@@ -45,6 +46,7 @@
 #include "engine/domain/evolve.h"
 #include "engine/kafka/kafka_feed.h"
 #include "engine/kafka/kafka_log.h"
+#include "engine/feed_relay.h"
 #include "engine/log/checkpoint_store.h"
 #include "engine/record/checkpoint.h"
 #include "engine/record/hash.h"
@@ -1170,6 +1172,26 @@ TEST_CASE("kafka: a broker restart while commands run loses and duplicates nothi
 
 // ---- Agencies' referral feeds ------------------------------------------------------------------
 
+// The writer's signing, as `sazesh` does after its writes: the trees extended to the log's end,
+// checkpoints signed and published with the agencies' dossiers of the events they newly cover.
+struct feed_signer {
+  scratch_dir dir;
+  signing_key key = generate_signing_key("test.example/log").value();
+  std::unique_ptr<checkpoint_store> store;
+  feed_signer() {
+    auto opened = checkpoint_store::open(dir.path() / "checkpoints", checkpoint_store::access::write);
+    REQUIRE_MESSAGE(opened.has_value(), opened.error().message());
+    store = std::move(*opened);
+  }
+  relay_report publish(event_log& log, relay_limits limits = {}) {
+    auto extended = store->extend(log);
+    REQUIRE_MESSAGE(extended.has_value(), extended.error().message());
+    auto r = publish_signed(log, *store, key, log, limits);
+    REQUIRE_MESSAGE(r.has_value(), r.error().message());
+    return *r;
+  }
+};
+
 // Every record of a feed topic, read to its end with a consumer group of its own.
 std::vector<feed_record> read_feed(const kafka_log_options& o, const std::string& topic, const std::string& group) {
   kafka_feed_options f;
@@ -1278,6 +1300,8 @@ TEST_CASE("regression: an acknowledgement decided after an overdue notice of the
   auto attached = (*eng)->execute(cast.consumer, "attach",
                                   attach_document{cast.case_id, {fb::DocumentKind_invoice, sha256("invoice"), "invoice.pdf", 7}});
   REQUIRE_MESSAGE(attached.has_value(), attached.error().message());
+  feed_signer signer;
+  signer.publish(*log);
   const auto records = read_feed(o, kafka_agency_topic(o.topic_prefix, "tazirat"), o.topic_prefix + "g");
   REQUIRE_FALSE(records.empty());
   auto last_event = decode(std::string(reinterpret_cast<const char*>(fb::GetDossier(records.back().value.data())->event()->data()),
@@ -1313,6 +1337,8 @@ TEST_CASE("regression: a long case stays writable: its dossiers are cut to size,
   REQUIRE_MESSAGE(ack.has_value(), ack.error().message());
   auto decided = (*eng)->execute(cast.agency, "decide", decide_referral{cast.case_id, fb::AgencyVerdict_upheld, "done"});
   REQUIRE_MESSAGE(decided.has_value(), decided.error().message());
+  feed_signer signer;
+  signer.publish(*log);
   const auto records = read_feed(o, kafka_agency_topic(o.topic_prefix, "tazirat"), o.topic_prefix + "g");
   std::size_t largest = 0, parts = 0;
   for (const auto& r : records) {
@@ -1332,13 +1358,18 @@ TEST_CASE("regression: a long case stays writable: its dossiers are cut to size,
   CHECK(held.at(cast.case_id) == log_bytes);
 }
 
-TEST_CASE("kafka: agencies' topics carry one Dossier per concerned agency, in the events' transactions") {
+TEST_CASE("kafka: agencies' topics carry one Dossier per concerned agency, each once, with its checkpoint and proof") {
   const std::uint64_t seed = test_seed("agency feeds");
   history_options o;
   o.cases = 60;
   o.in_flight = 12;
   kafka_history h("feeds", seed, o);
   h.run();
+  // Published in transactions of at most 50 events, each with a checkpoint of its own.
+  feed_signer signer;
+  const relay_report relayed = signer.publish(*h.log, relay_limits{.leaves = 50});
+  MESSAGE(relayed.records << " dossiers with " << relayed.published.size() << " checkpoints over " << relayed.events << " events");
+  CHECK(relayed.published.size() > h.log->partitions());
 
   // What the feeds must hold, from the log, by the rule written out here on its own:
   // (agency, case, event id) for every event an agency is told of. An event's own agencies;
@@ -1393,6 +1424,9 @@ TEST_CASE("kafka: agencies' topics carry one Dossier per concerned agency, in th
     for (const auto& r : records) {
       flatbuffers::Verifier verifier(reinterpret_cast<const std::uint8_t*>(r.value.data()), r.value.size());
       REQUIRE(fb::VerifyDossierBuffer(verifier));  // nested envelopes included
+      // What `subscribe` checks, the event's proof against its signed checkpoint included.
+      auto line = cli::feed_line(topic, r, signer.key.verifier());
+      CHECK_MESSAGE(line.has_value(), line.error().message());
       const fb::Dossier* d = fb::GetDossier(r.value.data());
       CHECK(d->agency_id()->str() == agency);
       CHECK(d->case_id()->str() == r.key);
@@ -1440,6 +1474,22 @@ TEST_CASE("kafka: agencies' topics carry one Dossier per concerned agency, in th
   CHECK(found == expected);
   for (const auto& [agency, n] : per_agency) MESSAGE("feed of " << agency << ": " << n << " dossiers");
 
+  // Signing again publishes nothing twice: not this signer, not a writer that opens the log anew
+  // with a store of its own (what was published, it reads from the checkpoints topic).
+  CHECK(signer.publish(*h.log).records == 0);
+  {
+    auto again = open_log(h.options);
+    feed_signer other;
+    CHECK(other.publish(*again).records == 0);
+    // A range already published is refused, naming it, and writes nothing.
+    auto size = again->published_size(0);
+    REQUIRE(size.has_value());
+    REQUIRE(*size > 0);
+    auto refused = again->publish_checkpoint(0, 0, *size, signer.store->latest(0).value()->note, {});
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().code() == errc::conflict);
+    CHECK(refused.error().field() == "after");
+  }
   // The group resumes where it committed: nothing twice.
   const std::string some_agency = per_agency.begin()->first;
   const std::string topic = kafka_agency_topic(h.options.topic_prefix, some_agency);
@@ -1527,7 +1577,22 @@ TEST_CASE("kafka: the CLI copies a log to Kafka and back, verifies it there, and
   for (const auto& line : lines) {
     CHECK(line.find("\"agency\":\"tazirat\"") != std::string::npos);
     CHECK(line.find("\"event\":{") != std::string::npos);
+    CHECK(line.find("\"leaf_index\":") != std::string::npos);  // each proven against its checkpoint
   }
+  // Checked against another key, the first record is refused, named, and nothing is committed.
+  auto stranger = generate_signing_key("someone.else/log");
+  REQUIRE(stranger.has_value());
+  auto wrong_key = sazesh_cli(with({"--data-dir", data, "--as", "agency:tazirat", "subscribe", "--agency", "tazirat",
+                                    "--group", prefix + "wrong-key", "--key", verifier_key_text(stranger->verifier())},
+                                   on_kafka));
+  CHECK(wrong_key.code != 0);
+  CHECK(wrong_key.out.empty());
+  CHECK_MESSAGE(wrong_key.err.find("offset 0") != std::string::npos, wrong_key.err);
+  auto no_key = sazesh_cli(with({"--data-dir", (dir.path() / "agency").string(), "--as", "agency:tazirat", "subscribe",
+                                 "--agency", "tazirat"},
+                                on_kafka));
+  CHECK(no_key.code != 0);
+  CHECK_MESSAGE(no_key.err.find("--key") != std::string::npos, no_key.err);
   // The default group committed what it printed; another group starts from the beginning.
   auto resumed = sazesh_cli(with({"--data-dir", data, "--as", "agency:tazirat", "subscribe", "--agency", "tazirat"}, on_kafka));
   REQUIRE(resumed.code == 0);
@@ -1586,6 +1651,58 @@ void produce_raw(const std::string& topic, std::int32_t partition, const std::st
   CHECK(err == RD_KAFKA_RESP_ERR_NO_ERROR);
   CHECK(rd_kafka_flush(rk, 20'000) == RD_KAFKA_RESP_ERR_NO_ERROR);
   rd_kafka_destroy(rk);
+}
+
+TEST_CASE("kafka: a Dossier forged onto an agency's topic, its chain re-hashed, is refused by subscribe, named") {
+  scratch_dir dir;
+  const std::string prefix = unique_prefix("forged-feed");
+  const std::string data = (dir.path() / "data").string();
+  const std::vector<std::string> on_kafka{"--data-dir", data, "--kafka", broker(), "--kafka-prefix", prefix,
+                                          "--kafka-replication", "1"};
+  const auto with = [&](std::vector<std::string> b) {
+    auto a = on_kafka;
+    a.insert(a.end(), b.begin(), b.end());
+    return sazesh_cli(a);
+  };
+  REQUIRE(sazesh_cli({"demo", "--data-dir-fresh", data}).code == 0);
+  auto copied = with({"copy-log", "--to-kafka"});
+  REQUIRE_MESSAGE(copied.code == 0, copied.err);
+  const std::string topic = kafka_agency_topic(prefix, "tazirat");
+  const auto records = read_feed(options_for(prefix), topic, prefix + "peek");
+  REQUIRE_FALSE(records.empty());
+
+  // The last record's event changed by one byte; it is the last of its history too, so the
+  // chain still holds (nothing follows it), exactly as a forger who re-hashes would leave it.
+  fb::DossierT d;
+  fb::GetDossier(records.back().value.data())->UnPackTo(&d);
+  REQUIRE(d.part == d.parts);
+  auto rec = decode(std::string(d.event.begin(), d.event.end()));
+  REQUIRE(rec.has_value());
+  const std::string bytes(d.event.begin(), d.event.end());
+  const auto at = bytes.find(rec->command_id);
+  REQUIRE(at != std::string::npos);
+  d.event[at] ^= 0x01;
+  d.history.back()->bytes = d.event;
+  flatbuffers::FlatBufferBuilder b;
+  b.Finish(fb::Dossier::Pack(b, &d), fb::DossierIdentifier());
+  produce_raw(topic, 0, d.case_id, std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()), {});
+
+  const auto subscribe = [&] {
+    return with({"--as", "agency:tazirat", "subscribe", "--agency", "tazirat", "--group", prefix + "agency"});
+  };
+  auto first = subscribe();
+  CHECK(first.code == 1);
+  CHECK(lines_of(first.out).size() == records.size());  // every genuine record, then the stop
+  const auto forged = read_feed(options_for(prefix), topic, prefix + "peek");  // the peek group's next record
+  REQUIRE(forged.size() == 1);
+  const std::string offset = fmt::format("offset {}", forged.front().offset);
+  CHECK_MESSAGE(first.err.find(offset) != std::string::npos, first.err);
+  CHECK_MESSAGE(first.err.find("inclusion proof does not hold") != std::string::npos, first.err);
+  // The group stays before it: the next run stops at it again, printing nothing.
+  auto again = subscribe();
+  CHECK(again.code == 1);
+  CHECK(again.out.empty());
+  CHECK(again.err.find(offset) != std::string::npos);
 }
 
 TEST_CASE("kafka: each partition's Merkle tree is signed and published; verify, proofs and bundles hold against them") {

@@ -80,6 +80,15 @@ class group_feed final : public kafka_feed {
     return kafka::translate(e, fmt::format("committing the offsets of group {}", options_.group_id), *context_);
   }
 
+  status commit_before(const feed_record& next) override {
+    kafka::partition_list_ptr list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), options_.topic.c_str(), static_cast<std::int32_t>(next.partition))->offset =
+        static_cast<std::int64_t>(next.offset);
+    const auto e = rd_kafka_commit(client_.get(), list.get(), 0);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return ok;
+    return kafka::translate(e, fmt::format("committing the offsets of group {}", options_.group_id), *context_);
+  }
+
  private:
   bool assigned() const {
     rd_kafka_topic_partition_list_t* raw = nullptr;

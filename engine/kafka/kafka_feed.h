@@ -49,6 +49,9 @@ class kafka_feed {
   virtual bool at_end() const = 0;
   // Commits the group's offsets past every record poll() returned.
   virtual status commit() = 0;
+  // Commits the group's offset in `next`'s partition at `next`: the records before it were taken,
+  // `next` is read again by the group's next run (a reader that stops at a record it refuses).
+  virtual status commit_before(const feed_record& next) = 0;
 };
 
 // Opens a feed; errc::not_found if the topic does not exist (no record was ever published to it).

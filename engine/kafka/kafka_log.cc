@@ -14,13 +14,13 @@
 // ====================================
 // Appends queue up; a waiting thread that finds no leader becomes the leader, takes the queue
 // (up to a byte budget), decides every request against the index plus the requests decided
-// before it in the group (like the embedded log), produces the accepted events (and their side
-// records) in one transaction, commits it, then indexes them and wakes the others. Every
+// before it in the group (like the embedded log), produces the accepted events in one
+// transaction, commits it, then indexes them and wakes the others. Every
 // outcome of a group stands or falls with its transaction, as with the embedded log's batch.
 //
 // Failures, by what they leave behind:
-//  - refused before producing (a record too large, a side topic that cannot be created):
-//    only that request fails, nothing is produced for it;
+//  - refused before producing (a record too large): only that request fails, nothing is
+//    produced for it;
 //  - the transaction aborts (a produce failed, or the commit was refused as abortable): nothing
 //    of the group is visible to read_committed readers; the writer goes on;
 //  - fenced (another writer ran init_transactions with our transactional id): nothing of the
@@ -29,6 +29,11 @@
 //  - unknown (the commit did not complete in time, or a fatal error): the writer starts a new
 //    producer before its next append; its init_transactions completes or aborts the old
 //    transaction, and the writer re-reads the topic to its end, so the index shows what happened.
+//
+// A signed checkpoint and the agencies' Dossiers it newly covers (publish_checkpoint) go in a
+// transaction of their own by the same producer, after the events they cover were committed; the
+// size of each partition's latest published checkpoint, read from PREFIX "checkpoints" whenever
+// a producer starts, guards against publishing a range twice.
 //
 // The transactions themselves, and what a failed one leaves behind, are kafka_producer.h's.
 

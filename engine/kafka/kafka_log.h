@@ -12,12 +12,14 @@
 //   PREFIX "events"            the log: one record per event; created by the writer if missing
 //                              (partitions, replication factor, retention unlimited); an
 //                              existing one must be as durable (see replication_factor)
-//   PREFIX "agency." AGENCY    one agency's referral feed (side records, see append_request);
-//                              created by the writer on first use, one partition
+//   PREFIX "agency." AGENCY    one agency's referral feed (side records published with a
+//                              checkpoint, engine/feed_relay.h); created by the writer on first
+//                              use, one partition
 //   PREFIX "checkpoints"       the signed checkpoints of each partition's Merkle tree
 //                              (event_log::publish_checkpoint; key: the partition in decimal,
 //                              value: the note); created by the writer on first use, one
-//                              partition; public (no personal data: sizes and hashes)
+//                              partition; public (no personal data: sizes and hashes). Also the
+//                              feeds' progress: a range of a partition is published once.
 // So a prefixed ACL on PREFIX "agency.AGENCY" gives an agency exactly its own feed:
 //   kafka.sh acls --add --allow-principal User:agency1 --operation Read --operation Describe
 //       --topic sazesh.agency.agency1 --resource-pattern-type prefixed
@@ -167,7 +169,7 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
 
 // PREFIX "events".
 std::string kafka_events_topic(std::string_view prefix);
-// PREFIX "agency." AGENCY: the topic an agency's side records go to.
+// PREFIX "agency." AGENCY: the topic an agency's Dossiers go to.
 std::string kafka_agency_topic(std::string_view prefix, std::string_view agency_id);
 // PREFIX "checkpoints".
 std::string kafka_checkpoints_topic(std::string_view prefix);

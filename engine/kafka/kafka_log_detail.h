@@ -86,7 +86,9 @@ class kafka_event_log final : public event_log {
   status refresh() override;
   status settle() override;
   bool publishes_side_records() const override;
-  status publish_checkpoint(std::uint32_t partition, std::string_view note) override;
+  status publish_checkpoint(std::uint32_t partition, std::uint64_t after, std::uint64_t size, std::string_view note,
+                            const std::vector<side_record>& records) override;
+  result<std::uint64_t> published_size(std::uint32_t partition) override;
   result<std::vector<std::pair<std::uint32_t, std::string>>> published_checkpoints() override;
   result<std::vector<std::pair<std::string, std::string>>> damaged_streams() override;
   state_rows* state() override;
@@ -112,8 +114,7 @@ class kafka_event_log final : public event_log {
   };
 
   // The records of a group's transaction: each event (to its stream's partition, with the
-  // stream, sequence and command id in headers) and each side record (to its topic, by key),
-  // with the request and event each came from (null for a side record).
+  // stream, sequence and command id in headers), with the request and event each came from.
   struct outgoing {
     std::deque<std::string> text;  // topics and header values the records point into
     std::vector<kafka::outgoing_record> records;
@@ -136,7 +137,9 @@ class kafka_event_log final : public event_log {
   status ensure_own_topic(const std::string& topic, kafka::deadline until);
   static std::size_t payload_size(const append_request& request);
   status check_sizes(const append_request& request) const;
-  status ensure_side_topics(const append_request& request, kafka::deadline until);
+  // The sizes of each partition's latest published checkpoint, read from the checkpoints topic
+  // once per producer (published_).
+  status know_published();
   result<append_outcome> decide(const append_request& request, group_state& state);
   void commit_group(const std::vector<pending*>& group) noexcept;
   std::optional<error> run_group(const std::vector<pending*>& group, kafka::deadline until);
@@ -160,6 +163,9 @@ class kafka_event_log final : public event_log {
   std::optional<kafka::partition_cursor> cursor_;   // a follower's
   std::unique_ptr<kafka::transactional_producer> producer_;  // a writer's; none for a follower
   bool index_stale_ = false;  // a transaction's outcome is unknown: read to the end first
+  // Per partition, the size of the latest checkpoint published; none until read for the current
+  // producer (a new producer settles what an older one left open: the topic is then the truth).
+  std::optional<std::vector<std::uint64_t>> published_;
   std::set<std::string> known_topics_;
   // A follower's ends at its last partition_end(): (one past the last event, last stable offset).
   std::map<std::uint32_t, std::pair<std::uint64_t, std::uint64_t>> known_end_;

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -80,21 +82,86 @@ status kafka_event_log::settle() {
 
 bool kafka_event_log::publishes_side_records() const { return true; }
 
-status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::string_view note) {
+status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::uint64_t after, std::uint64_t size,
+                                           std::string_view note, const std::vector<side_record>& records) {
   if (options_.follower) return error{errc::unavailable, "kafka", "opened read-only as a follower"};
   if (partition >= partitions_) return error(errc::invalid_argument, "partition", fmt::format("must be below {}", partitions_));
+  if (size <= after) return error(errc::invalid_argument, "size", fmt::format("must be above {}", after));
   std::lock_guard writer(writer_mutex_);
   const kafka::deadline until = kafka::deadline_after(options_.timeout);
   if (auto s = ready_producer(until); !s) return s;
-  const std::string topic = kafka_checkpoints_topic(options_.topic_prefix);
-  if (auto s = ensure_own_topic(topic, until); !s) return s;
+  if (auto s = know_published(); !s) return s;
+  const std::uint64_t latest = (*published_)[partition];
+  if (latest != after)
+    return error(errc::conflict, "after",
+                 fmt::format("partition {}'s latest published checkpoint has {} leaves, not {}: what follows it was "
+                             "published meanwhile, or is still to be",
+                             partition, latest, after));
+  const std::string checkpoints = kafka_checkpoints_topic(options_.topic_prefix);
+  if (auto s = ensure_own_topic(checkpoints, until); !s) return s;
+  std::deque<std::string> topics;
+  for (const side_record& r : records) {
+    const std::string& topic = topics.emplace_back(options_.topic_prefix + r.topic_suffix);
+    if (r.topic_suffix.empty() || !valid_topic_chars(r.topic_suffix) || topic.size() > 249)
+      return error(errc::invalid_argument, "records",
+                   fmt::format("{} is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)", topic));
+    if (r.value.size() + r.key.size() + k_record_overhead > max_record_bytes_)
+      return error(errc::invalid_argument, "records",
+                   fmt::format("a record for {} is {} bytes; records take at most {} bytes", topic, r.value.size(),
+                               max_record_bytes_));
+    if (auto s = ensure_own_topic(topic, until); !s) return s;  // an agency reads its feed in order
+  }
   const std::string key = std::to_string(partition);
-  const std::vector<kafka::outgoing_record> records{{&topic, 0, key, note, {}}};
-  auto offsets = producer_->run_transaction(records, until);
+  std::vector<kafka::outgoing_record> out;
+  out.reserve(records.size() + 1);
+  for (std::size_t i = 0; i < records.size(); ++i)
+    out.push_back({&topics[i], RD_KAFKA_PARTITION_UA, records[i].key, records[i].value, {}});
+  out.push_back({&checkpoints, 0, key, note, {}});
+  auto offsets = producer_->run_transaction(out, until);
   if (!offsets) {
-    if (producer_->last_failure() == kafka::txn_failure::unknown) index_stale_ = true;
+    if (producer_->last_failure() == kafka::txn_failure::unknown) {
+      index_stale_ = true;
+      published_.reset();  // committed or not: the next producer reads which
+    }
     return offsets.error();
   }
+  (*published_)[partition] = size;
+  return ok;
+}
+
+result<std::uint64_t> kafka_event_log::published_size(std::uint32_t partition) {
+  if (partition >= partitions_) return error(errc::invalid_argument, "partition", fmt::format("must be below {}", partitions_));
+  std::lock_guard writer(writer_mutex_);
+  const kafka::deadline until = kafka::deadline_after(options_.timeout);
+  if (options_.follower) {
+    published_.reset();  // a follower reads the topic as it stands now
+  } else if (auto s = ready_producer(until); !s) {
+    return s.error();
+  }
+  if (auto s = know_published(); !s) return s.error();
+  return (*published_)[partition];
+}
+
+status kafka_event_log::know_published() {
+  if (published_) return ok;
+  auto notes = published_checkpoints();
+  if (!notes) return notes.error();
+  std::vector<std::uint64_t> sizes(partitions_, 0);
+  for (const auto& [partition, note] : *notes) {
+    // A checkpoint's second line is its tree size (C2SP tlog-checkpoint).
+    const std::size_t line = note.find('\n');
+    const std::size_t line_end = line == std::string::npos ? line : note.find('\n', line + 1);
+    std::uint64_t size = 0;
+    const char* first = note.data() + (line == std::string::npos ? note.size() : line + 1);
+    const char* last = note.data() + (line_end == std::string::npos ? note.size() : line_end);
+    const auto [end, ec] = std::from_chars(first, last, size);
+    if (line_end == std::string::npos || ec != std::errc() || end != last)
+      return error(errc::corrupt, "checkpoints",
+                   fmt::format("{} holds a record for partition {} that is not a checkpoint",
+                               kafka_checkpoints_topic(options_.topic_prefix), partition));
+    sizes[partition] = std::max(sizes[partition], size);
+  }
+  published_ = std::move(sizes);
   return ok;
 }
 
@@ -102,6 +169,7 @@ status kafka_event_log::ready_producer(kafka::deadline until) {
   if (producer_->ready()) return ok;
   if (auto s = producer_->start(until); !s) return s;
   index_stale_ = true;
+  published_.reset();
   return ok;
 }
 
@@ -129,12 +197,6 @@ kafka_event_log::outgoing::outgoing(const kafka_event_log& log, const std::vecto
       records.push_back({&log.topic_, partition, r.stream, r.events[i],
                          {{k_stream_header, r.stream}, {k_sequence_header, sequence}, {k_command_header, r.command_id}}});
       sources.emplace_back(p, i);
-    }
-    for (const side_record& side : r.side_records) {
-      const std::string& topic = text.emplace_back(log.options_.topic_prefix + side.topic_suffix);
-      records.push_back({&topic, RD_KAFKA_PARTITION_UA, side.key, side.value,
-                         {{k_stream_header, r.stream}, {k_command_header, r.command_id}}});
-      sources.emplace_back(nullptr, 0);
     }
   }
 }
@@ -168,7 +230,6 @@ std::vector<std::pair<std::string, std::string>> kafka_event_log::producer_setti
 std::size_t kafka_event_log::payload_size(const append_request& request) {
   std::size_t size = request.stream.size() + request.command_id.size();
   for (const std::string& e : request.events) size += e.size() + k_record_overhead;
-  for (const side_record& s : request.side_records) size += s.value.size() + s.key.size() + k_record_overhead;
   return size;
 }
 
@@ -182,23 +243,6 @@ status kafka_event_log::check_sizes(const append_request& request) const {
                    fmt::format("event {} of the command is {} bytes; records of {} take at most {} bytes "
                                "(message.max.bytes)",
                                i + 1, request.events[i].size(), topic_, max_record_bytes_));
-  for (const side_record& s : request.side_records)
-    if (s.value.size() + s.key.size() + k_record_overhead > max_record_bytes_)
-      return error(errc::invalid_argument, "side_records",
-                   fmt::format("a record for {}{} is {} bytes; records take at most {} bytes", options_.topic_prefix,
-                               s.topic_suffix, s.value.size(), max_record_bytes_));
-  return ok;
-}
-
-status kafka_event_log::ensure_side_topics(const append_request& request, kafka::deadline until) {
-  for (const side_record& s : request.side_records) {
-    const std::string topic = options_.topic_prefix + s.topic_suffix;
-    if (known_topics_.count(topic)) continue;
-    if (s.topic_suffix.empty() || !valid_topic_chars(s.topic_suffix) || topic.size() > 249)
-      return error(errc::invalid_argument, "side_records",
-                   fmt::format("{} is not a Kafka topic name (letters, digits, '.', '_', '-'; at most 249)", topic));
-    if (auto made = ensure_own_topic(topic, until); !made) return made;  // an agency reads its feed in order
-  }
   return ok;
 }
 
@@ -263,6 +307,7 @@ void kafka_event_log::commit_group(const std::vector<pending*>& group) noexcept 
       for (pending* p : group) p->outcome = *failure;
     };
     if (!retry) return fail_all();
+    published_.reset();
     if (auto restarted = producer_->start(until); !restarted) {
       index_stale_ = true;  // read once the next start succeeds
       return fail_all();
@@ -300,10 +345,7 @@ std::optional<error> kafka_event_log::run_group(const std::vector<pending*>& gro
       p->outcome = not_written_after(*stop_reason);
       continue;
     }
-    status sides = ok;
-    if (!r.events.empty() && !r.side_records.empty()) sides = ensure_side_topics(r, until);
-    if (sides) p->outcome = decide(r, state);
-    else p->outcome = sides.error();
+    p->outcome = decide(r, state);
     if (!p->outcome->has_value() || (*p->outcome)->repeated) {
       stopped_unit = p->unit;
       stop_reason = p->outcome->has_value() ? error(errc::conflict, "command_id", "was appended before")
@@ -346,7 +388,6 @@ status kafka_event_log::index_own(const outgoing& group_records, const std::vect
   std::map<std::uint32_t, std::uint64_t> through;
   for (std::size_t i = 0; i < group_records.sources.size(); ++i) {
     const auto& [owner, event_index] = group_records.sources[i];
-    if (!owner) continue;  // a side record
     append_outcome& outcome = **owner->outcome;
     const append_request& request = *owner->request;
     const auto offset = static_cast<std::uint64_t>(offsets[i]);

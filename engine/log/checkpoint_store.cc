@@ -51,7 +51,6 @@ std::string chunk_key(std::uint32_t partition, std::uint64_t chunk) {
   put_u64(k, chunk);
   return k;
 }
-std::string published_key(std::uint32_t partition) { return with_partition('p', partition); }
 std::string checkpoint_key(std::uint32_t partition, std::uint64_t size) {
   std::string k = with_partition('k', partition);
   put_u64(k, size);
@@ -188,6 +187,47 @@ class rocks_checkpoint_store final : public checkpoint_store {
     return made;
   }
 
+  result<signed_checkpoint> sign_at(const signing_key& key, std::uint32_t partition, std::uint64_t tree_size,
+                                    event_log& log) override {
+    if (!writable_) return error(errc::unavailable, "checkpoints", "opened for reading");
+    if (auto s = check_size(partition, tree_size); !s) return s.error();
+    if (tree_size == 0) return error(errc::invalid_argument, "size", "an empty tree is not signed");
+    std::string kept;
+    const auto found = db_->Get(rocksdb::ReadOptions(), checkpoint_key(partition, tree_size), &kept);
+    if (found.ok()) return signed_checkpoint{partition, tree_size, std::move(kept)};
+    if (!found.IsNotFound()) return from_status(found, "checkpoints");
+    auto root = root_at(partition, tree_size, log);
+    if (!root) return root.error();
+    std::lock_guard lock(mu_);
+    const auto partitions = static_cast<std::uint32_t>(trees_.size());
+    std::string note = sign_note(checkpoint_text({checkpoint_origin(key.name, partition, partitions), tree_size, *root}), key);
+    rocksdb::WriteBatch wb;
+    wb.Put(checkpoint_key(partition, tree_size), note);
+    wb.Put(verifier_key_row(), verifier_key_text(key.verifier()));
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    if (auto s = db_->Write(sync, &wb); !s.ok()) return from_status(s, "checkpoints");
+    trees_[partition].signed_size = std::max(trees_[partition].signed_size, tree_size);
+    return signed_checkpoint{partition, tree_size, std::move(note)};
+  }
+
+  result<std::vector<stored_event>> leaves(std::uint32_t partition, std::uint64_t first, std::size_t count,
+                                           event_log& log) override {
+    const std::uint64_t held = size(partition);
+    if (first >= held || count == 0) return std::vector<stored_event>();
+    const std::uint64_t want = std::min<std::uint64_t>(count, held - first);
+    auto start = chunk_start(partition, first / k_chunk);
+    if (!start) return start.error();
+    const std::uint64_t skip = first % k_chunk;
+    auto events = log.read_partition(partition, log_position(*start), skip + want);
+    if (!events) return events;
+    if (events->size() != skip + want || events->front().position.value() != *start)
+      return error(errc::corrupt, "log",
+                   fmt::format("events of the Merkle tree's leaves {} to {} are missing from the log", first, first + want - 1));
+    events->erase(events->begin(), events->begin() + static_cast<std::ptrdiff_t>(skip));
+    return events;
+  }
+
   result<std::optional<signed_checkpoint>> latest(std::uint32_t partition) override {
     auto last = read_checkpoints(partition, true);
     if (!last) return last.error();
@@ -197,22 +237,6 @@ class rocks_checkpoint_store final : public checkpoint_store {
 
   result<std::vector<signed_checkpoint>> checkpoints(std::uint32_t partition) override { return read_checkpoints(partition, false); }
   result<std::vector<signed_checkpoint>> all_checkpoints() override { return read_checkpoints(std::nullopt, false); }
-
-  result<std::uint64_t> published(std::uint32_t partition) override {
-    std::string v;
-    const auto s = db_->Get(rocksdb::ReadOptions(), published_key(partition), &v);
-    if (s.IsNotFound()) return std::uint64_t{0};
-    if (!s.ok()) return from_status(s, "checkpoints");
-    if (v.size() != 8) return error(errc::corrupt, "checkpoints", "malformed published size");
-    return get_uint<std::uint64_t>(v, 0);
-  }
-
-  status mark_published(std::uint32_t partition, std::uint64_t size) override {
-    if (!writable_) return error(errc::unavailable, "checkpoints", "opened for reading");
-    if (auto s = db_->Put(rocksdb::WriteOptions(), published_key(partition), u64_value(size)); !s.ok())
-      return from_status(s, "checkpoints");
-    return ok;
-  }
 
   result<std::optional<verifier_key>> signer() override {
     std::string v;

@@ -31,7 +31,8 @@
 //   'r' P                       u64 tree size, u64 the position after its last leaf, then the
 //                               right edge's hashes (32 bytes each)
 //   'k' P u64 tree size         a signed checkpoint note (text)
-//   'p' P                       u64 the size of the latest checkpoint published (mark_published)
+//   'p' P                       (no longer written or read: what a log published, it knows itself,
+//                               event_log::published_size)
 // Format 1 (one tree, no partition in the keys, no 'o' rows) is rewritten as format 2 by the
 // first process that opens it, reader or writer.
 #pragma once
@@ -89,15 +90,20 @@ class checkpoint_store {
   // Signs a checkpoint of every tree that grew past its latest checkpoint (an empty tree is not
   // signed) and keeps them; returns the new ones.
   virtual result<std::vector<signed_checkpoint>> sign(const signing_key& key) = 0;
+  // Signs a checkpoint of partition `partition`'s tree at `tree_size` (1 to size(partition); its
+  // root from the kept subtrees and, where needed, envelopes read from `log`) and keeps it; a
+  // checkpoint of that size kept already is returned as it is.
+  virtual result<signed_checkpoint> sign_at(const signing_key& key, std::uint32_t partition, std::uint64_t tree_size,
+                                            event_log& log) = 0;
+  // The events of leaves `first` to first + count - 1 of a partition's tree (fewer at its end),
+  // read from `log`.
+  virtual result<std::vector<stored_event>> leaves(std::uint32_t partition, std::uint64_t first, std::size_t count,
+                                                   event_log& log) = 0;
   // A partition's latest checkpoint; every checkpoint of a partition, in order of size; every
   // checkpoint of every partition (by partition, then size).
   virtual result<std::optional<signed_checkpoint>> latest(std::uint32_t partition) = 0;
   virtual result<std::vector<signed_checkpoint>> checkpoints(std::uint32_t partition) = 0;
   virtual result<std::vector<signed_checkpoint>> all_checkpoints() = 0;
-  // The size of a partition's latest checkpoint made public where the log publishes them
-  // (event_log::publish_checkpoint), so that one that could not be published is published later.
-  virtual result<std::uint64_t> published(std::uint32_t partition) = 0;
-  virtual status mark_published(std::uint32_t partition, std::uint64_t size) = 0;
   // The verifier key of the key that signed the latest checkpoint (kept with it), for checking
   // the store's own work (a bundle before it is written); an audit takes the key from elsewhere.
   virtual result<std::optional<verifier_key>> signer() = 0;

@@ -46,10 +46,10 @@ struct stored_event {
   std::string bytes;  // the Envelope, exactly as appended
 };
 
-// A record published with a command's events, atomically with them, to another topic of the
-// log (an agency's referral feed, say). Only a log with topics publishes them (the Kafka log:
-// to topic prefix + topic_suffix, in the events' transaction); the embedded log has no topics
-// and ignores them. They are not events: no stream, no sequence, never read back by the log.
+// A record published with a signed checkpoint, atomically with it, to another topic of the log
+// (an agency's referral feed, say: see publish_checkpoint). Only a log with topics publishes them
+// (the Kafka log: to topic prefix + topic_suffix); the embedded log has no topics. They are not
+// events: no stream, no sequence, never read back by the log.
 struct side_record {
   std::string topic_suffix;  // e.g. "agency.consumer-protection"
   std::string key;
@@ -67,9 +67,6 @@ struct append_request {
   stream_version expected;           // the stream's version the events were decided on
   std::string command_id;            // non-empty; unique per command
   std::vector<std::string> events;   // Envelope bytes; sequences expected+1, expected+2, ...
-  // Records published with the events in the same transaction (see side_record); the
-  // embedded log ignores them. Written only if the events are; a repeat writes none.
-  std::vector<side_record> side_records = {};
   // What the events change in the engine's state rows, written with them (see state_rows).
   // `state_included` says the rows were computed; a request without them (a copy, a raw
   // append) leaves the rows behind the log until the engine catches them up.
@@ -201,18 +198,31 @@ class event_log {
   // truth. The embedded log ignores it.
   virtual void report_progress(std::uint32_t /*partition*/, log_position /*next*/) {}
 
-  // Whether append publishes side records; callers skip building them for a log that does not.
+  // Whether the log has topics of its own beside the events (Kafka's: agencies' feeds and
+  // checkpoints), published with publish_checkpoint; callers build side records only for one.
   virtual bool publishes_side_records() const { return false; }
 
   // Whether positions run 0, 1, 2, … without gaps (the embedded log's); Kafka's offsets have
   // gaps (transaction markers).
   virtual bool positions_dense() const { return false; }
 
-  // A signed checkpoint of one partition's Merkle tree (engine/log/checkpoint_store.h), made
-  // public where the log's readers find it: on Kafka, topic PREFIX "checkpoints" (key: the
-  // partition number in decimal; value: the note), written by the writer in a transaction of its
-  // own. The embedded log keeps its checkpoints in its folder only and publishes nothing.
-  virtual status publish_checkpoint(std::uint32_t /*partition*/, std::string_view /*note*/) { return ok; }
+  // A signed checkpoint of one partition's Merkle tree (engine/log/checkpoint_store.h), of
+  // `size` leaves, made public where the log's readers find it, together with `records`: on
+  // Kafka, topic PREFIX "checkpoints" (key: the partition number in decimal; value: the note) and
+  // the records' topics, in one transaction of the writer. `after` must be the size of the
+  // partition's latest published checkpoint (published_size), else errc::conflict and nothing is
+  // written: so records made for the leaves from `after` to `size` (the agencies' dossiers of
+  // those events, carrying this checkpoint) are published exactly once, whoever signs and however
+  // often a signing is retried. The embedded log keeps its checkpoints in its folder only and
+  // publishes nothing.
+  virtual status publish_checkpoint(std::uint32_t /*partition*/, std::uint64_t /*after*/, std::uint64_t /*size*/,
+                                    std::string_view /*note*/, const std::vector<side_record>& /*records*/) {
+    return ok;
+  }
+  // The size of the partition's latest published checkpoint (0 if none), as the log knows it:
+  // Kafka's writer reads the checkpoints topic whenever its producer starts (so after a fence,
+  // or a commit whose outcome was unknown, it knows what was committed) and keeps it since.
+  virtual result<std::uint64_t> published_size(std::uint32_t /*partition*/) { return std::uint64_t{0}; }
   // Every checkpoint published so far, in the order published: (partition, note). Empty for a
   // log that publishes none.
   virtual result<std::vector<std::pair<std::uint32_t, std::string>>> published_checkpoints() {

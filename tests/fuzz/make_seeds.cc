@@ -14,9 +14,11 @@
 
 #include "cli/app.h"
 #include "engine/agency_feed.h"
+#include "engine/log/checkpoint_store.h"
 #include "engine/log/event_log.h"
 #include "engine/record/codec.h"
 #include "engine/record/hash.h"
+#include "tests/fuzz/fuzz_support.h"
 
 int main(int argc, char** argv) {
   using namespace sazesh;
@@ -27,6 +29,11 @@ int main(int argc, char** argv) {
   const std::filesystem::path corpus = argv[1];
   std::string folder = "/tmp/sazesh-seeds-XXXXXX";
   if (::mkdtemp(folder.data()) == nullptr) return 1;
+  // The demo signs with the seeds' key, so the dossiers carry proofs the dossier target accepts.
+  const std::string key_file = folder + "/signing.key";
+  std::ofstream(key_file) << fuzzing::k_seed_signer_key << "\n";
+  std::filesystem::permissions(key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  ::setenv("SAZESH_SIGNING_KEY", key_file.c_str(), 1);
   std::ostringstream out, err;
   if (cli::run({"--data-dir", folder + "/data", "demo"}, out, err) != 0) {
     std::fprintf(stderr, "the main job failed: %s\n", err.str().c_str());
@@ -36,6 +43,10 @@ int main(int argc, char** argv) {
   if (!log) return 1;
   auto all = (*log)->read_all(log_position{0}, 100'000);
   if (!all) return 1;
+  auto store = checkpoint_store::open(std::filesystem::path(folder) / "data" / "checkpoints", checkpoint_store::access::read);
+  if (!store) return 1;
+  auto tree = (*store)->latest(0);
+  if (!tree || !*tree) return 1;
   const auto write = [&](const char* target, const std::string& bytes) {
     std::filesystem::create_directories(corpus / target);
     std::ofstream(corpus / target / to_hex(sha256(bytes)).substr(0, 16), std::ios::binary) << bytes;
@@ -53,10 +64,16 @@ int main(int argc, char** argv) {
       ++envelopes;
     }
     if (agencies_concerned(*rec).empty()) continue;
-    auto sides = agency_side_records(**log, {}, {*rec}, {bytes});
+    auto sides = agency_side_records(**log, {*rec}, {bytes});
     if (!sides) return 1;
+    auto leaf = (*store)->leaf_at(0, (*all)[i].position, **log);
+    if (!leaf) return 1;
+    auto path = (*store)->inclusion_proof(0, *leaf, (**tree).size, **log);
+    if (!path) return 1;
     for (const auto& s : *sides) {
-      write("dossier", s.value);
+      auto proven = with_proof(s.value, (**tree).note, *leaf, *path);
+      if (!proven) return 1;
+      write("dossier", *proven);
       ++dossiers;
     }
   }
