@@ -57,6 +57,7 @@
 #include "engine/log/event_log.h"
 #include "engine/record/merkle.h"
 #include "engine/domain/evolve.h"
+#include "engine/feed_relay.h"
 #include "engine/kafka/kafka_log.h"
 #include "projections/projector.h"
 #include "projections/queries.h"
@@ -189,7 +190,12 @@ int append(const args& a) {
     while (checkpoint_ms > 0 && appending) {
       std::this_thread::sleep_for(std::chrono::milliseconds(checkpoint_ms));
       must(checkpoints->extend(*l.log), "extend");
-      if (!must(checkpoints->sign(*key), "sign").empty()) ++signed_checkpoints;
+      if (l.log->publishes_side_records()) {
+        // On Kafka a signing also publishes the agencies' dossiers of what it covers.
+        signed_checkpoints += must(publish_signed(*l.log, *checkpoints, *key, *l.log), "publish").published.size();
+      } else if (!must(checkpoints->sign(*key), "sign").empty()) {
+        ++signed_checkpoints;
+      }
     }
   });
   const auto t = clk::now();

@@ -338,7 +338,14 @@ result<std::vector<signed_checkpoint>> session::sign_log(event_log& log, bool st
   if (log.publishes_side_records()) {
     // Checkpoints published with the agencies' dossiers of the events they newly cover.
     auto relayed = publish_signed(log, store, *key, history ? *history : log);
+    if (!relayed && relayed.error().code() == errc::conflict && relayed.error().field() == "log") {
+      // Another writer appended and signed since this one read the log: read it, then again.
+      if (auto s = log.settle(); !s) return s.error();
+      if (auto size = store.extend(log); !size) return size.error();
+      relayed = publish_signed(log, store, *key, history ? *history : log);
+    }
     if (!relayed) return relayed.error();
+    for (const auto& why : relayed->skipped) fmt::print(err, "warning: no dossier published for {}\n", why);
   } else if (auto made = store.sign(*key); !made) {
     return made.error();
   }

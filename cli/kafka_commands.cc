@@ -65,9 +65,11 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r, co
   if (auto chain = verify_chain(history, first); !chain) return broken("the history: " + chain.error().message());
   if (d->part() == d->parts() && last != event)
     return broken("the history does not end with the event it is for");
-  // The proof: the event is leaf `leaf_index` of the tree that a checkpoint signed by the log's
-  // key holds (the tree of the event's partition: origin NAME, or NAME/partition-P).
-  if (d->checkpoint() == nullptr) return broken("no checkpoint: nothing proves the event is in the log");
+  // The proof: the history's last envelope (the event, in the last part) is leaf `leaf_index` of
+  // the tree that a checkpoint signed by the log's key holds (the tree of the case's partition:
+  // origin NAME, or NAME/partition-P); the rest of the history chains back from it.
+  if (last.empty()) return broken("a Dossier with no history");
+  if (d->checkpoint() == nullptr) return broken("no checkpoint: nothing proves the record is in the log");
   const std::string note = d->checkpoint()->str();
   const std::string_view origin = std::string_view(note).substr(0, note.find('\n'));
   const std::string partition_prefix = key.name + "/partition-";
@@ -82,10 +84,11 @@ result<std::string> feed_line(const std::string& topic, const feed_record& r, co
   if (path_bytes % 32 != 0 || path_bytes > 64 * 32) return broken("the inclusion proof is not a list of SHA-256 hashes");
   std::vector<std::string> hashes;
   for (std::size_t i = 0; i < path_bytes; i += 32) hashes.emplace_back(reinterpret_cast<const char*>(path->data()) + i, 32);
-  if (!merkle::verify_inclusion(d->leaf_index(), signed_tree->size, merkle::leaf_hash(event), hashes, signed_tree->root))
-    return broken(fmt::format("the event is not leaf {} of the tree its checkpoint ({} events of {}) signed: its "
+  if (!merkle::verify_inclusion(d->leaf_index(), signed_tree->size, merkle::leaf_hash(last), hashes, signed_tree->root))
+    return broken(fmt::format("the {} is not leaf {} of the tree its checkpoint ({} events of {}) signed: its "
                               "inclusion proof does not hold",
-                              d->leaf_index(), signed_tree->size, origin));
+                              d->part() == d->parts() ? "event" : "history's last envelope", d->leaf_index(),
+                              signed_tree->size, origin));
   // The parties: each the first event of its own stream, a registration; with the case's filing
   // in the history, the consumer's and then the business's it names.
   json_array parties;

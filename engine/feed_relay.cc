@@ -6,24 +6,54 @@
 #include <string>
 #include <utility>
 
+#include <flatbuffers/flatbuffers.h>
+
 #include "engine/agency_feed.h"
 #include "engine/record/codec.h"
+#include "engine/record/merkle.h"
+#include "schemas/dossier_generated.h"
 
 namespace sazesh {
 namespace {
 
 constexpr std::size_t k_read_batch = 512;
 
-// One transaction's worth: the leaves from `from` to `to`, and the records of those that have
-// any (leaf index, records without their proof).
+// A record waiting for its proof: the leaf it proves (its event's, or for a part before the
+// last, its history's last envelope's), and its bytes.
+struct pending_record {
+  std::uint64_t leaf = 0;
+  std::string leaf_bytes;  // the envelope at that leaf
+  side_record record;
+};
+
+// One transaction's worth: the leaves from `from` to `to`, and the records of those that have any.
 struct relay_unit {
   std::uint64_t from = 0, to = 0;
-  std::vector<std::pair<std::uint64_t, std::vector<side_record>>> records;
+  std::vector<pending_record> records;
   std::size_t bytes = 0;
 };
 
+// The leaf of a part before the last: its history's last envelope, an earlier event of the case
+// (in the same partition as the event), found by its position in `log`.
+result<std::pair<std::uint64_t, std::string>> last_of_part(event_log& log, checkpoint_store& store, std::uint32_t partition,
+                                                           const side_record& r) {
+  const fb::Dossier* d = fb::GetDossier(r.value.data());
+  const auto* last = d->history()->Get(d->history()->size() - 1)->bytes();
+  std::string bytes(reinterpret_cast<const char*>(last->data()), last->size());
+  auto rec = decode(bytes);
+  if (!rec) return rec.error();
+  auto stored = log.read_stream(rec->stream, rec->sequence);
+  if (!stored) return stored.error();
+  if (stored->empty() || stored->front().bytes != bytes || stored->front().partition != partition)
+    return error(errc::corrupt, "log", fmt::format("{} #{} is not in partition {} as its dossier has it", rec->stream,
+                                                   rec->sequence.value(), partition));
+  auto leaf = store.leaf_at(partition, stored->front().position, log);
+  if (!leaf) return leaf.error();
+  return std::pair<std::uint64_t, std::string>(*leaf, std::move(bytes));
+}
+
 result<relay_unit> gather(event_log& log, checkpoint_store& store, std::uint32_t partition, std::uint64_t from,
-                          std::uint64_t end, event_log& history, const relay_limits& limits) {
+                          std::uint64_t end, event_log& history, const relay_limits& limits, relay_report& report) {
   relay_unit unit{from, from, {}, 0};
   const std::uint64_t last = std::min(end, from + std::max<std::uint64_t>(limits.leaves, 1));
   while (unit.to < last && (unit.to == from || unit.bytes < limits.bytes)) {
@@ -32,21 +62,58 @@ result<relay_unit> gather(event_log& log, checkpoint_store& store, std::uint32_t
     if (batch->empty())
       return error(errc::corrupt, "log", fmt::format("partition {} has no event for leaf {}", partition, unit.to));
     for (auto& e : *batch) {
+      const std::uint64_t leaf = unit.to++;
+      // A record that is no event (written from outside) concerns no agency; the tree covers it.
       auto rec = decode(e.bytes);
-      if (!rec)
-        return error(errc::corrupt, "log",
-                     fmt::format("partition {} position {}: {}", partition, e.position.value(), rec.error().message()));
+      if (!rec) continue;
       auto sides = agency_side_records(history, {*rec}, {e.bytes});
-      if (!sides) return sides.error();
-      if (!sides->empty()) {
-        for (const auto& s : *sides) unit.bytes += s.value.size() + s.key.size();
-        unit.records.emplace_back(unit.to, std::move(*sides));
+      if (!sides) {
+        // The event stays covered and the feed goes on; what could not be built is reported.
+        report.skipped.push_back(fmt::format("{} #{}: {}", rec->stream, rec->sequence.value(), sides.error().message()));
+        continue;
       }
-      ++unit.to;
+      for (auto& s : *sides) {
+        pending_record p{leaf, e.bytes, std::move(s)};
+        const fb::Dossier* d = fb::GetDossier(p.record.value.data());
+        if (d->part() < d->parts()) {
+          auto at = last_of_part(log, store, partition, p.record);
+          if (!at) return at.error();
+          p.leaf = at->first;
+          p.leaf_bytes = std::move(at->second);
+        }
+        unit.bytes += p.record.value.size() + p.record.key.size();
+        unit.records.push_back(std::move(p));
+      }
       if (unit.bytes >= limits.bytes) break;
     }
   }
   return unit;
+}
+
+// The partition's latest published checkpoint, checked: signed by `key`, of this partition, and
+// of the tree the store holds. Returns its size (0 if none).
+result<std::uint64_t> published_size(event_log& log, checkpoint_store& store, const signing_key& key, std::uint32_t p) {
+  auto note = log.published_checkpoint(p);
+  if (!note) return note.error();
+  if (note->empty()) return std::uint64_t{0};
+  auto c = open_log_checkpoint(*note, key.verifier(), log.partitions(), "checkpoints", p);
+  if (!c)
+    return error(errc::corrupt, "checkpoints",
+                 fmt::format("partition {}'s latest published checkpoint is not the log's: {}", p, c.error().rule()));
+  const std::uint64_t size = c->second.size;
+  if (size > store.size(p))
+    return error(errc::conflict, "log",
+                 fmt::format("partition {} has a published checkpoint of {} events, but its tree holds {}: the log was "
+                             "read before the latest appends",
+                             p, size, store.size(p)));
+  auto root = store.root_at(p, size, log);
+  if (!root) return root.error();
+  if (*root != c->second.root)
+    return error(errc::corrupt, "checkpoints",
+                 fmt::format("partition {}'s first {} events do not have the root its latest published checkpoint "
+                             "signed",
+                             p, size));
+  return size;
 }
 
 }  // namespace
@@ -56,28 +123,29 @@ result<relay_report> publish_signed(event_log& log, checkpoint_store& store, con
   relay_report report;
   for (std::uint32_t p = 0; p < store.partitions(); ++p) {
     const std::uint64_t size = store.size(p);
-    auto published = log.published_size(p);
+    auto published = published_size(log, store, key, p);
     if (!published) return published.error();
-    if (*published > size)
-      return error(errc::corrupt, "checkpoints",
-                   fmt::format("partition {} has a published checkpoint of {} events, but its tree holds {}: the "
-                               "checkpoints are not of this log, or its events were removed",
-                               p, *published, size));
     for (std::uint64_t at = *published; at < size;) {
-      auto unit = gather(log, store, p, at, size, history, limits);
+      auto unit = gather(log, store, p, at, size, history, limits, report);
       if (!unit) return unit.error();
       auto signed_at = store.sign_at(key, p, unit->to, log);
       if (!signed_at) return signed_at.error();
+      auto root = store.root_at(p, unit->to, log);
+      if (!root) return root.error();
       std::vector<side_record> records;
-      for (auto& [leaf, sides] : unit->records) {
-        auto proof = store.inclusion_proof(p, leaf, unit->to, log);
+      for (auto& r : unit->records) {
+        auto proof = store.inclusion_proof(p, r.leaf, unit->to, log);
         if (!proof) return proof.error();
-        for (auto& s : sides) {
-          auto proven = with_proof(s.value, signed_at->note, leaf, *proof);
-          if (!proven) return proven.error();
-          s.value = std::move(*proven);
-          records.push_back(std::move(s));
-        }
+        // Checked before it leaves: a store that disagreed with the log would publish bad proofs.
+        if (!merkle::verify_inclusion(r.leaf, unit->to, merkle::leaf_hash(r.leaf_bytes), *proof, *root))
+          return error(errc::corrupt, "checkpoints",
+                       fmt::format("partition {}: leaf {}'s inclusion proof does not hold: the Merkle tree does not "
+                                   "match the log",
+                                   p, r.leaf));
+        auto proven = with_proof(r.record.value, signed_at->note, r.leaf, *proof);
+        if (!proven) return proven.error();
+        r.record.value = std::move(*proven);
+        records.push_back(std::move(r.record));
       }
       if (auto s = log.publish_checkpoint(p, at, unit->to, signed_at->note, records); !s) return s.error();
       report.events += unit->to - at;

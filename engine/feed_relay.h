@@ -14,10 +14,15 @@
 // where it ends), so a long backlog (a copied log, a writer that was away) is never one huge
 // transaction. A record the log cannot take (too big for the cluster) stops the relay with the
 // log's error, naming it; nothing of its transaction is published.
+//
+// What a Dossier proves: its inclusion proof is of the last envelope of its history, which is
+// its event in a window's last part; in an earlier part, an earlier event of the case (the
+// part's envelopes chain back from it, so the whole part is proven).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "engine/base/result.h"
@@ -36,13 +41,19 @@ struct relay_report {
   std::vector<signed_checkpoint> published;  // in the order published
   std::uint64_t events = 0;                  // events newly covered
   std::uint64_t records = 0;                 // Dossiers published
+  // Events covered whose Dossiers could not be built (a case history the log does not hold as
+  // its event says): "STREAM #SEQUENCE: why". Their checkpoints are published all the same.
+  std::vector<std::string> skipped;
 };
 
 // For each partition of `log` whose tree in `store` (extended to the log's end by the caller)
-// has grown past the partition's latest published checkpoint (event_log::published_size):
+// has grown past the partition's latest published checkpoint (event_log::published_checkpoint):
 // signs checkpoints with `key` and publishes them with the Dossiers of the events they newly
-// cover. `history` is where a case's earlier events are read (the log itself, or the log it was
-// copied from). errc::corrupt if the log says more was published than the tree holds.
+// cover, each proof checked against the signed root first. `history` is where a case's earlier
+// events are read (the log itself, or the log it was copied from). The latest published
+// checkpoint must be signed by `key` and have the root the store's tree has at its size
+// (errc::corrupt, naming the partition); one past the tree's end is errc::conflict, field "log"
+// (the log has appends this process has not read: settle it, extend the store, try again).
 result<relay_report> publish_signed(event_log& log, checkpoint_store& store, const signing_key& key, event_log& history,
                                     relay_limits limits = {});
 

@@ -61,7 +61,19 @@ class forwarding_log : public event_log {
   result<log_position> partition_end(std::uint32_t partition) override { return inner_.partition_end(partition); }
   status refresh() override { return inner_.refresh(); }
   void report_progress(std::uint32_t partition, log_position next) override { inner_.report_progress(partition, next); }
+  status settle() override { return inner_.settle(); }
+  status check_storage() override { return inner_.check_storage(); }
+  result<std::vector<std::pair<std::string, std::string>>> damaged_streams() override { return inner_.damaged_streams(); }
   bool publishes_side_records() const override { return inner_.publishes_side_records(); }
+  bool positions_dense() const override { return inner_.positions_dense(); }
+  status publish_checkpoint(std::uint32_t partition, std::uint64_t after, std::uint64_t size, std::string_view note,
+                            const std::vector<side_record>& records) override {
+    return inner_.publish_checkpoint(partition, after, size, note, records);
+  }
+  result<std::string> published_checkpoint(std::uint32_t partition) override { return inner_.published_checkpoint(partition); }
+  result<std::vector<std::pair<std::uint32_t, std::string>>> published_checkpoints() override {
+    return inner_.published_checkpoints();
+  }
   state_rows* state() override { return inner_.state(); }
 
  protected:

@@ -746,6 +746,7 @@ TEST_CASE("an agency's feed: a Dossier must be a piece of its case's chain endin
   REQUIRE(leaf.has_value());
   auto path = (*store)->inclusion_proof(0, *leaf, tree.size, **log);
   REQUIRE(path.has_value());
+  REQUIRE(path->size() >= 2);  // the demo's log is large enough for a proof to cut short
   auto proven = with_proof(sides->front().value, tree.note, *leaf, *path);
   REQUIRE(proven.has_value());
   const verifier_key key = read_signing_key_file(data / "keys" / "signing.key")->verifier();
@@ -832,6 +833,20 @@ TEST_CASE("an agency's feed: a Dossier must be a piece of its case's chain endin
     d.event = forged;
     d.history.back()->bytes = forged;
     refused("the event rewritten, its chain re-hashed", topic, d);
+  }
+  {
+    // Called an earlier part of a longer window, whose history need not end with the event: its
+    // proof is of its history's last envelope, so a rewritten one is still caught.
+    auto d = original;
+    d.part = 1;
+    d.parts = 2;
+    d.parties.clear();
+    auto& bytes = d.history.back()->bytes;
+    const std::string text(bytes.begin(), bytes.end());
+    const auto at = text.find(records[referral].command_id);
+    REQUIRE(at != std::string::npos);
+    bytes[at] ^= 0x01;
+    refused("an earlier part's history rewritten, its chain re-hashed", topic, d);
   }
   {
     auto d = original;

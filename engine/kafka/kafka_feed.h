@@ -7,8 +7,8 @@
 //                                .group_id = "sazesh.agency.tazirat.feed"});
 //   while (!(*feed)->at_end()) { auto batch = (*feed)->poll(200ms, 256); …; (*feed)->commit(); }
 //
-// Reads are isolation.level=read_committed: a record is seen only once the engine's
-// transaction that wrote it (with its events) committed.
+// Reads are isolation.level=read_committed: a record is seen only once the writer's
+// transaction that wrote it (with the checkpoint that covers its event) committed.
 //
 // Thread safety: one thread per feed.
 #pragma once

@@ -88,7 +88,7 @@ class kafka_event_log final : public event_log {
   bool publishes_side_records() const override;
   status publish_checkpoint(std::uint32_t partition, std::uint64_t after, std::uint64_t size, std::string_view note,
                             const std::vector<side_record>& records) override;
-  result<std::uint64_t> published_size(std::uint32_t partition) override;
+  result<std::string> published_checkpoint(std::uint32_t partition) override;
   result<std::vector<std::pair<std::uint32_t, std::string>>> published_checkpoints() override;
   result<std::vector<std::pair<std::string, std::string>>> damaged_streams() override;
   state_rows* state() override;
@@ -163,9 +163,10 @@ class kafka_event_log final : public event_log {
   std::optional<kafka::partition_cursor> cursor_;   // a follower's
   std::unique_ptr<kafka::transactional_producer> producer_;  // a writer's; none for a follower
   bool index_stale_ = false;  // a transaction's outcome is unknown: read to the end first
-  // Per partition, the size of the latest checkpoint published; none until read for the current
-  // producer (a new producer settles what an older one left open: the topic is then the truth).
-  std::optional<std::vector<std::uint64_t>> published_;
+  // Per partition, the latest checkpoint published (its size, its note; 0 and empty if none);
+  // none until read for the current producer (a new producer settles what an older one left
+  // open: the topic is then the truth).
+  std::optional<std::vector<std::pair<std::uint64_t, std::string>>> published_;
   std::set<std::string> known_topics_;
   // A follower's ends at its last partition_end(): (one past the last event, last stable offset).
   std::map<std::uint32_t, std::pair<std::uint64_t, std::uint64_t>> known_end_;

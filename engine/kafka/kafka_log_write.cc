@@ -91,7 +91,7 @@ status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::uint64_
   const kafka::deadline until = kafka::deadline_after(options_.timeout);
   if (auto s = ready_producer(until); !s) return s;
   if (auto s = know_published(); !s) return s;
-  const std::uint64_t latest = (*published_)[partition];
+  const std::uint64_t latest = (*published_)[partition].first;
   if (latest != after)
     return error(errc::conflict, "after",
                  fmt::format("partition {}'s latest published checkpoint has {} leaves, not {}: what follows it was "
@@ -125,11 +125,11 @@ status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::uint64_
     }
     return offsets.error();
   }
-  (*published_)[partition] = size;
+  (*published_)[partition] = {size, std::string(note)};
   return ok;
 }
 
-result<std::uint64_t> kafka_event_log::published_size(std::uint32_t partition) {
+result<std::string> kafka_event_log::published_checkpoint(std::uint32_t partition) {
   if (partition >= partitions_) return error(errc::invalid_argument, "partition", fmt::format("must be below {}", partitions_));
   std::lock_guard writer(writer_mutex_);
   const kafka::deadline until = kafka::deadline_after(options_.timeout);
@@ -139,15 +139,15 @@ result<std::uint64_t> kafka_event_log::published_size(std::uint32_t partition) {
     return s.error();
   }
   if (auto s = know_published(); !s) return s.error();
-  return (*published_)[partition];
+  return (*published_)[partition].second;
 }
 
 status kafka_event_log::know_published() {
   if (published_) return ok;
   auto notes = published_checkpoints();
   if (!notes) return notes.error();
-  std::vector<std::uint64_t> sizes(partitions_, 0);
-  for (const auto& [partition, note] : *notes) {
+  std::vector<std::pair<std::uint64_t, std::string>> latest(partitions_);
+  for (auto& [partition, note] : *notes) {
     // A checkpoint's second line is its tree size (C2SP tlog-checkpoint).
     const std::size_t line = note.find('\n');
     const std::size_t line_end = line == std::string::npos ? line : note.find('\n', line + 1);
@@ -155,13 +155,11 @@ status kafka_event_log::know_published() {
     const char* first = note.data() + (line == std::string::npos ? note.size() : line + 1);
     const char* last = note.data() + (line_end == std::string::npos ? note.size() : line_end);
     const auto [end, ec] = std::from_chars(first, last, size);
-    if (line_end == std::string::npos || ec != std::errc() || end != last)
-      return error(errc::corrupt, "checkpoints",
-                   fmt::format("{} holds a record for partition {} that is not a checkpoint",
-                               kafka_checkpoints_topic(options_.topic_prefix), partition));
-    sizes[partition] = std::max(sizes[partition], size);
+    // A record that is no checkpoint counts as size 0: the signer, checking the note, names it.
+    if (line_end == std::string::npos || ec != std::errc() || end != last) size = 0;
+    latest[partition] = {size, std::move(note)};  // the last on the topic: what was published last
   }
-  published_ = std::move(sizes);
+  published_ = std::move(latest);
   return ok;
 }
 

@@ -192,10 +192,16 @@ class rocks_checkpoint_store final : public checkpoint_store {
     if (!writable_) return error(errc::unavailable, "checkpoints", "opened for reading");
     if (auto s = check_size(partition, tree_size); !s) return s.error();
     if (tree_size == 0) return error(errc::invalid_argument, "size", "an empty tree is not signed");
+    const auto partitions_now = [&] {
+      std::lock_guard lock(mu_);
+      return static_cast<std::uint32_t>(trees_.size());
+    };
     std::string kept;
     const auto found = db_->Get(rocksdb::ReadOptions(), checkpoint_key(partition, tree_size), &kept);
-    if (found.ok()) return signed_checkpoint{partition, tree_size, std::move(kept)};
-    if (!found.IsNotFound()) return from_status(found, "checkpoints");
+    if (!found.ok() && !found.IsNotFound()) return from_status(found, "checkpoints");
+    // One kept already is returned if this key signed it for this tree (else signed again).
+    if (found.ok() && open_checkpoint(kept, key.verifier(), "checkpoints", checkpoint_origin(key.name, partition, partitions_now())))
+      return signed_checkpoint{partition, tree_size, std::move(kept)};
     auto root = root_at(partition, tree_size, log);
     if (!root) return root.error();
     std::lock_guard lock(mu_);

@@ -32,7 +32,7 @@
 //                               right edge's hashes (32 bytes each)
 //   'k' P u64 tree size         a signed checkpoint note (text)
 //   'p' P                       (no longer written or read: what a log published, it knows itself,
-//                               event_log::published_size)
+//                               event_log::published_checkpoint)
 // Format 1 (one tree, no partition in the keys, no 'o' rows) is rewritten as format 2 by the
 // first process that opens it, reader or writer.
 #pragma once

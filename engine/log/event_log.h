@@ -210,19 +210,22 @@ class event_log {
   // `size` leaves, made public where the log's readers find it, together with `records`: on
   // Kafka, topic PREFIX "checkpoints" (key: the partition number in decimal; value: the note) and
   // the records' topics, in one transaction of the writer. `after` must be the size of the
-  // partition's latest published checkpoint (published_size), else errc::conflict and nothing is
-  // written: so records made for the leaves from `after` to `size` (the agencies' dossiers of
-  // those events, carrying this checkpoint) are published exactly once, whoever signs and however
-  // often a signing is retried. The embedded log keeps its checkpoints in its folder only and
-  // publishes nothing.
+  // partition's latest published checkpoint (published_checkpoint), else errc::conflict and
+  // nothing is written: so records made for the leaves from `after` to `size` (the agencies'
+  // dossiers of those events, carrying this checkpoint) are published exactly once, whoever signs
+  // and however often a signing is retried. A log without topics publishes nothing
+  // (errc::unavailable); the embedded log keeps its checkpoints in its folder.
   virtual status publish_checkpoint(std::uint32_t /*partition*/, std::uint64_t /*after*/, std::uint64_t /*size*/,
                                     std::string_view /*note*/, const std::vector<side_record>& /*records*/) {
-    return ok;
+    return error(errc::unavailable, "checkpoints", "this log publishes nothing");
   }
-  // The size of the partition's latest published checkpoint (0 if none), as the log knows it:
-  // Kafka's writer reads the checkpoints topic whenever its producer starts (so after a fence,
-  // or a commit whose outcome was unknown, it knows what was committed) and keeps it since.
-  virtual result<std::uint64_t> published_size(std::uint32_t /*partition*/) { return std::uint64_t{0}; }
+  // The partition's latest published checkpoint (the last one on the topic; empty if none), as
+  // the log knows it: Kafka's writer reads the checkpoints topic whenever its producer starts (so
+  // after a fence, or a commit whose outcome was unknown, it knows what was committed) and keeps
+  // it since. Not checked: a note anyone could have written; the signer checks it.
+  virtual result<std::string> published_checkpoint(std::uint32_t /*partition*/) {
+    return error(errc::unavailable, "checkpoints", "this log publishes nothing");
+  }
   // Every checkpoint published so far, in the order published: (partition, note). Empty for a
   // log that publishes none.
   virtual result<std::vector<std::pair<std::uint32_t, std::string>>> published_checkpoints() {
