@@ -73,6 +73,9 @@ opened_log open_log(const args& a, bool sync, bool follower) {
     o.follower = follower;
     o.replication_factor = static_cast<std::int16_t>(a.num("replication", 1));  // the bench broker: one node
     if (a.has("local-dir")) o.local_dir = a.str("local-dir");
+    // --kafka-debug eos,protocol: librdkafka's own trace of each request (with SAZESH_KAFKA_DEBUG
+    // set, printed on stderr), to see where a unit's time goes.
+    if (a.has("kafka-debug")) o.config["debug"] = a.str("kafka-debug");
     // A first open reads the whole topic into the local store (engine/kafka/kafka_log.h): at
     // 10M events that is minutes, past the default bound of 30 s on each blocking step.
     o.timeout = std::chrono::milliseconds(a.num("timeout-ms", 1'800'000));
