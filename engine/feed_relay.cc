@@ -130,14 +130,14 @@ result<relay_report> publish_signed(event_log& log, checkpoint_store& store, con
       if (!unit) return unit.error();
       auto signed_at = store.sign_at(key, p, unit->to, log);
       if (!signed_at) return signed_at.error();
-      auto root = store.root_at(p, unit->to, log);
+      auto root = read_checkpoint_text(signed_at->note);  // the root the store just signed
       if (!root) return root.error();
       std::vector<side_record> records;
       for (auto& r : unit->records) {
         auto proof = store.inclusion_proof(p, r.leaf, unit->to, log);
         if (!proof) return proof.error();
         // Checked before it leaves: a store that disagreed with the log would publish bad proofs.
-        if (!merkle::verify_inclusion(r.leaf, unit->to, merkle::leaf_hash(r.leaf_bytes), *proof, *root))
+        if (!merkle::verify_inclusion(r.leaf, unit->to, merkle::leaf_hash(r.leaf_bytes), *proof, root->root))
           return error(errc::corrupt, "checkpoints",
                        fmt::format("partition {}: leaf {}'s inclusion proof does not hold: the Merkle tree does not "
                                    "match the log",

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -17,6 +16,7 @@
 #include "engine/kafka/kafka_log_detail.h"
 #include "engine/kafka/kafka_producer.h"
 #include "engine/log/local_store.h"
+#include "engine/record/checkpoint.h"
 
 namespace sazesh {
 namespace {
@@ -148,16 +148,10 @@ status kafka_event_log::know_published() {
   if (!notes) return notes.error();
   std::vector<std::pair<std::uint64_t, std::string>> latest(partitions_);
   for (auto& [partition, note] : *notes) {
-    // A checkpoint's second line is its tree size (C2SP tlog-checkpoint).
-    const std::size_t line = note.find('\n');
-    const std::size_t line_end = line == std::string::npos ? line : note.find('\n', line + 1);
-    std::uint64_t size = 0;
-    const char* first = note.data() + (line == std::string::npos ? note.size() : line + 1);
-    const char* last = note.data() + (line_end == std::string::npos ? note.size() : line_end);
-    const auto [end, ec] = std::from_chars(first, last, size);
-    // A record that is no checkpoint counts as size 0: the signer, checking the note, names it.
-    if (line_end == std::string::npos || ec != std::errc() || end != last) size = 0;
-    latest[partition] = {size, std::move(note)};  // the last on the topic: what was published last
+    // Only the size is read here; the signer checks the note. One that is no checkpoint counts
+    // as size 0, and the signer names it.
+    auto c = read_checkpoint_text(note, "checkpoints");
+    latest[partition] = {c ? c->size : 0, std::move(note)};  // the last on the topic: what was published last
   }
   published_ = std::move(latest);
   return ok;

@@ -499,18 +499,23 @@ result<std::pair<std::uint32_t, checkpoint>> open_log_checkpoint(std::string_vie
                                                                  std::uint32_t partitions, const std::string& field,
                                                                  std::optional<std::uint32_t> filed_as) {
   std::uint32_t partition = 0;
-  if (partitions > 1) {
+  const std::string_view origin = note.substr(0, note.find('\n'));
+  // Partitions unknown: the key's name alone is a log of one partition.
+  const bool whole = partitions == 1 || (partitions == 0 && origin == key.name);
+  if (!whole) {
     // The origin line says which partition: NAME "/partition-" P.
-    const std::string_view origin = note.substr(0, note.find('\n'));
     const std::string prefix = key.name + "/partition-";
     const std::string_view digits = origin.substr(std::min(origin.size(), prefix.size()));
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), partition);
+    const std::uint32_t known = partitions == 0 ? partition + 1 : partitions;  // any partition, when unknown
     if (origin.substr(0, prefix.size()) != prefix || digits.empty() || ec != std::errc() ||
-        end != digits.data() + digits.size() || partition >= partitions || checkpoint_origin(key.name, partition, partitions) != origin)
+        end != digits.data() + digits.size() || partition >= known || prefix + std::to_string(partition) != origin)
       return error(errc::corrupt, field,
-                   fmt::format("names the log {}, not one of the {} partitions of {}", origin, partitions, key.name));
+                   partitions == 0
+                       ? fmt::format("names the log {}, not {} or one of its partitions", origin, key.name)
+                       : fmt::format("names the log {}, not one of the {} partitions of {}", origin, partitions, key.name));
   }
-  auto c = open_checkpoint(note, key, field, checkpoint_origin(key.name, partition, partitions));
+  auto c = open_checkpoint(note, key, field, origin);
   if (!c) return c.error();
   if (filed_as && *filed_as != partition)
     return error(errc::corrupt, field, fmt::format("is a checkpoint of partition {}, kept for partition {}", partition, *filed_as));

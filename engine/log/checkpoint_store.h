@@ -57,7 +57,8 @@ std::string checkpoint_origin(std::string_view key_name, std::uint32_t partition
 
 // Opens a signed checkpoint of one of the trees of a log of `partitions` partitions, checked
 // against `key` (open_checkpoint): its origin names its partition, which must be `filed_as` if
-// given (the partition a store or topic kept it for). Errors name `field`.
+// given (the partition a store or topic kept it for). `partitions` 0: not known to the reader
+// (an agency's feed): the key's name alone, or any of its partitions. Errors name `field`.
 result<std::pair<std::uint32_t, checkpoint>> open_log_checkpoint(std::string_view note, const verifier_key& key,
                                                                  std::uint32_t partitions, const std::string& field,
                                                                  std::optional<std::uint32_t> filed_as = std::nullopt);

@@ -178,18 +178,27 @@ result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& ke
     verified = true;
   }
   if (!verified) return bad(fmt::format("is not signed by the key {}+{:08x}", key.name, key.id));
-  // The text: origin, size, root, then extension lines (kept, not interpreted).
+  auto c = read_checkpoint_text(text, field);
+  if (!c) return c;
+  const std::string_view expected = origin.empty() ? std::string_view(key.name) : origin;
+  if (c->origin != expected) return bad(fmt::format("names the log {}, not {}", c->origin, expected));
+  return c;
+}
+
+result<checkpoint> read_checkpoint_text(std::string_view text, const std::string& field) {
+  const auto bad = [&](std::string what) { return error(errc::corrupt, field, std::move(what)); };
+  // The text: origin, size, root, then extension lines (kept, not interpreted); a signed
+  // note's blank line and signatures after it are not read.
+  if (const auto split = text.find("\n\n"); split != std::string_view::npos) text = text.substr(0, split + 1);
   std::vector<std::string_view> lines;
   for (std::string_view rest = text; !rest.empty();) {
     const auto eol = rest.find('\n');
     lines.push_back(rest.substr(0, eol));
-    rest.remove_prefix(eol + 1);
+    rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
   }
   if (lines.size() < 3) return bad("is not a checkpoint: it needs an origin, a size and a root hash");
   checkpoint c;
   c.origin = std::string(lines[0]);
-  const std::string_view expected = origin.empty() ? std::string_view(key.name) : origin;
-  if (c.origin != expected) return bad(fmt::format("names the log {}, not {}", c.origin, expected));
   const auto [end, ec] = std::from_chars(lines[1].data(), lines[1].data() + lines[1].size(), c.size);
   if (ec != std::errc() || end != lines[1].data() + lines[1].size() || lines[1].empty() ||
       (lines[1].size() > 1 && lines[1][0] == '0'))

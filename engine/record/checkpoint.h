@@ -61,5 +61,9 @@ std::string sign_note(std::string_view text, const signing_key& key);
 // checkpoint whose origin is `origin` (empty: the key's name). Errors (errc::corrupt) name `field`.
 result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& key, const std::string& field = "checkpoint",
                                    std::string_view origin = {});
+// Reads a checkpoint's text (or a signed note's text, its signatures left unread) without
+// checking any signature: for what only needs to know which tree a note names (its size, say),
+// never for what it vouches for.
+result<checkpoint> read_checkpoint_text(std::string_view text, const std::string& field = "checkpoint");
 
 }  // namespace sazesh
