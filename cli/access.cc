@@ -40,7 +40,8 @@ access_decision own(const actor& who, const parsed_args& args, const std::string
 
 bool is_public_read(std::string_view command) {
   return command == "score" || command == "scorecard" || command == "top" || command == "rules" ||
-         command == "checkpoint" || command == "proof";  // hashes of the log, nothing of anyone's
+         command == "checkpoint" || command == "proof" ||  // hashes of the log, nothing of anyone's
+         command == "export-open-data" || command == "export-standings";  // published for anyone
 }
 bool is_aggregate_read(std::string_view command) {
   return is_public_read(command) || command == "explain" || command == "stats";

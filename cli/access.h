@@ -9,6 +9,7 @@
 //   a case's consumer, business, assigned mediator, and the agencies that held it: that case
 //   a shop: its own cases, scorecard and score; an agency: its queue and dossiers
 //   anyone signed in: scorecards, scores, stats and top (the seal body publishes standings)
+//   anyone at all: the open data and the signed standings (`export`), which hold nobody's data
 //
 // A case the actor may not know of answers 404, like a case that does not exist.
 #pragma once

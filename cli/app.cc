@@ -83,7 +83,7 @@ std::vector<command_spec> build_table() {
   // local bootstrap, and these reads. The rest hold the folder or the terminal.
   static const std::set<std::string> reads{"show",  "events", "verify", "case",  "cases",  "scorecard", "top",
                                            "queue", "dossier", "stats", "score", "explain", "rules",
-                                           "checkpoint", "proof"};
+                                           "checkpoint", "proof", "export-open-data", "export-standings"};
   for (auto& c : t) {
     if ((c.globals & uses::command_id) != 0 && c.name != "account-bootstrap") c.over_http = command_spec::http::post;
     else if (reads.count(c.name) != 0) c.over_http = command_spec::http::get;
@@ -116,6 +116,7 @@ const std::map<std::string, std::string>* two_word(const std::string& first) {
   static const std::map<std::string, std::map<std::string, std::string>> groups{
       {"account", {{"create", "account-create"}, {"revoke", "account-revoke"}, {"bootstrap", "account-bootstrap"}}},
       {"business", {{"explain", "explain"}}},
+      {"export", {{"open-data", "export-open-data"}, {"standings", "export-standings"}}},
       {"keys", {{"generate", "keys-generate"}, {"show", "keys-show"}}},
   };
   const auto it = groups.find(first);

@@ -20,6 +20,7 @@
 #include "engine/domain/describe.h"
 #include "engine/record/hash.h"
 #include "projections/apply.h"
+#include "projections/open_data.h"
 #include "projections/projector.h"
 #include "projections/queries.h"
 #include "schemas/schema_json.h"
@@ -546,6 +547,94 @@ int stats_cmd(session& s, const parsed_args& a) {
   return exit_ok;
 }
 
+// A day given to an export's --from or --to: its first instant in Tehran, or with `next` the
+// first instant of the day after.
+result<timestamp_ms> export_day(const parsed_args& a, const std::string& name, bool next) {
+  auto day = parse_date(name, a.get(name));
+  if (!day) return day.error();
+  return tehran_start_of_day(civil_from_days(days_from_civil(*day) + (next ? 1 : 0)));
+}
+
+// The open data: every case received in the range as one row with no personal data, small cells
+// suppressed (projections/open_data.h). Printed row by row: a range can hold many cases.
+int open_data_cmd(session& s, const parsed_args& a) {
+  pj::open_data_options o;
+  if (a.has("k")) {
+    const auto& k = a.get("k");
+    if (k.empty() || k.size() > 6 || k.find_first_not_of("0123456789") != std::string::npos || std::stoul(k) == 0)
+      return s.fail(error(errc::invalid_argument, "k", "must be a whole number from 1 (the smallest cell shown)"));
+    o.k = std::stoul(k);
+  }
+  std::string format = s.json ? "json" : "csv";
+  if (a.has("format")) {
+    format = a.get("format");
+    if (format != "csv" && format != "json") return s.fail(error(errc::invalid_argument, "format", "must be csv or json"));
+  }
+  if (a.has("from")) {
+    auto t = export_day(a, "from", false);
+    if (!t) return s.fail(t.error());
+    o.received_from = *t;
+  }
+  if (a.has("to")) {
+    auto t = export_day(a, "to", true);
+    if (!t) return s.fail(t.error());
+    o.received_to = *t;
+  }
+  if (o.received_from && o.received_to && *o.received_to <= *o.received_from)
+    return s.fail(error(errc::invalid_argument, "to", "must not be before --from"));
+  auto store = open_for_query(s);
+  if (!store) return s.fail(store.error());
+  auto x = pj::export_open_data(**store, o);
+  if (!x) return s.fail(x.error());
+  // The answer's form decides its media type over HTTP.
+  s.json = format == "json";
+  s.csv = format == "csv";
+  const std::vector<std::string> columns{"received", "sent_to_shop", "category", "shop_seal", "shop_name", "shop_domain", "route",
+                                         "timely_response", "outcome", "agency", "rating", "reopened", "suppressed"};
+  const auto level_index = [](pj::open_data_level l) { return static_cast<std::size_t>(l); };
+  const auto row_cells = [](const pj::open_data_row& r) {
+    return std::vector<cell>{txt(r.received), txt(r.sent_to_shop), txt(r.category), txt(r.shop_seal), txt(r.shop_name),
+                             txt(r.shop_domain), txt(r.route), txt(r.timely_response), txt(r.outcome), txt(r.agency),
+                             r.rating ? num(static_cast<std::uint64_t>(r.rating)) : cell{"null", true},
+                             {r.reopened ? "true" : "false", true}, txt(r.level == pj::open_data_level::day ? "" : to_string(r.level))};
+  };
+  if (format == "csv") {
+    std::vector<cell> header;
+    for (const auto& c : columns) header.push_back(txt(c));
+    s.out << csv_line(header);
+    for (const auto& r : x->rows) {
+      auto cells = row_cells(r);
+      if (cells[10].text == "null") cells[10].text.clear();
+      s.out << csv_line(cells);
+    }
+  } else {
+    json_object counts;
+    for (auto l : {pj::open_data_level::day, pj::open_data_level::month, pj::open_data_level::shop, pj::open_data_level::category,
+                   pj::open_data_level::all, pj::open_data_level::withheld})
+      counts.field(to_string(l), x->at_level[level_index(l)]);
+    // One object; its rows written one by one after the members that come first.
+    std::string head = json_object()
+                           .field("format", "sazesh-open-data/1")
+                           .field("received_from", a.has("from") ? a.get("from") : "")
+                           .field("received_to", a.has("to") ? a.get("to") : "")
+                           .field("k", static_cast<std::uint64_t>(o.k))
+                           .field("cases", x->cases)
+                           .raw("rows_by_level", counts.str())
+                           .str();
+    head.pop_back();  // its closing brace: the rows follow
+    s.out << head << ",\"rows\":[";
+    for (std::size_t i = 0; i < x->rows.size(); ++i) s.out << (i ? "," : "") << json_row(columns, row_cells(x->rows[i]));
+    s.out << "]}\n";
+  }
+  // What was suppressed, for whoever runs it (stdout stays the data alone).
+  if (format == "csv" && s.shared_engine == nullptr)
+    fmt::print(s.err, "{} cases received{}{}: {} rows as they are, {} by month, {} with the shop suppressed, {} with the category too, "
+               "{} with every date, category and shop suppressed, {} withheld (k = {})\n",
+               x->cases, a.has("from") ? " from " + a.get("from") : "", a.has("to") ? " to " + a.get("to") : "",
+               x->at_level[0], x->at_level[1], x->at_level[2], x->at_level[3], x->at_level[4], x->at_level[5], o.k);
+  return exit_ok;
+}
+
 }  // namespace
 
 result<std::optional<case_state>> case_for_reading(session& s, const std::string& case_id) {
@@ -655,6 +744,15 @@ void add_query_commands(std::vector<command_spec>& t) {
   t.push_back({"stats", q, "case counts by month, category, status, outcome or month_category",
                {{"by", "DIMENSION", "month, category, status, outcome, month_category (default)"}}, stats_cmd,
                uses::query});
+  t.push_back({"export-open-data", "open data",
+               "every case received in a date range as a row of open data: no personal data, small cells suppressed "
+               "(sazesh export open-data)",
+               {{"from", "DATE", "the first day received (default: the first case)"},
+                {"to", "DATE", "the last day received, itself included (default: the last case)"},
+                {"format", "FORMAT", "csv (default) or json"},
+                {"k", "K", "the smallest cell shown: each row shares its day, category and shop (or what of them is shown) "
+                           "with at least K-1 others (default 5)"}},
+               open_data_cmd, uses::query});
   t.push_back({"subscribe", "agencies' feed", "an agency's referral events with the dossier, as JSON lines",
                {{"agency", "AGENCY", "the agency", true}, {"from", "POSITION", "without --kafka: start at this log position (default 0); on Kafka a "
                                                                         "feed resumes where its --group committed"},

@@ -36,30 +36,34 @@ std::string csv_field(const std::string& s) {
 
 }  // namespace
 
+std::string csv_line(const std::vector<cell>& cells) {
+  std::string line;
+  for (std::size_t i = 0; i < cells.size(); ++i) line += (i ? "," : "") + csv_field(cells[i].text);
+  return line + "\r\n";
+}
+
+std::string json_row(const std::vector<std::string>& columns, const std::vector<cell>& row) {
+  json_object o;
+  for (std::size_t i = 0; i < columns.size() && i < row.size(); ++i) {
+    if (row[i].number) o.raw(columns[i], row[i].text);
+    else o.field(columns[i], row[i].text);
+  }
+  return o.str();
+}
+
 void print(std::ostream& out, const table& t, output_format f) {
   switch (f) {
     case output_format::json: {
       json_array arr;
-      for (const auto& row : t.rows) {
-        json_object o;
-        for (std::size_t i = 0; i < t.columns.size() && i < row.size(); ++i) {
-          if (row[i].number) o.raw(t.columns[i], row[i].text);
-          else o.field(t.columns[i], row[i].text);
-        }
-        arr.raw(o.str());
-      }
+      for (const auto& row : t.rows) arr.raw(json_row(t.columns, row));
       fmt::print(out, "{}\n", arr.str());
       return;
     }
     case output_format::csv: {
-      std::string line;
-      for (std::size_t i = 0; i < t.columns.size(); ++i) line += (i ? "," : "") + csv_field(t.columns[i]);
-      fmt::print(out, "{}\r\n", line);
-      for (const auto& row : t.rows) {
-        line.clear();
-        for (std::size_t i = 0; i < row.size(); ++i) line += (i ? "," : "") + csv_field(row[i].text);
-        fmt::print(out, "{}\r\n", line);
-      }
+      std::vector<cell> header;
+      for (const auto& c : t.columns) header.push_back(txt(c));
+      out << csv_line(header);
+      for (const auto& row : t.rows) out << csv_line(row);
       return;
     }
     case output_format::text: {

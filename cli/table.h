@@ -25,5 +25,9 @@ inline cell num(std::uint64_t v) { return {std::to_string(v), true}; }
 inline cell txt(std::string s) { return {std::move(s), false}; }
 
 void print(std::ostream& out, const table& t, output_format f);
+// One row as print() writes it, for answers printed row by row as they are made: a CSV line
+// (RFC 4180, ending in CRLF), or a JSON object of the columns.
+std::string csv_line(const std::vector<cell>& cells);
+std::string json_row(const std::vector<std::string>& columns, const std::vector<cell>& row);
 
 }  // namespace sazesh::cli

@@ -14,7 +14,10 @@
 #include "cli/app.h"
 #include "cli/json.h"
 #include "cli/table.h"
+#include "engine/base/text_file.h"
 #include "engine/domain/describe.h"
+#include "engine/log/checkpoint_store.h"
+#include "engine/record/checkpoint.h"
 #include "engine/rule_files.h"
 
 namespace sazesh::cli {
@@ -101,6 +104,129 @@ int score_cmd(session& s, const parsed_args& a) {
   }
   if (!s.json && !s.csv) fmt::print(s.out, "trust scores as of {} under rules v{} ({})\n", both_calendars(*when, s.jalali_digits), rules.version, rules.name);
   print(s.out, t, format_of(s));
+  return exit_ok;
+}
+
+// ---- The public standings, signed ----------------------------------------------------------
+//
+// What the seal body publishes of every shop, as a signed note (C2SP signed-note, Ed25519) by
+// the log's own key, so that a copy passed on can be checked against the verifier key
+// (`sazesh keys show`) by `check-standings` or any signed-note reader. The note's text:
+//
+//   sazesh.local/log-5f2a…/standings      the log's key name, then "/standings"
+//   as-of 2026-12-03T10:00:00.000Z        when they were computed (the server's clock)
+//   rules v1 trust-v1                     the trust rules they were computed under
+//   rank,seal,name,domain,stars,score,standing,complaints,unanswered,restricted,restriction
+//   1,1001,کالالند,kalaland.ir,3,81.2,A,12,1,no,
+//   …                                     one CSV line per shop (RFC 4180 quoting), best first
+
+constexpr std::size_t k_max_standings = 64u << 20;
+constexpr std::string_view k_standings_header =
+    "rank,seal,name,domain,stars,score,standing,complaints,unanswered,restricted,restriction";
+
+// Text in a signed note holds no control characters but its newlines.
+std::string note_safe(std::string text) {
+  for (char& c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return text;
+}
+
+int standings_cmd(session& s, const parsed_args&) {
+  auto eng = s.open_engine();
+  if (!eng) return s.fail(eng.error());
+  const trust_rules& rules = (*eng)->rules().trust;
+  if (rules.version == 0) return s.fail(error(errc::not_found, "rules", "no trust rules loaded (--rules FILE)"));
+  auto key = read_signing_key_file(s.signing_key_file());
+  if (!key)
+    return s.fail(key.error().code() == errc::not_found
+                      ? error(errc::not_found, "signing_key",
+                              fmt::format("no signing key at {}: the log's key signs the standings, and is made when the log "
+                                          "is first signed (sazesh checkpoint)",
+                                          s.signing_key_file().string()))
+                      : key.error());
+  const timestamp_ms now = (*eng)->time_source().now();
+  auto all = load_businesses(**eng);
+  if (!all) return s.fail(all.error());
+  std::string text = fmt::format("{}/standings\nas-of {}\nrules v{} {}\n{}\n", key->name, format_iso_utc(now), rules.version,
+                                 note_safe(rules.name), k_standings_header);
+  json_array shops;
+  for (const auto& r : rank_all(*all, rules, now)) {
+    const auto& b = all->at(r.business);
+    std::uint64_t complaints = 0, unanswered = 0;
+    for (const auto& e : b.events) {
+      if (e.time > now) continue;
+      complaints += e.kind == score_kind::complaint;
+      unanswered += e.kind == score_kind::unanswered;
+    }
+    const std::string restriction =
+        b.state.restricted ? (b.state.restriction_rule.empty() ? "by hand" : b.state.restriction_rule) : "";
+    const std::vector<cell> row{num(r.rank), txt(r.business), txt(note_safe(b.state.name)), txt(note_safe(b.state.domain)),
+                                num(static_cast<std::uint64_t>(b.state.stars)), score_cell(r.score.score), txt(r.score.standing),
+                                num(complaints), num(unanswered), txt(b.state.restricted ? "yes" : "no"),
+                                txt(note_safe(restriction))};
+    std::string line = csv_line(row);
+    line.resize(line.size() - 2);  // CRLF: a note's lines end in a newline alone
+    text += line + "\n";
+    shops.raw(json_row({"rank", "seal", "name", "domain", "stars", "score", "standing", "complaints", "unanswered", "restricted",
+                        "restriction"},
+                       {row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                        {b.state.restricted ? "true" : "false", true}, row[10]}));
+  }
+  if (text.size() > k_max_standings)
+    return s.fail(error(errc::invalid_argument, "standings", "are larger than a standings note may be (64 MiB)"));
+  const std::string note = sign_note(text, *key);
+  if (s.json) {
+    fmt::print(s.out, "{}\n", json_object()
+                                  .field("origin", key->name)
+                                  .field("as_of", format_iso_utc(now))
+                                  .field("rules_version", rules.version)
+                                  .field("rules", rules.name)
+                                  .raw("shops", shops.str())
+                                  .field("verifier_key", verifier_key_text(key->verifier()))
+                                  .field("note", note)
+                                  .str());
+  } else {
+    s.out << note;
+  }
+  return exit_ok;
+}
+
+int check_standings_cmd(session& s, const parsed_args& a) {
+  auto key = checking_key(s, a);
+  if (!key) return s.fail(key.error());
+  if (!*key)
+    return s.fail(error(errc::invalid_argument, "--key", "give the log's verifier key (sazesh keys show, where the log is kept)"));
+  auto note = read_text_file(a.get("file"), "file", k_max_standings + 4096);
+  if (!note) return s.fail(note.error());
+  auto text = open_note(*note, **key, "file", k_max_standings + 4096, "standings");
+  if (!text) return s.fail(text.error());
+  std::vector<std::string_view> lines;
+  for (std::string_view rest = *text; !rest.empty();) {
+    const auto eol = rest.find('\n');
+    lines.push_back(rest.substr(0, eol));
+    rest.remove_prefix(eol + 1);
+  }
+  const auto bad = [&](const std::string& what) { return s.fail(error(errc::corrupt, "file", what)); };
+  if (lines.size() < 4 || lines[0] != (*key)->name + "/standings")
+    return bad(fmt::format("is signed by {} but is not its standings (its first line must be {}/standings)", (*key)->name,
+                           (*key)->name));
+  if (lines[1].rfind("as-of ", 0) != 0 || lines[2].rfind("rules v", 0) != 0 || lines[3] != k_standings_header)
+    return bad("is not standings: it needs an as-of line, a rules line and the column names");
+  const std::string as_of(lines[1].substr(6)), rules(lines[2].substr(6));
+  const std::uint64_t count = lines.size() - 4;
+  if (s.json) {
+    fmt::print(s.out, "{}\n", json_object()
+                                  .field("ok", true)
+                                  .field("origin", (*key)->name)
+                                  .field("as_of", as_of)
+                                  .field("rules", rules)
+                                  .field("shops", count)
+                                  .str());
+    return exit_ok;
+  }
+  fmt::print(s.out, "ok: the standings of {} shops as of {} under rules {} are signed by {}\n", count, as_of, rules,
+             (*key)->name);
+  for (std::size_t i = 3; i < lines.size(); ++i) fmt::print(s.out, "{}\n", lines[i]);
   return exit_ok;
 }
 
@@ -288,6 +414,15 @@ void add_trust_commands(std::vector<command_spec>& t) {
                rules_cmd, uses::rules | uses::json});
   t.push_back({"score", g, "trust scores and standings of every business (or one), ranked",
                {{"business", "SEAL", "one business"}, as_of_opt}, score_cmd, scores});
+  t.push_back({"export-standings", g,
+               "every shop's score, standing, stars, complaints, unanswered and restriction, signed with the log's key "
+               "(sazesh export standings)",
+               {}, standings_cmd, uses::read | uses::clock | uses::rules});
+  t.push_back({"check-standings", g, "check a copy of the standings against the log's verifier key",
+               {{"file", "FILE", "the standings, as export standings printed them", true},
+                {"key", "VKEY", "the log's verifier key, NAME+ID+KEY (default: the folder's own)"},
+                {"key-file", "FILE", "the same, from a file"}},
+               check_standings_cmd, uses::folder | uses::json});
   t.push_back({"explain", g, "the events that moved a business's score, and by how much",
                {{"business", "SEAL", "the business", true}, as_of_opt}, explain_cmd, scores});
   t.push_back({"what-if", g, "every business re-scored under another rule set, side by side (writes nothing)",

@@ -340,6 +340,8 @@ struct row_batch::held {
     row.events += 1;
     if (e.payload.type == fb::Event_AgencyDecided) row.verdict = e.payload.AsAgencyDecided()->verdict;
     if (e.payload.type == fb::Event_CaseReopened) row.verdict.reset();
+    if (e.payload.type == fb::Event_ForwardedToBusiness && row.forwarded_at == 0) row.forwarded_at = e.time;
+    if (e.payload.type == fb::Event_MediationRequested) row.mediation = true;
     h->changed = true;
     auto sc = card(row.state.business_id);
     if (!sc) return sc.error();

@@ -67,11 +67,16 @@ result<std::optional<case_row>> find_case(const kv_reader& kv, const std::string
   return std::optional<case_row>(std::move(*row));
 }
 
-result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter& f) {
-  std::vector<case_row> out;
-  if (f.limit == 0) return out;
+status for_each_case(const kv_reader& kv, const case_filter& f, const std::function<bool(case_row&&)>& each) {
+  const plan p = plan_for(f);
+  if (p.from >= p.to) return ok;
   std::optional<error> failure;
-  const auto take = [&](const std::string& id) {
+  auto scanned = kv.scan(p.from, p.to, [&](std::string_view k, std::string_view) {
+    if (k.size() < p.time_offset + 8) {
+      failure = error(errc::corrupt, "projections", "an index key is too short");
+      return false;
+    }
+    const std::string id(k.substr(p.time_offset + 8));
     auto row = find_case(kv, id);
     if (!row) {
       failure = row.error();
@@ -81,9 +86,16 @@ result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter&
       failure = error(errc::corrupt, "projections", fmt::format("an index names case {} but it has no row", id));
       return false;
     }
-    if (matches(**row, f)) out.push_back(std::move(**row));
-    return true;
-  };
+    return !matches(**row, f) || each(std::move(**row));
+  });
+  if (!scanned) return scanned.error();
+  if (failure) return *failure;
+  return ok;
+}
+
+result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter& f) {
+  std::vector<case_row> out;
+  if (f.limit == 0) return out;
   const bool narrower = f.consumer || f.mediator || f.agency;
   if (f.overdue_at && !narrower) {
     // Overdue cases come from the deadline index, earliest due first, up to the moment asked:
@@ -96,27 +108,24 @@ result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter&
       return true;
     });
     if (!scanned) return scanned.error();
-    for (const auto& id : ids)
-      if (!take(id)) break;
-    if (failure) return *failure;
+    for (const auto& id : ids) {
+      auto row = find_case(kv, id);
+      if (!row) return row.error();
+      if (!*row) return error(errc::corrupt, "projections", fmt::format("an index names case {} but it has no row", id));
+      if (matches(**row, f)) out.push_back(std::move(**row));
+    }
     std::sort(out.begin(), out.end(), [](const case_row& a, const case_row& b) {
       return std::tie(a.state.filed_at, a.state.id) < std::tie(b.state.filed_at, b.state.id);
     });
     if (out.size() > f.limit) out.resize(f.limit);
     return out;
   }
-  const plan p = plan_for(f);
-  if (p.from >= p.to) return out;
-  auto scanned = kv.scan(p.from, p.to, [&](std::string_view k, std::string_view) {
-    if (k.size() < p.time_offset + 8) {
-      failure = error(errc::corrupt, "projections", "an index key is too short");
-      return false;
-    }
-    if (!take(std::string(k.substr(p.time_offset + 8)))) return false;
-    return out.size() < f.limit;
-  });
-  if (!scanned) return scanned.error();
-  if (failure) return *failure;
+  if (auto st = for_each_case(kv, f, [&](case_row&& r) {
+        out.push_back(std::move(r));
+        return out.size() < f.limit;
+      });
+      !st)
+    return st.error();
   return out;
 }
 

@@ -37,6 +37,9 @@ struct case_filter {
 
 result<std::optional<case_row>> find_case(const kv_reader& kv, const std::string& case_id);
 result<std::vector<case_row>> list_cases(const kv_reader& kv, const case_filter& filter);
+// The cases `filter` matches, in filing order, one at a time, until `each` returns false (its
+// limit is not applied): for answers too long to hold, such as an export.
+status for_each_case(const kv_reader& kv, const case_filter& filter, const std::function<bool(case_row&&)>& each);
 
 result<std::optional<scorecard>> find_scorecard(const kv_reader& kv, const std::string& business_id);
 result<std::vector<scorecard>> all_scorecards(const kv_reader& kv);

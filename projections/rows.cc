@@ -73,6 +73,8 @@ std::string encode(const case_row& r) {
   w.u64(r.events);
   w.flag(r.verdict.has_value());
   w.u8(r.verdict.value_or(fb::AgencyVerdict_upheld));
+  w.i64(r.forwarded_at);
+  w.flag(r.mediation);
   return w.take();
 }
 
@@ -84,6 +86,8 @@ result<case_row> decode_case_row(std::string_view bytes) {
   const bool has_verdict = rd.flag();
   const auto verdict = static_cast<fb::AgencyVerdict>(rd.u8());
   if (has_verdict) r.verdict = verdict;
+  r.forwarded_at = rd.i64();
+  r.mediation = rd.flag();
   return finish(rd, std::move(r), "case_row");
 }
 

@@ -44,12 +44,14 @@
 
 namespace sazesh::projections {
 
-inline constexpr std::uint32_t row_format_version = 3;
+inline constexpr std::uint32_t row_format_version = 4;
 
 struct case_row {
   case_state state;
   std::uint64_t events = 0;
   std::optional<fb::AgencyVerdict> verdict;
+  timestamp_ms forwarded_at = 0;  // when it was first sent to the business (0: never)
+  bool mediation = false;         // mediation was asked for at some point
   bool operator==(const case_row&) const = default;
 };
 

@@ -145,11 +145,11 @@ std::string sign_note(std::string_view text, const signing_key& key) {
   return fmt::format("{}\n{}{} {}\n", text, k_dash, key.name, base64(id_bytes(key.id) + sig));
 }
 
-result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& key, const std::string& field,
-                                   std::string_view origin) {
+result<std::string> open_note(std::string_view note, const verifier_key& key, const std::string& field, std::size_t max_bytes,
+                              std::string_view what) {
   ready();
-  const auto bad = [&](std::string what) { return error(errc::corrupt, field, std::move(what)); };
-  if (note.size() > k_max_note) return bad("is larger than a checkpoint can be");
+  const auto bad = [&](std::string text) { return error(errc::corrupt, field, std::move(text)); };
+  if (note.size() > max_bytes) return bad(fmt::format("is larger than {} bytes, more than a {} can be", max_bytes, what));
   for (unsigned char c : note)
     if (c < 0x20 && c != '\n') return bad("holds a control character");
   const auto split = note.rfind("\n\n");
@@ -174,14 +174,21 @@ result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& ke
         crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(raw->data() + 4),
                                     reinterpret_cast<const unsigned char*>(text.data()), text.size(),
                                     reinterpret_cast<const unsigned char*>(key.public_key.data())) != 0)
-      return bad(fmt::format("signature by {} does not verify: the checkpoint was altered or signed by another key", key.name));
+      return bad(fmt::format("signature by {} does not verify: the {} was altered or signed by another key", key.name, what));
     verified = true;
   }
   if (!verified) return bad(fmt::format("is not signed by the key {}+{:08x}", key.name, key.id));
-  auto c = read_checkpoint_text(text, field);
+  return std::string(text);
+}
+
+result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& key, const std::string& field,
+                                   std::string_view origin) {
+  auto text = open_note(note, key, field, k_max_note, "checkpoint");
+  if (!text) return text.error();
+  auto c = read_checkpoint_text(*text, field);
   if (!c) return c;
   const std::string_view expected = origin.empty() ? std::string_view(key.name) : origin;
-  if (c->origin != expected) return bad(fmt::format("names the log {}, not {}", c->origin, expected));
+  if (c->origin != expected) return error(errc::corrupt, field, fmt::format("names the log {}, not {}", c->origin, expected));
   return c;
 }
 

@@ -56,6 +56,12 @@ struct checkpoint {
 std::string checkpoint_text(const checkpoint& c);
 // A signed note: `text` followed by a blank line and the key's signature line.
 std::string sign_note(std::string_view text, const signing_key& key);
+// Checks a signed note against a verifier key and returns its text (up to the blank line): the
+// note must be at most `max_bytes`, hold no control character but newlines, and carry a
+// signature by that key (name and key id) that verifies; other signers' lines are skipped.
+// Errors (errc::corrupt) name `field` and call the note `what` ("checkpoint", "standings").
+result<std::string> open_note(std::string_view note, const verifier_key& key, const std::string& field, std::size_t max_bytes,
+                              std::string_view what);
 // Checks a signed checkpoint against a verifier key and reads it: the note must be well formed,
 // carry a signature by that key (name and key id) that verifies, and its text must be a
 // checkpoint whose origin is `origin` (empty: the key's name). Errors (errc::corrupt) name `field`.
