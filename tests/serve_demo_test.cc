@@ -4,6 +4,7 @@
 // here by the actors instead: the consumer asks for mediation, and confirms the remedy before
 // reopening. What each story leaves is checked from the reads, as a user would see it.
 
+#include <algorithm>
 #include <doctest/doctest.h>
 
 #include "tests/serve_harness.h"
@@ -161,6 +162,18 @@ TEST_CASE("serve: the demo's stories over HTTP, every actor signed in, every doc
   auto standings = d.s().get("/v1/score");
   CHECK(standings.status == 200);
   for (const char* seal : {"1001", "1002", "1003"}) CHECK(standings.body.find(seal) != std::string::npos);
+  // And so are they signed, and the open data: every case a row, none of its people's data.
+  auto note = d.s().call(http::verb::get, "/v1/export-standings", "", "", {{"Accept", "text/plain"}});
+  CHECK(note.status == 200);
+  CHECK(note.body.find("/standings\nas-of ") != std::string::npos);
+  CHECK(note.body.find("\n\n\xe2\x80\x94 ") != std::string::npos);  // the blank line and the signature's em dash
+  auto open_data = d.s().get("/v1/export-open-data?format=csv&k=1");
+  CHECK(open_data.status == 200);
+  CHECK(open_data.headers["Content-Type"].rfind("text/csv", 0) == 0);
+  CHECK(std::count(open_data.body.begin(), open_data.body.end(), '\n') == 6);  // the header and the five cases
+  for (const char* secret : {"5260181591", "سارا احمدی", "09121234567", "C-", "U-"})
+    CHECK(open_data.body.find(secret) == std::string::npos);
+  CHECK(d.s().get("/v1/export-open-data?k=0").status == 400);
   // The log verifies, every chain intact.
   auto verified = d.s().get("/v1/verify", op);
   CHECK(verified.status == 200);
