@@ -1662,6 +1662,125 @@ void produce_raw(const std::string& topic, std::int32_t partition, const std::st
   rd_kafka_destroy(rk);
 }
 
+// ---- Prefixed ACLs on authenticated principals ----------------------------------------------
+//
+// tools/kafka.sh start --acls (tools/test.sh starts the suite's broker so): a SASL_PLAINTEXT
+// listener with SCRAM-SHA-512 users (engine, agency1, agency2 …) and the StandardAuthorizer;
+// PLAINTEXT stays a super user's, for the admin tools and the other tests.
+
+std::string sasl_broker() {
+  const char* bs = std::getenv("SAZESH_TEST_KAFKA_SASL");
+  if (bs == nullptr || *bs == '\0')
+    FAIL("SAZESH_TEST_KAFKA_SASL is not set: the ACL test needs the broker started with `tools/kafka.sh start --acls` "
+         "and its `tools/kafka.sh sasl-bootstrap` address (tools/test.sh does both)");
+  return bs;
+}
+
+// The --kafka-config options that sign in as a SCRAM user of tools/kafka.sh (password NAME-secret).
+std::vector<std::string> signed_in_as(const std::string& user) {
+  return {"--kafka-config", "security.protocol=SASL_PLAINTEXT", "--kafka-config", "sasl.mechanisms=SCRAM-SHA-512",
+          "--kafka-config", "sasl.username=" + user, "--kafka-config", "sasl.password=" + user + "-secret"};
+}
+
+// Adds ACLs with Kafka's own tool, over PLAINTEXT (a super user there).
+void add_acls(const std::string& arguments) {
+  const auto [status, out] = run_shell(fmt::format("'{}' acls --bootstrap-server {} --add {} 2>&1",
+                                                   (source_root() / "tools" / "kafka.sh").string(), broker(), arguments));
+  REQUIRE_MESSAGE(status == 0, out);
+}
+
+// What the broker answers a record produced by `user` to `topic`: the delivery's error.
+rd_kafka_resp_err_t produce_as(const std::string& user, const std::string& topic) {
+  char problem[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  const std::vector<std::pair<std::string, std::string>> settings{
+      {"bootstrap.servers", sasl_broker()}, {"security.protocol", "SASL_PLAINTEXT"}, {"sasl.mechanisms", "SCRAM-SHA-512"},
+      {"sasl.username", user},             {"sasl.password", user + "-secret"},   {"message.timeout.ms", "15000"},
+      {"log_level", "0"}};
+  for (const auto& [k, v] : settings) REQUIRE(rd_kafka_conf_set(conf, k.c_str(), v.c_str(), problem, sizeof problem) == RD_KAFKA_CONF_OK);
+  static rd_kafka_resp_err_t delivered;
+  delivered = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) { delivered = m->err; });
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, problem, sizeof problem);
+  REQUIRE_MESSAGE(rk != nullptr, problem);
+  const std::string value = "not a dossier";
+  const auto err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
+                                     RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) delivered = err;
+  rd_kafka_flush(rk, 20'000);
+  rd_kafka_destroy(rk);
+  return delivered;
+}
+
+TEST_CASE("kafka: prefixed ACLs: the engine's principal writes its prefix, an agency's reads its own topic and group only") {
+  scratch_dir dir;
+  const std::string sasl = sasl_broker();
+  const std::string prefix = unique_prefix("acl");
+  const std::string data = (dir.path() / "data").string();
+  REQUIRE(sazesh_cli({"demo", "--data-dir-fresh", data}).code == 0);
+  // The engine: everything under its prefix (topics, groups, its transactional id). Agencies:
+  // read their own topic (a literal name: a prefix would also match a longer agency id) and
+  // the groups under it; nothing else.
+  add_acls(fmt::format("--allow-principal User:engine --operation All --topic {0} --group {0} --transactional-id {0} "
+                       "--resource-pattern-type prefixed",
+                       prefix));
+  const std::string tazirat_topic = prefix + "agency.tazirat", protection_topic = prefix + "agency.consumer-protection";
+  add_acls(fmt::format("--allow-principal User:agency1 --operation Read --operation Describe --topic {}", tazirat_topic));
+  add_acls(fmt::format("--allow-principal User:agency1 --operation Read --group {}. --resource-pattern-type prefixed",
+                       tazirat_topic));
+  add_acls(fmt::format("--allow-principal User:agency2 --operation Read --operation Describe --topic {}", protection_topic));
+  add_acls(fmt::format("--allow-principal User:agency2 --operation Read --group {}. --resource-pattern-type prefixed",
+                       protection_topic));
+
+  const auto on = [&](const std::string& user, std::vector<std::string> args, const std::string& as_prefix = "") {
+    std::vector<std::string> a{"--data-dir", data, "--kafka", sasl, "--kafka-prefix", as_prefix.empty() ? prefix : as_prefix,
+                               "--kafka-replication", "1", "--kafka-timeout", "20000"};
+    const auto who = signed_in_as(user);
+    a.insert(a.end(), who.begin(), who.end());
+    a.insert(a.end(), args.begin(), args.end());
+    return sazesh_cli(a);
+  };
+  const auto denied = [](const cli_result& r, const char* what) {
+    CHECK(r.code != 0);
+    CHECK_MESSAGE(r.err.find(what) != std::string::npos, r.err);
+  };
+
+  // Allowed: the engine copies the log in (creating its topics, writing in transactions,
+  // relaying the Dossiers) and reads it back.
+  auto copied = on("engine", {"copy-log", "--to-kafka"});
+  REQUIRE_MESSAGE(copied.code == 0, copied.err);
+  auto verified = on("engine", {"--as", "auditor:audit", "verify"});
+  CHECK_MESSAGE(verified.code == 0, verified.err);
+  // Denied: the engine's principal outside its prefix.
+  denied(on("engine", {"copy-log", "--to-kafka"}, unique_prefix("other")), "AUTHORIZATION_FAILED");
+
+  // Allowed: each agency reads its own feed in its own group, every record proven.
+  for (const auto& [user, agency] : std::vector<std::pair<std::string, std::string>>{{"agency1", "tazirat"},
+                                                                                     {"agency2", "consumer-protection"}}) {
+    auto feed = on(user, {"--as", "agency:" + agency, "subscribe", "--agency", agency});
+    INFO(user << ": " << feed.err);
+    REQUIRE(feed.code == 0);
+    const auto lines = lines_of(feed.out);
+    CHECK_FALSE(lines.empty());
+    for (const auto& line : lines) CHECK(line.find("\"agency\":\"" + agency + "\"") != std::string::npos);
+  }
+  // Denied: another agency's topic, a group outside its own, the events topic (anything that
+  // reads the log), and writing even to its own topic.
+  denied(on("agency1", {"--as", "agency:consumer-protection", "subscribe", "--agency", "consumer-protection"}),
+         "TOPIC_AUTHORIZATION_FAILED");
+  denied(on("agency2", {"--as", "agency:tazirat", "subscribe", "--agency", "tazirat"}), "TOPIC_AUTHORIZATION_FAILED");
+  denied(on("agency1", {"--as", "agency:tazirat", "subscribe", "--agency", "tazirat", "--group", prefix + "someone-else"}),
+         "GROUP_AUTHORIZATION_FAILED");
+  denied(on("agency1", {"--as", "auditor:audit", "verify"}), "TOPIC_AUTHORIZATION_FAILED");
+  denied(on("agency1", {"--as", "operator:ops", "register-agency", "--id", "x", "--name", "x", "--categories", "other"}),
+         "AUTHORIZATION_FAILED");
+  CHECK(produce_as("agency1", tazirat_topic) == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  CHECK(produce_as("agency1", prefix + "events") == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  // The engine's principal may write there (the feed is not read again: this is no Dossier).
+  CHECK(produce_as("engine", tazirat_topic) == RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
 TEST_CASE("kafka: a Dossier forged onto an agency's topic, its chain re-hashed, is refused by subscribe, named") {
   scratch_dir dir;
   const std::string prefix = unique_prefix("forged-feed");

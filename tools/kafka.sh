@@ -44,8 +44,8 @@
 #   SAZESH_KAFKA_STOP_TIMEOUT   seconds between SIGTERM and SIGKILL (default 30)
 #   SAZESH_KAFKA_TOOL_OPTS      JVM options for the tools (default: -Xmx256m -XX:+UseSerialGC)
 #   SAZESH_KAFKA_ACLS=1         same as `start --acls`
-#   SAZESH_KAFKA_USERS          SASL/PLAIN users for --acls as "name:password ..." (default
-#                               "admin:admin-secret agency1:agency1-secret agency2:agency2-secret")
+#   SAZESH_KAFKA_USERS          SASL/SCRAM users for --acls as "name:password ..." (default "admin:admin-secret
+#                               engine:engine-secret agency1:agency1-secret agency2:agency2-secret")
 #
 # The broker: listeners PLAINTEXT://127.0.0.1:<port> and CONTROLLER://127.0.0.1:<cport> on two free
 # ports, 1 partition per new topic, every replication factor and min ISR 1, no automatic topic
@@ -55,7 +55,7 @@
 #
 # ACLs (`start --acls`): over PLAINTEXT no client is authenticated, so every client is
 # User:ANONYMOUS and ACLs cannot tell an agency from another. --acls therefore adds a third listener,
-# SASL_PLAINTEXT://127.0.0.1:<sport> with the PLAIN mechanism and the users of SAZESH_KAFKA_USERS,
+# SASL_PLAINTEXT://127.0.0.1:<sport> with the SCRAM-SHA-512 mechanism and the users of SAZESH_KAFKA_USERS,
 # and enables org.apache.kafka.metadata.authorizer.StandardAuthorizer with
 # super.users=User:admin;User:ANONYMOUS (ANONYMOUS, i.e. the PLAINTEXT and controller listeners,
 # stays a super user so that the broker itself, and the admin tools run over PLAINTEXT, keep
@@ -64,7 +64,7 @@
 #   tools/kafka.sh topics --bootstrap-server "$bs" --create --topic agency1.events
 #   tools/kafka.sh acls --bootstrap-server "$bs" --add --allow-principal User:agency1 \
 #       --operation All --topic agency1. --group agency1. --resource-pattern-type prefixed
-#   kcat -b "$sasl" -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN \
+#   kcat -b "$sasl" -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-512 \
 #       -X sasl.username=agency1 -X sasl.password=agency1-secret -C -t agency1.events -e
 # For the Java tools, <state>/client-<user>.properties holds a ready client config for each user
 # (pass it with --command-config, --producer.config or --consumer.config).
@@ -78,7 +78,7 @@ readonly HEAP="${SAZESH_KAFKA_HEAP:-512m}"
 readonly START_TIMEOUT="${SAZESH_KAFKA_START_TIMEOUT:-90}"
 readonly STOP_TIMEOUT="${SAZESH_KAFKA_STOP_TIMEOUT:-30}"
 read -r -a TOOL_OPTS <<<"${SAZESH_KAFKA_TOOL_OPTS:--Xmx256m -XX:+UseSerialGC}"
-readonly DEFAULT_USERS="admin:admin-secret agency1:agency1-secret agency2:agency2-secret"
+readonly DEFAULT_USERS="admin:admin-secret engine:engine-secret agency1:agency1-secret agency2:agency2-secret"
 readonly MARKER=".sazesh-kafka-state"
 
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
@@ -293,19 +293,16 @@ num.recovery.threads.per.data.dir=1
 log.retention.hours=168
 EOF
   if [ -n "$sport" ]; then
-    local jaas="org.apache.kafka.common.security.plain.PlainLoginModule required" u name pass
-    for u in $users; do
-      name="${u%%:*}"; pass="${u#*:}"
-      jaas+=" user_${name}=\"${pass}\""
-    done
+    local u name pass
     cat >>"$STATE/server.properties" <<EOF
-# --acls: StandardAuthorizer; clients authenticate with SASL/PLAIN on the SASL_PLAINTEXT listener.
+# --acls: StandardAuthorizer; clients authenticate with SASL/SCRAM-SHA-512 on the SASL_PLAINTEXT
+# listener (the users' credentials are in the cluster's metadata, put there when it is formatted).
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:admin;User:ANONYMOUS
 allow.everyone.if.no.acl.found=false
-sasl.enabled.mechanisms=PLAIN
-listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
-listener.name.sasl_plaintext.plain.sasl.jaas.config=${jaas};
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 EOF
     for u in $users; do
       name="${u%%:*}"; pass="${u#*:}"
@@ -313,8 +310,8 @@ EOF
 # Java client config for SASL user ${name} on $(cat "$STATE/sasl-bootstrap")
 bootstrap.servers=$(cat "$STATE/sasl-bootstrap")
 security.protocol=SASL_PLAINTEXT
-sasl.mechanism=PLAIN
-sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${name}" password="${pass}";
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${name}" password="${pass}";
 EOF
     done
   fi
@@ -480,7 +477,10 @@ cmd_start() {
   cluster_id="$(run_class --quick kafka.tools.StorageTool random-uuid 2>>"$STATE/logs/tools.log" | tail -n 1)"
   [[ "$cluster_id" =~ ^[A-Za-z0-9_-]{22}$ ]] || die "the storage tool gave no cluster id (see $STATE/logs/tools.log)"
   echo "$cluster_id" >"$STATE/cluster-id"
-  if ! run_class --quick kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE/server.properties" \
+  # --acls: each user's SCRAM credential goes into the metadata as the storage is formatted.
+  local scram=() u
+  for u in $users; do scram+=(--add-scram "SCRAM-SHA-512=[name=${u%%:*},password=${u#*:}]"); done
+  if ! run_class --quick kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE/server.properties" "${scram[@]}" \
        >>"$STATE/logs/tools.log" 2>&1; then
     tail -n 20 "$STATE/logs/tools.log" >&2
     die "formatting the KRaft storage failed"

@@ -6,7 +6,8 @@
 # (engine_test_kafka, projector_test_kafka). The broker runs from a private state folder and is stopped
 # (its state wiped) when the script exits, however it exits.
 # To use a broker you run yourself instead, export SAZESH_TEST_KAFKA=host:port, and the
-# SAZESH_KAFKA_DIR tools/kafka.sh runs it from (the broker-restart test restarts it).
+# SAZESH_KAFKA_DIR tools/kafka.sh runs it from (the broker-restart test restarts it); started
+# with --acls, also SAZESH_TEST_KAFKA_SASL=$(tools/kafka.sh sasl-bootstrap) (the ACL test needs it).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # Warnings are errors here: the suite is where they are ours to fix.
@@ -15,8 +16,11 @@ if [ -z "${SAZESH_TEST_KAFKA:-}" ]; then
   SAZESH_KAFKA_DIR="$(mktemp -u /tmp/sazesh-kafka-test.XXXXXX)"
   export SAZESH_KAFKA_DIR
   trap '"$root/tools/kafka.sh" stop >/dev/null 2>&1 || true; rm -f "$SAZESH_KAFKA_DIR.lock"' EXIT
-  SAZESH_TEST_KAFKA="$("$root/tools/kafka.sh" start)"
-  export SAZESH_TEST_KAFKA
+  # With ACLs: a SASL/SCRAM listener beside PLAINTEXT (still a super user's, for every other
+  # test), for the test of the engine's and the agencies' principals.
+  SAZESH_TEST_KAFKA="$("$root/tools/kafka.sh" start --acls)"
+  SAZESH_TEST_KAFKA_SASL="$("$root/tools/kafka.sh" sasl-bootstrap)"
+  export SAZESH_TEST_KAFKA SAZESH_TEST_KAFKA_SASL
 fi
 # The portal's packages and the browser tests' own, exactly as their lockfiles say.
 for d in portal tests/portal; do
