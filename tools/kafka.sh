@@ -14,6 +14,14 @@
 #                                   the same ports with the same data; prints the bootstrap again
 #   tools/kafka.sh bootstrap        print the running broker's address (exit 1 if none runs)
 #   tools/kafka.sh sasl-bootstrap   print the SASL_PLAINTEXT address of a broker started with --acls
+#   tools/kafka.sh cluster start [--nodes N]
+#                                   a KRaft cluster of N nodes (default 3; each a broker and a
+#                                   controller) from $SAZESH_KAFKA_DIR/node-1 … node-N, every topic
+#                                   replicated N times with min.insync.replicas N-1; prints the
+#                                   bootstrap list (127.0.0.1:P1,127.0.0.1:P2,…)
+#   tools/kafka.sh cluster stop|bootstrap
+#   tools/kafka.sh cluster kill N   kill -9 node N (its data kept); `cluster start-node N` starts it
+#                                   again on its data and ports; `cluster pid N` prints its pid
 #   tools/kafka.sh fetch            only download the jars into the cache (e.g. to warm a machine)
 #   tools/kafka.sh log [N]          print the last N (default 50) lines of the broker's log
 #   tools/kafka.sh topics ARGS...           org.apache.kafka.tools.TopicCommand   (kafka-topics)
@@ -256,8 +264,12 @@ wipe_state() {
   rm -rf -- "$STATE"
 }
 
+# A node of a cluster (`cluster start`) sets these before write_config; a lone broker keeps them.
+NODE_ID=1 VOTERS="" COPIES=1 MIN_ISR=1
+
 write_config() {
   local port="$1" cport="$2" sport="$3" users="$4"
+  local voters="${VOTERS:-1@127.0.0.1:${cport}}"
   local listeners="PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${cport}"
   local protomap="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
   local advertised="PLAINTEXT://127.0.0.1:${port}"
@@ -267,10 +279,10 @@ write_config() {
     advertised+=",SASL_PLAINTEXT://127.0.0.1:${sport}"
   fi
   cat >"$STATE/server.properties" <<EOF
-# Written by Sazesh's tools/kafka.sh: a single-node KRaft broker for tests.
+# Written by Sazesh's tools/kafka.sh: a KRaft broker and controller in one JVM, for tests.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:${cport}
+node.id=${NODE_ID}
+controller.quorum.voters=${voters}
 listeners=${listeners}
 advertised.listeners=${advertised}
 controller.listener.names=CONTROLLER
@@ -278,13 +290,13 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=${protomap}
 log.dirs=${STATE}/data
 num.partitions=1
-default.replication.factor=1
-offsets.topic.replication.factor=1
+default.replication.factor=${COPIES}
+offsets.topic.replication.factor=${COPIES}
 offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=${COPIES}
+transaction.state.log.min.isr=${MIN_ISR}
 transaction.state.log.num.partitions=4
-min.insync.replicas=1
+min.insync.replicas=${MIN_ISR}
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 num.network.threads=2
@@ -346,8 +358,15 @@ show_log_tail() {
 
 # Starts the JVM on the existing server.properties and waits until the broker answers.
 launch() {
-  local port cport bs pid deadline t0=$SECONDS
-  cport="$(prop controller.quorum.voters)"; cport="${cport##*:}"
+  spawn
+  wait_ready
+}
+
+# Starts the JVM on the existing server.properties, without waiting (a node of a cluster answers
+# only once a majority of its controllers run).
+spawn() {
+  local port cport bs pid
+  cport="$(prop listeners)"; cport="${cport##*CONTROLLER://127.0.0.1:}"; cport="${cport%%,*}"
   port="$(prop advertised.listeners)"; port="${port#PLAINTEXT://127.0.0.1:}"; port="${port%%,*}"
   bs="127.0.0.1:${port}"
   local p
@@ -371,6 +390,14 @@ launch() {
   pid=$!
   echo "$pid" >"$STATE/pid"
   log "broker starting (pid $pid, $bs, controller 127.0.0.1:${cport}); log in $STATE/logs/server.log"
+}
+
+# Waits until the broker spawned from $STATE answers; prints its bootstrap address.
+wait_ready() {
+  local pid bs port deadline t0=$SECONDS
+  pid="$(cat "$STATE/pid")"
+  bs="$(cat "$STATE/bootstrap")"
+  port="${bs##*:}"
   deadline=$((SECONDS + START_TIMEOUT))
   while :; do
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -527,6 +554,104 @@ cmd_sasl_bootstrap() {
   cat "$STATE/sasl-bootstrap"
 }
 
+# ---------------------------------------------------------------------------------------------
+# A cluster: `cluster start --nodes N` runs N nodes, each a broker and a controller in one JVM,
+# from $STATE/node-1 … node-N (each a state folder like a lone broker's), with replication factor
+# N and min.insync.replicas N-1 for every topic (3 copies, 2 in sync, for N = 3).
+
+node_dir() { echo "$STATE/node-$1"; }
+# Runs this script on one node's folder.
+on_node() {
+  local n="$1"; shift
+  [[ "$n" =~ ^[1-9]$ ]] && [ -d "$(node_dir "$n")" ] || die "no node $n in the cluster at $STATE"
+  SAZESH_KAFKA_DIR="$(node_dir "$n")" "$0" "$@"
+}
+cluster_nodes() { local d; for d in "$STATE"/node-[1-9]; do [ -d "$d" ] && echo "${d##*-}"; done; }
+
+cluster_start() {
+  local nodes=3
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --nodes) [ $# -ge 2 ] || die "--nodes needs a number"; nodes="$2"; shift 2 ;;
+      *) die "cluster start: unknown option $1" ;;
+    esac
+  done
+  [[ "$nodes" =~ ^[1-9]$ ]] || die "--nodes must be 1 to 9"
+  with_lock
+  ensure_jars
+  if [ -e "$STATE" ]; then
+    ours_or_absent || die "$STATE exists and was not made by tools/kafka.sh; set SAZESH_KAFKA_DIR elsewhere"
+    local n
+    for n in $(cluster_nodes); do on_node "$n" stop >/dev/null 2>&1 || true; done
+    wipe_state
+  fi
+  mkdir -p "$STATE"
+  touch "$STATE/$MARKER"
+  local i p c taken=() ports=() cports=() voters="" cluster_id
+  for ((i = 1; i <= nodes; i++)); do
+    p="$(pick_port "${taken[@]}")"; taken+=("$p")
+    c="$(pick_port "${taken[@]}")"; taken+=("$c")
+    ports+=("$p"); cports+=("$c")
+    voters+="${voters:+,}${i}@127.0.0.1:${c}"
+  done
+  cluster_id="$(run_class --quick kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
+  [[ "$cluster_id" =~ ^[A-Za-z0-9_-]{22}$ ]] || die "the storage tool gave no cluster id"
+  for ((i = 1; i <= nodes; i++)); do
+    mkdir -p "$(node_dir "$i")"
+    on_node "$i" _node-setup "$i" "${ports[i - 1]}" "${cports[i - 1]}" "$voters" "$cluster_id" "$nodes"
+  done
+  for ((i = 1; i <= nodes; i++)); do on_node "$i" _node-spawn; done
+  for ((i = 1; i <= nodes; i++)); do on_node "$i" _node-wait >/dev/null; done
+  local list=""
+  for p in "${ports[@]}"; do list+="${list:+,}127.0.0.1:${p}"; done
+  echo "$list" >"$STATE/bootstrap"
+  log "cluster of $nodes nodes ready on $list"
+  echo "$list"
+}
+
+# One node's folder, config and formatted storage (run by cluster_start through on_node).
+node_setup() {
+  local id="$1" port="$2" cport="$3" voters="$4" cluster_id="$5" nodes="$6"
+  mkdir -p "$STATE/data" "$STATE/logs"
+  touch "$STATE/$MARKER"
+  NODE_ID="$id" VOTERS="$voters" COPIES="$nodes" MIN_ISR=$((nodes > 1 ? nodes - 1 : 1))
+  write_config "$port" "$cport" "" ""
+  echo "$cluster_id" >"$STATE/cluster-id"
+  run_class --quick kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE/server.properties" \
+    >>"$STATE/logs/tools.log" 2>&1 || { tail -n 20 "$STATE/logs/tools.log" >&2; die "formatting node $id's storage failed"; }
+}
+
+# kill -9: the node stops as in a crash, its data kept.
+node_kill() {
+  local pid waited=0
+  pid="$(broker_pid)" || die "node in $STATE is not running"
+  kill -KILL "$pid"
+  while kill -0 "$pid" 2>/dev/null && ((waited++ < 80)); do sleep 0.25; done
+  rm -f "$STATE/pid"
+  log "killed pid $pid ($STATE)"
+}
+
+cmd_cluster() {
+  [ $# -ge 1 ] || die "cluster: start [--nodes N], stop, bootstrap, kill N or start-node N"
+  local sub="$1"; shift
+  case "$sub" in
+    start) cluster_start "$@" ;;
+    stop)
+      with_lock
+      local n
+      for n in $(cluster_nodes); do on_node "$n" stop >/dev/null 2>&1 || true; done
+      if [ -e "$STATE" ]; then wipe_state; log "wiped $STATE"; fi ;;
+    bootstrap) [ -f "$STATE/bootstrap" ] || die "no cluster in $STATE"; cat "$STATE/bootstrap" ;;
+    kill) [ $# -eq 1 ] || die "cluster kill takes a node id"; on_node "$1" _node-kill ;;
+    start-node)
+      [ $# -eq 1 ] || die "cluster start-node takes a node id"
+      on_node "$1" _node-spawn
+      on_node "$1" _node-wait ;;
+    pid) [ $# -eq 1 ] || die "cluster pid takes a node id"; on_node "$1" _node-pid ;;
+    *) die "cluster: start [--nodes N], stop, bootstrap, kill N or start-node N" ;;
+  esac
+}
+
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
   exit "${1:-2}"
@@ -541,6 +666,12 @@ main() {
     restart) cmd_restart "$@" ;;
     bootstrap) cmd_bootstrap ;;
     sasl-bootstrap) cmd_sasl_bootstrap ;;
+    cluster) cmd_cluster "$@" ;;
+    _node-setup) node_setup "$@" ;;
+    _node-spawn) ensure_jars; spawn ;;
+    _node-wait) wait_ready ;;
+    _node-kill) node_kill ;;
+    _node-pid) broker_pid ;;
     fetch) ensure_jars; log "jars in $LIBS" ;;
     log) [ -f "$STATE/logs/server.log" ] || die "no broker log in $STATE"; tail -n "${1:-50}" "$STATE/logs/server.log" ;;
     topics) run_class --quick org.apache.kafka.tools.TopicCommand "$@" ;;

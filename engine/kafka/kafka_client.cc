@@ -341,7 +341,10 @@ result<std::map<std::string, std::string>> topic_settings(rd_kafka_t* rk, const 
         return out;
       }
     }
-    if (!is_unreachable(e) || passed(until)) return translate(e, what, context);
+    // On a cluster, a topic just made reaches the broker that answers a moment after the one
+    // whose metadata showed it: callers ask for a topic they have seen, so "unknown" passes.
+    const bool transient = is_unreachable(e) || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    if (!transient || passed(until)) return translate(e, what, context);
     pause_briefly();
   }
 }
