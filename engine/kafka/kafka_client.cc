@@ -260,6 +260,15 @@ status create_topic(rd_kafka_t* rk, const std::string& topic, std::uint32_t part
 
 }  // namespace
 
+namespace {
+
+// Passes on its own, for a topic the caller has seen: the cluster unreachable for now, or, on a
+// cluster of several brokers, a topic just made that the broker asked has not heard of yet
+// (the metadata of a new topic reaches each broker a moment after the one that showed it).
+bool settling(rd_kafka_resp_err_t e) { return is_unreachable(e) || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART; }
+
+}  // namespace
+
 result<topic_layout> ensure_topic(rd_kafka_t* rk, const std::string& topic, std::uint32_t partitions,
                                   std::int16_t replication,
                                   const std::map<std::string, std::string>& configs,
@@ -300,7 +309,7 @@ result<std::vector<std::int64_t>> partition_offsets(rd_kafka_t* rk, const std::s
       }
       if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return out;
     }
-    const bool transient = is_unreachable(e) || e == RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE;
+    const bool transient = settling(e) || e == RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE;
     if (!transient || passed(until)) return translate(e, what, context);
     pause_briefly();
   }
@@ -341,10 +350,7 @@ result<std::map<std::string, std::string>> topic_settings(rd_kafka_t* rk, const 
         return out;
       }
     }
-    // On a cluster, a topic just made reaches the broker that answers a moment after the one
-    // whose metadata showed it: callers ask for a topic they have seen, so "unknown" passes.
-    const bool transient = is_unreachable(e) || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-    if (!transient || passed(until)) return translate(e, what, context);
+    if (!settling(e) || passed(until)) return translate(e, what, context);
     pause_briefly();
   }
 }
