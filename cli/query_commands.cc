@@ -547,23 +547,53 @@ int stats_cmd(session& s, const parsed_args& a) {
   return exit_ok;
 }
 
-// A day given to an export's --from or --to: its first instant in Tehran, or with `next` the
-// first instant of the day after.
-result<timestamp_ms> export_day(const parsed_args& a, const std::string& name, bool next) {
-  auto day = parse_date(name, a.get(name));
-  if (!day) return day.error();
-  return tehran_start_of_day(civil_from_days(days_from_civil(*day) + (next ? 1 : 0)));
+// The first instant (in Tehran) of the Jalali month that `t` falls in, and of the month after.
+timestamp_ms month_start(timestamp_ms t, int months_later = 0) {
+  jalali_date j = to_jalali(tehran_date(t));
+  j.day = 1;
+  j.month += months_later;
+  while (j.month > 12) {
+    j.month -= 12;
+    ++j.year;
+  }
+  return tehran_start_of_day(to_civil(j));
 }
 
-// The open data: every case received in the range as one row with no personal data, small cells
-// suppressed (projections/open_data.h). Printed row by row: a range can hold many cases.
+// --from and --to of an export: the first and the last day of Jalali months, as the open data is
+// released by whole months. Returns the first instant of --from's month, or with `end`, of the
+// month after --to's.
+result<timestamp_ms> export_month(const parsed_args& a, const std::string& name, bool end) {
+  auto day = parse_date(name, a.get(name));
+  if (!day) return day.error();
+  const std::int64_t days = days_from_civil(*day);
+  const jalali_date j = to_jalali(*day);
+  if (!end && j.day != 1)
+    return error(errc::invalid_argument, name,
+                 fmt::format("must be the first day of a month ({:04}/{:02}/01): the open data is released by whole months",
+                             j.year, j.month));
+  if (end && to_jalali(civil_from_days(days + 1)).day != 1)
+    return error(errc::invalid_argument, name,
+                 fmt::format("must be the last day of a month ({:04}/{:02}/{:02}): the open data is released by whole months",
+                             j.year, j.month, jalali_month_length(j.year, j.month)));
+  return tehran_start_of_day(civil_from_days(end ? days + 1 : days));
+}
+
+// The open data: every case received in a range of whole months that have ended, one row each
+// with no personal data, small cells suppressed (projections/open_data.h).
 int open_data_cmd(session& s, const parsed_args& a) {
   pj::open_data_options o;
+  // Below the default, only for those who read every case's row anyway (analysts, operators,
+  // auditors): to anyone else a small k would be the cases themselves.
+  const bool reads_rows = s.who && (s.who->role == fb::Role_analyst || s.who->role == fb::Role_operator_ ||
+                                    s.who->role == fb::Role_auditor);
   if (a.has("k")) {
     const auto& k = a.get("k");
     if (k.empty() || k.size() > 6 || k.find_first_not_of("0123456789") != std::string::npos || std::stoul(k) == 0)
       return s.fail(error(errc::invalid_argument, "k", "must be a whole number from 1 (the smallest cell shown)"));
     o.k = std::stoul(k);
+    if (o.k < 5 && !reads_rows)
+      return s.fail(error(errc::unauthorized, "k",
+                          "below 5 is for analysts, operators and auditors, who read the cases' rows anyway (--as)"));
   }
   std::string format = s.json ? "json" : "csv";
   if (a.has("format")) {
@@ -571,16 +601,24 @@ int open_data_cmd(session& s, const parsed_args& a) {
     if (format != "csv" && format != "json") return s.fail(error(errc::invalid_argument, "format", "must be csv or json"));
   }
   if (a.has("from")) {
-    auto t = export_day(a, "from", false);
+    auto t = export_month(a, "from", false);
     if (!t) return s.fail(t.error());
     o.received_from = *t;
   }
+  // Months are released once they have ended (by the server's clock): an export of a month
+  // still filling, taken twice, would tell the new cases apart.
+  const timestamp_ms current = month_start(s.fixed_now.value_or(system_clock_source().now()));
+  o.received_to = current;
   if (a.has("to")) {
-    auto t = export_day(a, "to", true);
+    auto t = export_month(a, "to", true);
     if (!t) return s.fail(t.error());
+    if (*t > current)
+      return s.fail(error(errc::invalid_argument, "to",
+                          fmt::format("must be before the current month ({}): a month is released once it has ended",
+                                      pj::filing_month(current))));
     o.received_to = *t;
   }
-  if (o.received_from && o.received_to && *o.received_to <= *o.received_from)
+  if (o.received_from && *o.received_to <= *o.received_from)
     return s.fail(error(errc::invalid_argument, "to", "must not be before --from"));
   auto store = open_for_query(s);
   if (!store) return s.fail(store.error());
@@ -590,7 +628,7 @@ int open_data_cmd(session& s, const parsed_args& a) {
   s.json = format == "json";
   s.csv = format == "csv";
   const std::vector<std::string> columns{"received", "sent_to_shop", "category", "shop_seal", "shop_name", "shop_domain", "route",
-                                         "timely_response", "outcome", "agency", "rating", "reopened", "suppressed"};
+                                         "timely_response", "outcome", "agency", "rating", "reopened", "suppressed"};  // README
   const auto level_index = [](pj::open_data_level l) { return static_cast<std::size_t>(l); };
   const auto row_cells = [](const pj::open_data_row& r) {
     return std::vector<cell>{txt(r.received), txt(r.sent_to_shop), txt(r.category), txt(r.shop_seal), txt(r.shop_name),
@@ -610,13 +648,13 @@ int open_data_cmd(session& s, const parsed_args& a) {
   } else {
     json_object counts;
     for (auto l : {pj::open_data_level::day, pj::open_data_level::month, pj::open_data_level::shop, pj::open_data_level::category,
-                   pj::open_data_level::all, pj::open_data_level::withheld})
+                   pj::open_data_level::withheld})
       counts.field(to_string(l), x->at_level[level_index(l)]);
     // One object; its rows written one by one after the members that come first.
     std::string head = json_object()
                            .field("format", "sazesh-open-data/1")
-                           .field("received_from", a.has("from") ? a.get("from") : "")
-                           .field("received_to", a.has("to") ? a.get("to") : "")
+                           .field("months_from", o.received_from ? pj::filing_month(*o.received_from) : "")
+                           .field("months_to", pj::filing_month(*o.received_to - 1))
                            .field("k", static_cast<std::uint64_t>(o.k))
                            .field("cases", x->cases)
                            .raw("rows_by_level", counts.str())
@@ -628,10 +666,10 @@ int open_data_cmd(session& s, const parsed_args& a) {
   }
   // What was suppressed, for whoever runs it (stdout stays the data alone).
   if (format == "csv" && s.shared_engine == nullptr)
-    fmt::print(s.err, "{} cases received{}{}: {} rows as they are, {} by month, {} with the shop suppressed, {} with the category too, "
-               "{} with every date, category and shop suppressed, {} withheld (k = {})\n",
-               x->cases, a.has("from") ? " from " + a.get("from") : "", a.has("to") ? " to " + a.get("to") : "",
-               x->at_level[0], x->at_level[1], x->at_level[2], x->at_level[3], x->at_level[4], x->at_level[5], o.k);
+    fmt::print(s.err, "{} cases received{} to the end of {}: {} rows as they are, {} by month, {} with the shop suppressed, "
+               "{} with the category and agency too, {} withheld (k = {})\n",
+               x->cases, a.has("from") ? " from " + a.get("from") : "", pj::filing_month(*o.received_to - 1), x->at_level[0],
+               x->at_level[1], x->at_level[2], x->at_level[3], x->at_level[4], o.k);
   return exit_ok;
 }
 
@@ -745,14 +783,14 @@ void add_query_commands(std::vector<command_spec>& t) {
                {{"by", "DIMENSION", "month, category, status, outcome, month_category (default)"}}, stats_cmd,
                uses::query});
   t.push_back({"export-open-data", "open data",
-               "every case received in a date range as a row of open data: no personal data, small cells suppressed "
-               "(sazesh export open-data)",
-               {{"from", "DATE", "the first day received (default: the first case)"},
-                {"to", "DATE", "the last day received, itself included (default: the last case)"},
+               "every case received in whole months that have ended, a row each of open data: no personal data, small "
+               "cells suppressed (sazesh export open-data)",
+               {{"from", "DATE", "the first day of the first month (default: the first case's)"},
+                {"to", "DATE", "the last day of the last month (default: the last month that has ended)"},
                 {"format", "FORMAT", "csv (default) or json"},
-                {"k", "K", "the smallest cell shown: each row shares its day, category and shop (or what of them is shown) "
-                           "with at least K-1 others (default 5)"}},
-               open_data_cmd, uses::query});
+                {"k", "K", "the smallest cell shown: each row shares what it shows of its dates, category, shop and agency "
+                           "with at least K-1 others of its month (default 5; below 5 for analysts and staff)"}},
+               open_data_cmd, uses::query | uses::clock});
   t.push_back({"subscribe", "agencies' feed", "an agency's referral events with the dossier, as JSON lines",
                {{"agency", "AGENCY", "the agency", true}, {"from", "POSITION", "without --kafka: start at this log position (default 0); on Kafka a "
                                                                         "feed resumes where its --group committed"},

@@ -5,6 +5,7 @@
 #include <fmt/ostream.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <atomic>
 #include <cmath>
@@ -16,6 +17,7 @@
 #include "cli/table.h"
 #include "engine/base/text_file.h"
 #include "engine/domain/describe.h"
+#include "engine/domain/validation.h"
 #include "engine/log/checkpoint_store.h"
 #include "engine/record/checkpoint.h"
 #include "engine/rule_files.h"
@@ -172,6 +174,8 @@ int standings_cmd(session& s, const parsed_args&) {
                        {row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                         {b.state.restricted ? "true" : "false", true}, row[10]}));
   }
+  if (!is_valid_utf8(text))  // a signed note is UTF-8 text; names are checked when typed, the rules' name here
+    return s.fail(error(errc::invalid_argument, "rules", "the trust rules' name is not UTF-8 text"));
   if (text.size() > k_max_standings)
     return s.fail(error(errc::invalid_argument, "standings", "are larger than a standings note may be (64 MiB)"));
   const std::string note = sign_note(text, *key);
@@ -212,20 +216,28 @@ int check_standings_cmd(session& s, const parsed_args& a) {
                            (*key)->name));
   if (lines[1].rfind("as-of ", 0) != 0 || lines[2].rfind("rules v", 0) != 0 || lines[3] != k_standings_header)
     return bad("is not standings: it needs an as-of line, a rules line and the column names");
-  const std::string as_of(lines[1].substr(6)), rules(lines[2].substr(6));
+  const std::string as_of(lines[1].substr(6));
+  const std::string_view rules_line = lines[2].substr(7);  // "1 baseline"
+  const std::string_view version_text = rules_line.substr(0, rules_line.find(' '));
+  std::uint32_t rules_version = 0;
+  const auto [end, ec] = std::from_chars(version_text.data(), version_text.data() + version_text.size(), rules_version);
+  if (ec != std::errc() || end != version_text.data() + version_text.size() || version_text.empty())
+    return bad("is not standings: its rules line must be \"rules vN NAME\"");
+  const std::string rules(rules_line.find(' ') == std::string_view::npos ? "" : rules_line.substr(rules_line.find(' ') + 1));
   const std::uint64_t count = lines.size() - 4;
   if (s.json) {
     fmt::print(s.out, "{}\n", json_object()
                                   .field("ok", true)
                                   .field("origin", (*key)->name)
                                   .field("as_of", as_of)
+                                  .field("rules_version", static_cast<std::uint64_t>(rules_version))
                                   .field("rules", rules)
                                   .field("shops", count)
                                   .str());
     return exit_ok;
   }
-  fmt::print(s.out, "ok: the standings of {} shops as of {} under rules {} are signed by {}\n", count, as_of, rules,
-             (*key)->name);
+  fmt::print(s.out, "ok: the standings of {} shops as of {} under rules v{} ({}) are signed by {}\n", count, as_of,
+             rules_version, rules, (*key)->name);
   for (std::size_t i = 3; i < lines.size(); ++i) fmt::print(s.out, "{}\n", lines[i]);
   return exit_ok;
 }

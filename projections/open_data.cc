@@ -58,7 +58,6 @@ const char* to_string(open_data_level l) {
     case open_data_level::month: return "month";
     case open_data_level::shop: return "shop";
     case open_data_level::category: return "category";
-    case open_data_level::all: return "all";
     case open_data_level::withheld: return "withheld";
   }
   return "?";
@@ -110,15 +109,22 @@ result<open_data_export> export_open_data(const kv_reader& kv, const open_data_o
     return error(errc::invalid_argument, "to",
                  fmt::format("the range holds more than {} cases: export it in parts (a narrower --from and --to)", o.max_cases));
 
-  settle(items, open_data_level::day, open_data_level::month, o.k,
-         [](const item& i) { return std::make_tuple(i.day, static_cast<int>(i.category), i.shop); });
-  settle(items, open_data_level::month, open_data_level::shop, o.k,
-         [](const item& i) { return std::make_tuple(static_cast<std::int64_t>(i.month), static_cast<int>(i.category), i.shop); });
-  settle(items, open_data_level::shop, open_data_level::category, o.k,
-         [](const item& i) { return std::make_tuple(static_cast<std::int64_t>(i.month), static_cast<int>(i.category), 0u); });
-  settle(items, open_data_level::category, open_data_level::all, o.k,
-         [](const item& i) { return std::make_tuple(static_cast<std::int64_t>(i.month), 0, 0u); });
-  settle(items, open_data_level::all, open_data_level::withheld, o.k, [](const item&) { return std::make_tuple(0, 0, 0u); });
+  const auto sent = [](const item& i) { return static_cast<std::int64_t>(i.sent_day); };
+  const auto sent_month = [](const item& i) { return i.sent_day >= 0 ? static_cast<std::int64_t>(i.sent_month) : -1; };
+  settle(items, open_data_level::day, open_data_level::month, o.k, [&](const item& i) {
+    return std::make_tuple(i.day, sent(i), static_cast<int>(i.category), static_cast<std::int64_t>(i.shop), i.agency);
+  });
+  settle(items, open_data_level::month, open_data_level::shop, o.k, [&](const item& i) {
+    return std::make_tuple(static_cast<std::int64_t>(i.month), sent_month(i), static_cast<int>(i.category),
+                           static_cast<std::int64_t>(i.shop), i.agency);
+  });
+  settle(items, open_data_level::shop, open_data_level::category, o.k, [&](const item& i) {
+    return std::make_tuple(static_cast<std::int64_t>(i.month), sent_month(i), static_cast<int>(i.category),
+                           std::int64_t{0}, i.agency);
+  });
+  settle(items, open_data_level::category, open_data_level::withheld, o.k, [&](const item& i) {
+    return std::make_tuple(static_cast<std::int64_t>(i.month), sent_month(i), 0, std::int64_t{0}, 0u);
+  });
 
   // The shops' public registration: name and domain.
   std::vector<std::pair<std::string, std::string>> shop_names(shops.size());
@@ -136,13 +142,9 @@ result<open_data_export> export_open_data(const kv_reader& kv, const open_data_o
     open_data_row r;
     r.level = i.level;
     const bool by_day = i.level == open_data_level::day;
-    const bool dated = i.level != open_data_level::all;
-    if (dated) {
-      r.received = by_day ? day_text(i.day) : month_text(i.month);
-      if (i.sent_day >= 0) r.sent_to_shop = by_day ? day_text(i.sent_day) : month_text(i.sent_month);
-    }
-    const bool categorised = i.level == open_data_level::day || i.level == open_data_level::month || i.level == open_data_level::shop;
-    if (categorised) {
+    r.received = by_day ? day_text(i.day) : month_text(i.month);
+    if (i.sent_day >= 0) r.sent_to_shop = by_day ? day_text(i.sent_day) : month_text(i.sent_month);
+    if (i.level != open_data_level::category) {
       r.category = fb::EnumNameCategory(i.category);
       if (i.agency != 0) r.agency = agencies[i.agency - 1];
     }
@@ -164,11 +166,7 @@ result<open_data_export> export_open_data(const kv_reader& kv, const open_data_o
     return std::tie(r.received, r.category, r.shop_seal, r.sent_to_shop, r.route, r.timely_response, r.outcome, r.agency,
                     r.rating, r.reopened);
   };
-  std::sort(out.rows.begin(), out.rows.end(), [&](const open_data_row& a, const open_data_row& b) {
-    // Rows with every quasi-identifier suppressed (no date) come last.
-    if (a.received.empty() != b.received.empty()) return b.received.empty();
-    return shown(a) < shown(b);
-  });
+  std::sort(out.rows.begin(), out.rows.end(), [&](const open_data_row& a, const open_data_row& b) { return shown(a) < shown(b); });
   return out;
 }
 

@@ -18,6 +18,7 @@
 #include "cli/app.h"
 #include "engine/engine.h"
 #include "engine/log/event_log.h"
+#include "engine/time/calendar.h"
 #include "engine/time/clock.h"
 #include "tests/temp_dir.h"
 #include "workload/history_generator.h"
@@ -75,7 +76,7 @@ std::vector<row> parse_csv(const std::string& text) {
 // A folder holding a generated history of a few hundred cases, and the parties' personal data.
 struct history {
   temp_dir dir;
-  std::vector<std::string> personal;  // every consumer's id, national code, mobile and name
+  std::vector<std::string> personal;  // every consumer's and mediator's id, national code, mobile and name
   history() {
     auto log = open_embedded_log(dir.path() / "log", {});
     REQUIRE(log);
@@ -92,6 +93,7 @@ struct history {
     auto w = (*eng)->snapshot();
     REQUIRE(w);
     for (const auto& [id, c] : w->consumers) personal.insert(personal.end(), {id, c.national_code, c.mobile, c.name});
+    for (const auto& [id, m] : w->mediators) personal.insert(personal.end(), {id, m.mobile, m.name});
     REQUIRE(w->cases.size() == 400);
   }
   ran run(std::vector<std::string> args) const {
@@ -142,8 +144,12 @@ struct open_data {
   }
 };
 
+// Every month of the generated history has ended by then.
+const std::string later = "2031-01-01T00:00:00Z";
+
+// As an analyst (who may ask for any k).
 open_data export_csv(const history& h, std::vector<std::string> options) {
-  options.insert(options.begin(), {"export", "open-data"});
+  options.insert(options.begin(), {"--now", later, "--as", "analyst:sara", "export", "open-data"});
   auto rows = h.csv(options);
   open_data d{rows.front(), {rows.begin() + 1, rows.end()}};
   for (const auto& r : d.rows) REQUIRE(r.size() == d.header.size());
@@ -169,12 +175,12 @@ TEST_CASE("open data with k = 1 is one row per case, and its counts are stats's"
   }
 }
 
-TEST_CASE("open data holds no personal data: no consumer's id, national code, mobile or name, and no case id") {
+TEST_CASE("open data holds no personal data: no consumer's or mediator's id, national code, mobile or name, and no case id") {
   const auto& h = shared_history();
   REQUIRE(h.personal.size() > 40);
   for (const char* format : {"csv", "json"}) {
     for (const char* k : {"1", "5"}) {
-      auto r = h.run({"export", "open-data", "--format", format, "--k", k});
+      auto r = h.run({"--now", later, "--as", "analyst:sara", "export", "open-data", "--format", format, "--k", k});
       REQUIRE(r.code == 0);
       for (const auto& p : h.personal) {
         INFO(format << " k=" << k << ": " << p);
@@ -186,38 +192,40 @@ TEST_CASE("open data holds no personal data: no consumer's id, national code, mo
   }
 }
 
-TEST_CASE("open data suppresses small cells: every row shares what it shows of day, category and shop with k-1 others") {
+TEST_CASE("open data suppresses small cells: each row shares what it shows of its dates, category, shop and agency with k-1 others") {
   const auto& h = shared_history();
   for (const std::size_t k : {2u, 5u, 20u}) {
     const auto d = export_csv(h, {"--k", std::to_string(k)});
-    std::map<std::tuple<std::string, std::string, std::string, std::string>, std::size_t> cells;
+    std::map<std::vector<std::string>, std::size_t> cells;
     for (const auto& r : d.rows)
-      cells[{r[d.col("received")], r[d.col("category")], r[d.col("shop_seal")], r[d.col("suppressed")]}] += 1;
+      cells[{r[d.col("received")], r[d.col("sent_to_shop")], r[d.col("category")], r[d.col("shop_seal")], r[d.col("agency")],
+             r[d.col("suppressed")]}] += 1;
     for (const auto& [cell, n] : cells) {
-      INFO("k=" << k << " cell " << std::get<0>(cell) << " / " << std::get<1>(cell) << " / " << std::get<2>(cell));
+      INFO("k=" << k << " cell " << cell[0] << " / " << cell[1] << " / " << cell[2] << " / " << cell[3] << " / " << cell[4]);
       CHECK(n >= k);
     }
     // What each level shows.
+    std::size_t suppressed = 0;
     for (const auto& r : d.rows) {
       const auto& level = r[d.col("suppressed")];
       const auto& received = r[d.col("received")];
-      if (level.empty()) CHECK(received.size() == 10);
-      if (level == "month" || level == "shop" || level == "category") CHECK(received.size() == 7);
-      if (level == "shop" || level == "category" || level == "all") CHECK(r[d.col("shop_seal")].empty());
-      if (level == "shop" || level == "category" || level == "all") CHECK(r[d.col("shop_name")].empty());
-      if (level == "category" || level == "all") CHECK(r[d.col("category")].empty());
-      if (level == "category" || level == "all") CHECK(r[d.col("agency")].empty());
-      if (level == "all") CHECK(received.empty());
+      suppressed += !level.empty();
+      CHECK(received.size() == (level.empty() ? 10u : 7u));
+      if (!r[d.col("sent_to_shop")].empty()) CHECK(r[d.col("sent_to_shop")].size() == received.size());
+      if (level == "shop" || level == "category") CHECK(r[d.col("shop_seal")].empty());
+      if (level == "shop" || level == "category") CHECK(r[d.col("shop_name")].empty());
+      if (level == "category") CHECK(r[d.col("category")].empty());
+      if (level == "category") CHECK(r[d.col("agency")].empty());
     }
-    // Rows are only withheld when too few are left to share even an empty cell; the JSON says
-    // how many, and what is shown plus what is withheld is every case, outcome by outcome.
-    auto j = h.run({"export", "open-data", "--format", "json", "--k", std::to_string(k)});
+    // The JSON says how many were withheld; what is shown plus what is withheld is every case,
+    // outcome by outcome.
+    auto j = h.run({"--now", later, "--as", "analyst:sara", "export", "open-data", "--format", "json", "--k", std::to_string(k)});
     REQUIRE(j.code == 0);
     const auto withheld_at = j.out.find("\"withheld\":");
     REQUIRE(withheld_at != std::string::npos);
     const std::uint64_t withheld = std::stoull(j.out.substr(withheld_at + 11));
-    CHECK(withheld < k);
     CHECK(d.rows.size() + withheld == 400);
+    CHECK(suppressed + withheld > 0);  // this history has small cells at every k tried
     std::uint64_t missing = 0;
     const auto shown = d.count("outcome");
     for (const auto& [outcome, n] : h.stats("outcome")) {
@@ -230,51 +238,84 @@ TEST_CASE("open data suppresses small cells: every row shares what it shows of d
   }
 }
 
-TEST_CASE("open data of a date range holds the cases received in it, both days included") {
-  const auto& h = shared_history();
-  const auto all = export_csv(h, {"--k", "1"});
-  std::vector<std::string> days;
-  for (const auto& r : all.rows) days.push_back(r[all.col("received")]);
-  std::sort(days.begin(), days.end());
-  const std::string first = days[days.size() / 4], last = days[days.size() / 2];
-  const auto part = export_csv(h, {"--k", "1", "--from", first, "--to", last});
-  const auto expected = std::count_if(days.begin(), days.end(), [&](const std::string& d) { return d >= first && d <= last; });
-  CHECK(static_cast<long>(part.rows.size()) == expected);
-  for (const auto& r : part.rows) {
-    CHECK(r[part.col("received")] >= first);
-    CHECK(r[part.col("received")] <= last);
-  }
-  // A one-day range: that day's cases.
-  const auto one = export_csv(h, {"--k", "1", "--from", first, "--to", first});
-  CHECK(static_cast<long>(one.rows.size()) == std::count(days.begin(), days.end(), first));
+// The first and last day of a Jalali month "1405-02", as --from and --to take them.
+std::pair<std::string, std::string> month_days(const std::string& month) {
+  const int year = std::stoi(month.substr(0, 4)), m = std::stoi(month.substr(5, 2));
+  return {fmt::format("{:04}/{:02}/01", year, m), fmt::format("{:04}/{:02}/{:02}", year, m, jalali_month_length(year, m))};
 }
 
-TEST_CASE("open data refuses bad options, naming the option and the rule") {
+TEST_CASE("open data is released by whole months: a range is its months' cases, and each month's rows its own") {
+  const auto& h = shared_history();
+  const auto all = export_csv(h, {"--k", "1"});
+  const auto by_month = all.count("received", 7);
+  REQUIRE(by_month.size() >= 4);
+  auto it = std::next(by_month.begin());
+  const std::string first = it->first, last = std::next(it, 2)->first;
+  const auto part = export_csv(h, {"--k", "1", "--from", month_days(first).first, "--to", month_days(last).second});
+  std::uint64_t expected = 0;
+  for (const auto& [month, n] : by_month)
+    if (month >= first && month <= last) expected += n;
+  CHECK(part.rows.size() == expected);
+  for (const auto& r : part.rows) {
+    CHECK(r[part.col("received")].substr(0, 7) >= first);
+    CHECK(r[part.col("received")].substr(0, 7) <= last);
+  }
+  // With suppression, a month's rows are the same whatever range it is exported in: a longer
+  // range cannot be subtracted from a shorter one to find a row the shorter suppressed.
+  const auto one = export_csv(h, {"--from", month_days(first).first, "--to", month_days(first).second});
+  const auto three = export_csv(h, {"--from", month_days(first).first, "--to", month_days(last).second});
+  std::vector<row> of_first;
+  for (const auto& r : three.rows)
+    if (r[three.col("received")].substr(0, 7) == first) of_first.push_back(r);
+  CHECK(of_first == one.rows);
+}
+
+TEST_CASE("open data refuses bad options, naming the option and the rule, and a small k to whoever does not read the cases") {
   const auto& h = shared_history();
   const std::vector<std::pair<std::vector<std::string>, std::string>> bad{
       {{"--k", "0"}, "k"},
       {{"--k", "five"}, "k"},
       {{"--format", "xml"}, "format"},
       {{"--from", "1405/13/01"}, "from"},
-      {{"--from", "1405/08/10", "--to", "1405/08/09"}, "to"},
+      {{"--from", "1405/02/02"}, "from"},             // not a month's first day
+      {{"--to", "1405/02/30"}, "to"},                 // Ordibehesht has 31 days
+      {{"--from", "1405/03/01", "--to", "1405/02/31"}, "to"},
+      {{"--now", "2026-05-01T00:00:00Z", "--to", "1405/02/31"}, "to"},  // 1405/02 has not ended then
+      {{"--k", "2", "--as", "consumer:U-12345678"}, "k"},
+      {{"--k", "1"}, "k"},                                              // nobody signed in
   };
   for (const auto& [options, field] : bad) {
-    std::vector<std::string> args{"--json", "export", "open-data"};
+    std::vector<std::string> args{"--json"};
+    if (std::find(options.begin(), options.end(), "--now") == options.end()) args.insert(args.end(), {"--now", later});
+    if (std::find(options.begin(), options.end(), "--as") == options.end() && field != "k")
+      args.insert(args.end(), {"--as", "analyst:sara"});
     args.insert(args.end(), options.begin(), options.end());
-    auto r = h.run(args);
+    // Global options (--now, --as) before the command, its own after.
+    std::vector<std::string> globals, own;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const bool global = args[i] == "--now" || args[i] == "--as" || args[i] == "--json";
+      auto& into = global ? globals : own;
+      into.push_back(args[i]);
+      if (args[i] != "--json" && i + 1 < args.size()) into.push_back(args[++i]);
+    }
+    globals.insert(globals.end(), {"export", "open-data"});
+    globals.insert(globals.end(), own.begin(), own.end());
+    auto r = h.run(globals);
     INFO(options.front() << " " << options.back() << ": " << r.err);
     CHECK(r.code != 0);
     CHECK(r.out.empty());
     CHECK(r.err.find("\"field\":\"" + field + "\"") != std::string::npos);
   }
+  // The default k needs no one signed in.
+  auto open = h.run({"--now", later, "export", "open-data"});
+  CHECK(open.code == 0);
 }
 
 TEST_CASE("the standings are score's, with each shop's complaints and unanswered, signed so a copy can be checked") {
   const auto& h = shared_history();
   // The log's key is made when the log is first signed.
   REQUIRE(h.run({"checkpoint", "--start-over"}).code == 0);
-  // Well after the generated history, so that every event counts.
-  const std::string later = "2031-01-01T00:00:00Z";
+  // Well after the generated history (`later`), so that every event counts.
   auto exported = h.run({"--now", later, "export", "standings"});
   INFO(exported.err);
   REQUIRE(exported.code == 0);
@@ -328,9 +369,11 @@ TEST_CASE("the standings are score's, with each shop's complaints and unanswered
 
   // A copy with one shop's score raised is refused.
   std::string altered = note;
-  const auto at = altered.find(table[8][5]);
+  const auto last_row = altered.rfind("\n8," , split);  // the last shop's line
+  REQUIRE(last_row != std::string::npos);
+  const auto at = altered.find("," + table[8][5] + ",", last_row);
   REQUIRE(at != std::string::npos);
-  altered.replace(at, table[8][5].size(), "99.9");
+  altered.replace(at + 1, table[8][5].size(), table[8][5] == "99.9" ? "99.8" : "99.9");
   std::ofstream(file, std::ios::binary | std::ios::trunc) << altered;
   auto refused = h.run({"--json", "check-standings", "--file", file.string()});
   CHECK(refused.code != 0);

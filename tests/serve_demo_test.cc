@@ -167,12 +167,16 @@ TEST_CASE("serve: the demo's stories over HTTP, every actor signed in, every doc
   CHECK(note.status == 200);
   CHECK(note.body.find("/standings\nas-of ") != std::string::npos);
   CHECK(note.body.find("\n\n\xe2\x80\x94 ") != std::string::npos);  // the blank line and the signature's em dash
-  auto open_data = d.s().get("/v1/export-open-data?format=csv&k=1");
+  // The open data is released by months that have ended: this month's cases are not in it yet,
+  // and a small k is for those who read the cases' rows anyway.
+  auto open_data = d.s().get("/v1/export-open-data?format=csv");
   CHECK(open_data.status == 200);
   CHECK(open_data.headers["Content-Type"].rfind("text/csv", 0) == 0);
-  CHECK(std::count(open_data.body.begin(), open_data.body.end(), '\n') == 6);  // the header and the five cases
+  CHECK(open_data.body.rfind("received,sent_to_shop,category,", 0) == 0);
   for (const char* secret : {"5260181591", "سارا احمدی", "09121234567", "C-", "U-"})
     CHECK(open_data.body.find(secret) == std::string::npos);
+  CHECK(d.s().get("/v1/export-open-data?k=1").status == 403);
+  CHECK(d.s().get("/v1/export-open-data?k=1", analyst).status == 200);
   CHECK(d.s().get("/v1/export-open-data?k=0").status == 400);
   // The log verifies, every chain intact.
   auto verified = d.s().get("/v1/verify", op);
