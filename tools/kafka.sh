@@ -451,6 +451,12 @@ with_lock() {
   flock -w 600 9 || die "timed out waiting for another tools/kafka.sh on $STATE"
 }
 
+# A folder that holds a cluster is the `cluster` commands' to start and stop.
+not_a_cluster() {
+  compgen -G "$STATE/node-[1-9]" >/dev/null && die "$STATE holds a cluster: use 'tools/kafka.sh cluster $1'"
+  return 0
+}
+
 cmd_start() {
   local acls="${SAZESH_KAFKA_ACLS:-0}" fresh=0 a
   for a in "$@"; do
@@ -461,6 +467,7 @@ cmd_start() {
     esac
   done
   [ "$acls" = 0 ] || [ "$acls" = 1 ] || die "SAZESH_KAFKA_ACLS must be 0 or 1"
+  not_a_cluster start
   with_lock
   if broker_pid >/dev/null; then
     if [ "$acls" = 1 ] && [ ! -f "$STATE/sasl-bootstrap" ]; then
@@ -494,7 +501,7 @@ cmd_start() {
     users="${SAZESH_KAFKA_USERS:-$DEFAULT_USERS}"
     local u
     for u in $users; do
-      [[ "$u" =~ ^[A-Za-z0-9._-]+:[^\"\;[:space:]]+$ ]] || die "bad SAZESH_KAFKA_USERS entry '$u' (want name:password)"
+      [[ "$u" =~ ^[A-Za-z0-9._-]+:[A-Za-z0-9._-]+$ ]] || die "bad SAZESH_KAFKA_USERS entry '$u' (want name:password, each of letters, digits, '.', '_' and '-')"
     done
     echo "$sport" >"$STATE/sasl-port"
     echo "127.0.0.1:${sport}" >"$STATE/sasl-bootstrap"
@@ -517,6 +524,7 @@ cmd_start() {
 
 cmd_stop() {
   [ $# -eq 0 ] || die "stop takes no arguments"
+  not_a_cluster stop
   with_lock
   if broker_pid >/dev/null; then
     stop_process
@@ -567,6 +575,17 @@ on_node() {
   SAZESH_KAFKA_DIR="$(node_dir "$n")" "$0" "$@"
 }
 cluster_nodes() { local d; for d in "$STATE"/node-[1-9]; do [ -d "$d" ] && echo "${d##*-}"; done; }
+# kill -9 every node still running, all at once (their folders are about to be wiped).
+kill_nodes() {
+  local n pids=() pid
+  for n in $(cluster_nodes); do pid="$(on_node "$n" _node-pid 2>/dev/null)" && pids+=("$pid"); done
+  [ ${#pids[@]} -eq 0 ] && return 0
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  for pid in "${pids[@]}"; do
+    local waited=0
+    while kill -0 "$pid" 2>/dev/null && ((waited++ < 80)); do sleep 0.25; done
+  done
+}
 
 cluster_start() {
   local nodes=3
@@ -581,8 +600,8 @@ cluster_start() {
   ensure_jars
   if [ -e "$STATE" ]; then
     ours_or_absent || die "$STATE exists and was not made by tools/kafka.sh; set SAZESH_KAFKA_DIR elsewhere"
-    local n
-    for n in $(cluster_nodes); do on_node "$n" stop >/dev/null 2>&1 || true; done
+    stop_process quiet || true  # a lone broker run from this folder
+    kill_nodes
     wipe_state
   fi
   mkdir -p "$STATE"
@@ -600,8 +619,10 @@ cluster_start() {
     mkdir -p "$(node_dir "$i")"
     on_node "$i" _node-setup "$i" "${ports[i - 1]}" "${cports[i - 1]}" "$voters" "$cluster_id" "$nodes"
   done
-  for ((i = 1; i <= nodes; i++)); do on_node "$i" _node-spawn; done
-  for ((i = 1; i <= nodes; i++)); do on_node "$i" _node-wait >/dev/null; done
+  for ((i = 1; i <= nodes; i++)); do on_node "$i" _node-spawn || { kill_nodes; die "node $i did not start"; }; done
+  for ((i = 1; i <= nodes; i++)); do
+    on_node "$i" _node-wait >/dev/null || { kill_nodes; die "node $i did not answer (its log: $(node_dir "$i")/logs)"; }
+  done
   local list=""
   for p in "${ports[@]}"; do list+="${list:+,}127.0.0.1:${p}"; done
   echo "$list" >"$STATE/bootstrap"
@@ -638,13 +659,13 @@ cmd_cluster() {
     start) cluster_start "$@" ;;
     stop)
       with_lock
-      local n
-      for n in $(cluster_nodes); do on_node "$n" stop >/dev/null 2>&1 || true; done
+      kill_nodes
       if [ -e "$STATE" ]; then wipe_state; log "wiped $STATE"; fi ;;
     bootstrap) [ -f "$STATE/bootstrap" ] || die "no cluster in $STATE"; cat "$STATE/bootstrap" ;;
-    kill) [ $# -eq 1 ] || die "cluster kill takes a node id"; on_node "$1" _node-kill ;;
+    kill) [ $# -eq 1 ] || die "cluster kill takes a node id"; with_lock; on_node "$1" _node-kill ;;
     start-node)
       [ $# -eq 1 ] || die "cluster start-node takes a node id"
+      with_lock
       on_node "$1" _node-spawn
       on_node "$1" _node-wait ;;
     pid) [ $# -eq 1 ] || die "cluster pid takes a node id"; on_node "$1" _node-pid ;;
