@@ -39,15 +39,31 @@ std::string day_text(std::int64_t day) {
 }
 std::string month_text(std::int32_t key) { return fmt::format("{:04}-{:02}", key / 12, key % 12 + 1); }
 
-// Assigns `level` to every row still at `from` whose cell (by `key`) has at least k rows; the
-// others move on to `next`.
-template <class Key>
-void settle(std::vector<item>& items, open_data_level from, open_data_level next, std::size_t k, Key key) {
-  std::map<decltype(key(items.front())), std::size_t> cells;
+// What a row at each level shows of its quasi-identifiers: the days (else the months), the shop,
+// the category and agency. The cells are counted by exactly what is shown.
+struct shown_parts {
+  bool days, shop, category;
+};
+shown_parts shows(open_data_level l) {
+  return {l == open_data_level::day, l <= open_data_level::month, l <= open_data_level::shop};
+}
+
+// The cell of a row at `level`: the quasi-identifiers as that level shows them (the month
+// always, as a cell never spans two).
+std::tuple<std::int64_t, std::int64_t, int, std::int64_t, std::uint32_t> cell_of(const item& i, open_data_level level) {
+  const shown_parts p = shows(level);
+  const std::int64_t sent = i.sent_day < 0 ? -1 : p.days ? i.sent_day : i.sent_month;
+  return {p.days ? i.day : i.month, sent, p.category ? static_cast<int>(i.category) : -1,
+          p.shop ? static_cast<std::int64_t>(i.shop) : -1, p.category ? i.agency : 0};
+}
+
+// Rows still at `level` whose cell has fewer than k rows move on to the next level.
+void settle(std::vector<item>& items, open_data_level level, std::size_t k) {
+  std::map<decltype(cell_of(items.front(), level)), std::size_t> cells;
   for (const auto& i : items)
-    if (i.level == from) ++cells[key(i)];
+    if (i.level == level) ++cells[cell_of(i, level)];
   for (auto& i : items)
-    if (i.level == from && cells[key(i)] < k) i.level = next;
+    if (i.level == level && cells[cell_of(i, level)] < k) i.level = static_cast<open_data_level>(static_cast<int>(level) + 1);
 }
 
 }  // namespace
@@ -109,22 +125,8 @@ result<open_data_export> export_open_data(const kv_reader& kv, const open_data_o
     return error(errc::invalid_argument, "to",
                  fmt::format("the range holds more than {} cases: export it in parts (a narrower --from and --to)", o.max_cases));
 
-  const auto sent = [](const item& i) { return static_cast<std::int64_t>(i.sent_day); };
-  const auto sent_month = [](const item& i) { return i.sent_day >= 0 ? static_cast<std::int64_t>(i.sent_month) : -1; };
-  settle(items, open_data_level::day, open_data_level::month, o.k, [&](const item& i) {
-    return std::make_tuple(i.day, sent(i), static_cast<int>(i.category), static_cast<std::int64_t>(i.shop), i.agency);
-  });
-  settle(items, open_data_level::month, open_data_level::shop, o.k, [&](const item& i) {
-    return std::make_tuple(static_cast<std::int64_t>(i.month), sent_month(i), static_cast<int>(i.category),
-                           static_cast<std::int64_t>(i.shop), i.agency);
-  });
-  settle(items, open_data_level::shop, open_data_level::category, o.k, [&](const item& i) {
-    return std::make_tuple(static_cast<std::int64_t>(i.month), sent_month(i), static_cast<int>(i.category),
-                           std::int64_t{0}, i.agency);
-  });
-  settle(items, open_data_level::category, open_data_level::withheld, o.k, [&](const item& i) {
-    return std::make_tuple(static_cast<std::int64_t>(i.month), sent_month(i), 0, std::int64_t{0}, 0u);
-  });
+  for (auto level : {open_data_level::day, open_data_level::month, open_data_level::shop, open_data_level::category})
+    settle(items, level, o.k);
 
   // The shops' public registration: name and domain.
   std::vector<std::pair<std::string, std::string>> shop_names(shops.size());
@@ -141,14 +143,14 @@ result<open_data_export> export_open_data(const kv_reader& kv, const open_data_o
     if (i.level == open_data_level::withheld) continue;
     open_data_row r;
     r.level = i.level;
-    const bool by_day = i.level == open_data_level::day;
-    r.received = by_day ? day_text(i.day) : month_text(i.month);
-    if (i.sent_day >= 0) r.sent_to_shop = by_day ? day_text(i.sent_day) : month_text(i.sent_month);
-    if (i.level != open_data_level::category) {
+    const shown_parts p = shows(i.level);
+    r.received = p.days ? day_text(i.day) : month_text(i.month);
+    if (i.sent_day >= 0) r.sent_to_shop = p.days ? day_text(i.sent_day) : month_text(i.sent_month);
+    if (p.category) {
       r.category = fb::EnumNameCategory(i.category);
       if (i.agency != 0) r.agency = agencies[i.agency - 1];
     }
-    if (i.level == open_data_level::day || i.level == open_data_level::month) {
+    if (p.shop) {
       r.shop_seal = shops[i.shop];
       r.shop_name = shop_names[i.shop].first;
       r.shop_domain = shop_names[i.shop].second;
