@@ -547,15 +547,10 @@ int stats_cmd(session& s, const parsed_args& a) {
   return exit_ok;
 }
 
-// The first instant (in Tehran) of the Jalali month that `t` falls in, and of the month after.
-timestamp_ms month_start(timestamp_ms t, int months_later = 0) {
+// The first instant (in Tehran) of the Jalali month that `t` falls in.
+timestamp_ms month_start(timestamp_ms t) {
   jalali_date j = to_jalali(tehran_date(t));
   j.day = 1;
-  j.month += months_later;
-  while (j.month > 12) {
-    j.month -= 12;
-    ++j.year;
-  }
   return tehran_start_of_day(to_civil(j));
 }
 
@@ -629,27 +624,23 @@ int open_data_cmd(session& s, const parsed_args& a) {
   s.csv = format == "csv";
   const std::vector<std::string> columns{"received", "sent_to_shop", "category", "shop_seal", "shop_name", "shop_domain", "route",
                                          "timely_response", "outcome", "agency", "rating", "reopened", "suppressed"};  // README
-  const auto level_index = [](pj::open_data_level l) { return static_cast<std::size_t>(l); };
-  const auto row_cells = [](const pj::open_data_row& r) {
+  // An unrated case's rating: empty in CSV, null in JSON.
+  const cell unrated = s.json ? cell{"null", true} : txt("");
+  const auto row_cells = [&unrated](const pj::open_data_row& r) {
     return std::vector<cell>{txt(r.received), txt(r.sent_to_shop), txt(r.category), txt(r.shop_seal), txt(r.shop_name),
                              txt(r.shop_domain), txt(r.route), txt(r.timely_response), txt(r.outcome), txt(r.agency),
-                             r.rating ? num(static_cast<std::uint64_t>(r.rating)) : cell{"null", true},
+                             r.rating ? num(static_cast<std::uint64_t>(r.rating)) : unrated,
                              {r.reopened ? "true" : "false", true}, txt(r.level == pj::open_data_level::day ? "" : to_string(r.level))};
   };
   if (format == "csv") {
     std::vector<cell> header;
     for (const auto& c : columns) header.push_back(txt(c));
     s.out << csv_line(header);
-    for (const auto& r : x->rows) {
-      auto cells = row_cells(r);
-      if (cells[10].text == "null") cells[10].text.clear();
-      s.out << csv_line(cells);
-    }
+    for (const auto& r : x->rows) s.out << csv_line(row_cells(r));
   } else {
     json_object counts;
-    for (auto l : {pj::open_data_level::day, pj::open_data_level::month, pj::open_data_level::shop, pj::open_data_level::category,
-                   pj::open_data_level::withheld})
-      counts.field(to_string(l), x->at_level[level_index(l)]);
+    for (std::size_t l = 0; l < x->at_level.size(); ++l)
+      counts.field(to_string(static_cast<pj::open_data_level>(l)), x->at_level[l]);
     // One object; its rows written one by one after the members that come first.
     std::string head = json_object()
                            .field("format", "sazesh-open-data/1")
