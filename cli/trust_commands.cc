@@ -123,8 +123,22 @@ int score_cmd(session& s, const parsed_args& a) {
 //   …                                     one CSV line per shop (RFC 4180 quoting), best first
 
 constexpr std::size_t k_max_standings = 64u << 20;
-constexpr std::string_view k_standings_header =
-    "rank,seal,name,domain,stars,score,standing,complaints,unanswered,restricted,restriction";
+constexpr std::size_t k_max_standings_file = k_max_standings + 4096;  // the note's signature lines besides
+const std::vector<std::string>& standings_columns() {
+  static const std::vector<std::string> columns{"rank",     "seal",       "name",       "domain",     "stars",      "score",
+                                                "standing", "complaints", "unanswered", "restricted", "restriction"};
+  return columns;
+}
+// The columns' line of the note (a CSV line, its CRLF a newline).
+const std::string& standings_header() {
+  static const std::string header = [] {
+    std::vector<cell> names;
+    for (const auto& c : standings_columns()) names.push_back(txt(c));
+    std::string line = csv_line(names);
+    return line.substr(0, line.size() - 2);
+  }();
+  return header;
+}
 
 // Text in a signed note holds no control characters but its newlines.
 std::string note_safe(std::string text) {
@@ -150,7 +164,7 @@ int standings_cmd(session& s, const parsed_args&) {
   auto all = load_businesses(**eng);
   if (!all) return s.fail(all.error());
   std::string text = fmt::format("{}/standings\nas-of {}\nrules v{} {}\n{}\n", key->name, format_iso_utc(now), rules.version,
-                                 note_safe(rules.name), k_standings_header);
+                                 note_safe(rules.name), standings_header());
   json_array shops;
   for (const auto& r : rank_all(*all, rules, now)) {
     const auto& b = all->at(r.business);
@@ -169,10 +183,9 @@ int standings_cmd(session& s, const parsed_args&) {
     std::string line = csv_line(row);
     line.resize(line.size() - 2);  // CRLF: a note's lines end in a newline alone
     text += line + "\n";
-    shops.raw(json_row({"rank", "seal", "name", "domain", "stars", "score", "standing", "complaints", "unanswered", "restricted",
-                        "restriction"},
-                       {row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                        {b.state.restricted ? "true" : "false", true}, row[10]}));
+    auto as_json = row;
+    as_json[9] = {b.state.restricted ? "true" : "false", true};  // a JSON boolean where the note says yes or no
+    shops.raw(json_row(standings_columns(), as_json));
   }
   if (!is_valid_utf8(text))  // a signed note is UTF-8 text; names are checked when typed, the rules' name here
     return s.fail(error(errc::invalid_argument, "rules", "the trust rules' name is not UTF-8 text"));
@@ -200,21 +213,16 @@ int check_standings_cmd(session& s, const parsed_args& a) {
   if (!key) return s.fail(key.error());
   if (!*key)
     return s.fail(error(errc::invalid_argument, "--key", "give the log's verifier key (sazesh keys show, where the log is kept)"));
-  auto note = read_text_file(a.get("file"), "file", k_max_standings + 4096);
+  auto note = read_text_file(a.get("file"), "file", k_max_standings_file);
   if (!note) return s.fail(note.error());
-  auto text = open_note(*note, **key, "file", k_max_standings + 4096, "standings");
+  auto text = open_note(*note, **key, "file", k_max_standings_file, "standings");
   if (!text) return s.fail(text.error());
-  std::vector<std::string_view> lines;
-  for (std::string_view rest = *text; !rest.empty();) {
-    const auto eol = rest.find('\n');
-    lines.push_back(rest.substr(0, eol));
-    rest.remove_prefix(eol + 1);
-  }
+  const std::vector<std::string_view> lines = note_lines(*text);
   const auto bad = [&](const std::string& what) { return s.fail(error(errc::corrupt, "file", what)); };
   if (lines.size() < 4 || lines[0] != (*key)->name + "/standings")
     return bad(fmt::format("is signed by {} but is not its standings (its first line must be {}/standings)", (*key)->name,
                            (*key)->name));
-  if (lines[1].rfind("as-of ", 0) != 0 || lines[2].rfind("rules v", 0) != 0 || lines[3] != k_standings_header)
+  if (lines[1].rfind("as-of ", 0) != 0 || lines[2].rfind("rules v", 0) != 0 || lines[3] != standings_header())
     return bad("is not standings: it needs an as-of line, a rules line and the column names");
   const std::string as_of(lines[1].substr(6));
   const std::string_view rules_line = lines[2].substr(7);  // "1 baseline"

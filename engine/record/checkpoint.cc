@@ -192,17 +192,22 @@ result<checkpoint> open_checkpoint(std::string_view note, const verifier_key& ke
   return c;
 }
 
-result<checkpoint> read_checkpoint_text(std::string_view text, const std::string& field) {
-  const auto bad = [&](std::string what) { return error(errc::corrupt, field, std::move(what)); };
-  // The text: origin, size, root, then extension lines (kept, not interpreted); a signed
-  // note's blank line and signatures after it are not read.
-  if (const auto split = text.find("\n\n"); split != std::string_view::npos) text = text.substr(0, split + 1);
+std::vector<std::string_view> note_lines(std::string_view text) {
   std::vector<std::string_view> lines;
   for (std::string_view rest = text; !rest.empty();) {
     const auto eol = rest.find('\n');
     lines.push_back(rest.substr(0, eol));
     rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 1);
   }
+  return lines;
+}
+
+result<checkpoint> read_checkpoint_text(std::string_view text, const std::string& field) {
+  const auto bad = [&](std::string what) { return error(errc::corrupt, field, std::move(what)); };
+  // The text: origin, size, root, then extension lines (kept, not interpreted); a signed
+  // note's blank line and signatures after it are not read.
+  if (const auto split = text.find("\n\n"); split != std::string_view::npos) text = text.substr(0, split + 1);
+  const std::vector<std::string_view> lines = note_lines(text);
   if (lines.size() < 3) return bad("is not a checkpoint: it needs an origin, a size and a root hash");
   checkpoint c;
   c.origin = std::string(lines[0]);

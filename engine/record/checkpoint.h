@@ -62,6 +62,8 @@ std::string sign_note(std::string_view text, const signing_key& key);
 // Errors (errc::corrupt) name `field` and call the note `what` ("checkpoint", "standings").
 result<std::string> open_note(std::string_view note, const verifier_key& key, const std::string& field, std::size_t max_bytes,
                               std::string_view what);
+// The lines of a note's text, without their newlines (a last line may lack one).
+std::vector<std::string_view> note_lines(std::string_view text);
 // Checks a signed checkpoint against a verifier key and reads it: the note must be well formed,
 // carry a signature by that key (name and key id) that verifies, and its text must be a
 // checkpoint whose origin is `origin` (empty: the key's name). Errors (errc::corrupt) name `field`.
