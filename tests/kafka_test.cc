@@ -1808,14 +1808,18 @@ std::map<std::uint32_t, std::array<std::uint64_t, 3>> projected_partitions(const
   return rows;
 }
 
-// Writes records straight into a topic, bypassing the log, as a second writer or anyone with
-// write access could.
-void produce_raw(const std::string& topic, std::int32_t partition, const std::string& key, const std::string& value,
-                 const std::vector<std::pair<std::string, std::string>>& headers) {
+// Produces one record with a plain librdkafka producer of these settings (and quiet); the
+// delivery's outcome.
+rd_kafka_resp_err_t produce_one(const std::vector<std::pair<std::string, std::string>>& settings, const std::string& topic,
+                                std::int32_t partition, const std::string& key, const std::string& value,
+                                const std::vector<std::pair<std::string, std::string>>& headers = {}) {
   char problem[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", broker().c_str(), problem, sizeof problem);
+  for (const auto& [k, v] : settings) REQUIRE(rd_kafka_conf_set(conf, k.c_str(), v.c_str(), problem, sizeof problem) == RD_KAFKA_CONF_OK);
   rd_kafka_conf_set(conf, "log_level", "0", problem, sizeof problem);
+  static rd_kafka_resp_err_t delivered;
+  delivered = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) { delivered = m->err; });
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, problem, sizeof problem);
   REQUIRE_MESSAGE(rk != nullptr, problem);
   rd_kafka_headers_t* h = rd_kafka_headers_new(headers.size());
@@ -1824,9 +1828,20 @@ void produce_raw(const std::string& topic, std::int32_t partition, const std::st
                                      RD_KAFKA_V_KEY(key.data(), key.size()),
                                      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-  CHECK(err == RD_KAFKA_RESP_ERR_NO_ERROR);
-  CHECK(rd_kafka_flush(rk, 20'000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_headers_destroy(h);  // not handed over
+    delivered = err;
+  }
+  rd_kafka_flush(rk, 20'000);
   rd_kafka_destroy(rk);
+  return delivered;
+}
+
+// Writes records straight into a topic, bypassing the log, as a second writer or anyone with
+// write access could.
+void produce_raw(const std::string& topic, std::int32_t partition, const std::string& key, const std::string& value,
+                 const std::vector<std::pair<std::string, std::string>>& headers) {
+  CHECK(produce_one({{"bootstrap.servers", broker()}}, topic, partition, key, value, headers) == RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
 // ---- Prefixed ACLs on authenticated principals ----------------------------------------------
@@ -1858,26 +1873,13 @@ void add_acls(const std::string& arguments) {
 
 // What the broker answers a record produced by `user` to `topic`: the delivery's error.
 rd_kafka_resp_err_t produce_as(const std::string& user, const std::string& topic) {
-  char problem[256];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  const std::vector<std::pair<std::string, std::string>> settings{
-      {"bootstrap.servers", sasl_broker()}, {"security.protocol", "SASL_PLAINTEXT"}, {"sasl.mechanisms", "SCRAM-SHA-512"},
-      {"sasl.username", user},             {"sasl.password", user + "-secret"},   {"message.timeout.ms", "15000"},
-      {"log_level", "0"}};
-  for (const auto& [k, v] : settings) REQUIRE(rd_kafka_conf_set(conf, k.c_str(), v.c_str(), problem, sizeof problem) == RD_KAFKA_CONF_OK);
-  static rd_kafka_resp_err_t delivered;
-  delivered = RD_KAFKA_RESP_ERR__TIMED_OUT;
-  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) { delivered = m->err; });
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, problem, sizeof problem);
-  REQUIRE_MESSAGE(rk != nullptr, problem);
-  const std::string value = "not a dossier";
-  const auto err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(0),
-                                     RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) delivered = err;
-  rd_kafka_flush(rk, 20'000);
-  rd_kafka_destroy(rk);
-  return delivered;
+  return produce_one({{"bootstrap.servers", sasl_broker()},
+                      {"security.protocol", "SASL_PLAINTEXT"},
+                      {"sasl.mechanisms", "SCRAM-SHA-512"},
+                      {"sasl.username", user},
+                      {"sasl.password", user + "-secret"},
+                      {"message.timeout.ms", "15000"}},
+                     topic, 0, "", "not a dossier");
 }
 
 TEST_CASE("kafka: prefixed ACLs: the engine's principal writes its prefix, an agency's reads its own topic and group only") {
