@@ -245,10 +245,24 @@ result<engine*> session::open_engine() {
   if (auto end = log_->end(); end) end_at_open_ = end->value();
   auto r = rules();
   if (!r) return r.error();
-  auto e = engine::open(*log_, *clock_, std::move(*r));
+  auto k = keys();
+  if (!k) return k.error();
+  engine_options options;
+  options.keys = *k;
+  auto e = engine::open(*log_, *clock_, std::move(*r), options);
   if (!e) return e.error();
   engine_ = std::move(*e);
   return engine_.get();
+}
+
+result<key_store*> session::keys() {
+  if (shared_keys) return shared_keys;
+  if (!keys_) {
+    auto opened = key_store::open(data_dir / "keys");
+    if (!opened) return opened.error();
+    keys_ = std::move(*opened);
+  }
+  return keys_.get();
 }
 
 std::filesystem::path session::signing_key_file() const {

@@ -59,6 +59,10 @@ class session {
   std::ostream& err;
 
   result<engine*> open_engine();
+  // The keys that seal personal data (DATA_DIR/keys, engine/log/key_store.h), opened on first
+  // use; the engine seals with them and reads that may see personal data open with them.
+  result<key_store*> keys();
+  key_store* shared_keys = nullptr;  // set by `sazesh serve`
   // The case rules with the working calendar (--calendar DIR, $SAZESH_CALENDAR_DIR, or the
   // calendar/ folder the binary was built with; --weekend adds Thursday).
   result<case_rules> rules();
@@ -138,6 +142,7 @@ class session {
   std::unique_ptr<event_log> follower_;
   std::unique_ptr<engine> engine_;
   std::unique_ptr<checkpoint_store> checkpoints_;
+  std::unique_ptr<key_store> keys_;
   bool checkpoints_writable_ = false;  // checkpoints_ was opened for signing
   std::uint64_t end_at_open_ = 0;  // the log's end when this process opened it
 };

@@ -172,7 +172,11 @@ int run_demo(session& s, const parsed_args& args) {
   fixed_clock clock(0);
   auto rules = s.rules();
   if (!rules) return s.fail(rules.error());
-  auto opened = engine::open(**log, clock, std::move(*rules));
+  auto keys = s.keys();
+  if (!keys) return s.fail(keys.error());
+  engine_options options;
+  options.keys = *keys;
+  auto opened = engine::open(**log, clock, std::move(*rules), options);
   if (!opened) return s.fail(opened.error());
   engine& eng = **opened;
   script run(s, eng, clock, s.data_dir / "documents");

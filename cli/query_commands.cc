@@ -19,6 +19,7 @@
 #include "engine/domain/decide.h"
 #include "engine/domain/describe.h"
 #include "engine/record/hash.h"
+#include "engine/record/sealing.h"
 #include "projections/apply.h"
 #include "projections/open_data.h"
 #include "projections/projector.h"
@@ -438,13 +439,56 @@ int queue_cmd(session& s, const parsed_args& a) {
   return exit_ok;
 }
 
-std::string bundle_json(const pj::dossier_bundle& b, const session& s) {
+// What a dossier shows of the people in it, opened with the folder's keys ("erased" where a key
+// was destroyed): the consumer's registration, the order reference and the documents' names
+// from the case's events, and the events themselves. Projections keep none of it.
+struct case_personal {
+  std::string name, national_code, mobile, order_reference;
+  std::map<std::string, std::string> file_names;  // by raw sha256
+  std::vector<event_record> events;
+};
+
+result<case_personal> open_case_personal(session& s, event_log& log, const case_state& c,
+                                         const std::vector<std::string>& history) {
+  auto keys = s.keys();
+  if (!keys) return keys.error();
+  case_personal p;
+  if (auto reg = log.read_stream(c.consumer_id, stream_version(1)); !reg) {
+    return reg.error();
+  } else if (!reg->empty()) {
+    auto r = decode(reg->front().bytes);
+    if (!r) return r.error();
+    if (auto o = open_sealed(*r, **keys); !o) return o.error();
+    if (const auto* x = r->payload.AsConsumerRegistered()) {
+      p.name = x->name;
+      p.national_code = x->national_code;
+      p.mobile = x->mobile;
+    }
+  }
+  for (const auto& bytes : history) {
+    auto r = decode(bytes);
+    if (!r) return r.error();
+    if (auto o = open_sealed(*r, **keys); !o) return o.error();
+    if (const auto* f = r->payload.AsCaseFiled()) p.order_reference = f->order_reference;
+    if (const auto* d = r->payload.AsDocumentAttached())
+      p.file_names[std::string(d->sha256.begin(), d->sha256.end())] = d->file_name;
+    p.events.push_back(std::move(*r));
+  }
+  for (const auto& d : c.documents)  // documents attached at filing come with CaseFiled's command
+    if (!p.file_names.count(d.sha256) && !d.file_name.empty()) p.file_names[d.sha256] = d.file_name;
+  return p;
+}
+
+std::string bundle_json(const pj::dossier_bundle& b, const case_personal& person, const session& s) {
   json_array history;
   for (const auto& bytes : b.history) history.raw(envelope_to_json(bytes));
   json_array documents;
-  for (const auto& d : b.row.state.documents)
+  for (const auto& d : b.row.state.documents) {
+    const auto name = person.file_names.find(d.sha256);
     documents.raw(json_object().field("kind", fb::EnumNameDocumentKind(d.kind)).field("sha256", to_hex(d.sha256))
-                      .field("file_name", d.file_name).field("size_bytes", d.size_bytes).str());
+                      .field("file_name", name == person.file_names.end() ? "" : name->second)
+                      .field("size_bytes", d.size_bytes).str());
+  }
   json_array agencies;
   for (const auto& ag : b.row.state.agencies) agencies.string(ag);
   const auto& c = b.row.state;
@@ -458,9 +502,9 @@ std::string bundle_json(const pj::dossier_bundle& b, const session& s) {
       .field("left_to", b.dossier.left_to)
       .field("category", fb::EnumNameCategory(c.category))
       .field("amount_rials", c.amount_rials)
-      .field("order_reference", c.order_reference)
-      .raw("consumer", json_object().field("id", c.consumer_id).field("name", b.consumer.name)
-                           .field("national_code", b.consumer.national_code).field("mobile", b.consumer.mobile).str())
+      .field("order_reference", person.order_reference)
+      .raw("consumer", json_object().field("id", c.consumer_id).field("name", person.name)
+                           .field("national_code", person.national_code).field("mobile", person.mobile).str())
       .raw("business", json_object().field("seal_id", c.business_id).field("name", b.business.name)
                            .field("domain", b.business.domain).field("restricted", b.business_restricted).str())
       .raw("agencies", agencies.str())
@@ -485,7 +529,9 @@ int dossier_cmd(session& s, const parsed_args& a) {
   if (!log) return s.fail(log.error());
   auto b = pj::dossier(**store, **log, agency, a.get("case"));
   if (!b) return s.fail(b.error());
-  const std::string bundle = bundle_json(*b, s);
+  auto person = open_case_personal(s, **log, b->row.state, b->history);
+  if (!person) return s.fail(person.error());
+  const std::string bundle = bundle_json(*b, *person, s);
   if (a.has("bundle")) {
     auto written = write_case_bundle(s, **log, b->row.state.id, bundle, a.get("bundle"));
     if (!written) return s.fail(written.error());
@@ -511,18 +557,18 @@ int dossier_cmd(session& s, const parsed_args& a) {
   fmt::print(s.out, "  received {}{}; {}\n", both_calendars(b->dossier.received_at, s.jalali_digits),
              b->dossier.received_from.empty() ? "" : " from " + b->dossier.received_from,
              b->dossier.left_at ? "transferred to " + b->dossier.left_to : (c.status == case_status::referred ? "held now" : "closed"));
-  fmt::print(s.out, "  consumer {} ({}, national code {}, mobile {})\n", b->consumer.name, c.consumer_id, b->consumer.national_code, b->consumer.mobile);
+  fmt::print(s.out, "  consumer {} ({}, national code {}, mobile {})\n", person->name, c.consumer_id, person->national_code, person->mobile);
   fmt::print(s.out, "  business {} ({}, seal {}){}\n", b->business.name, b->business.domain, c.business_id,
              b->business_restricted ? " [seal restricted]" : "");
   fmt::print(s.out, "  documents:\n");
-  for (const auto& d : c.documents)
-    fmt::print(s.out, "    {:<16} {}  {} ({} bytes)\n", fb::EnumNameDocumentKind(d.kind), to_hex(d.sha256), d.file_name, d.size_bytes);
-  fmt::print(s.out, "  history:\n");
-  for (const auto& bytes : b->history) {
-    auto r = decode(bytes);
-    if (!r) return s.fail(r.error());
-    fmt::print(s.out, "    #{:<3} {}  {}\n", r->sequence.value(), format_jalali(r->time, s.jalali_digits), describe(*r));
+  for (const auto& d : c.documents) {
+    const auto name = person->file_names.find(d.sha256);
+    fmt::print(s.out, "    {:<16} {}  {} ({} bytes)\n", fb::EnumNameDocumentKind(d.kind), to_hex(d.sha256),
+               name == person->file_names.end() ? "" : name->second, d.size_bytes);
   }
+  fmt::print(s.out, "  history:\n");
+  for (const auto& r : person->events)
+    fmt::print(s.out, "    #{:<3} {}  {}\n", r.sequence.value(), format_jalali(r.time, s.jalali_digits), describe(r));
   return exit_ok;
 }
 
@@ -689,12 +735,19 @@ result<feed_page> agency_feed_page(session& s, const std::string& agency, log_po
     auto told = agencies_told_of(**log, *r);
     if (!told) return told.error();
     if (std::find(told->begin(), told->end(), agency) == told->end()) continue;
+    auto keys = s.keys();
+    if (!keys) return keys.error();
+    if (auto o = open_sealed(*r, **keys); !o) return o.error();
     // The dossier as of now, from the projections brought up to this event at least.
     std::string dossier_json = "null";
     if (auto st2 = s.refresh_projections(); st2 || st2.error().code() != errc::corrupt) {
       if (auto store = s.shared_projections ? result<std::unique_ptr<pj::projection_store>>(pj::borrow(*s.shared_projections))
                                             : pj::projection_store::open(s.projections_dir(), pj::store_mode::read_only)) {
-        if (auto b = pj::dossier(**store, **log, agency, r->stream)) dossier_json = bundle_json(*b, s);
+        if (auto b = pj::dossier(**store, **log, agency, r->stream)) {
+          auto person = open_case_personal(s, **log, b->row.state, b->history);
+          if (!person) return person.error();
+          dossier_json = bundle_json(*b, *person, s);
+        }
       }
     }
     page.lines.push_back(json_object().field("position", st.position.value()).field("agency", agency)

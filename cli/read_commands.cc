@@ -11,6 +11,7 @@
 #include "engine/domain/describe.h"
 #include "engine/domain/evolve.h"
 #include "engine/record/hash.h"
+#include "engine/record/sealing.h"
 #include "schemas/schema_json.h"
 
 namespace sazesh::cli {
@@ -18,9 +19,14 @@ namespace {
 
 std::string actor_text(const actor& a) { return fmt::format("{}:{}", role_name(a.role), a.id); }
 
-void print_case_header(session& s, const case_state& c) {
+// The order reference is personal data: it comes from the case's filing, opened (the state keeps
+// only its digest).
+void print_case_header(session& s, const case_state& c, const std::vector<event_record>& events) {
+  std::string order;
+  for (const auto& e : events)
+    if (const auto* f = e.payload.AsCaseFiled()) order = f->order_reference;
   fmt::print(s.out, "case {}  [{}]\n", c.id, to_string(c.status));
-  fmt::print(s.out, "  consumer {}  business {}  order {}\n", c.consumer_id, c.business_id, c.order_reference);
+  fmt::print(s.out, "  consumer {}  business {}  order {}\n", c.consumer_id, c.business_id, order);
   fmt::print(s.out, "  category {}  amount {} rials  asks for {}\n", fb::EnumNameCategory(c.category),
              c.amount_rials, fb::EnumNameRemedyKind(c.requested_remedy));
   fmt::print(s.out, "  filed {}\n", both_calendars(c.filed_at, s.jalali_digits));
@@ -100,7 +106,7 @@ int show(session& s, const parsed_args& a) {
     return exit_ok;
   }
   if (a.has("as-of")) fmt::print(s.out, "as it stood on {} (the events up to then, folded afresh)\n", a.get("as-of"));
-  if (c) print_case_header(s, *c);
+  if (c) print_case_header(s, *c, *events);
   else fmt::print(s.out, "{}\n", stream);
   fmt::print(s.out, "\n  {:<4} {:<16} {:<16} {:<22} {}\n", "#", "Tehran", "Jalali", "by", "what");
   for (const auto& e : *events)
@@ -108,6 +114,27 @@ int show(session& s, const parsed_args& a) {
                format_jalali(e.time, s.jalali_digits), actor_text(e.by), describe(e));
   fmt::print(s.out, "\n  {} events; hash chain verified from the first event\n", events->size());
   return exit_ok;
+}
+
+// A record as JSON (its envelope as the log holds it); a sealed one also carries "personal",
+// its personal fields opened with the folder's keys ("erased" once a key was destroyed), and
+// "personal_state" (opened or erased).
+result<std::string> record_json(session& s, std::string_view bytes) {
+  std::string j = envelope_to_json(bytes);
+  auto r = decode(bytes);
+  if (!r) return r.error();
+  if (!r->sealed || j.empty() || j.back() != '}') return j;
+  auto keys = s.keys();
+  if (!keys) return keys.error();
+  if (auto o = open_sealed(*r, **keys); !o) return o.error();
+  json_object personal;
+  const auto names = personal_field_names(r->payload.type);
+  const auto values = personal_fields(r->payload);
+  for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) personal.field(names[i], *values[i]);
+  j.pop_back();
+  j += fmt::format(",\"personal\":{},\"personal_state\":\"{}\"}}", personal.str(),
+                   r->personal == personal_state::erased ? "erased" : "opened");
+  return j;
 }
 
 int events_raw(session& s, const parsed_args& a) {
@@ -126,13 +153,14 @@ int events_raw(session& s, const parsed_args& a) {
       auto batch = s.log()->read_all(from, 1024);
       if (!batch) return s.fail(batch.error());
       for (const auto& e : *batch) {
-        if (auto r = decode(e.bytes); !r)
-          return s.fail(error(errc::corrupt, "log", fmt::format("position {}: {}", e.position.value(), r.error().message())));
+        auto record = record_json(s, e.bytes);
+        if (!record)
+          return s.fail(error(errc::corrupt, "log", fmt::format("position {}: {}", e.position.value(), record.error().message())));
         if (a.has("bytes"))
           fmt::print(s.out, "{{\"position\":{},\"envelope\":\"{}\",\"record\":{}}}\n", e.position.value(), base64(e.bytes),
-                     envelope_to_json(e.bytes));
+                     *record);
         else
-          fmt::print(s.out, "{{\"position\":{},\"record\":{}}}\n", e.position.value(), envelope_to_json(e.bytes));
+          fmt::print(s.out, "{{\"position\":{},\"record\":{}}}\n", e.position.value(), *record);
       }
       if (batch->size() < 1024) break;
       from = log_position(batch->back().position.value() + 1);
@@ -145,13 +173,14 @@ int events_raw(session& s, const parsed_args& a) {
   if (!stored) return s.fail(stored.error());
   if (stored->empty()) return s.fail(error(errc::not_found, "case_id", fmt::format("no case or party {}", stream)));
   for (const auto& e : *stored) {
-    if (auto r = decode(e.bytes); !r)
-      return s.fail(error(errc::corrupt, "log", fmt::format("position {}: {}", e.position.value(), r.error().message())));
+    auto record = record_json(s, e.bytes);
+    if (!record)
+      return s.fail(error(errc::corrupt, "log", fmt::format("position {}: {}", e.position.value(), record.error().message())));
     if (a.has("bytes"))  // the stored bytes too, for a reader checking the hash chain itself
       fmt::print(s.out, "{{\"sequence\":{},\"envelope\":\"{}\",\"record\":{}}}\n", e.sequence.value(), base64(e.bytes),
-                 envelope_to_json(e.bytes));
+                 *record);
     else
-      fmt::print(s.out, "{}\n", envelope_to_json(e.bytes));
+      fmt::print(s.out, "{}\n", *record);
   }
   return exit_ok;
 }

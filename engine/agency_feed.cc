@@ -97,6 +97,7 @@ std::vector<std::string> agencies_concerned(const event_record& e) {
     case fb::Event_SealReinstated:
     case fb::Event_CredentialIssued:
     case fb::Event_CredentialRevoked:
+    case fb::Event_PartyForgotten:
     case fb::Event_CaseFiled:
     case fb::Event_DocumentAttached:
     case fb::Event_DocumentsRequested:

@@ -10,6 +10,7 @@
 #include "engine/engine_detail.h"
 #include "engine/log/memory_state.h"
 #include "engine/record/codec.h"
+#include "engine/record/sealing.h"
 
 namespace sazesh {
 
@@ -89,6 +90,7 @@ result<std::unique_ptr<engine>> engine::open(event_log& log, const clock& clk, c
 void engine::reset_working_set() {
   state_ = world{};
   state_.source = &store_;
+  if (options_.keys) state_.digest_key = options_.keys->digest_key();
   summaries_.clear();
   (void)store_.take_error();
 }
@@ -409,6 +411,9 @@ result<std::vector<event_record>> engine::history(const std::string& stream) con
     out.push_back(std::move(*rec));
   }
   if (auto s = verify_chain(out); !s) return s.error();
+  if (options_.keys)
+    for (auto& r : out)
+      if (auto s = open_sealed(r, *options_.keys); !s) return s.error();
   return out;
 }
 

@@ -39,6 +39,7 @@
 #include "engine/domain/rules.h"
 #include "engine/domain/state.h"
 #include "engine/log/event_log.h"
+#include "engine/log/key_store.h"
 #include "engine/state_store.h"
 #include "engine/time/clock.h"
 
@@ -72,6 +73,11 @@ struct engine_options {
   // Businesses whose seal policy one tick re-evaluates besides those whose score changed: a
   // rolling sweep, so that decay lifts or imposes restrictions without new events.
   std::size_t policy_sweep_per_tick = 32;
+  // The keys that seal personal data (engine/log/key_store.h): each event's personal fields are
+  // written sealed under the key of the person they concern, and digests are keyed with its
+  // digest key. Without one (tests of the domain alone), personal data is written in the clear.
+  // Must outlive the engine.
+  key_store* keys = nullptr;
 };
 
 class engine {
@@ -106,7 +112,8 @@ class engine {
   // state rows.
   status catch_up();
 
-  // Events of one stream, decoded, with the hash chain checked (errc::corrupt otherwise).
+  // Events of one stream, decoded, with the hash chain checked (errc::corrupt otherwise), and
+  // their personal data opened with the engine's keys ("erased" where a key was destroyed).
   result<std::vector<event_record>> history(const std::string& stream) const;
 
   // One case as the engine holds it (its last durable or queued command included).

@@ -11,6 +11,7 @@
 #include "engine/domain/evolve.h"
 #include "engine/engine_detail.h"
 #include "engine/record/codec.h"
+#include "engine/record/sealing.h"
 
 namespace sazesh {
 namespace {
@@ -46,6 +47,8 @@ result<command_outcome> engine::replay_outcome(const append_outcome& first) cons
   for (std::size_t i = 0; i < first.count && i < stored->size(); ++i) {
     auto rec = decode((*stored)[i].bytes);
     if (!rec) return rec.error();
+    if (options_.keys)
+      if (auto o = open_sealed(*rec, *options_.keys); !o) return o.error();
     out.events.push_back(std::move(*rec));
   }
   return out;
@@ -83,10 +86,22 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
   }
   std::string previous = head.last_hash;
   std::uint32_t index = 0;
-  for (const auto& ev : d->events) {
+  // Whose personal data a case's events hold: its consumer's.
+  std::string case_consumer;
+  if (const case_state* c = state_.find_case(d->stream)) case_consumer = c->consumer_id;
+  for (auto& ev : d->events) {
     envelope_fields f{d->stream, stream_version(d->expected.value() + index + 1), who, now,
                       command_id, index, previous};
-    std::string bytes = encode(f, ev);
+    if (ev.type == fb::Event_CaseFiled) case_consumer = ev.AsCaseFiled()->consumer_id;
+    std::optional<sealed_part> sealed;
+    if (options_.keys && has_personal_data(ev)) {
+      const bool own_stream = ev.type == fb::Event_ConsumerRegistered || ev.type == fb::Event_MediatorRegistered;
+      const std::string subject = own_stream || case_consumer.empty() ? d->stream : case_consumer;
+      auto key = options_.keys->key_for_sealing(subject);
+      if (!key) return key.error();
+      sealed = seal(ev, subject, *key, event_id_for(command_id, index));
+    }
+    std::string bytes = encode(f, ev, sealed ? &*sealed : nullptr);
     auto rec = decode(bytes);
     if (!rec) return rec.error();  // our own encoder produced something unreadable: a bug
     previous = rec->hash;
@@ -101,6 +116,10 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
     note_last_event(r);
   }
   rows_of(d->stream, case_before, party_before, s->records, s->request.state, &s->summaries);
+  // The state took the records sealed (it keeps no personal data); the actor hears back what it
+  // wrote, personal data included (the key was just in hand: a box that will not open stays sealed).
+  if (options_.keys)
+    for (auto& r : s->records) (void)open_sealed(r, *options_.keys);
   state_.score_events.clear();
   state_.deadline_index.clear();
   if (auto e = store_.take_error(); !e) {

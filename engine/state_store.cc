@@ -325,7 +325,7 @@ result<world> state_store::load_all() {
     auto c = decode_case_state(v);
     if (!c) return fail(fmt::format("the stored row of case {} does not decode", k.substr(2)));
     const std::string id(k.substr(2));
-    if (is_open(c->status)) w.open_case_by_order.try_emplace({c->consumer_id, c->business_id, c->order_reference}, id);
+    if (is_open(c->status)) w.open_case_by_order.try_emplace({c->consumer_id, c->business_id, c->order_digest}, id);
     if (auto due = earliest_deadline(*c)) w.deadline_index.insert({*due, id});
     w.cases.emplace(id, std::move(*c));
     return true;
@@ -340,7 +340,7 @@ result<world> state_store::load_all() {
         [&](auto& x) {
           using T = std::decay_t<decltype(x)>;
           if constexpr (std::is_same_v<T, consumer_state>) {
-            w.consumer_by_national_code[x.national_code] = id;
+            if (!x.forgotten) w.consumer_by_national_code[x.national_code_digest] = id;
             w.consumers.emplace(id, std::move(x));
           } else if constexpr (std::is_same_v<T, business_state>) {
             w.business_by_domain[x.domain] = id;
@@ -389,7 +389,7 @@ void state_store::rows_for_case(const std::optional<case_state>& before, const c
   // The order index: a row while the case is open.
   const bool was_open = before && is_open(before->status);
   const bool now_open = is_open(after.status);
-  const order_key key{after.consumer_id, after.business_id, after.order_reference};
+  const order_key key{after.consumer_id, after.business_id, after.order_digest};
   if (was_open && !now_open) out.push_back({order_prefix(key) + after.id, std::nullopt});
   if (now_open && !was_open) out.push_back({order_prefix(key) + after.id, std::string()});
   // The due index: the case's earliest deadline.
@@ -405,8 +405,13 @@ void state_store::rows_for_case(const std::optional<case_state>& before, const c
 void state_store::rows_for_party(const std::optional<party_state>& before, const party_state& after,
                                  std::vector<state_write>& out) {
   out.push_back({party_key(party_id(after)), encode_party_state(after)});
-  if (before) return;  // the indexes are set at registration and never change
-  if (const auto* c = std::get_if<consumer_state>(&after)) out.push_back({code_key(c->national_code), c->id});
+  // The indexes are set at registration; a consumer's digest goes when their data is erased.
+  if (const auto* c = std::get_if<consumer_state>(&after); c && c->forgotten) {
+    const auto* was = before ? std::get_if<consumer_state>(&*before) : nullptr;
+    if (was && !was->forgotten) out.push_back({code_key(c->national_code_digest), std::nullopt});
+  }
+  if (before) return;
+  if (const auto* c = std::get_if<consumer_state>(&after)) out.push_back({code_key(c->national_code_digest), c->id});
   if (const auto* b = std::get_if<business_state>(&after)) {
     out.push_back({domain_key(b->domain), b->id});
     out.push_back({"b/" + b->id, std::string()});

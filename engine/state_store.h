@@ -11,9 +11,9 @@
 //   c/<case>                                    the case (engine/domain/state_codec.h)
 //   p/<party>                                   a party of any kind, tagged with its kind
 //   b/<business>                                "": the businesses, for the policy's sweep
-//   n/<national code>                           the consumer's id
+//   n/<national code digest>                    the consumer's id (hex of the keyed digest; gone once forgotten)
 //   w/<domain>                                  the business's seal id
-//   o/<consumer>0<business>0<order>0<case>      "": an open case for the order (one per case, so the
+//   o/<consumer>0<business>0<order digest>0<case> "": an open case for the order (one per case, so the
 //                                               index never depends on the order events are folded)
 //   d/<due u64><case>                           "": the case's earliest deadline (what tick reads)
 //   s/<business>0<time u64><case>0<seq u64>     a score event: kind u8, value i32 (trust score)
@@ -45,7 +45,7 @@
 
 namespace sazesh {
 
-inline constexpr std::uint32_t state_format_version = 2;
+inline constexpr std::uint32_t state_format_version = 3;
 
 // What the seal policy needs of a business's score events, kept up to date event by event:
 // with decay exponential, Σ weight × 0.5^(age / half-life) at any `now` after the last event is

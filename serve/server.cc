@@ -354,6 +354,8 @@ int run_server(cli::session& base, const serve_options& o) {
     if (!cp) return base.fail(cp.error());
     base.shared_checkpoints = *cp;
   }
+  if (auto k = base.keys(); k) base.shared_keys = *k;
+  else return base.fail(k.error());
   auto handler = make_service(base, **eng, log, **store, o.portal_dir);
   request_handler& svc = *handler;
   if (auto p = svc.refresh(); !p) return base.fail(p.error());

@@ -245,6 +245,7 @@ class service final : public request_handler {
     s.shared_refresh = [this] { return refresh(); };
     s.shared_projections = &store_;
     s.shared_checkpoints = base_.shared_checkpoints;
+    s.shared_keys = base_.shared_keys;
   }
 
   // POST /v1/documents?name=invoice.pdf: a document's bytes, kept once by hash. What it answers
@@ -305,8 +306,15 @@ class service final : public request_handler {
     reply r;
     r.body.assign(std::istreambuf_iterator<char>(in), {});
     r.content_type = "application/octet-stream";
+    // Its name is personal data, sealed in the case's events (the state keeps none): the last
+    // attachment of these bytes names it, opened ("erased" once the consumer's key is gone).
+    std::string given = ref->file_name;
+    if (auto events = eng_.history(case_id))
+      for (const auto& e : *events)
+        if (const auto* d = e.payload.AsDocumentAttached(); d && std::string(d->sha256.begin(), d->sha256.end()) == ref->sha256)
+          given = d->file_name;
     std::string file_name;
-    for (char ch : ref->file_name)
+    for (char ch : given)
       if (ch != '"' && ch != '\\' && static_cast<unsigned char>(ch) >= 0x20) file_name += ch;
     r.headers.push_back({"Content-Disposition", fmt::format("attachment; filename=\"{}\"", file_name.empty() ? hex : file_name)});
     r.actor = fmt::format("{}:{}", role_name(who->role), who->id);

@@ -882,5 +882,54 @@ TEST_CASE("demo runs the six stories into a fresh folder") {
   check_one_error_line(again, "data_dir");
 }
 
+
+// Every file under `root` whose bytes contain `needle`.
+std::vector<std::string> files_holding(const std::filesystem::path& root, const std::string& needle) {
+  std::vector<std::string> found;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(root)) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(needle) != std::string::npos) found.push_back(f.path().string());
+  }
+  return found;
+}
+
+TEST_CASE("personal data is sealed in the log under the consumer's key: readers who may see it read it, and no file of the log holds it") {
+  if (over_server()) return;  // a folder-level check
+  scenario sc;
+  sc.ws.ok("operator:ops-ali", {"register-mediator", "--name", "مهدی میانجی", "--mobile", "09351112233"});
+  const auto& dir = sc.ws.dir.path();
+  // The engine's state and the projections keep none of it either; the keys folder holds keys.
+  sc.ws.run("analyst:an", {"cases"});
+  for (const std::string secret : {"5260181591", "09121234567", "سارا", "بدنه ترک داشت", "KL-1", "invoice.pdf", "مهدی میانجی",
+                                   "09351112233"}) {
+    INFO("secret: " << secret);
+    CHECK(files_holding(dir / "log", secret).empty());
+    CHECK(files_holding(dir / "projections", secret).empty());
+    CHECK(files_holding(dir / "keys", secret).empty());
+  }
+  // The case's consumer reads the case whole.
+  const auto shown = sc.ws.run("consumer:" + sc.consumer, {"show", "--case", sc.case_id});
+  REQUIRE(shown.code == 0);
+  CHECK(contains(shown.out, "بدنه ترک داشت"));
+  CHECK(contains(shown.out, "order KL-1"));
+  // The raw records carry the box, and beside it the fields opened.
+  const auto raw = sc.ws.run("consumer:" + sc.consumer, {"events", "--party", sc.consumer});
+  REQUIRE(raw.code == 0);
+  CHECK(contains(raw.out, "\"personal_state\":\"opened\""));
+  CHECK(contains(raw.out, "5260181591"));
+  CHECK(contains(raw.out, "\"sealed\""));
+  // The hash chains hold over the sealed bytes.
+  CHECK(sc.ws.run("auditor:au", {"verify"}).code == 0);
+  // Without the keys, the same log reads its ids only: nothing of the person anywhere.
+  temp_dir copy;
+  std::filesystem::copy(dir / "log", copy.path() / "log", std::filesystem::copy_options::recursive);
+  const auto keyless = sazesh_cli({"--data-dir", copy.path().string(), "--now", sc.ws.now, "--as", "auditor:au", "events", "--all"});
+  REQUIRE(keyless.code == 0);
+  for (const std::string secret : {"5260181591", "09121234567", "سارا", "بدنه ترک داشت", "KL-1"}) CHECK_FALSE(contains(keyless.out, secret));
+  CHECK(contains(keyless.out, sc.case_id));
+}
+
 }  // namespace
 }  // namespace sazesh

@@ -256,7 +256,7 @@ TEST_CASE("a resolved case reopens within 10 days of closure, back to mediation"
   CHECK(k.reopened == 1);
   CHECK(k.rating == 5);  // a case is rated once: reopening keeps the rating
   CHECK_FALSE(k.close_reason.has_value());
-  CHECK(s.w.open_case_by_order.at({s.alice.id, "seal-100", "INV-1001"}) == c);
+  CHECK(s.w.open_case_by_order.at({s.alice.id, "seal-100", s.w.digest_of("INV-1001")}) == c);
   CHECK_REFUSED(s.when(s.bob, reopen_case{c, "x"}), errc::not_found, "case_id", "no case");
 }
 
@@ -673,7 +673,7 @@ std::string fingerprint(const world& w) {
     o << " v" << h.version.value() << ':' << to_hex(h.last_hash);
   };
   for (const auto& [id, c] : w.consumers) {
-    o << "\nconsumer " << id << ' ' << c.national_code << ' ' << c.mobile << ' ' << c.name;
+    o << "\nconsumer " << id << ' ' << c.national_code_digest << ' ' << c.forgotten;
     head(c.head);
   }
   for (const auto& [id, b] : w.businesses) {
@@ -686,12 +686,12 @@ std::string fingerprint(const world& w) {
     head(a.head);
   }
   for (const auto& [id, m] : w.mediators) {
-    o << "\nmediator " << id << ' ' << m.name << ' ' << m.mobile;
+    o << "\nmediator " << id << ' ' << m.forgotten;
     head(m.head);
   }
   for (const auto& [id, c] : w.cases) {
     o << "\ncase " << id << ' ' << to_string(c.status) << ' ' << c.consumer_id << ' ' << c.business_id
-      << ' ' << c.order_reference << ' ' << c.purchase_date_days << ' ' << c.amount_rials << ' '
+      << ' ' << c.order_digest << ' ' << c.purchase_date_days << ' ' << c.amount_rials << ' '
       << fb::EnumNameCategory(c.category) << ' ' << fb::EnumNameRemedyKind(c.requested_remedy);
     head(c.head);
     for (const auto& d : c.documents)

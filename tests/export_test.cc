@@ -92,8 +92,17 @@ struct history {
     REQUIRE(gen.stats().unexpected == 0);
     auto w = (*eng)->snapshot();
     REQUIRE(w);
-    for (const auto& [id, c] : w->consumers) personal.insert(personal.end(), {id, c.national_code, c.mobile, c.name});
-    for (const auto& [id, m] : w->mediators) personal.insert(personal.end(), {id, m.mobile, m.name});
+    // The state keeps no personal data: it is read from each registration, opened.
+    for (const auto& [id, c] : w->consumers) {
+      const auto events = (*eng)->history(id).value();
+      const auto& r = *events.front().payload.AsConsumerRegistered();
+      personal.insert(personal.end(), {id, r.national_code, r.mobile, r.name});
+    }
+    for (const auto& [id, m] : w->mediators) {
+      const auto events = (*eng)->history(id).value();
+      const auto& r = *events.front().payload.AsMediatorRegistered();
+      personal.insert(personal.end(), {id, r.mobile, r.name});
+    }
     REQUIRE(w->cases.size() == 400);
   }
   ran run(std::vector<std::string> args) const {

@@ -1164,7 +1164,8 @@ fb::EventUnion filed_again(const case_state& c) {
   fb::CaseFiledT e;
   e.consumer_id = c.consumer_id;
   e.business_id = c.business_id;
-  e.order_reference = c.order_reference;
+  const std::string digest = from_hex(c.order_digest);
+  e.order_digest.assign(digest.begin(), digest.end());
   e.purchase_date_days = c.purchase_date_days;
   e.amount_rials = c.amount_rials;
   e.category = c.category;
@@ -1497,7 +1498,7 @@ TEST_CASE("analysts never see personal data in any query, in any format") {
       }
     for (const auto& [id, c] : h.eng->snapshot().value().cases) {
       case_ids.push_back(id);
-      national_code_of_case[id] = h.eng->snapshot().value().consumers.at(c.consumer_id).national_code;
+      national_code_of_case[id] = h.eng->history(c.consumer_id).value().front().payload.AsConsumerRegistered()->national_code;
       for (const auto& a : c.agencies) dossiers.push_back({a, id});
       if (c.status == case_status::referred) held_now.push_back({c.agency_id, id});
     }

@@ -241,8 +241,8 @@ class simulation {
     std::map<std::pair<std::string, std::string>, int> open_per_order;
     for (const auto& [id, c] : w->cases)
       if (is_open(c.status)) {
-        const int n = ++open_per_order[{c.business_id, c.order_reference}];
-        REQUIRE_MESSAGE(n == 1, where() << "two open cases for order " << c.order_reference << " of " << c.business_id);
+        const int n = ++open_per_order[{c.business_id, c.order_digest}];
+        REQUIRE_MESSAGE(n == 1, where() << "two open cases for order " << c.order_digest << " of " << c.business_id);
       }
 
     // The projections, caught up, equal a rebuild.

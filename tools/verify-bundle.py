@@ -261,6 +261,10 @@ class Schema:
                                 if not k.startswith("_") and isinstance(v, int) and v != 0}
             self.tables = {k: getattr(mod(k), k) for k in self.event_names.values()}
             self.DOCUMENT_ATTACHED = union.DocumentAttached
+            # Loaded now: the Envelope's reader imports it only when a record is read, by when
+            # the folder may be gone (schemas older than sealed personal data have none).
+            if os.path.isfile(os.path.join(root, "sazesh", "schema", "Sealed.py")):
+                mod("Sealed")
         except Exception as e:  # noqa: BLE001  whatever the generated code does wrong
             raise SetupError(root, f"cannot import the generated code ({describe(e)})")
         finally:

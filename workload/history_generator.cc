@@ -84,6 +84,7 @@ void history_generator::file_new_case(const hook& after) {
   auto out = eng_.execute({fb::Role_consumer, consumers_[who]}, next_command_id(), f);
   if (!out) throw std::runtime_error("history_generator: file_case was refused: " + out.error().message());
   descriptions_.push_back(description);
+  orders_[out->stream] = f.order_reference;
   stats_.commands += 1;
   stats_.events += out->events.size() + out->deadlines_first.size();
   stats_.cases_filed += 1;
@@ -363,7 +364,7 @@ bool history_generator::advance_case(const std::string& id, const hook& after) {
       const bool can_rate = c.rating == 0;
       const bool can_reopen = c.close_reason == fb::CloseReason_resolved && clock_.now() <= c.reopen_until &&
                               eng_.inspect([&](const world& w) {
-                                return w.open_case_for({c.consumer_id, c.business_id, c.order_reference}).has_value();
+                                return w.open_case_for({c.consumer_id, c.business_id, c.order_digest}).has_value();
                               }) == false;
       switch (weighted({can_rate ? 3.0 : 0.0, can_reopen ? 1.0 : 0.0, 2})) {
         case 0:
@@ -410,7 +411,7 @@ void history_generator::refused_command(const hook& after) {
       return;
     case 4:
       if (is_open(c.status)) {
-        refuse(consumer_of(c), file_case{c.business_id, c.order_reference, c.purchase_date_days, c.amount_rials,
+        refuse(consumer_of(c), file_case{c.business_id, orders_.at(id), c.purchase_date_days, c.amount_rials,
                                          c.category, "همان سفارش دوباره", c.requested_remedy, {}},
                "file_case(duplicate)", after);
       } else {

@@ -382,6 +382,7 @@ class history_generator {
   std::set<std::string> used_codes_, used_mobiles_;
   std::vector<std::string> in_flight_, all_cases_;
   std::map<std::string, std::size_t> case_steps_;
+  std::map<std::string, std::string> orders_;  // each case's order reference (the state keeps its digest)
   std::set<std::string> chatty_;
   std::vector<double> zipf_cdf_;
 };

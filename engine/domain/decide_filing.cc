@@ -37,7 +37,8 @@ result<decision> handle(const context& cx, const file_case& in) {
   SAZESH_CHECK(check_text("description", c.description, 1, max_text));
   for (const auto& d : c.documents) SAZESH_CHECK(check_document(d));
 
-  const order_key key{cx.who.id, business_id, c.order_reference};
+  const std::string order_digest = cx.w.digest_of(c.order_reference);
+  const order_key key{cx.who.id, business_id, order_digest};
   if (auto open = cx.w.open_case_for(key))
     return refuse(errc::duplicate, "order_reference",
                   fmt::format("case {} is already open for this order with this business", *open));
@@ -56,6 +57,8 @@ result<decision> handle(const context& cx, const file_case& in) {
   e.description = c.description;
   e.requested_remedy = c.requested_remedy;
   e.required_documents = cx.rules.documents_for(c.category);
+  const std::string raw = from_hex(order_digest);
+  e.order_digest.assign(raw.begin(), raw.end());
   event_list out;
   out.push_back(make(std::move(e)));
 

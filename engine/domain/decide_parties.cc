@@ -19,7 +19,8 @@ result<decision> handle(const context& cx, const register_consumer& in) {
   SAZESH_CHECK(check_national_code("national_code", c.national_code));
   SAZESH_CHECK(check_mobile("mobile", c.mobile));
   SAZESH_CHECK(check_text("name", c.name, 1, max_name));
-  if (auto registered = cx.w.consumer_with_national_code(c.national_code))
+  const std::string digest = cx.w.digest_of(c.national_code);
+  if (auto registered = cx.w.consumer_with_national_code(digest))
     return refuse(errc::duplicate, "national_code",
                   fmt::format("is already registered as consumer {}", *registered));
   std::string id = derive_id("U-", cx.command_id, 8);
@@ -29,6 +30,8 @@ result<decision> handle(const context& cx, const register_consumer& in) {
   e.national_code = c.national_code;
   e.mobile = c.mobile;
   e.name = c.name;
+  const std::string raw = from_hex(digest);
+  e.national_code_digest.assign(raw.begin(), raw.end());
   event_list out;
   out.push_back(make(std::move(e)));
   return decision{std::move(id), stream_version(0), std::move(out)};

@@ -141,7 +141,7 @@ result<decision> handle(const context& cx, const reopen_case& c) {
     return refuse(errc::deadline_passed, "reopen",
                   fmt::format("case {} could be reopened until {}", k.id, format_iso_utc(k.reopen_until)));
   SAZESH_CHECK(check_text("reason", c.reason, 1, max_reason));
-  if (auto open = cx.w.open_case_for({k.consumer_id, k.business_id, k.order_reference}))
+  if (auto open = cx.w.open_case_for({k.consumer_id, k.business_id, k.order_digest}))
     return refuse(errc::duplicate, "order_reference", fmt::format("case {} is already open for this order", *open));
   fb::CaseReopenedT e;
   e.reason = c.reason;

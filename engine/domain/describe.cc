@@ -56,6 +56,7 @@ std::string event_title(const fb::EventUnion& e) {
     case fb::Event_SealReinstated: return "seal reinstated";
     case fb::Event_CredentialIssued: return "credential issued";
     case fb::Event_CredentialRevoked: return "credential revoked";
+    case fb::Event_PartyForgotten: return "personal data erased";
     case fb::Event_CaseFiled: return "complaint filed";
     case fb::Event_DocumentAttached: return "document attached";
     case fb::Event_DocumentsRequested: return "documents requested";
@@ -115,6 +116,7 @@ std::string describe(const event_record& r) {
       return fmt::format("{} to {}:{}{}", title, role_name(k.role), k.actor_id, k.label.empty() ? "" : " (" + k.label + ")");
     }
     case fb::Event_CredentialRevoked: return title + quoted(e.AsCredentialRevoked()->reason);
+    case fb::Event_PartyForgotten: return title + quoted(e.AsPartyForgotten()->reason);
     case fb::Event_CaseFiled: {
       const auto& f = *e.AsCaseFiled();
       return fmt::format("{} against {}: {} on order {}, {}, asks for {}{}", title, f.business_id,

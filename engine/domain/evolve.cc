@@ -3,8 +3,17 @@
 #include <algorithm>
 #include <tuple>
 
+#include "engine/record/hash.h"
+
 namespace sazesh {
 namespace {
+
+// The digest an event carries (hex), or, for an event written before personal data was
+// sealed, the digest of its plain value.
+std::string carried_digest(const world& w, const std::vector<std::uint8_t>& carried, const std::string& plain) {
+  if (!carried.empty()) return to_hex(std::string(carried.begin(), carried.end()));
+  return w.digest_of(plain);
+}
 
 void set_deadline(case_state& c, deadline_kind kind, timestamp_ms due) {
   for (auto& d : c.deadlines) {
@@ -89,6 +98,7 @@ std::optional<score_kind> score_kind_of(const fb::EventUnion& e) {
     case fb::Event_CaseWithdrawn:
     case fb::Event_CredentialIssued:
     case fb::Event_CredentialRevoked:
+    case fb::Event_PartyForgotten:
       return std::nullopt;
   }
   return std::nullopt;
@@ -105,6 +115,7 @@ bool is_case_event(fb::Event type) {
     case fb::Event_SealReinstated:
     case fb::Event_CredentialIssued:
     case fb::Event_CredentialRevoked:
+    case fb::Event_PartyForgotten:
       return false;
     case fb::Event_CaseFiled:
     case fb::Event_DocumentAttached:
@@ -149,7 +160,8 @@ void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time, fb::
       c.status = case_status::awaiting_triage;
       c.consumer_id = f.consumer_id;
       c.business_id = f.business_id;
-      c.order_reference = f.order_reference;
+      // Events written before sealing carry no digest: evolve() makes it, with the world's key.
+      c.order_digest = to_hex(std::string(f.order_digest.begin(), f.order_digest.end()));
       c.purchase_date_days = f.purchase_date_days;
       c.amount_rials = f.amount_rials;
       c.category = f.category;
@@ -327,6 +339,7 @@ void evolve_case(case_state& c, const fb::EventUnion& e, timestamp_ms time, fb::
     case fb::Event_SealReinstated:
     case fb::Event_CredentialIssued:
     case fb::Event_CredentialRevoked:
+    case fb::Event_PartyForgotten:
       break;  // not case events
   }
 }
@@ -337,8 +350,9 @@ void evolve(world& w, const event_record& r) {
   switch (e.type) {
     case fb::Event_ConsumerRegistered: {
       const auto& c = *e.AsConsumerRegistered();
-      w.consumers[r.stream] = consumer_state{r.stream, c.national_code, c.mobile, c.name, head};
-      w.consumer_by_national_code[c.national_code] = r.stream;
+      const std::string digest = carried_digest(w, c.national_code_digest, c.national_code);
+      w.consumers[r.stream] = consumer_state{r.stream, digest, false, head};
+      w.consumer_by_national_code[digest] = r.stream;
       return;
     }
     case fb::Event_BusinessRegistered: {
@@ -353,8 +367,7 @@ void evolve(world& w, const event_record& r) {
       return;
     }
     case fb::Event_MediatorRegistered: {
-      const auto& m = *e.AsMediatorRegistered();
-      w.mediators[r.stream] = mediator_state{r.stream, m.name, m.mobile, head};
+      w.mediators[r.stream] = mediator_state{r.stream, false, head};
       return;
     }
     case fb::Event_SealRestricted:
@@ -379,6 +392,23 @@ void evolve(world& w, const event_record& r) {
       auto& k = w.credentials[r.stream];
       k.revoked = true;
       k.head = head;
+      return;
+    }
+    case fb::Event_PartyForgotten: {
+      // The person's data is erased; the party stays (its cases name it), and a second
+      // registration of the same national code is a new person.
+      if (w.find_consumer(r.stream) != nullptr) {
+        auto& c = w.consumers[r.stream];
+        if (auto it = w.consumer_by_national_code.find(c.national_code_digest);
+            it != w.consumer_by_national_code.end() && it->second == r.stream)
+          w.consumer_by_national_code.erase(it);
+        c.forgotten = true;
+        c.head = head;
+      } else if (w.find_mediator(r.stream) != nullptr) {
+        auto& m = w.mediators[r.stream];
+        m.forgotten = true;
+        m.head = head;
+      }
       return;
     }
     case fb::Event_NONE:
@@ -424,6 +454,7 @@ void evolve(world& w, const event_record& r) {
   const bool was_rated = c.rating != 0;
 
   evolve_case(c, e, r.time, r.by.role);
+  if (const auto* f = e.AsCaseFiled(); f && f->order_digest.empty()) c.order_digest = w.digest_of(f->order_reference);
   c.head = head;
   if (auto kind = score_kind_of(e); kind && !(*kind == score_kind::rating && was_rated)) {
     const int value = e.type == fb::Event_CaseRated ? e.AsCaseRated()->stars : 0;
@@ -439,7 +470,7 @@ void evolve(world& w, const event_record& r) {
 
   // Keep the indexes in step: open cases by order, and cases by earliest deadline.
   const bool now_open = is_open(c.status);
-  const order_key key{c.consumer_id, c.business_id, c.order_reference};
+  const order_key key{c.consumer_id, c.business_id, c.order_digest};
   // The index must not depend on fold order: a log split into partitions is folded partition by
   // partition, so a replay can meet a later filing of the same order (open) before an earlier
   // case's filing and closing. An open case keeps the key; a case closing frees only its own.

@@ -1,5 +1,8 @@
 #include "engine/domain/state.h"
 
+#include "engine/record/hash.h"
+#include "engine/record/sealing.h"
+
 #include <algorithm>
 
 namespace sazesh {
@@ -134,6 +137,8 @@ const stream_head* world::find_party(const std::string& id) const {
   if (auto* k = find_in(credentials, id)) return &k->head;
   return nullptr;
 }
+
+std::string world::digest_of(std::string_view value) const { return to_hex(personal_digest(digest_key, value)); }
 
 std::optional<std::string> world::consumer_with_national_code(const std::string& code) const {
   if (auto it = consumer_by_national_code.find(code); it != consumer_by_national_code.end()) return it->second;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <variant>
 #include <vector>
@@ -81,7 +82,8 @@ struct case_state {
   std::string id;
   stream_head head;
   case_status status = case_status::awaiting_triage;
-  std::string consumer_id, business_id, order_reference;
+  std::string consumer_id, business_id;
+  std::string order_digest;  // hex of CaseFiled's order_digest: the order, without its reference
   std::int32_t purchase_date_days = 0;
   std::uint64_t amount_rials = 0;
   fb::Category category = fb::Category_other;
@@ -109,8 +111,11 @@ struct case_state {
   std::optional<deadline> deadline_of(deadline_kind k) const;
 };
 
+// Parties as decisions need them: no personal data (it is sealed in the log, engine/record/sealing.h),
+// only the digest that finds a second registration, and whether the person's data was erased.
 struct consumer_state {
-  std::string id, national_code, mobile, name;
+  std::string id, national_code_digest;  // hex of ConsumerRegistered's national_code_digest
+  bool forgotten = false;
   stream_head head;
   bool operator==(const consumer_state&) const = default;
 };
@@ -130,7 +135,8 @@ struct agency_state {
   bool competent_for(fb::Category c) const;
 };
 struct mediator_state {
-  std::string id, name, mobile;
+  std::string id;
+  bool forgotten = false;
   stream_head head;
   bool operator==(const mediator_state&) const = default;
 };
@@ -148,7 +154,7 @@ struct credential_state {
   bool operator==(const credential_state&) const = default;
 };
 
-// (consumer id, business id, order reference): at most one open case each.
+// (consumer id, business id, order digest): at most one open case each.
 using order_key = std::tuple<std::string, std::string, std::string>;
 
 // A party of any kind (credentials are kept and loaded as parties are).
@@ -182,7 +188,7 @@ struct world {
   mutable std::map<std::string, mediator_state> mediators;
   mutable std::map<std::string, credential_state> credentials;
   mutable std::map<std::string, case_state> cases;
-  mutable std::map<std::string, std::string> consumer_by_national_code;
+  mutable std::map<std::string, std::string> consumer_by_national_code;  // by digest (hex)
   mutable std::map<std::string, std::string> business_by_domain;
   mutable std::map<order_key, std::string> open_case_by_order;
   // Cases with at least one deadline, by earliest due time: what tick() has to look at. Kept in
@@ -194,6 +200,12 @@ struct world {
 
   // Null: the world is complete.
   state_source* source = nullptr;
+  // The log's digest key (engine/record/sealing.h, personal_digest); empty in worlds built
+  // without a key store. Not part of the state.
+  std::string digest_key;
+
+  // hex(personal_digest(digest_key, value)): how national codes and order references are found.
+  std::string digest_of(std::string_view value) const;
   // Ids a partial world asked its source for and found absent.
   mutable std::set<std::string> absent_cases, absent_parties;
 

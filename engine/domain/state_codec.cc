@@ -26,7 +26,7 @@ void write_case_state(row_writer& w, const case_state& s) {
   w.u8(static_cast<std::uint8_t>(s.status));
   w.str(s.consumer_id);
   w.str(s.business_id);
-  w.str(s.order_reference);
+  w.str(s.order_digest);
   w.i64(s.purchase_date_days);
   w.u64(s.amount_rials);
   w.u8(s.category);
@@ -83,7 +83,7 @@ void read_case_state(row_reader& rd, case_state& s) {
   s.status = static_cast<case_status>(rd.u8());
   s.consumer_id = rd.str();
   s.business_id = rd.str();
-  s.order_reference = rd.str();
+  s.order_digest = rd.str();
   s.purchase_date_days = static_cast<std::int32_t>(rd.i64());
   s.amount_rials = rd.u64();
   s.category = static_cast<fb::Category>(rd.u8());
@@ -158,9 +158,8 @@ std::string encode_party_state(const party_state& p) {
         if constexpr (std::is_same_v<T, consumer_state>) {
           w.u8(static_cast<std::uint8_t>(party_kind::consumer));
           w.str(party.id);
-          w.str(party.national_code);
-          w.str(party.mobile);
-          w.str(party.name);
+          w.str(party.national_code_digest);
+          w.flag(party.forgotten);
           write_head(w, party.head);
         } else if constexpr (std::is_same_v<T, business_state>) {
           w.u8(static_cast<std::uint8_t>(party_kind::business));
@@ -181,8 +180,7 @@ std::string encode_party_state(const party_state& p) {
         } else if constexpr (std::is_same_v<T, mediator_state>) {
           w.u8(static_cast<std::uint8_t>(party_kind::mediator));
           w.str(party.id);
-          w.str(party.name);
-          w.str(party.mobile);
+          w.flag(party.forgotten);
           write_head(w, party.head);
         } else {
           w.u8(static_cast<std::uint8_t>(party_kind::credential));
@@ -205,9 +203,8 @@ result<party_state> decode_party_state(std::string_view bytes) {
     case party_kind::consumer: {
       consumer_state c;
       c.id = rd.str();
-      c.national_code = rd.str();
-      c.mobile = rd.str();
-      c.name = rd.str();
+      c.national_code_digest = rd.str();
+      c.forgotten = rd.flag();
       c.head = read_head(rd);
       return finish_row(rd, party_state(std::move(c)), "party_state");
     }
@@ -233,8 +230,7 @@ result<party_state> decode_party_state(std::string_view bytes) {
     case party_kind::mediator: {
       mediator_state m;
       m.id = rd.str();
-      m.name = rd.str();
-      m.mobile = rd.str();
+      m.forgotten = rd.flag();
       m.head = read_head(rd);
       return finish_row(rd, party_state(std::move(m)), "party_state");
     }

@@ -13,7 +13,7 @@ std::string event_id_for(std::string_view command_id, std::uint32_t index) {
   return to_hex(sha256(key)).substr(0, 32);
 }
 
-std::string encode(const envelope_fields& f, const fb::EventUnion& event) {
+std::string encode(const envelope_fields& f, const fb::EventUnion& event, const sealed_part* sealed) {
   flatbuffers::FlatBufferBuilder b(512);
   const auto event_id = b.CreateString(event_id_for(f.command_id, f.index));
   const auto stream = b.CreateString(f.stream);
@@ -22,6 +22,13 @@ std::string encode(const envelope_fields& f, const fb::EventUnion& event) {
   const auto previous = b.CreateVector(reinterpret_cast<const std::uint8_t*>(f.previous_hash.data()),
                                        f.previous_hash.size());
   const auto payload = event.Pack(b);
+  flatbuffers::Offset<fb::Sealed> box;
+  if (sealed) {
+    const auto bytes = [&](const std::string& s) {
+      return b.CreateVector(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+    };
+    box = fb::CreateSealed(b, b.CreateString(sealed->subject), bytes(sealed->nonce), bytes(sealed->box));
+  }
   fb::EnvelopeBuilder env(b);
   env.add_event_id(event_id);
   env.add_stream_id(stream);
@@ -34,6 +41,7 @@ std::string encode(const envelope_fields& f, const fb::EventUnion& event) {
   env.add_previous_hash(previous);
   env.add_payload_type(event.type);
   env.add_payload(payload);
+  if (sealed) env.add_sealed(box);
   fb::FinishEnvelopeBuffer(b, env.Finish());
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
@@ -70,6 +78,15 @@ result<event_record> decode(std::string_view bytes) {
   if (const auto* p = env->previous_hash()) r.previous_hash.assign(p->begin(), p->end());
   r.payload.type = env->payload_type();
   r.payload.value = fb::EventUnion::UnPack(env->payload(), env->payload_type(), nullptr);
+  if (const fb::Sealed* s = env->sealed()) {
+    // Its shape is checked here; whether it opens, only with the key (sealing.h).
+    if (s->subject() == nullptr || s->subject()->size() == 0 || s->nonce() == nullptr || s->nonce()->size() != 24 ||
+        s->box() == nullptr || s->box()->size() < 16)
+      return error(errc::corrupt, "sealed", "needs a subject, a 24-byte nonce and a box of at least its 16-byte tag");
+    r.sealed = sealed_part{s->subject()->str(), std::string(s->nonce()->begin(), s->nonce()->end()),
+                           std::string(s->box()->begin(), s->box()->end())};
+    r.personal = personal_state::sealed;
+  }
   r.hash = sha256(bytes);
   return r;
 }

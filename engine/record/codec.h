@@ -26,7 +26,8 @@ struct envelope_fields {
   std::string previous_hash;     // 32 raw bytes, empty for sequence 1
 };
 
-std::string encode(const envelope_fields& fields, const fb::EventUnion& event);
+// With `sealed`, the event's personal fields must already be empty (sealing.h, seal).
+std::string encode(const envelope_fields& fields, const fb::EventUnion& event, const sealed_part* sealed = nullptr);
 
 // Verifies and decodes one record. errc::corrupt names what failed.
 result<event_record> decode(std::string_view bytes);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "engine/base/ids.h"
@@ -26,6 +27,19 @@ struct actor {
   std::string id;
 };
 
+// An envelope's sealed personal data (schemas/envelope.fbs, Sealed; engine/record/sealing.h).
+struct sealed_part {
+  std::string subject;
+  std::string nonce;  // 24 raw bytes
+  std::string box;    // ciphertext and tag
+  bool operator==(const sealed_part&) const = default;
+};
+
+// Whether a record's personal fields can be read: clear (the event has none sealed: no personal
+// data, or written before sealing), sealed (still empty: not opened, or the reader may not see
+// them), opened (put back from the box), erased (the key was destroyed).
+enum class personal_state { clear, sealed, opened, erased };
+
 // One decoded log record: the envelope's fields, the event, and the hash of the envelope's
 // bytes (the next event of the stream carries it as previous_hash).
 struct event_record {
@@ -39,6 +53,8 @@ struct event_record {
   std::string previous_hash;  // 32 raw bytes, empty for sequence 1
   fb::EventUnion payload;
   std::string hash;           // SHA-256 of this envelope's bytes
+  std::optional<sealed_part> sealed;
+  personal_state personal = personal_state::clear;
 };
 
 // The position of a stream: its version and the hash its next event must carry.

@@ -1,0 +1,60 @@
+// sealing: personal data in the log, encrypted under the key of the person it concerns
+// (crypto-shredding). The fields schemas/events.fbs marks (personal) leave the event's payload
+// and travel in the envelope's `sealed` part instead, as one XChaCha20-Poly1305 box under that
+// person's key with the event id as additional data. Destroying the key (sazesh forget) erases
+// them from every copy of the log at once, while the envelope's bytes, and so every hash chain,
+// checkpoint and proof, stay exactly as they were.
+//
+//   sealed_part p = seal(event, "U-…", key, event_id);      // the fields are now empty
+//   std::string bytes = encode(fields, event, &p);            // codec.h
+//   auto r = decode(bytes);  open_sealed(*r, keys);           // fields back, or "erased"
+//
+// Which fields are personal, and whose they are, is said here once (personal_fields, subject_of
+// in the engine). No I/O: keys come from a key_ring (the engine's key_store).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/base/result.h"
+#include "engine/record/record.h"
+
+namespace sazesh {
+
+// What a reader shows in place of a field whose key was destroyed.
+inline constexpr std::string_view erased_text = "erased";
+inline constexpr std::size_t seal_key_bytes = 32;
+
+// The personal fields of an event, in the order the schema declares them; none for events
+// without personal data.
+std::vector<std::string*> personal_fields(fb::EventUnion& event);
+bool has_personal_data(const fb::EventUnion& event);
+// Their names, in the same order (the schema's field names).
+std::vector<const char*> personal_field_names(fb::Event type);
+
+// Moves the event's personal fields into a box under `key` (32 bytes), bound to `event_id`,
+// with a fresh random nonce. The fields are left empty.
+sealed_part seal(fb::EventUnion& event, const std::string& subject, std::string_view key, std::string_view event_id);
+
+// Where the keys come from: the key of a subject, or nothing when it was destroyed (or never
+// made). Errors are failures to read the store.
+class key_ring {
+ public:
+  virtual ~key_ring() = default;
+  virtual result<std::optional<std::string>> key_of(const std::string& subject) = 0;
+};
+
+// Puts a sealed record's personal fields back (r.personal becomes opened), or, when the key is
+// gone, writes erased_text into each (r.personal becomes erased). A record without a sealed part
+// is left alone. A box that does not open under the subject's key is errc::corrupt, naming
+// "sealed": the log was altered, or the key is not this log's.
+status open_sealed(event_record& r, key_ring& keys);
+
+// Keyed BLAKE2b-256 (raw 32 bytes) of a personal value under the log's digest key: lets the
+// engine match a national code or an order reference it keeps no copy of. An empty key gives
+// the unkeyed hash (worlds built without a key store, in tests).
+std::string personal_digest(std::string_view digest_key, std::string_view value);
+
+}  // namespace sazesh
