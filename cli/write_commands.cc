@@ -341,6 +341,12 @@ void add_write_commands(std::vector<command_spec>& t) {
   add(t, "reinstate-seal", seals, "lift a restriction (operator)",
       {{"business", "SEAL", "seal id", true}, {"reason", "TEXT", "why", true}},
       [](session&, const parsed_args& a, auto&) -> result<command> { return reinstate_seal{a.get("business"), a.get("reason"), ""}; });
+
+  const std::string erasure = "erasure of personal data";
+  add(t, "forget", erasure,
+      "erase a consumer's or a mediator's personal data for good, once no open case needs it (operator)",
+      {{"party", "U-…|M-…", "the consumer or mediator", true}, {"reason", "TEXT", "why (the request, its reference)", true}},
+      [](session&, const parsed_args& a, auto&) -> result<command> { return forget_party{a.get("party"), a.get("reason")}; });
 }
 
 #undef TRY_ASSIGN

@@ -169,6 +169,8 @@ class engine {
   void await_locked(lock_type& lock, const std::vector<slot_ptr>& slots);
   void write_queue_locked(lock_type& lock);
   bool advance_applied(const append_outcome& o);
+  // After a forget_party command: destroys the party's key (engine_options::keys).
+  status destroy_forgotten_key(const command& cmd);
   result<command_outcome> outcome_of(const slot& s) const;
   result<command_outcome> replay_outcome(const append_outcome& first) const;
   status catch_up_locked();

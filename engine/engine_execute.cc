@@ -256,6 +256,8 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
     if (first && !first->events.empty() &&
         (first->events.front().by.role != who.role || first->events.front().by.id != who.id))
       return error(errc::conflict, "command_id", "was already used by another actor");
+    if (first)
+      if (auto s = destroy_forgotten_key(cmd); !s) return s.error();
     return first;
   }
 
@@ -328,7 +330,17 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
     if (!*due->outcome) return due->outcome->error();
     out->deadlines_first = due->records;
   }
+  if (auto s = destroy_forgotten_key(cmd); !s) return s.error();
   return out;
+}
+
+status engine::destroy_forgotten_key(const command& cmd) {
+  // Once PartyForgotten is durable (or was already): the key goes, and with it every sealed field
+  // of the person in every copy of the log. Should this fail, the event stands and the same
+  // command destroys the key when given again.
+  const auto* f = std::get_if<forget_party>(&cmd);
+  if (f == nullptr || options_.keys == nullptr) return ok;
+  return options_.keys->destroy(f->party_id);
 }
 
 }  // namespace sazesh

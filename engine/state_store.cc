@@ -127,6 +127,27 @@ std::optional<std::string> state_store::business_with_domain(const std::string& 
   return get(domain_key(domain));
 }
 
+std::vector<std::string> state_store::open_cases_of(const std::string& party) {
+  std::vector<std::string> out;
+  if (party.rfind("U-", 0) == 0) {
+    const std::string prefix = "o/" + party + '\0';
+    auto s = rows_.scan(prefix, prefix_end(prefix), [&](std::string_view k, std::string_view) {
+      const auto last = k.rfind('\0');
+      out.emplace_back(k.substr(last + 1));
+      return true;
+    });
+    if (!s) remember(s.error());
+    return out;
+  }
+  auto s = rows_.scan("c/", "c0", [&](std::string_view k, std::string_view v) {
+    auto c = decode_case_state(v);
+    if (c && c->mediator_id == party && is_open(c->status)) out.emplace_back(k.substr(2));
+    return true;
+  });
+  if (!s) remember(s.error());
+  return out;
+}
+
 std::vector<std::string> state_store::open_cases_for(const order_key& key) {
   std::vector<std::string> out;
   const std::string prefix = order_prefix(key);
@@ -405,10 +426,11 @@ void state_store::rows_for_case(const std::optional<case_state>& before, const c
 void state_store::rows_for_party(const std::optional<party_state>& before, const party_state& after,
                                  std::vector<state_write>& out) {
   out.push_back({party_key(party_id(after)), encode_party_state(after)});
-  // The indexes are set at registration; a consumer's digest goes when their data is erased.
+  // The indexes are set at registration; a consumer's digest goes when their data is erased
+  // (whether or not the rows before were at hand: a fold may not have them).
   if (const auto* c = std::get_if<consumer_state>(&after); c && c->forgotten) {
-    const auto* was = before ? std::get_if<consumer_state>(&*before) : nullptr;
-    if (was && !was->forgotten) out.push_back({code_key(c->national_code_digest), std::nullopt});
+    out.push_back({code_key(c->national_code_digest), std::nullopt});
+    return;
   }
   if (before) return;
   if (const auto* c = std::get_if<consumer_state>(&after)) out.push_back({code_key(c->national_code_digest), c->id});

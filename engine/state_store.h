@@ -79,6 +79,8 @@ class state_store final : public state_source {
   std::optional<std::string> consumer_with_national_code(const std::string& code) override;
   std::optional<std::string> business_with_domain(const std::string& domain) override;
   std::vector<std::string> open_cases_for(const order_key& key) override;
+  // A consumer's from the order index (o/<consumer>0…); a mediator's by reading every case row.
+  std::vector<std::string> open_cases_of(const std::string& party) override;
 
   // The first read that failed since the last call, if any (the loads above cannot return it).
   status take_error();

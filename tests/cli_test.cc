@@ -931,5 +931,59 @@ TEST_CASE("personal data is sealed in the log under the consumer's key: readers 
   CHECK(contains(keyless.out, sc.case_id));
 }
 
+
+TEST_CASE("forget erases a person's data once no open case needs it: every reader shows erased, every check still passes, no file holds it") {
+  if (over_server()) return;  // a folder-level check
+  scenario sc;
+  const auto& ws = sc.ws;
+  const std::string mediator =
+      ws.ok("operator:ops-ali", {"register-mediator", "--name", "مهدی میانجی", "--mobile", "09351112233"});
+  // Refused while the consumer's case is open, naming it; refused to anyone but an operator.
+  auto refused = ws.run("operator:ops-ali", {"--json", "forget", "--party", sc.consumer, "--reason", "درخواست حذف"});
+  CHECK(refused.code != 0);
+  CHECK(contains(refused.out + refused.err, sc.case_id));
+  CHECK(contains(refused.out + refused.err, "\"field\":\"party\""));
+  CHECK(ws.run("consumer:" + sc.consumer, {"forget", "--party", sc.consumer, "--reason", "x"}).code != 0);
+  CHECK(ws.run("operator:ops-ali", {"forget", "--party", "1001", "--reason", "x"}).code != 0);  // a shop: public
+  CHECK(ws.run("operator:ops-ali", {"forget", "--party", sc.consumer}).code != 0);            // no reason
+  // The case closes; then the data goes.
+  ws.ok("consumer:" + sc.consumer, {"withdraw", "--case", sc.case_id, "--reason", "حل شد"});
+  ws.ok("operator:ops-ali", {"forget", "--party", sc.consumer, "--reason", "درخواست حذف ۱۴۰۵/۰۹"});
+  ws.ok("operator:ops-ali", {"forget", "--party", mediator, "--reason", "پایان همکاری"});
+  // Again: nothing more, and no error.
+  CHECK(ws.run("operator:ops-ali", {"forget", "--party", sc.consumer, "--reason", "دوباره"}).code == 0);
+
+  const auto shown = ws.run("operator:ops-ali", {"show", "--case", sc.case_id});
+  REQUIRE(shown.code == 0);
+  CHECK(contains(shown.out, "erased"));
+  CHECK_FALSE(contains(shown.out, "بدنه ترک داشت"));
+  CHECK_FALSE(contains(shown.out, "KL-1"));
+  const auto raw = ws.run("operator:ops-ali", {"events", "--party", sc.consumer});
+  REQUIRE(raw.code == 0);
+  CHECK(contains(raw.out, "\"personal_state\":\"erased\""));
+  CHECK(contains(raw.out, "PartyForgotten"));
+  // The hash chains, the checkpoints and the projections still hold.
+  const auto verified = ws.run("auditor:au", {"verify"});
+  CHECK_MESSAGE(verified.code == 0, verified.out << verified.err);
+  CHECK(ws.run("operator:ops-ali", {"rebuild"}).code == 0);
+  // Nothing of them is left in any file of the data folder (the log, its state rows, the
+  // projections, the checkpoints, the keys) but the documents' bytes (not sealed yet). The
+  // folder's top level also holds the files this test attached from.
+  std::size_t folders = 0;
+  for (const auto& sub : std::filesystem::directory_iterator(ws.dir.path())) {
+    if (!sub.is_directory() || sub.path().filename() == "documents") continue;
+    ++folders;
+    for (const std::string secret : {"5260181591", "09121234567", "سارا", "بدنه ترک داشت", "KL-1", "invoice.pdf",
+                                     "مهدی میانجی", "09351112233"}) {
+      INFO("secret: " << secret);
+      CHECK(files_holding(sub.path(), secret).empty());
+    }
+  }
+  CHECK(folders >= 4);
+  // The same national code may register again: a new person.
+  const std::string again = ws.ok("", {"register-consumer", "--national-code", "5260181591", "--mobile", "09121234567", "--name", "سارا"});
+  CHECK(again != sc.consumer);
+}
+
 }  // namespace
 }  // namespace sazesh

@@ -152,6 +152,8 @@ TEST_CASE("serve: every role on every endpoint gets the status the table gives, 
        {{"consumer", {404, "business"}}, {"other-consumer", {404, "business"}}}},
       {"restrict-seal", R"({"business":"9999","reason":"x"})", {{"operator", {404, "business"}}}},
       {"reinstate-seal", R"({"business":"1002","reason":"x"})", {{"operator", {409, "business"}}}},
+      // The consumer's cases are open: its data is still needed.
+      {"forget", fmt::format(R"({{"party":"{}","reason":"x"}})", consumer_id), {{"operator", {409, "party"}}}},
       {"account-create", fmt::format(R"({{"role":"consumer","id":"{}"}})", consumer_id),
        {{"consumer", {200, ""}}, {"operator", {200, ""}}}},
       // The consumer (asked before the operator) revokes its spare credential; the operator then

@@ -13,7 +13,7 @@ const char* command_name(const command& c) {
       "reject_offer", "mark_remedy_fulfilled", "confirm_remedy", "report_remedy_not_fulfilled",
       "request_mediation", "assign_mediator", "propose_settlement", "conclude_mediation",
       "refer_case", "acknowledge_referral", "extend_referral", "transfer_referral",
-      "decide_referral", "withdraw_case", "rate_case", "reopen_case", "apply_deadlines", "issue_credential", "revoke_credential"};
+      "decide_referral", "withdraw_case", "rate_case", "reopen_case", "apply_deadlines", "issue_credential", "revoke_credential", "forget_party"};
   return names[c.index()];
 }
 

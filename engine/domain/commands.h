@@ -97,6 +97,11 @@ struct reopen_case { std::string case_id, reason; };
 struct issue_credential { std::string key_id; fb::Role role = fb::Role_consumer; std::string actor_id, secret_hash, label; };
 struct revoke_credential { std::string key_id, reason; };
 
+// ---- Erasure ----
+// An operator erases a consumer's or a mediator's personal data (the engine then destroys the
+// key that sealed it): refused while an open case (a referral included) still needs it.
+struct forget_party { std::string party_id, reason; };
+
 // The scheduler's command: turn every deadline of one case that is due into its events.
 struct apply_deadlines { std::string case_id; };
 
@@ -107,7 +112,7 @@ using command = std::variant<
     confirm_remedy, report_remedy_not_fulfilled, request_mediation, assign_mediator,
     propose_settlement, conclude_mediation, refer_case, acknowledge_referral, extend_referral,
     transfer_referral, decide_referral, withdraw_case, rate_case, reopen_case, apply_deadlines,
-    issue_credential, revoke_credential>;
+    issue_credential, revoke_credential, forget_party>;
 
 // A short name for messages and logs, e.g. "accept_offer".
 const char* command_name(const command& c);

@@ -213,4 +213,37 @@ result<decision> handle(const context& cx, const revoke_credential& c) {
   return decision{k->id, k->head.version, std::move(out)};
 }
 
+result<decision> handle(const context& cx, const forget_party& c) {
+  SAZESH_CHECK(require_role(cx, {fb::Role_operator_}));
+  SAZESH_CHECK(check_text("reason", c.reason, 1, max_reason));
+  stream_head head;
+  bool forgotten = false;
+  if (const consumer_state* p = cx.w.find_consumer(c.party_id)) {
+    head = p->head;
+    forgotten = p->forgotten;
+  } else if (const mediator_state* m = cx.w.find_mediator(c.party_id)) {
+    head = m->head;
+    forgotten = m->forgotten;
+  } else if (cx.w.find_party(c.party_id) != nullptr) {
+    return refuse(errc::invalid_argument, "party",
+                  fmt::format("{} is a public registrant; only a consumer's or a mediator's personal data is erased", c.party_id));
+  } else {
+    return refuse(errc::not_found, "party", fmt::format("no consumer or mediator {}", c.party_id));
+  }
+  // Again: nothing more to write (the engine destroys the key once more, should it be left).
+  if (forgotten) return decision{c.party_id, head.version, {}};
+  if (const auto open = cx.w.open_cases_of(c.party_id); !open.empty()) {
+    std::string list;
+    for (const auto& id : open) list += (list.empty() ? "" : ", ") + id;
+    return refuse(errc::wrong_state, "party",
+                  fmt::format("{}'s data is still needed by open case(s) {} (a referral to an agency is an open case)",
+                              c.party_id, list));
+  }
+  fb::PartyForgottenT e;
+  e.reason = c.reason;
+  event_list out;
+  out.push_back(make(std::move(e)));
+  return decision{c.party_id, head.version, std::move(out)};
+}
+
 }  // namespace sazesh::detail

@@ -112,5 +112,6 @@ result<decision> handle(const context& cx, const reopen_case& c);
 result<decision> handle(const context& cx, const apply_deadlines& c);
 result<decision> handle(const context& cx, const issue_credential& c);
 result<decision> handle(const context& cx, const revoke_credential& c);
+result<decision> handle(const context& cx, const forget_party& c);
 
 }  // namespace sazesh::detail

@@ -171,6 +171,20 @@ std::optional<std::string> world::open_case_for(const order_key& key) const {
   return std::nullopt;
 }
 
+std::vector<std::string> world::open_cases_of(const std::string& party) const {
+  std::set<std::string> candidates;
+  for (const auto& [id, c] : cases)
+    if (c.consumer_id == party || c.mediator_id == party) candidates.insert(id);
+  if (source != nullptr)
+    for (auto& id : source->open_cases_of(party)) candidates.insert(std::move(id));
+  std::vector<std::string> out;
+  for (const auto& id : candidates) {
+    const case_state* c = find_case(id);
+    if (c != nullptr && is_open(c->status) && (c->consumer_id == party || c->mediator_id == party)) out.push_back(id);
+  }
+  return out;
+}
+
 stream_head world::head_of(const std::string& stream) const {
   if (const case_state* c = find_case(stream)) return c->head;
   if (const stream_head* h = find_party(stream)) return *h;

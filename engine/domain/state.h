@@ -173,6 +173,8 @@ class state_source {
   virtual std::optional<std::string> business_with_domain(const std::string& domain) = 0;
   // The cases stored as open for the order (the world checks each against what it holds).
   virtual std::vector<std::string> open_cases_for(const order_key& key) = 0;
+  // The cases stored as open that a consumer filed or a mediator is assigned to (the same).
+  virtual std::vector<std::string> open_cases_of(const std::string& party) = 0;
 };
 
 // The state decide() and evolve() work on: parties, cases and the indexes the rules need.
@@ -229,6 +231,8 @@ struct world {
   std::optional<std::string> business_with_domain(const std::string& domain) const;
   // The open case for the order, if there is one.
   std::optional<std::string> open_case_for(const order_key& key) const;
+  // The open cases a consumer filed or a mediator is assigned to, sorted.
+  std::vector<std::string> open_cases_of(const std::string& party) const;
   // The head of any stream (case or party); version 0 if unknown.
   stream_head head_of(const std::string& stream) const;
 
