@@ -15,6 +15,8 @@
 //   sazesh-bench raw-keys   --dir D --keys N              RocksDB batch writes of N keys
 //   sazesh-bench replay     --dir D --samples S           one case's history, read and folded
 //   sazesh-bench queries    --projections P --samples S   point and list queries
+//   sazesh-bench forget     --dir D --cases N             erasing a person with N cases (forget)
+//   (generate and append take --seal 1: personal data sealed, as the CLI and serve write it)
 //   sazesh-bench tree       --dir D --out P [--samples S]  the Merkle tree: verify's work per event
 //                                                         beside raw SHA-256, building and signing
 //                                                         the checkpoint store, proof sizes and times
@@ -69,13 +71,26 @@ namespace {
 
 namespace pj = sazesh::projections;
 
+// With --seal 1, the engine seals personal data as the CLI and serve do (engine/record/sealing.h),
+// with a key store in --keys (default DIR/keys); without, it writes it in the clear: the two
+// side by side are what sealing costs.
+engine_options sealing_options(const args& a, std::unique_ptr<key_store>& keys) {
+  engine_options o;
+  if (a.num("seal", 0) == 0) return o;
+  const fs::path folder = a.has("keys") ? fs::path(a.str("keys")) : fs::path(a.str("dir")) / "keys";
+  keys = must(key_store::open(folder), "key_store::open");
+  o.keys = keys.get();
+  return o;
+}
+
 // ---- generate ---------------------------------------------------------------------------------
 
 int generate(const args& a) {
   const std::uint64_t target = a.num("events", 100'000);
   auto l = open_log(a, false);
   fixed_clock clock(history_generator::default_start());
-  auto eng = must(engine::open(*l.log, clock), "engine::open");
+  std::unique_ptr<key_store> keys;
+  auto eng = must(engine::open(*l.log, clock, {}, sealing_options(a, keys)), "engine::open");
   history_generator gen(*eng, clock, a.num("seed", 1), workload(target));
   const auto t = clk::now();
   gen.register_parties();
@@ -151,7 +166,8 @@ int append(const args& a) {
   }
   auto l = open_log(a, a.num("sync", 1) != 0);
   fixed_clock clock(history_generator::default_start());
-  auto eng = must(engine::open(*l.log, clock), "engine::open");
+  std::unique_ptr<key_store> keys;
+  auto eng = must(engine::open(*l.log, clock, {}, sealing_options(a, keys)), "engine::open");
   std::vector<std::unique_ptr<history_generator>> gens;
   for (std::size_t k = 0; k < clients; ++k) {
     auto o = workload(target * 4, clients);
@@ -338,6 +354,40 @@ int rebuild(const args& a) {
   return 0;
 }
 
+
+// ---- forget: erasing one person ---------------------------------------------------------------
+
+// A consumer with --cases N cases (each filed, then withdrawn), in a fresh folder; then the time
+// `forget` takes: deciding, writing PartyForgotten, destroying the key.
+int forget(const args& a) {
+  const std::size_t cases = a.num("cases", 100);
+  auto l = open_log(a, true);
+  fixed_clock clock(history_generator::default_start());
+  std::unique_ptr<key_store> keys;
+  args sealed = a;
+  sealed.values["seal"] = "1";
+  auto eng = must(engine::open(*l.log, clock, {}, sealing_options(sealed, keys)), "engine::open");
+  const actor op{fb::Role_operator_, "bench"};
+  must(eng->execute(op, "b-1", register_business{"5001", "bench-shop.ir", "فروشگاه آزمون", 3}), "register_business");
+  const std::string consumer =
+      must(eng->execute({fb::Role_consumer, ""}, "c-1", register_consumer{"5260181591", "09121234567", "سارا محمدی"}), "register_consumer").stream;
+  const actor me{fb::Role_consumer, consumer};
+  for (std::size_t i = 0; i < cases; ++i) {
+    const auto today = static_cast<std::int32_t>(days_from_civil(tehran_date(clock.now())));
+    file_case f{"5001", fmt::format("ORD-{}", i), today - 1, 1'000'000, fb::Category_other, "کالا نرسید", fb::RemedyKind_refund, {}};
+    const std::string id = must(eng->execute(me, fmt::format("f-{}", i), f), "file_case").stream;
+    must(eng->execute(me, fmt::format("w-{}", i), withdraw_case{id, "حل شد"}), "withdraw_case");
+  }
+  const auto t = clk::now();
+  must(eng->execute(op, "forget-1", forget_party{consumer, "درخواست حذف"}), "forget_party");
+  const double s = seconds_since(t);
+  const bool gone = !must(keys->key_of(consumer), "key_of").has_value();
+  std::printf(R"({"cases":%zu,"events":%llu,"forget_ms":%.2f,"key_destroyed":%s,"peak_rss_mib":%.1f})"
+              "\n",
+              cases, static_cast<unsigned long long>(must(l.log->end(), "end").value()), s * 1000, gone ? "true" : "false",
+              peak_rss_mib());
+  return 0;
+}
 
 // ---- replay, queries --------------------------------------------------------------------------
 
@@ -556,6 +606,7 @@ int main(int argc, char** argv) {
   if (cmd == "rebuild") return rebuild(a);
   if (cmd == "raw-keys") return raw_keys(a);
   if (cmd == "replay") return replay(a);
+  if (cmd == "forget") return forget(a);
   if (cmd == "queries") return queries(a);
   if (cmd == "tree") return tree(a);
   die("unknown subcommand " + cmd);

@@ -170,7 +170,12 @@ void engine::write_queue_locked(lock_type& lock) {
     requests.push_back(std::move(s->request));
   }
   lock.unlock();
-  auto written = log_.append_group(std::move(requests));
+  // The keys the unit's events were sealed with are made durable before the events are.
+  auto written = [&]() -> decltype(log_.append_group(std::move(requests))) {
+    if (options_.keys)
+      if (auto k = options_.keys->flush(); !k) return k.error();
+    return log_.append_group(std::move(requests));
+  }();
   lock.lock();
 
   std::optional<error> failed;

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,6 +30,7 @@
 #include "engine/record/sealing.h"
 #include "engine/engine.h"
 #include "engine/log/event_log.h"
+#include "engine/log/key_store.h"
 #include "engine/domain/evolve.h"
 #include "engine/record/hash.h"
 #include "engine/kafka/kafka_log.h"
@@ -1495,6 +1498,83 @@ TEST_CASE("a clock stepped back never writes a stream's events out of order, nor
   CHECK(shop->back().payload.type == fb::Event_SealReinstated);
   CHECK(shop->back().time == restricted);
   for (std::size_t i = 1; i < shop->size(); ++i) CHECK((*shop)[i].time >= (*shop)[i - 1].time);
+}
+
+
+TEST_CASE("sealing: a box opens only under its subject's key and its own event id, and an erased key reads erased") {
+  fb::CaseFiledT filed;
+  filed.order_reference = "KL-1";
+  filed.description = "بدنه ترک داشت";
+  filed.consumer_id = "U-1";
+  fb::EventUnion e;
+  e.Set(filed);
+  const std::string key(seal_key_bytes, 'k');
+  const sealed_part box = seal(e, "U-1", key, "event-1");
+  CHECK(e.AsCaseFiled()->description.empty());
+  CHECK(e.AsCaseFiled()->order_reference.empty());
+  CHECK(e.AsCaseFiled()->consumer_id == "U-1");  // ids stay
+  CHECK(box.box.find("KL-1") == std::string::npos);
+  struct ring : key_ring {
+    std::optional<std::string> k;
+    result<std::optional<std::string>> key_of(const std::string&) override { return k; }
+  };
+  const auto opened_with = [&](std::optional<std::string> k, std::string event_id) {
+    event_record r;
+    r.event_id = std::move(event_id);
+    r.payload = e;
+    r.sealed = box;
+    r.personal = personal_state::sealed;
+    ring keys;
+    keys.k = std::move(k);
+    auto s = open_sealed(r, keys);
+    return std::make_pair(s, r);
+  };
+  auto [ok_status, ok_record] = opened_with(key, "event-1");
+  REQUIRE(ok_status.has_value());
+  CHECK(ok_record.personal == personal_state::opened);
+  CHECK(ok_record.payload.AsCaseFiled()->description == "بدنه ترک داشت");
+  CHECK(ok_record.payload.AsCaseFiled()->order_reference == "KL-1");
+  auto [wrong_key, _1] = opened_with(std::string(seal_key_bytes, 'x'), "event-1");
+  CHECK(!wrong_key.has_value());
+  CHECK(wrong_key.error().field() == "sealed");
+  auto [moved, _2] = opened_with(key, "event-2");  // the box moved onto another event
+  CHECK(!moved.has_value());
+  auto [gone, erased] = opened_with(std::nullopt, "event-1");
+  REQUIRE(gone.has_value());
+  CHECK(erased.personal == personal_state::erased);
+  CHECK(erased.payload.AsCaseFiled()->description == erased_text);
+}
+
+TEST_CASE("key store: a key is durable at flush, read by another opener, and destroyed where it lies") {
+  temp_dir dir;
+  auto a = key_store::open(dir.path()).value();
+  const std::string key = a->key_for_sealing("U-1").value();
+  CHECK(a->key_for_sealing("U-1").value() == key);
+  {
+    auto early = key_store::open(dir.path()).value();
+    CHECK_FALSE(early->key_of("U-1").value().has_value());  // not flushed yet
+    CHECK(early->digest_key() == a->digest_key());
+  }
+  REQUIRE(a->flush().has_value());
+  auto b = key_store::open(dir.path()).value();
+  CHECK(b->key_of("U-1").value() == key);
+  REQUIRE(a->destroy("U-1").has_value());
+  CHECK_FALSE(a->key_of("U-1").value().has_value());
+  CHECK(a->key_for_sealing("U-1").error().field() == "party");
+  const auto after = b->key_of("U-1").value();  // the other opener reads it gone too
+  CHECK_FALSE(after.has_value());
+  std::ifstream in(dir.path() / "subjects.keys", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(bytes.find(key) == std::string::npos);
+  // A torn last record (a crash mid-append) is ignored; what came before stands.
+  REQUIRE(a->key_for_sealing("U-2").has_value());
+  REQUIRE(a->flush().has_value());
+  std::ofstream(dir.path() / "subjects.keys", std::ios::binary | std::ios::app) << std::string("K\0\x03U-3abc", 9);
+  auto c = key_store::open(dir.path()).value();
+  CHECK(c->key_of("U-2").value().has_value());
+  CHECK_FALSE(c->key_of("U-3").value().has_value());
+  CHECK_FALSE(c->key_of("U-1").value().has_value());
+  CHECK(c->key_for_sealing("U-1").error().field() == "party");
 }
 
 }  // namespace

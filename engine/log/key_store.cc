@@ -12,7 +12,7 @@
 namespace sazesh {
 namespace {
 
-constexpr std::string_view forgotten_marker = "forgotten";
+constexpr std::size_t max_subject = 256;
 
 error cannot(std::string_view what, const std::filesystem::path& path) {
   return error(errc::io, "keys", "cannot " + std::string(what) + " " + path.string() + ": " + std::strerror(errno));
@@ -27,129 +27,170 @@ status sync_dir(const std::filesystem::path& dir) {
   return ok;
 }
 
-// Writes `bytes` to `path` durably: a synced temporary file renamed over it, the folder synced.
-status write_durably(const std::filesystem::path& path, std::string_view bytes) {
-  std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) return error(errc::io, "keys", "cannot create " + path.parent_path().string() + ": " + ec.message());
-  const auto temp = path.string() + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return cannot("create", temp);
-  const bool written = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
-  const bool synced = written && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced) return cannot("write", temp);
-  if (::rename(temp.c_str(), path.c_str()) != 0) return cannot("rename", temp);
-  return sync_dir(path.parent_path());
-}
-
-// The whole of a small file, or nothing if it does not exist.
-result<std::optional<std::string>> read_small(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return cannot("read", path);
+status write_all(int fd, std::string_view bytes, const std::filesystem::path& path) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return cannot("write", path);
+    bytes.remove_prefix(static_cast<std::size_t>(n));
   }
-  std::string out(64, '\0');
-  const ssize_t n = ::read(fd, out.data(), out.size());
-  ::close(fd);
-  if (n < 0) return cannot("read", path);
-  out.resize(static_cast<std::size_t>(n));
-  return std::optional<std::string>(std::move(out));
+  return ok;
 }
 
-std::string random_key() { return from_hex(random_hex(seal_key_bytes)); }
+std::string record(char kind, const std::string& subject, const std::string& key = {}) {
+  std::string r(1, kind);
+  r += static_cast<char>(subject.size() >> 8);
+  r += static_cast<char>(subject.size() & 0xff);
+  r += subject;
+  r += key;
+  return r;
+}
 
 }  // namespace
 
+key_store::~key_store() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 result<std::unique_ptr<key_store>> key_store::open(const std::filesystem::path& folder) {
   std::unique_ptr<key_store> s(new key_store(folder));
+  std::error_code ec;
+  std::filesystem::create_directories(folder, ec);
+  if (ec) return error(errc::io, "keys", "cannot create " + folder.string() + ": " + ec.message());
   const auto digest_path = folder / "digest.key";
-  auto existing = read_small(digest_path);
-  if (!existing) return existing.error();
-  if (*existing) {
-    if ((*existing)->size() != seal_key_bytes)
+  std::string digest(2 * seal_key_bytes, '\0');
+  if (const int fd = ::open(digest_path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    const ssize_t n = ::read(fd, digest.data(), digest.size());
+    ::close(fd);
+    if (n != static_cast<ssize_t>(seal_key_bytes))
       return error(errc::corrupt, "keys", digest_path.string() + " must hold a 32-byte key");
-    s->digest_key_ = **existing;
+    digest.resize(seal_key_bytes);
   } else {
-    s->digest_key_ = random_key();
-    if (auto w = write_durably(digest_path, s->digest_key_); !w) return w.error();
+    if (errno != ENOENT) return cannot("read", digest_path);
+    digest = from_hex(random_hex(seal_key_bytes));
+    const auto temp = digest_path.string() + ".tmp";
+    const int out = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) return cannot("create", temp);
+    auto w = write_all(out, digest, temp);
+    const bool synced = w && ::fsync(out) == 0;
+    ::close(out);
+    if (!w) return w.error();
+    if (!synced) return cannot("sync", temp);
+    if (::rename(temp.c_str(), digest_path.c_str()) != 0) return cannot("rename", temp);
+    if (auto d = sync_dir(folder); !d) return d.error();
   }
+  s->digest_key_ = std::move(digest);
+  const auto path = folder / "subjects.keys";
+  const bool existed = std::filesystem::exists(path, ec);
+  s->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (s->fd_ < 0) return cannot("open", path);
+  if (!existed)
+    if (auto d = sync_dir(folder); !d) return d.error();
+  if (auto r = s->read_more(); !r) return r.error();
   return s;
 }
 
-std::filesystem::path key_store::file_of(const std::string& subject) const {
-  const std::string hex = to_hex(sha256(subject));
-  return folder_ / "subjects" / hex.substr(0, 2) / hex;
-}
-
-result<std::optional<std::string>> key_store::read_file(const std::string& subject) {
-  const auto path = file_of(subject);
-  auto bytes = read_small(path);
-  if (!bytes) return bytes.error();
-  if (*bytes && **bytes != forgotten_marker && (*bytes)->size() != seal_key_bytes)
-    return error(errc::corrupt, "keys", path.string() + " holds neither a key nor the forgotten marker");
-  return *bytes;
+status key_store::read_more() {
+  const auto path = folder_ / "subjects.keys";
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return cannot("read", path);
+  const auto end = static_cast<std::uint64_t>(st.st_size);
+  if (end <= read_to_) return ok;
+  std::string bytes(end - read_to_, '\0');
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::pread(fd_, bytes.data() + got, bytes.size() - got, static_cast<off_t>(read_to_ + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return cannot("read", path);
+    got += static_cast<std::size_t>(n);
+  }
+  std::size_t at = 0;
+  while (at + 3 <= bytes.size()) {
+    const char kind = bytes[at];
+    const std::size_t length = (static_cast<unsigned char>(bytes[at + 1]) << 8) | static_cast<unsigned char>(bytes[at + 2]);
+    const std::size_t size = 3 + length + (kind == 'K' ? seal_key_bytes : 0);
+    if ((kind != 'K' && kind != 'F') || length == 0 || length > max_subject)
+      return error(errc::corrupt, "keys", path.string() + " holds a record that is neither a key nor a forgotten subject at byte " +
+                                              std::to_string(read_to_ + at));
+    if (at + size > bytes.size()) break;  // a torn last record, or one still being appended
+    std::string subject = bytes.substr(at + 3, length);
+    entry& e = keys_[subject];
+    if (kind == 'K') {
+      e.offset = read_to_ + at + 3 + length;
+      std::string key = bytes.substr(at + 3 + length, seal_key_bytes);
+      // A key overwritten with zeros was destroyed (its 'F' record follows, or the process
+      // stopped between the two).
+      if (key != std::string(seal_key_bytes, '\0')) e.key = std::move(key);
+      else e.key.reset();
+    } else {
+      e.key.reset();
+      if (e.offset == 0) e.offset = 1;  // forgotten without a key of its own: never make one
+    }
+    at += size;
+  }
+  read_to_ += at;
+  return ok;
 }
 
 result<std::optional<std::string>> key_store::key_of(const std::string& subject) {
   std::lock_guard lock(mutex_);
-  if (auto it = cache_.find(subject); it != cache_.end()) return it->second;
-  auto bytes = read_file(subject);
-  if (!bytes) return bytes.error();
-  if (!*bytes) return std::optional<std::string>();  // not cached: another process may make it
-  std::optional<std::string> key;
-  if (**bytes != forgotten_marker) key = **bytes;
-  cache_[subject] = key;
-  return key;
+  // Another process may have made it, or destroyed it, since this one last read the file (a
+  // size check; a read only when it grew).
+  if (auto r = read_more(); !r) return r.error();
+  auto it = keys_.find(subject);
+  if (it == keys_.end()) return std::optional<std::string>();
+  return it->second.key;
 }
 
 result<std::string> key_store::key_for_sealing(const std::string& subject) {
+  if (subject.empty() || subject.size() > max_subject)
+    return error(errc::invalid_argument, "party", "a subject's id has 1 to 256 bytes");
   std::lock_guard lock(mutex_);
-  if (auto it = cache_.find(subject); it != cache_.end()) {
-    if (it->second) return *it->second;
+  if (auto it = keys_.find(subject); it != keys_.end()) {
+    if (it->second.key) return *it->second.key;
     return error(errc::wrong_state, "party", subject + "'s personal data was erased; nothing more can be kept of it");
   }
-  auto bytes = read_file(subject);
-  if (!bytes) return bytes.error();
-  if (*bytes) {
-    if (**bytes == forgotten_marker) {
-      cache_[subject] = std::nullopt;
-      return error(errc::wrong_state, "party", subject + "'s personal data was erased; nothing more can be kept of it");
-    }
-    cache_[subject] = **bytes;
-    return **bytes;
-  }
-  std::string key = random_key();
-  if (auto w = write_durably(file_of(subject), key); !w) return w.error();
-  cache_[subject] = key;
+  std::string key = from_hex(random_hex(seal_key_bytes));
+  pending_ += record('K', subject, key);
+  keys_[subject] = entry{key, 0};
   return key;
 }
 
-result<bool> key_store::forgotten(const std::string& subject) {
-  auto bytes = read_file(subject);
-  if (!bytes) return bytes.error();
-  return *bytes && **bytes == forgotten_marker;
+status key_store::flush() {
+  std::lock_guard lock(mutex_);
+  if (pending_.empty()) return ok;
+  const auto path = folder_ / "subjects.keys";
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return cannot("read", path);
+  if (auto w = write_all(fd_, pending_, path); !w) return w.error();
+  if (::fdatasync(fd_) != 0) return cannot("sync", path);
+  // What was appended is read back as any other process would, placing each key's offset.
+  pending_.clear();
+  return read_more();
 }
 
 status key_store::destroy(const std::string& subject) {
+  if (auto f = flush(); !f) return f.error();
   std::lock_guard lock(mutex_);
-  const auto path = file_of(subject);
-  auto bytes = read_file(subject);
-  if (!bytes) return bytes.error();
-  if (*bytes && **bytes != forgotten_marker) {
-    // Overwrite the key where it lies before the marker replaces the file.
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return cannot("open", path);
+  if (auto r = read_more(); !r) return r.error();
+  const auto path = folder_ / "subjects.keys";
+  auto it = keys_.find(subject);
+  if (it != keys_.end() && !it->second.key) return ok;  // forgotten already
+  if (it != keys_.end() && it->second.offset > 1) {
+    // Overwrite the key where it lies (through a descriptor without O_APPEND, which would make
+    // pwrite append), then say so.
+    const int out = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (out < 0) return cannot("open", path);
     const std::string zeros(seal_key_bytes, '\0');
-    const bool done = ::pwrite(fd, zeros.data(), zeros.size(), 0) == static_cast<ssize_t>(zeros.size()) && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!done) return cannot("overwrite", path);
+    const bool overwritten =
+        ::pwrite(out, zeros.data(), zeros.size(), static_cast<off_t>(it->second.offset)) == static_cast<ssize_t>(zeros.size()) &&
+        ::fdatasync(out) == 0;
+    ::close(out);
+    if (!overwritten) return cannot("overwrite", path);
   }
-  if (!*bytes || **bytes != forgotten_marker)
-    if (auto w = write_durably(path, forgotten_marker); !w) return w.error();
-  cache_[subject] = std::nullopt;
-  return ok;
+  if (auto w = write_all(fd_, record('F', subject), path); !w) return w.error();
+  if (::fdatasync(fd_) != 0) return cannot("sync", path);
+  return read_more();
 }
 
 }  // namespace sazesh
