@@ -147,6 +147,10 @@ class session {
   std::uint64_t end_at_open_ = 0;  // the log's end when this process opened it
 };
 
+// Seals the documents a file or attach command attached to `case_id` under the key of the case's
+// consumer (engine/log/document_store.h, seal); other commands have none.
+status seal_attached_documents(session& s, engine& eng, const command& cmd, const std::string& case_id);
+
 // The global options, in groups; each command names the groups it takes, and a global option
 // outside them is refused ("sazesh help options" describes them all).
 namespace uses {

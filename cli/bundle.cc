@@ -56,12 +56,16 @@ struct member {
   std::string bytes;
 };
 
-result<std::string> read_document(const std::filesystem::path& file, std::string_view sha) {
-  auto bytes = read_text_file(file, "documents", max_document_bytes);
+// A document of `consumer`'s case, opened (document_store::read); none once it was erased.
+result<std::optional<std::string>> read_document(session& s, const document_store& docs, std::string_view sha,
+                                                 const std::string& consumer) {
+  auto keys = s.keys();
+  if (!keys) return keys.error();
+  auto bytes = docs.read(sha, consumer, **keys);
   if (!bytes && bytes.error().code() == errc::not_found)
     return error(errc::not_found, "documents", fmt::format("document {} is not in the document store", to_hex(sha)));
-  if (!bytes) return bytes.error();
-  if (sha256(*bytes) != sha)
+  if (!bytes) return error(bytes.error().code(), "documents", bytes.error().message());
+  if (*bytes && sha256(**bytes) != sha)
     return error(errc::corrupt, "documents", fmt::format("the stored document {} does not have that hash", to_hex(sha)));
   return bytes;
 }
@@ -143,8 +147,16 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
       const auto& d = *r->payload.AsDocumentAttached();
       const std::string sha(d.sha256.begin(), d.sha256.end());
       if (!documents.insert(sha).second) continue;
-      auto bytes = read_document(docs.path_of(sha), sha);
-      if (!bytes) return bytes.error();
+      const auto* filed = records.front().payload.AsCaseFiled();
+      auto stored = read_document(s, docs, sha, filed ? filed->consumer_id : std::string());
+      if (!stored) return stored.error();
+      if (!*stored) {
+        // Erased with the consumer's data: the events still prove its hash and size.
+        manifest_documents.raw(json_object().field("sha256", to_hex(sha)).field("size", d.size_bytes)
+                                   .field("erased", true).str());
+        continue;
+      }
+      std::optional<std::string>& bytes = *stored;
       if (bytes->size() != d.size_bytes)
         return error(errc::corrupt, "documents",
                      fmt::format("document {} holds {} bytes; the event that attached it says {}", to_hex(sha), bytes->size(),

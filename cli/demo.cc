@@ -39,6 +39,8 @@ class script {
   std::string act(const actor& who, std::string_view what, const command& cmd) {
     auto out = eng_.execute(who, next_id(), cmd);
     if (!out) throw std::runtime_error(fmt::format("demo step \"{}\" failed: {}", what, out.error().message()));
+    if (auto sealed = seal_attached_documents(s_, eng_, cmd, out->stream); !sealed)
+      throw std::runtime_error(fmt::format("demo step \"{}\": {}", what, sealed.error().message()));
     print_step(who, what);
     for (const auto& e : out->events) fmt::print(s_.out, "      #{:<2} {}\n", e.sequence.value(), describe(e));
     return out->stream;

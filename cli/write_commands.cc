@@ -81,6 +81,29 @@ result<document_input> store_document(session& s, std::string_view field, fb::Do
                         d->size_bytes};
 }
 
+}  // namespace
+
+status seal_attached_documents(session& s, engine& eng, const command& cmd, const std::string& case_id) {
+  std::vector<std::string> shas;
+  if (const auto* f = std::get_if<file_case>(&cmd))
+    for (const auto& d : f->documents) shas.push_back(d.sha256);
+  if (const auto* a = std::get_if<attach_document>(&cmd)) shas.push_back(a->document.sha256);
+  if (shas.empty()) return ok;
+  auto c = eng.find_case(case_id);
+  if (!c) return c.error();
+  if (!*c) return ok;
+  auto keys = s.keys();
+  if (!keys) return keys.error();
+  auto key = (*keys)->key_for_sealing((*c)->consumer_id);
+  if (!key) return key.error();
+  document_store store(s.data_dir / "documents");
+  for (const auto& sha : shas)
+    if (auto sealed = store.seal(sha, (*c)->consumer_id, *key); !sealed) return sealed.error();
+  return ok;
+}
+
+namespace {
+
 int run_write(session& s, const parsed_args& args, const builder& build) {
   // Files are checked before the folder is opened: a directory, a FIFO, a device or a file too
   // big is refused at once, holding nothing.
@@ -111,6 +134,9 @@ int run_write(session& s, const parsed_args& args, const builder& build) {
     discard();
     return s.fail(out.error());
   }
+  // The documents it attached are kept sealed from now on; the command stands either way.
+  if (auto sealed = seal_attached_documents(s, **eng, *cmd, out->stream); !sealed)
+    fmt::print(s.err, "warning: documents not sealed yet: {}\n", sealed.error().message());
   const int code = print_outcome(s, command_name(*cmd), *out);
   // Keep the projections current for the queries that follow. If another projector holds
   // them it does this itself; a corrupt log is worth saying, but the command stands.

@@ -301,10 +301,13 @@ class service final : public request_handler {
                                   [&](const document_ref& d) { return to_hex(d.sha256) == hex; });
     if (ref == (*c)->documents.end()) return hidden;
     document_store store(base_.data_dir / "documents");
-    std::ifstream in(store.path_of(ref->sha256), std::ios::binary);
-    if (!in) return problem(503, error(errc::io, "document", "the stored document cannot be read"));
+    if (base_.shared_keys == nullptr) return problem(503, error(errc::io, "document", "the keys are not open"));
+    auto bytes = store.read(ref->sha256, (*c)->consumer_id, *base_.shared_keys);
+    if (!bytes && bytes.error().code() == errc::not_found) return hidden;
+    if (!bytes) return problem(503, error(errc::io, "document", "the stored document cannot be read: " + bytes.error().message()));
+    if (!*bytes) return problem(410, error(errc::wrong_state, "document", "was erased with its consumer's personal data"));
     reply r;
-    r.body.assign(std::istreambuf_iterator<char>(in), {});
+    r.body = std::move(**bytes);
     r.content_type = "application/octet-stream";
     // Its name is personal data, sealed in the case's events (the state keeps none): the last
     // attachment of these bytes names it, opened ("erased" once the consumer's key is gone).

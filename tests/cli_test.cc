@@ -966,12 +966,12 @@ TEST_CASE("forget erases a person's data once no open case needs it: every reade
   const auto verified = ws.run("auditor:au", {"verify"});
   CHECK_MESSAGE(verified.code == 0, verified.out << verified.err);
   CHECK(ws.run("operator:ops-ali", {"rebuild"}).code == 0);
-  // Nothing of them is left in any file of the data folder (the log, its state rows, the
-  // projections, the checkpoints, the keys) but the documents' bytes (not sealed yet). The
-  // folder's top level also holds the files this test attached from.
+  // Nothing of them is left in any file of the data folder: the log, its state rows, the
+  // projections, the checkpoints, the keys, the documents (the folder's top level also holds
+  // the files this test attached from, "invoice KL-1" and "photo KL-1").
   std::size_t folders = 0;
   for (const auto& sub : std::filesystem::directory_iterator(ws.dir.path())) {
-    if (!sub.is_directory() || sub.path().filename() == "documents") continue;
+    if (!sub.is_directory()) continue;
     ++folders;
     for (const std::string secret : {"5260181591", "09121234567", "سارا", "بدنه ترک داشت", "KL-1", "invoice.pdf",
                                      "مهدی میانجی", "09351112233"}) {
@@ -979,10 +979,63 @@ TEST_CASE("forget erases a person's data once no open case needs it: every reade
       CHECK(files_holding(sub.path(), secret).empty());
     }
   }
-  CHECK(folders >= 4);
+  CHECK(folders >= 5);
   // The same national code may register again: a new person.
   const std::string again = ws.ok("", {"register-consumer", "--national-code", "5260181591", "--mobile", "09121234567", "--name", "سارا"});
   CHECK(again != sc.consumer);
+}
+
+
+std::pair<int, std::string> run_shell(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE_MESSAGE(pipe != nullptr, "cannot run " << command);
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST_CASE("after forget, a referred case's dossier reads erased and its bundle still verifies, the documents marked erased") {
+  if (over_server()) return;  // a folder-level check
+  scenario sc;
+  const auto& ws = sc.ws;
+  const std::string agency = "agency:consumer-protection";
+  ws.ok("consumer:" + sc.consumer, {"withdraw", "--case", sc.case_id, "--reason", "حل شد"});
+  const std::string kase =
+      ws.ok("consumer:" + sc.consumer,
+            {"file", "--business", "kalaland.ir", "--order-ref", "KL-2", "--purchase-date", "1405/09/01", "--amount", "1000",
+             "--category", "defective", "--description", "بدنه ترک داشت", "--document", "invoice=" + ws.file("invoice.pdf", "invoice KL-2"),
+             "--document", "photo=" + ws.file("photo.jpg", "photo KL-2")});
+  ws.ok("operator:ops-ali", {"accept", "--case", kase, "--route", "referral", "--agency", "consumer-protection"});
+  ws.ok(agency, {"acknowledge", "--case", kase});
+  const auto bundle_verifies = [&](const std::string& name) {
+    const auto bundle = (ws.dir.path() / name).string();
+    const auto written = ws.run("operator:ops-ali", {"dossier", "--agency", "consumer-protection", "--case", kase, "--bundle", bundle});
+    REQUIRE_MESSAGE(written.code == 0, written.err);
+    const auto vkey = ws.run("", {"keys-show"});
+    REQUIRE(vkey.code == 0);
+    const auto [status, out] = run_shell("python3 '" SAZESH_SOURCE_DIR "/tools/verify-bundle.py' '" + bundle + "' --vkey '" +
+                                         lines_of(vkey.out).front() + "' 2>&1");
+    CHECK_MESSAGE(status == 0, out);
+    return out;
+  };
+  // While the case is referred, the agency reads the person and the documents.
+  CHECK(contains(bundle_verifies("before.tar"), "2 documents,"));
+  const auto held = ws.run(agency, {"dossier", "--agency", "consumer-protection", "--case", kase});
+  REQUIRE(held.code == 0);
+  CHECK(contains(held.out, "5260181591"));
+  CHECK(contains(held.out, "invoice.pdf"));
+  CHECK(ws.run("operator:ops-ali", {"forget", "--party", sc.consumer, "--reason", "x"}).code != 0);  // the referral needs it
+  ws.ok(agency, {"decide", "--case", kase, "--verdict", "upheld", "--text", "رأی"});
+  ws.ok("operator:ops-ali", {"forget", "--party", sc.consumer, "--reason", "درخواست حذف"});
+  const auto after = bundle_verifies("after.tar");
+  CHECK(contains(after, "0 documents (2 erased)"));
+  const auto erased = ws.run(agency, {"dossier", "--agency", "consumer-protection", "--case", kase});
+  REQUIRE(erased.code == 0);
+  CHECK(contains(erased.out, "consumer erased"));
+  CHECK_FALSE(contains(erased.out, "5260181591"));
+  CHECK_FALSE(contains(erased.out, "بدنه ترک داشت"));
 }
 
 }  // namespace

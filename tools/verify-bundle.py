@@ -11,7 +11,9 @@ file holding:
                                      "leaf_index": L, "sha256": "<hex>",
                                      "inclusion_proof": ["<base64 32-byte hash>", …]}, …],
                          "documents": [{"file": "documents/<hex>", "sha256": "<hex>",
-                                        "size": N}, …],
+                                        "size": N}, …],   (or, for a document erased with its
+                                        consumer's personal data: {"sha256": "<hex>", "size": N,
+                                        "erased": true}, and no file)
                          "built_at": "<ISO time>"}
   events/NNNNNN.szev    each event of the case: the FlatBuffers Envelope bytes exactly as logged
                         (schemas/envelope.fbs, file identifier "SZEV"), in sequence order
@@ -461,7 +463,11 @@ def parse_manifest(data):
     for i, d in enumerate(field(m, "documents", list, "")):
         if not isinstance(d, dict):
             raise Failure(MANIFEST, f"documents[{i}] must be an object")
-        file_field(d, f"documents[{i}].")
+        if d.get("erased") is True:
+            if "file" in d:
+                raise Failure(MANIFEST, f"documents[{i}] is erased and names a file")
+        else:
+            file_field(d, f"documents[{i}].")
         field(d, "sha256", "hex", f"documents[{i}].")
         field(d, "size", int, f"documents[{i}].")
     return m
@@ -476,7 +482,7 @@ def verify(path, vkey, schema):
     case, cp_name = m["case"], m["checkpoint"]
 
     # Exactly the files the manifest names.
-    named = [MANIFEST, cp_name] + [e["file"] for e in m["events"]] + [d["file"] for d in m["documents"]]
+    named = [MANIFEST, cp_name] + [e["file"] for e in m["events"]] + [d["file"] for d in m["documents"] if "file" in d]
     seen = set()
     for name in named:
         if name in seen:
@@ -542,7 +548,18 @@ def verify(path, vkey, schema):
 
     # The documents: each the one an event attached, byte for byte.
     present = set()
+    erased = 0
     for d in m["documents"]:
+        if "file" not in d:
+            # Erased: its bytes are gone, its hash and size are what the event attached.
+            if d["sha256"] not in attached:
+                raise Failure(MANIFEST, f"erased document {d['sha256']} is not attached by any DocumentAttached event")
+            event, sequence, size = attached[d["sha256"]]
+            if size != d["size"]:
+                raise Failure(MANIFEST, f"erased document {d['sha256']}: size {d['size']}, sequence {sequence} attached {size}")
+            present.add(d["sha256"])
+            erased += 1
+            continue
         where, data = d["file"], members[d["file"]]
         if where != "documents/" + d["sha256"]:
             raise Failure(where, f"the name does not match its manifest sha256 {d['sha256']}")
@@ -561,7 +578,7 @@ def verify(path, vkey, schema):
         if digest not in present:
             raise Failure(event, f"sequence {sequence} attaches document {digest}, not in the bundle")
 
-    return {"case": case, "events": len(m["events"]), "documents": len(m["documents"]),
+    return {"case": case, "events": len(m["events"]), "documents": len(m["documents"]) - erased, "erased": erased,
             "origin": origin, "tree_size": tree_size, "root": base64.b64encode(root).decode("ascii")}
 
 
@@ -591,7 +608,8 @@ def main(argv=None):
     if args.json:
         print(json.dumps({"ok": True, **result}, ensure_ascii=False))
     else:
-        print(f"ok: case {result['case']}: {result['events']} events, {result['documents']} documents, "
+        erased = f" ({result['erased']} erased)" if result["erased"] else ""
+        print(f"ok: case {result['case']}: {result['events']} events, {result['documents']} documents{erased}, "
               f"checkpoint {result['origin']} size {result['tree_size']}")
     return 0
 

@@ -21,6 +21,40 @@ error cannot(std::string_view what, const std::string& path) {
   return error(errc::io, "data_dir", "cannot " + std::string(what) + " " + path + ": " + std::strerror(errno));
 }
 
+// Writes `bytes` to `target`: a synced temporary file renamed into place.
+status write_durably(const std::filesystem::path& target, std::string_view bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(target.parent_path(), ec);
+  if (ec) return error(errc::io, "data_dir", "cannot create " + target.parent_path().string());
+  std::string temp = target.string() + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(temp.data());
+  if (fd < 0) return cannot("create", temp);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) {
+      const error e = cannot("write", temp);
+      ::close(fd);
+      ::unlink(temp.c_str());
+      return e;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  std::optional<error> sync_failed;
+  if (::fsync(fd) != 0) sync_failed = cannot("sync", temp);
+  ::close(fd);
+  if (sync_failed) {
+    ::unlink(temp.c_str());
+    return *sync_failed;
+  }
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    const error e = cannot("store", target.string());
+    ::unlink(temp.c_str());
+    return e;
+  }
+  return ok;
+}
+
 }  // namespace
 
 std::filesystem::path document_store::path_of(std::string_view sha256_raw) const {
@@ -126,39 +160,46 @@ result<stored_document> document_store::put_bytes(std::string_view bytes, std::s
   if (bytes.empty()) return error(errc::invalid_argument, std::string(field), "the file is empty");
   stored_document d{sha256(bytes), bytes.size(), false};
   if (contains(d.sha256)) return d;
-
-  const auto target = path_of(d.sha256);
-  std::error_code ec;
-  std::filesystem::create_directories(target.parent_path(), ec);
-  if (ec) return error(errc::io, "data_dir", "cannot create " + target.parent_path().string());
-  std::string temp = target.string() + ".tmp.XXXXXX";
-  const int fd = ::mkstemp(temp.data());
-  if (fd < 0) return cannot("create", temp);
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) {
-      const error e = cannot("write", temp);
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return e;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  std::optional<error> sync_failed;
-  if (::fsync(fd) != 0) sync_failed = cannot("sync", temp);
-  ::close(fd);
-  if (sync_failed) {
-    ::unlink(temp.c_str());
-    return *sync_failed;
-  }
-  if (::rename(temp.c_str(), target.c_str()) != 0) {
-    const error e = cannot("store", target.string());
-    ::unlink(temp.c_str());
-    return e;
-  }
+  if (auto w = write_durably(path_of(d.sha256), bytes); !w) return w.error();
   d.added = true;
   return d;
+}
+
+std::filesystem::path document_store::sealed_path_of(std::string_view sha256_raw, const std::string& subject) const {
+  return path_of(sha256_raw).string() + "." + to_hex(sha256(subject)).substr(0, 16);
+}
+
+status document_store::seal(std::string_view sha256_raw, const std::string& subject, std::string_view key) {
+  const auto plain_path = path_of(sha256_raw);
+  std::ifstream in(plain_path, std::ios::binary);
+  if (!in) return ok;  // sealed already (or attached before sealing and since removed)
+  const std::string plain((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  if (sha256(plain) != sha256_raw) return error(errc::corrupt, "document", "the stored copy of " + to_hex(sha256_raw) + " was altered");
+  if (auto w = write_durably(sealed_path_of(sha256_raw, subject), seal_document(plain, key, sha256_raw)); !w) return w.error();
+  std::error_code ec;
+  std::filesystem::remove(plain_path, ec);
+  if (ec) return error(errc::io, "data_dir", "cannot remove " + plain_path.string() + ": " + ec.message());
+  return ok;
+}
+
+result<std::optional<std::string>> document_store::read(std::string_view sha256_raw, const std::string& subject,
+                                                        key_ring& keys) const {
+  const auto read_all = [](const std::filesystem::path& p) -> std::optional<std::string> {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return std::nullopt;
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  if (auto sealed = read_all(sealed_path_of(sha256_raw, subject))) {
+    auto key = keys.key_of(subject);
+    if (!key) return key.error();
+    if (!*key) return std::optional<std::string>();
+    auto plain = open_document(*sealed, **key, sha256_raw);
+    if (!plain) return plain.error();
+    return std::optional<std::string>(std::move(*plain));
+  }
+  if (auto plain = read_all(path_of(sha256_raw))) return std::optional<std::string>(std::move(*plain));
+  return error(errc::not_found, "document", "no stored document " + to_hex(sha256_raw));
 }
 
 void document_store::forget(const stored_document& d) {

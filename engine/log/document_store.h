@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/base/result.h"
+#include "engine/record/sealing.h"
 
 namespace sazesh {
 
@@ -40,6 +41,19 @@ class document_store {
   void forget(const stored_document& d);
   bool contains(std::string_view sha256) const;
   std::filesystem::path path_of(std::string_view sha256) const;
+
+  // Once a command attaches a document to a case, the document is kept sealed under the key of
+  // the case's consumer (engine/record/sealing.h, seal_document) at <hex>.<tag> beside where its
+  // plaintext was (tag: 16 hex digits of SHA-256 of the consumer's id), and the plaintext copy
+  // is removed: erasing the consumer's key erases the document. An upload is attached once; the
+  // same bytes for another consumer's case are uploaded again.
+  std::filesystem::path sealed_path_of(std::string_view sha256, const std::string& subject) const;
+  // Seals the plaintext copy for `subject` under `key` (written, synced, renamed into place),
+  // then removes the plaintext. Nothing to do once sealed (no plaintext left).
+  status seal(std::string_view sha256, const std::string& subject, std::string_view key);
+  // The document of `subject`'s case: its sealed copy opened; none once the key was destroyed;
+  // else the plaintext copy (a document attached before sealing). errc::not_found if neither.
+  result<std::optional<std::string>> read(std::string_view sha256, const std::string& subject, key_ring& keys) const;
 
  private:
   std::filesystem::path root_;

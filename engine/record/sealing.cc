@@ -149,6 +149,36 @@ status open_sealed(event_record& r, key_ring& keys) {
   return ok;
 }
 
+std::string seal_document(std::string_view plain, std::string_view key, std::string_view sha256) {
+  if (sodium_init() < 0) std::abort();  // no random source: nothing can be sealed safely
+  std::string out = "SZD1";
+  std::string nonce(nonce_bytes, '\0');
+  randombytes_buf(nonce.data(), nonce.size());
+  out += nonce;
+  const std::size_t at = out.size();
+  out.resize(at + plain.size() + tag_bytes);
+  unsigned long long written = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(out.data() + at), &written, bytes_of(plain),
+                                             plain.size(), bytes_of(sha256), sha256.size(), nullptr, bytes_of(nonce),
+                                             bytes_of(key));
+  out.resize(at + written);
+  return out;
+}
+
+result<std::string> open_document(std::string_view sealed, std::string_view key, std::string_view sha256) {
+  if (sealed.size() < 4 + nonce_bytes + tag_bytes || sealed.substr(0, 4) != "SZD1" || key.size() != seal_key_bytes)
+    return error(errc::corrupt, "document", "is not a sealed document");
+  const std::string_view nonce = sealed.substr(4, nonce_bytes);
+  const std::string_view box = sealed.substr(4 + nonce_bytes);
+  std::string plain(box.size() - tag_bytes, '\0');
+  unsigned long long n = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(bytes_of(plain), &n, nullptr, bytes_of(box), box.size(), bytes_of(sha256),
+                                                 sha256.size(), bytes_of(nonce), bytes_of(key)) != 0)
+    return error(errc::corrupt, "document", "does not open under its consumer's key");
+  plain.resize(n);
+  return plain;
+}
+
 std::string personal_digest(std::string_view digest_key, std::string_view value) {
   std::string out(crypto_generichash_BYTES, '\0');
   crypto_generichash(bytes_of(out), out.size(), bytes_of(value), value.size(),

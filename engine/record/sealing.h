@@ -52,6 +52,12 @@ class key_ring {
 // "sealed": the log was altered, or the key is not this log's.
 status open_sealed(event_record& r, key_ring& keys);
 
+// A document's bytes sealed the same way, its SHA-256 (raw) as additional data: "SZD1", the
+// 24-byte nonce, then the box. open_document refuses (errc::corrupt, naming "document") bytes
+// that are not such a box, or do not open under the key.
+std::string seal_document(std::string_view plain, std::string_view key, std::string_view sha256);
+result<std::string> open_document(std::string_view sealed, std::string_view key, std::string_view sha256);
+
 // Keyed BLAKE2b-256 (raw 32 bytes) of a personal value under the log's digest key: lets the
 // engine match a national code or an order reference it keeps no copy of. An empty key gives
 // the unkeyed hash (worlds built without a key store, in tests).

@@ -8,8 +8,12 @@ export function bytesToHex(bytes) {
 }
 
 // A line of `events` is the record itself, or {sequence, envelope, record} with `bytes=true`.
+// A sealed record carries its personal fields opened beside the payload (`personal`): they are
+// put back in place ("erased" once the person was forgotten).
 export function recordOf(line) {
-  return line.record ?? line;
+  const r = line.record ?? line;
+  if (!r.personal) return r;
+  return { ...r, payload: { ...(r.payload ?? {}), ...r.personal } };
 }
 
 export function foldCase(lines) {

@@ -2,6 +2,7 @@
 // refer to an agency). The API has no list of parties, so this reads the registrations from the
 // whole log (`events --all`, which staff may read) and keeps them for the page's lifetime.
 import { readLines } from './api.js';
+import { recordOf } from './casefile.js';
 
 let pending = null;
 
@@ -9,7 +10,7 @@ export function loadRegistry({ fresh = false } = {}) {
   if (!pending || fresh) {
     pending = readLines('events', { all: true }).then((lines) => {
       const registry = { businesses: [], agencies: [], mediators: [] };
-      for (const { record: r } of lines) {
+      for (const r of lines.map(recordOf)) {
         const p = r.payload ?? {};
         if (r.payload_type === 'BusinessRegistered') registry.businesses.push({ id: p.seal_id, name: p.name, domain: p.domain, stars: p.stars });
         else if (r.payload_type === 'AgencyRegistered') registry.agencies.push({ id: r.stream_id, name: p.name, categories: p.categories ?? [] });
