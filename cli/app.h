@@ -147,6 +147,10 @@ class session {
   std::uint64_t end_at_open_ = 0;  // the log's end when this process opened it
 };
 
+// A record as JSON (its envelope as the log holds it); a sealed one also carries "personal",
+// its personal fields opened with the folder's keys, and "personal_state" (cli/read_commands.cc).
+result<std::string> record_json(session& s, std::string_view bytes);
+
 // Seals the documents a file or attach command attached to `case_id` under the key of the case's
 // consumer (engine/log/document_store.h, seal); other commands have none.
 status seal_attached_documents(session& s, engine& eng, const command& cmd, const std::string& case_id);

@@ -215,7 +215,9 @@ int verify(session& s, const parsed_args& a) {
   // fold of the log makes).
   auto live = (*eng)->state_digest();
   if (!live) return s.fail(live.error());
-  auto fresh = fold_state_digest(log);
+  auto keys = s.keys();
+  if (!keys) return s.fail(keys.error());
+  auto fresh = fold_state_digest(log, *keys);
   if (!fresh) return s.fail(fresh.error());
   if (*live != *fresh)
     return s.fail(error(errc::corrupt, "state",

@@ -271,7 +271,9 @@ int rebuild_cmd(session& s, const parsed_args& a) {
   if (!eng) return s.fail(eng.error());
   auto state_live = (*eng)->state_digest();
   if (!state_live) return s.fail(state_live.error());
-  auto state_fresh = fold_state_digest(*s.log());
+  auto keys = s.keys();
+  if (!keys) return s.fail(keys.error());
+  auto state_fresh = fold_state_digest(*s.log(), *keys);
   if (!state_fresh) return s.fail(state_fresh.error());
   const bool state_same = *state_live == *state_fresh;
   std::optional<std::uint64_t> state_folded;
@@ -479,9 +481,12 @@ result<case_personal> open_case_personal(session& s, event_log& log, const case_
   return p;
 }
 
-std::string bundle_json(const pj::dossier_bundle& b, const case_personal& person, const session& s) {
+std::string bundle_json(const pj::dossier_bundle& b, const case_personal& person, session& s) {
   json_array history;
-  for (const auto& bytes : b.history) history.raw(envelope_to_json(bytes));
+  for (const auto& bytes : b.history) {
+    auto record = record_json(s, bytes);  // opened for the reader the dossier is shown to
+    history.raw(record ? *record : envelope_to_json(bytes));
+  }
   json_array documents;
   for (const auto& d : b.row.state.documents) {
     const auto name = person.file_names.find(d.sha256);

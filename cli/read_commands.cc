@@ -116,6 +116,8 @@ int show(session& s, const parsed_args& a) {
   return exit_ok;
 }
 
+}  // namespace
+
 // A record as JSON (its envelope as the log holds it); a sealed one also carries "personal",
 // its personal fields opened with the folder's keys ("erased" once a key was destroyed), and
 // "personal_state" (opened or erased).
@@ -136,6 +138,8 @@ result<std::string> record_json(session& s, std::string_view bytes) {
                    r->personal == personal_state::erased ? "erased" : "opened");
   return j;
 }
+
+namespace {
 
 int events_raw(session& s, const parsed_args& a) {
   auto eng = s.open_engine();

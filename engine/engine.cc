@@ -458,7 +458,9 @@ result<world> engine::snapshot() {
   lock_type lock(mutex_);
   changed_.wait(lock, [&] { return idle(); });
   if (auto s = ready_locked(lock, {}); !s) return s.error();
-  return store_.load_all();
+  auto w = store_.load_all();
+  if (w) w->digest_key = state_.digest_key;
+  return w;
 }
 
 result<std::string> engine::state_digest() {
@@ -499,10 +501,12 @@ class stateless_view final : public event_log {
 
 }  // namespace
 
-result<std::string> fold_state_digest(event_log& log) {
+result<std::string> fold_state_digest(event_log& log, key_store* keys) {
   stateless_view view(log);
   const fixed_clock unused(0);
-  auto e = engine::open(view, unused);
+  engine_options options;
+  options.keys = keys;  // its digest key, for events written before sealing (they carry no digest)
+  auto e = engine::open(view, unused, {}, options);
   if (!e) return e.error();
   return (*e)->state_digest();
 }

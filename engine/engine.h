@@ -169,7 +169,9 @@ class engine {
   void await_locked(lock_type& lock, const std::vector<slot_ptr>& slots);
   void write_queue_locked(lock_type& lock);
   bool advance_applied(const append_outcome& o);
-  // After a forget_party command: destroys the party's key (engine_options::keys).
+  // After a forget_party command (again, or one that wrote nothing, the party being forgotten
+  // already): destroys the party's key (engine_options::keys) once more. The first time, it
+  // goes as the command is decided (submit_locked).
   status destroy_forgotten_key(const command& cmd);
   result<command_outcome> outcome_of(const slot& s) const;
   result<command_outcome> replay_outcome(const append_outcome& first) const;
@@ -226,7 +228,7 @@ class engine {
 
 // The digest of the state rows a fresh fold of the whole log makes (in memory, beside whatever
 // rows the log keeps): what engine::state_digest() must equal. O(log).
-result<std::string> fold_state_digest(event_log& log);
+result<std::string> fold_state_digest(event_log& log, key_store* keys = nullptr);
 
 // Checks that `events` are one stream's, in order, and an unbroken hash chain: from sequence 1,
 // or a piece of it from sequence `first` (whose first event's link is then not checked).

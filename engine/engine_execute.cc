@@ -75,6 +75,13 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
   if (auto s = store_.take_error(); !s) return s.error();
   if (head.version != d->expected)
     return error(errc::conflict, "expected_version", "the state moved while deciding");
+  // Erasure takes the key as soon as it is decided, before the event is written: nothing decided
+  // after it can be sealed under the key, and a crash before the event is written leaves the
+  // data erased and the same command to be given again (destroy_forgotten_key).
+  if (options_.keys)
+    for (const auto& ev : d->events)
+      if (ev.type == fb::Event_PartyForgotten)
+        if (auto s = options_.keys->destroy(d->stream); !s) return s.error();
   auto s = std::make_shared<slot>();
   s->stream = d->stream;
   s->command_id = command_id;

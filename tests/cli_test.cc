@@ -27,6 +27,7 @@
 #include "engine/record/hash.h"
 #include "engine/log/event_log.h"
 #include "engine/time/calendar.h"
+#include "tests/run_shell.h"
 #include "tests/temp_dir.h"
 
 namespace sazesh {
@@ -946,10 +947,16 @@ TEST_CASE("forget erases a person's data once no open case needs it: every reade
   CHECK(ws.run("consumer:" + sc.consumer, {"forget", "--party", sc.consumer, "--reason", "x"}).code != 0);
   CHECK(ws.run("operator:ops-ali", {"forget", "--party", "1001", "--reason", "x"}).code != 0);  // a shop: public
   CHECK(ws.run("operator:ops-ali", {"forget", "--party", sc.consumer}).code != 0);            // no reason
-  // The case closes; then the data goes.
+  // A mediator with no case is forgotten at once, and is assigned no more.
+  ws.ok("operator:ops-ali", {"forget", "--party", mediator, "--reason", "پایان همکاری"});
+  ws.ok("business:1001", {"respond", "--case", sc.case_id, "--text", "بررسی می‌کنیم"});
+  ws.ok("consumer:" + sc.consumer, {"request-mediation", "--case", sc.case_id, "--text", "توافق نشد"});
+  auto assigned = ws.run("operator:ops-ali", {"--json", "assign-mediator", "--case", sc.case_id, "--mediator", mediator});
+  CHECK(assigned.code != 0);
+  CHECK(contains(assigned.out + assigned.err, "\"field\":\"mediator\""));
+  // The case closes; then the consumer's data goes.
   ws.ok("consumer:" + sc.consumer, {"withdraw", "--case", sc.case_id, "--reason", "حل شد"});
   ws.ok("operator:ops-ali", {"forget", "--party", sc.consumer, "--reason", "درخواست حذف ۱۴۰۵/۰۹"});
-  ws.ok("operator:ops-ali", {"forget", "--party", mediator, "--reason", "پایان همکاری"});
   // Again: nothing more, and no error.
   CHECK(ws.run("operator:ops-ali", {"forget", "--party", sc.consumer, "--reason", "دوباره"}).code == 0);
 
@@ -986,15 +993,6 @@ TEST_CASE("forget erases a person's data once no open case needs it: every reade
 }
 
 
-std::pair<int, std::string> run_shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE_MESSAGE(pipe != nullptr, "cannot run " << command);
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 TEST_CASE("after forget, a referred case's dossier reads erased and its bundle still verifies, the documents marked erased") {
   if (over_server()) return;  // a folder-level check

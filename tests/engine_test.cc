@@ -1516,9 +1516,11 @@ TEST_CASE("sealing: a box opens only under its subject's key and its own event i
   CHECK(box.box.find("KL-1") == std::string::npos);
   struct ring : key_ring {
     std::optional<std::string> k;
+    bool gone = true;
     result<std::optional<std::string>> key_of(const std::string&) override { return k; }
+    result<bool> forgotten(const std::string&) override { return !k && gone; }
   };
-  const auto opened_with = [&](std::optional<std::string> k, std::string event_id) {
+  const auto opened_with = [&](std::optional<std::string> k, std::string event_id, bool gone = true) {
     event_record r;
     r.event_id = std::move(event_id);
     r.payload = e;
@@ -1526,6 +1528,7 @@ TEST_CASE("sealing: a box opens only under its subject's key and its own event i
     r.personal = personal_state::sealed;
     ring keys;
     keys.k = std::move(k);
+    keys.gone = gone;
     auto s = open_sealed(r, keys);
     return std::make_pair(s, r);
   };
@@ -1543,6 +1546,11 @@ TEST_CASE("sealing: a box opens only under its subject's key and its own event i
   REQUIRE(gone.has_value());
   CHECK(erased.personal == personal_state::erased);
   CHECK(erased.payload.AsCaseFiled()->description == erased_text);
+  // A key not known here (a copy of the log without its keys) is not an erasure: ids only.
+  auto [unknown, kept] = opened_with(std::nullopt, "event-1", false);
+  REQUIRE(unknown.has_value());
+  CHECK(kept.personal == personal_state::sealed);
+  CHECK(kept.payload.AsCaseFiled()->description.empty());
 }
 
 TEST_CASE("key store: a key is durable at flush, read by another opener, and destroyed where it lies") {
@@ -1575,6 +1583,15 @@ TEST_CASE("key store: a key is durable at flush, read by another opener, and des
   CHECK_FALSE(c->key_of("U-3").value().has_value());
   CHECK_FALSE(c->key_of("U-1").value().has_value());
   CHECK(c->key_for_sealing("U-1").error().field() == "party");
+  CHECK(c->forgotten("U-1").value());
+  CHECK_FALSE(c->forgotten("U-9").value());
+  // The writer's next flush cuts the torn record off before appending, so what follows reads.
+  const std::string fourth = c->key_for_sealing("U-4").value();
+  REQUIRE(c->flush().has_value());
+  auto d = key_store::open(dir.path()).value();
+  CHECK(d->key_of("U-4").value() == fourth);
+  CHECK(d->key_of("U-2").value().has_value());
+  CHECK_FALSE(d->key_of("U-3").value().has_value());
 }
 
 }  // namespace

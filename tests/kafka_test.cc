@@ -39,6 +39,7 @@
 
 #include "cli/app.h"
 #include "cli/feed_line.h"
+#include "tests/run_shell.h"
 #include "engine/agency_feed.h"
 #include "engine/record/codec.h"
 #include "engine/engine.h"
@@ -151,16 +152,6 @@ class scratch_dir {
 // The source tree, for tools and schemas (this file is tests/kafka_test.cc).
 std::filesystem::path source_root() { return std::filesystem::path(__FILE__).parent_path().parent_path(); }
 
-// Runs a shell command; its exit status and standard output.
-std::pair<int, std::string> run_shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE_MESSAGE(pipe != nullptr, "cannot run " << command);
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 // The seed of a randomised test: SAZESH_SEED if set, else a fresh one. Always printed.
 std::uint64_t test_seed(const char* what) {

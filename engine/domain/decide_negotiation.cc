@@ -172,8 +172,10 @@ result<decision> handle(const context& cx, const assign_mediator& c) {
   if (!found) return found.error();
   const case_state& k = **found;
   if (c.mediator_id.empty()) return refuse(errc::invalid_argument, "mediator", "is required");
-  if (cx.w.find_mediator(c.mediator_id) == nullptr)
-    return refuse(errc::not_found, "mediator", fmt::format("no registered mediator {}", c.mediator_id));
+  const mediator_state* m = cx.w.find_mediator(c.mediator_id);
+  if (m == nullptr) return refuse(errc::not_found, "mediator", fmt::format("no registered mediator {}", c.mediator_id));
+  if (m->forgotten)
+    return refuse(errc::wrong_state, "mediator", fmt::format("mediator {}'s personal data was erased: they mediate no more", c.mediator_id));
   if (c.mediator_id == k.mediator_id)
     return refuse(errc::invalid_argument, "mediator",
                   fmt::format("{} is already the mediator of case {}", c.mediator_id, k.id));

@@ -217,13 +217,15 @@ result<decision> handle(const context& cx, const forget_party& c) {
   SAZESH_CHECK(require_role(cx, {fb::Role_operator_}));
   SAZESH_CHECK(check_text("reason", c.reason, 1, max_reason));
   stream_head head;
-  bool forgotten = false;
+  bool forgotten = false, sealed = false;
   if (const consumer_state* p = cx.w.find_consumer(c.party_id)) {
     head = p->head;
     forgotten = p->forgotten;
+    sealed = p->sealed;
   } else if (const mediator_state* m = cx.w.find_mediator(c.party_id)) {
     head = m->head;
     forgotten = m->forgotten;
+    sealed = m->sealed;
   } else if (cx.w.find_party(c.party_id) != nullptr) {
     return refuse(errc::invalid_argument, "party",
                   fmt::format("{} is a public registrant; only a consumer's or a mediator's personal data is erased", c.party_id));
@@ -232,6 +234,11 @@ result<decision> handle(const context& cx, const forget_party& c) {
   }
   // Again: nothing more to write (the engine destroys the key once more, should it be left).
   if (forgotten) return decision{c.party_id, head.version, {}};
+  if (!sealed)
+    return refuse(errc::wrong_state, "party",
+                  fmt::format("{} was registered before personal data was sealed: their data is in the log in the clear, "
+                              "and destroying a key would not erase it",
+                              c.party_id));
   if (const auto open = cx.w.open_cases_of(c.party_id); !open.empty()) {
     std::string list;
     for (const auto& id : open) list += (list.empty() ? "" : ", ") + id;

@@ -351,7 +351,7 @@ void evolve(world& w, const event_record& r) {
     case fb::Event_ConsumerRegistered: {
       const auto& c = *e.AsConsumerRegistered();
       const std::string digest = carried_digest(w, c.national_code_digest, c.national_code);
-      w.consumers[r.stream] = consumer_state{r.stream, digest, false, head};
+      w.consumers[r.stream] = consumer_state{r.stream, digest, r.sealed.has_value(), false, head};
       w.consumer_by_national_code[digest] = r.stream;
       return;
     }
@@ -367,7 +367,7 @@ void evolve(world& w, const event_record& r) {
       return;
     }
     case fb::Event_MediatorRegistered: {
-      w.mediators[r.stream] = mediator_state{r.stream, false, head};
+      w.mediators[r.stream] = mediator_state{r.stream, r.sealed.has_value(), false, head};
       return;
     }
     case fb::Event_SealRestricted:

@@ -115,6 +115,7 @@ struct case_state {
 // only the digest that finds a second registration, and whether the person's data was erased.
 struct consumer_state {
   std::string id, national_code_digest;  // hex of ConsumerRegistered's national_code_digest
+  bool sealed = false;                   // registered with its personal data sealed
   bool forgotten = false;
   stream_head head;
   bool operator==(const consumer_state&) const = default;
@@ -136,6 +137,7 @@ struct agency_state {
 };
 struct mediator_state {
   std::string id;
+  bool sealed = false;
   bool forgotten = false;
   stream_head head;
   bool operator==(const mediator_state&) const = default;

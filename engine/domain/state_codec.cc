@@ -159,6 +159,7 @@ std::string encode_party_state(const party_state& p) {
           w.u8(static_cast<std::uint8_t>(party_kind::consumer));
           w.str(party.id);
           w.str(party.national_code_digest);
+          w.flag(party.sealed);
           w.flag(party.forgotten);
           write_head(w, party.head);
         } else if constexpr (std::is_same_v<T, business_state>) {
@@ -180,6 +181,7 @@ std::string encode_party_state(const party_state& p) {
         } else if constexpr (std::is_same_v<T, mediator_state>) {
           w.u8(static_cast<std::uint8_t>(party_kind::mediator));
           w.str(party.id);
+          w.flag(party.sealed);
           w.flag(party.forgotten);
           write_head(w, party.head);
         } else {
@@ -204,6 +206,7 @@ result<party_state> decode_party_state(std::string_view bytes) {
       consumer_state c;
       c.id = rd.str();
       c.national_code_digest = rd.str();
+      c.sealed = rd.flag();
       c.forgotten = rd.flag();
       c.head = read_head(rd);
       return finish_row(rd, party_state(std::move(c)), "party_state");
@@ -230,6 +233,7 @@ result<party_state> decode_party_state(std::string_view bytes) {
     case party_kind::mediator: {
       mediator_state m;
       m.id = rd.str();
+      m.sealed = rd.flag();
       m.forgotten = rd.flag();
       m.head = read_head(rd);
       return finish_row(rd, party_state(std::move(m)), "party_state");

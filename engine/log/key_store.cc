@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -116,15 +117,17 @@ status key_store::read_more() {
     std::string subject = bytes.substr(at + 3, length);
     entry& e = keys_[subject];
     if (kind == 'K') {
-      e.offset = read_to_ + at + 3 + length;
+      const std::uint64_t offset = read_to_ + at + 3 + length;
+      if (std::find(e.offsets.begin(), e.offsets.end(), offset) == e.offsets.end()) e.offsets.push_back(offset);
       std::string key = bytes.substr(at + 3 + length, seal_key_bytes);
       // A key overwritten with zeros was destroyed (its 'F' record follows, or the process
-      // stopped between the two).
-      if (key != std::string(seal_key_bytes, '\0')) e.key = std::move(key);
-      else e.key.reset();
+      // stopped between the two); the first key stands, and none after the subject's 'F'.
+      if (key == std::string(seal_key_bytes, '\0')) e.forgotten = true;
+      if (e.forgotten) e.key.reset();
+      else if (!e.key || e.offsets.size() == 1) e.key = std::move(key);
     } else {
+      e.forgotten = true;
       e.key.reset();
-      if (e.offset == 0) e.offset = 1;  // forgotten without a key of its own: never make one
     }
     at += size;
   }
@@ -142,17 +145,27 @@ result<std::optional<std::string>> key_store::key_of(const std::string& subject)
   return it->second.key;
 }
 
+result<bool> key_store::forgotten(const std::string& subject) {
+  std::lock_guard lock(mutex_);
+  if (auto r = read_more(); !r) return r.error();
+  auto it = keys_.find(subject);
+  return it != keys_.end() && it->second.forgotten;
+}
+
 result<std::string> key_store::key_for_sealing(const std::string& subject) {
   if (subject.empty() || subject.size() > max_subject)
     return error(errc::invalid_argument, "party", "a subject's id has 1 to 256 bytes");
   std::lock_guard lock(mutex_);
+  if (auto r = read_more(); !r) return r.error();
   if (auto it = keys_.find(subject); it != keys_.end()) {
     if (it->second.key) return *it->second.key;
-    return error(errc::wrong_state, "party", subject + "'s personal data was erased; nothing more can be kept of it");
+    if (it->second.forgotten)
+      return error(errc::wrong_state, "party", subject + "'s personal data was erased: nothing more of theirs can be kept");
   }
   std::string key = from_hex(random_hex(seal_key_bytes));
   pending_ += record('K', subject, key);
-  keys_[subject] = entry{key, 0};
+  entry& e = keys_[subject];
+  e.key = key;
   return key;
 }
 
@@ -160,8 +173,7 @@ status key_store::flush() {
   std::lock_guard lock(mutex_);
   if (pending_.empty()) return ok;
   const auto path = folder_ / "subjects.keys";
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0) return cannot("read", path);
+  if (auto c = cut_torn_end(); !c) return c.error();
   if (auto w = write_all(fd_, pending_, path); !w) return w.error();
   if (::fdatasync(fd_) != 0) return cannot("sync", path);
   // What was appended is read back as any other process would, placing each key's offset.
@@ -169,25 +181,38 @@ status key_store::flush() {
   return read_more();
 }
 
+status key_store::cut_torn_end() {
+  // A torn last record (a crash, or a write that failed midway) is cut off before appending.
+  if (auto r = read_more(); !r) return r.error();
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return cannot("read", folder_ / "subjects.keys");
+  if (static_cast<std::uint64_t>(st.st_size) > read_to_ && ::ftruncate(fd_, static_cast<off_t>(read_to_)) != 0)
+    return cannot("cut the torn end of", folder_ / "subjects.keys");
+  return ok;
+}
+
 status key_store::destroy(const std::string& subject) {
   if (auto f = flush(); !f) return f.error();
   std::lock_guard lock(mutex_);
-  if (auto r = read_more(); !r) return r.error();
+  if (auto c = cut_torn_end(); !c) return c.error();
   const auto path = folder_ / "subjects.keys";
   auto it = keys_.find(subject);
-  if (it != keys_.end() && !it->second.key) return ok;  // forgotten already
-  if (it != keys_.end() && it->second.offset > 1) {
-    // Overwrite the key where it lies (through a descriptor without O_APPEND, which would make
-    // pwrite append), then say so.
+  const bool marked = it != keys_.end() && it->second.forgotten;
+  if (it != keys_.end() && !it->second.offsets.empty()) {
+    // Overwrite every copy of the key where it lies (through a descriptor without O_APPEND,
+    // which would make pwrite append), then say so.
     const int out = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (out < 0) return cannot("open", path);
     const std::string zeros(seal_key_bytes, '\0');
-    const bool overwritten =
-        ::pwrite(out, zeros.data(), zeros.size(), static_cast<off_t>(it->second.offset)) == static_cast<ssize_t>(zeros.size()) &&
-        ::fdatasync(out) == 0;
+    bool overwritten = true;
+    for (const std::uint64_t offset : it->second.offsets)
+      overwritten = overwritten && ::pwrite(out, zeros.data(), zeros.size(), static_cast<off_t>(offset)) ==
+                                       static_cast<ssize_t>(zeros.size());
+    overwritten = overwritten && ::fdatasync(out) == 0;
     ::close(out);
     if (!overwritten) return cannot("overwrite", path);
   }
+  if (marked) return ok;  // forgotten already (its key bytes zeroed again, should a copy have been left)
   if (auto w = write_all(fd_, record('F', subject), path); !w) return w.error();
   if (::fdatasync(fd_) != 0) return cannot("sync", path);
   return read_more();

@@ -10,7 +10,9 @@
 // to the log: one write and one fdatasync for every key the unit's events were sealed with, so a
 // key is durable before any event it seals is. Destroying a key overwrites its 32 bytes where
 // they lie, appends the 'F' record and syncs; a forgotten subject is never sealed under a new key.
-// A torn last record (a crash mid-append, before any event used it) is ignored.
+// A torn last record (a crash mid-append, before any event used it) is ignored by readers and
+// cut off by the writer's next flush. The first key of a subject is its key; a key after the
+// subject's 'F' record is ignored.
 // DATA_DIR/keys/digest.key is the log's key for personal_digest.
 //
 // A file, not a database: every process of a data folder (the writer, its readers) reads it
@@ -25,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/base/result.h"
 #include "engine/record/sealing.h"
@@ -39,10 +42,13 @@ class key_store : public key_ring {
 
   // The subject's key; none if it was destroyed or never made.
   result<std::optional<std::string>> key_of(const std::string& subject) override;
+  // Whether the subject's key was destroyed (as opposed to never made).
+  result<bool> forgotten(const std::string& subject) override;
   // The key to seal the subject's data with, made on first use (durable at the next flush()).
   // A forgotten subject is refused: errc::wrong_state, naming "party".
   result<std::string> key_for_sealing(const std::string& subject);
-  // Makes every key made since the last flush durable.
+  // Makes every key made since the last flush durable. Only the log's writer calls it (one
+  // process at a time): it first cuts off a torn last record.
   status flush();
   // Destroys the subject's key for good; again is a no-op.
   status destroy(const std::string& subject);
@@ -53,10 +59,13 @@ class key_store : public key_ring {
   explicit key_store(std::filesystem::path folder) : folder_(std::move(folder)) {}
   // Reads what was appended to the file since it was last read (by this process or another).
   status read_more();
+  // The writer's: reads to the end, then cuts off a torn last record.
+  status cut_torn_end();
 
   struct entry {
-    std::optional<std::string> key;  // none once forgotten
-    std::uint64_t offset = 0;        // where the key's bytes lie in the file (0: not written yet)
+    std::optional<std::string> key;      // none once forgotten
+    bool forgotten = false;
+    std::vector<std::uint64_t> offsets;  // where its key's bytes lie in the file
   };
   std::filesystem::path folder_;
   std::string digest_key_;

@@ -129,6 +129,9 @@ status open_sealed(event_record& r, key_ring& keys) {
   if (!key) return key.error();
   const auto fields = personal_fields(r.payload);
   if (!*key) {
+    auto gone = keys.forgotten(r.sealed->subject);
+    if (!gone) return gone.error();
+    if (!*gone) return ok;  // not known here: stays sealed
     for (std::string* f : fields) *f = erased_text;
     r.personal = personal_state::erased;
     return ok;

@@ -38,17 +38,19 @@ std::vector<const char*> personal_field_names(fb::Event type);
 // with a fresh random nonce. The fields are left empty.
 sealed_part seal(fb::EventUnion& event, const std::string& subject, std::string_view key, std::string_view event_id);
 
-// Where the keys come from: the key of a subject, or nothing when it was destroyed (or never
-// made). Errors are failures to read the store.
+// Where the keys come from: the key of a subject, or nothing when it was destroyed or is not
+// known here (forgotten() tells the two apart). Errors are failures to read the store.
 class key_ring {
  public:
   virtual ~key_ring() = default;
   virtual result<std::optional<std::string>> key_of(const std::string& subject) = 0;
+  virtual result<bool> forgotten(const std::string& subject) = 0;
 };
 
-// Puts a sealed record's personal fields back (r.personal becomes opened), or, when the key is
-// gone, writes erased_text into each (r.personal becomes erased). A record without a sealed part
-// is left alone. A box that does not open under the subject's key is errc::corrupt, naming
+// Puts a sealed record's personal fields back (r.personal becomes opened), or, when the key was
+// destroyed, writes erased_text into each (r.personal becomes erased). A record without a sealed
+// part, or whose subject's key is not known here (a copy of the log without its keys), is left
+// as it is (fields empty, r.personal sealed). A box that does not open under the subject's key is errc::corrupt, naming
 // "sealed": the log was altered, or the key is not this log's.
 status open_sealed(event_record& r, key_ring& keys);
 
