@@ -130,9 +130,7 @@ result<std::string> record_json(session& s, std::string_view bytes) {
   if (!keys) return keys.error();
   if (auto o = open_sealed(*r, **keys); !o) return o.error();
   json_object personal;
-  const auto names = personal_field_names(r->payload.type);
-  const auto values = personal_fields(r->payload);
-  for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) personal.field(names[i], *values[i]);
+  for (const auto& f : personal_fields(r->payload)) personal.field(f.name, *f.value);
   j.pop_back();
   j += fmt::format(",\"personal\":{},\"personal_state\":\"{}\"}}", personal.str(),
                    r->personal == personal_state::erased ? "erased" : "opened");

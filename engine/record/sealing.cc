@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <optional>
 
 namespace sazesh {
 namespace {
@@ -15,17 +16,17 @@ const unsigned char* bytes_of(std::string_view s) { return reinterpret_cast<cons
 unsigned char* bytes_of(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
 
 // The box's plaintext: each field as a u32 little-endian length and its bytes.
-std::string pack(const std::vector<std::string*>& fields) {
+std::string pack(const std::vector<personal_field>& fields) {
   std::string out;
-  for (const std::string* f : fields) {
-    const auto n = static_cast<std::uint32_t>(f->size());
+  for (const auto& f : fields) {
+    const auto n = static_cast<std::uint32_t>(f.value->size());
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-    out += *f;
+    out += *f.value;
   }
   return out;
 }
 
-bool unpack(std::string_view in, const std::vector<std::string*>& fields) {
+bool unpack(std::string_view in, const std::vector<personal_field>& fields) {
   std::vector<std::string> values;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     if (in.size() < 4) return false;
@@ -37,66 +38,75 @@ bool unpack(std::string_view in, const std::vector<std::string*>& fields) {
     in.remove_prefix(n);
   }
   if (!in.empty()) return false;
-  for (std::size_t i = 0; i < fields.size(); ++i) *fields[i] = std::move(values[i]);
+  for (std::size_t i = 0; i < fields.size(); ++i) *fields[i].value = std::move(values[i]);
   return true;
+}
+
+// XChaCha20-Poly1305 (IETF) with `aad` as additional data: the one cipher of events and documents.
+std::string fresh_nonce() {
+  if (sodium_init() < 0) std::abort();  // no random source: nothing can be sealed safely
+  std::string nonce(nonce_bytes, '\0');
+  randombytes_buf(nonce.data(), nonce.size());
+  return nonce;
+}
+
+std::string encrypt(std::string_view plain, std::string_view aad, std::string_view nonce, std::string_view key) {
+  std::string box(plain.size() + tag_bytes, '\0');
+  unsigned long long written = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(bytes_of(box), &written, bytes_of(plain), plain.size(), bytes_of(aad), aad.size(),
+                                             nullptr, bytes_of(nonce), bytes_of(key));
+  box.resize(written);
+  return box;
+}
+
+// The plaintext, or nothing if the box does not open under the key (or is malformed).
+std::optional<std::string> decrypt(std::string_view box, std::string_view aad, std::string_view nonce, std::string_view key) {
+  if (nonce.size() != nonce_bytes || box.size() < tag_bytes || key.size() != seal_key_bytes) return std::nullopt;
+  std::string plain(box.size() - tag_bytes, '\0');
+  unsigned long long n = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(bytes_of(plain), &n, nullptr, bytes_of(box), box.size(), bytes_of(aad),
+                                                 aad.size(), bytes_of(nonce), bytes_of(key)) != 0)
+    return std::nullopt;
+  plain.resize(n);
+  return plain;
 }
 
 }  // namespace
 
-std::vector<std::string*> personal_fields(fb::EventUnion& e) {
+std::vector<personal_field> personal_fields(fb::EventUnion& e) {
   switch (e.type) {
-    case fb::Event_ConsumerRegistered: { auto* x = e.AsConsumerRegistered(); return {&x->national_code, &x->mobile, &x->name}; }
-    case fb::Event_MediatorRegistered: { auto* x = e.AsMediatorRegistered(); return {&x->name, &x->mobile}; }
-    case fb::Event_CaseFiled: { auto* x = e.AsCaseFiled(); return {&x->order_reference, &x->description}; }
-    case fb::Event_DocumentAttached: return {&e.AsDocumentAttached()->file_name};
-    case fb::Event_DocumentsRequested: return {&e.AsDocumentsRequested()->note};
-    case fb::Event_CaseAccepted: return {&e.AsCaseAccepted()->note};
-    case fb::Event_CaseRejected: return {&e.AsCaseRejected()->note};
-    case fb::Event_BusinessResponded: return {&e.AsBusinessResponded()->text};
-    case fb::Event_MessagePosted: return {&e.AsMessagePosted()->text};
-    case fb::Event_OfferMade: return {&e.AsOfferMade()->text};
-    case fb::Event_OfferRejected: return {&e.AsOfferRejected()->text};
-    case fb::Event_RemedyFulfilled: return {&e.AsRemedyFulfilled()->note};
-    case fb::Event_RemedyNotFulfilled: return {&e.AsRemedyNotFulfilled()->note};
-    case fb::Event_MediationRequested: return {&e.AsMediationRequested()->text};
-    case fb::Event_SettlementProposed: return {&e.AsSettlementProposed()->text};
-    case fb::Event_MediationConcluded: return {&e.AsMediationConcluded()->text};
-    case fb::Event_ReferredToAgency: return {&e.AsReferredToAgency()->text};
-    case fb::Event_ReferralTransferred: return {&e.AsReferralTransferred()->reason};
-    case fb::Event_AgencyDecided: return {&e.AsAgencyDecided()->text};
-    case fb::Event_CaseResolved: return {&e.AsCaseResolved()->text};
-    case fb::Event_CaseWithdrawn: return {&e.AsCaseWithdrawn()->reason};
-    case fb::Event_CaseRated: return {&e.AsCaseRated()->comment};
-    case fb::Event_CaseReopened: return {&e.AsCaseReopened()->reason};
-    default: return {};
-  }
-}
-
-std::vector<const char*> personal_field_names(fb::Event type) {
-  switch (type) {
-    case fb::Event_ConsumerRegistered: return {"national_code", "mobile", "name"};
-    case fb::Event_MediatorRegistered: return {"name", "mobile"};
-    case fb::Event_CaseFiled: return {"order_reference", "description"};
-    case fb::Event_DocumentAttached: return {"file_name"};
-    case fb::Event_DocumentsRequested:
-    case fb::Event_CaseAccepted:
-    case fb::Event_CaseRejected:
-    case fb::Event_RemedyFulfilled:
-    case fb::Event_RemedyNotFulfilled: return {"note"};
-    case fb::Event_ReferralTransferred:
-    case fb::Event_CaseWithdrawn:
-    case fb::Event_CaseReopened: return {"reason"};
-    case fb::Event_CaseRated: return {"comment"};
-    case fb::Event_BusinessResponded:
-    case fb::Event_MessagePosted:
-    case fb::Event_OfferMade:
-    case fb::Event_OfferRejected:
-    case fb::Event_MediationRequested:
-    case fb::Event_SettlementProposed:
-    case fb::Event_MediationConcluded:
-    case fb::Event_ReferredToAgency:
-    case fb::Event_AgencyDecided:
-    case fb::Event_CaseResolved: return {"text"};
+    case fb::Event_ConsumerRegistered: {
+      auto* x = e.AsConsumerRegistered();
+      return {{"national_code", &x->national_code}, {"mobile", &x->mobile}, {"name", &x->name}};
+    }
+    case fb::Event_MediatorRegistered: {
+      auto* x = e.AsMediatorRegistered();
+      return {{"name", &x->name}, {"mobile", &x->mobile}};
+    }
+    case fb::Event_CaseFiled: {
+      auto* x = e.AsCaseFiled();
+      return {{"order_reference", &x->order_reference}, {"description", &x->description}};
+    }
+    case fb::Event_DocumentAttached: return {{"file_name", &e.AsDocumentAttached()->file_name}};
+    case fb::Event_DocumentsRequested: return {{"note", &e.AsDocumentsRequested()->note}};
+    case fb::Event_CaseAccepted: return {{"note", &e.AsCaseAccepted()->note}};
+    case fb::Event_CaseRejected: return {{"note", &e.AsCaseRejected()->note}};
+    case fb::Event_BusinessResponded: return {{"text", &e.AsBusinessResponded()->text}};
+    case fb::Event_MessagePosted: return {{"text", &e.AsMessagePosted()->text}};
+    case fb::Event_OfferMade: return {{"text", &e.AsOfferMade()->text}};
+    case fb::Event_OfferRejected: return {{"text", &e.AsOfferRejected()->text}};
+    case fb::Event_RemedyFulfilled: return {{"note", &e.AsRemedyFulfilled()->note}};
+    case fb::Event_RemedyNotFulfilled: return {{"note", &e.AsRemedyNotFulfilled()->note}};
+    case fb::Event_MediationRequested: return {{"text", &e.AsMediationRequested()->text}};
+    case fb::Event_SettlementProposed: return {{"text", &e.AsSettlementProposed()->text}};
+    case fb::Event_MediationConcluded: return {{"text", &e.AsMediationConcluded()->text}};
+    case fb::Event_ReferredToAgency: return {{"text", &e.AsReferredToAgency()->text}};
+    case fb::Event_ReferralTransferred: return {{"reason", &e.AsReferralTransferred()->reason}};
+    case fb::Event_AgencyDecided: return {{"text", &e.AsAgencyDecided()->text}};
+    case fb::Event_CaseResolved: return {{"text", &e.AsCaseResolved()->text}};
+    case fb::Event_CaseWithdrawn: return {{"reason", &e.AsCaseWithdrawn()->reason}};
+    case fb::Event_CaseRated: return {{"comment", &e.AsCaseRated()->comment}};
+    case fb::Event_CaseReopened: return {{"reason", &e.AsCaseReopened()->reason}};
     default: return {};
   }
 }
@@ -106,19 +116,12 @@ bool has_personal_data(const fb::EventUnion& e) {
 }
 
 sealed_part seal(fb::EventUnion& event, const std::string& subject, std::string_view key, std::string_view event_id) {
-  if (sodium_init() < 0) std::abort();  // no random source: nothing can be sealed safely
   const auto fields = personal_fields(event);
-  const std::string plain = pack(fields);
   sealed_part p;
   p.subject = subject;
-  p.nonce.assign(nonce_bytes, '\0');
-  randombytes_buf(p.nonce.data(), p.nonce.size());
-  p.box.assign(plain.size() + tag_bytes, '\0');
-  unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(bytes_of(p.box), &written, bytes_of(plain), plain.size(),
-                                             bytes_of(event_id), event_id.size(), nullptr, bytes_of(p.nonce), bytes_of(key));
-  p.box.resize(written);
-  for (std::string* f : fields) f->clear();
+  p.nonce = fresh_nonce();
+  p.box = encrypt(pack(fields), event_id, p.nonce, key);
+  for (const auto& f : fields) f.value->clear();
   return p;
 }
 
@@ -132,54 +135,31 @@ status open_sealed(event_record& r, key_ring& keys) {
     auto gone = keys.forgotten(r.sealed->subject);
     if (!gone) return gone.error();
     if (!*gone) return ok;  // not known here: stays sealed
-    for (std::string* f : fields) *f = erased_text;
+    for (const auto& f : fields) *f.value = erased_text;
     r.personal = personal_state::erased;
     return ok;
   }
   const sealed_part& p = *r.sealed;
-  if (p.nonce.size() != nonce_bytes || p.box.size() < tag_bytes || (*key)->size() != seal_key_bytes)
-    return error(errc::corrupt, "sealed", "the box of event " + r.event_id + " is malformed");
-  std::string plain(p.box.size() - tag_bytes, '\0');
-  unsigned long long n = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(bytes_of(plain), &n, nullptr, bytes_of(p.box), p.box.size(),
-                                                 bytes_of(r.event_id), r.event_id.size(), bytes_of(p.nonce),
-                                                 bytes_of(**key)) != 0)
+  const auto plain = decrypt(p.box, r.event_id, p.nonce, **key);
+  if (!plain)
     return error(errc::corrupt, "sealed", "the box of event " + r.event_id + " does not open under " + p.subject + "'s key");
-  plain.resize(n);
-  if (!unpack(plain, fields))
+  if (!unpack(*plain, fields))
     return error(errc::corrupt, "sealed", "the box of event " + r.event_id + " does not hold its event's personal fields");
   r.personal = personal_state::opened;
   return ok;
 }
 
 std::string seal_document(std::string_view plain, std::string_view key, std::string_view sha256) {
-  if (sodium_init() < 0) std::abort();  // no random source: nothing can be sealed safely
-  std::string out = "SZD1";
-  std::string nonce(nonce_bytes, '\0');
-  randombytes_buf(nonce.data(), nonce.size());
-  out += nonce;
-  const std::size_t at = out.size();
-  out.resize(at + plain.size() + tag_bytes);
-  unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(reinterpret_cast<unsigned char*>(out.data() + at), &written, bytes_of(plain),
-                                             plain.size(), bytes_of(sha256), sha256.size(), nullptr, bytes_of(nonce),
-                                             bytes_of(key));
-  out.resize(at + written);
-  return out;
+  const std::string nonce = fresh_nonce();
+  return "SZD1" + nonce + encrypt(plain, sha256, nonce, key);
 }
 
 result<std::string> open_document(std::string_view sealed, std::string_view key, std::string_view sha256) {
-  if (sealed.size() < 4 + nonce_bytes + tag_bytes || sealed.substr(0, 4) != "SZD1" || key.size() != seal_key_bytes)
+  if (sealed.size() < 4 + nonce_bytes || sealed.substr(0, 4) != "SZD1")
     return error(errc::corrupt, "document", "is not a sealed document");
-  const std::string_view nonce = sealed.substr(4, nonce_bytes);
-  const std::string_view box = sealed.substr(4 + nonce_bytes);
-  std::string plain(box.size() - tag_bytes, '\0');
-  unsigned long long n = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(bytes_of(plain), &n, nullptr, bytes_of(box), box.size(), bytes_of(sha256),
-                                                 sha256.size(), bytes_of(nonce), bytes_of(key)) != 0)
-    return error(errc::corrupt, "document", "does not open under its consumer's key");
-  plain.resize(n);
-  return plain;
+  auto plain = decrypt(sealed.substr(4 + nonce_bytes), sha256, sealed.substr(4, nonce_bytes), key);
+  if (!plain) return error(errc::corrupt, "document", "does not open under its consumer's key");
+  return std::move(*plain);
 }
 
 std::string personal_digest(std::string_view digest_key, std::string_view value) {

@@ -9,8 +9,8 @@
 //   std::string bytes = encode(fields, event, &p);            // codec.h
 //   auto r = decode(bytes);  open_sealed(*r, keys);           // fields back, or "erased"
 //
-// Which fields are personal, and whose they are, is said here once (personal_fields, subject_of
-// in the engine). No I/O: keys come from a key_ring (the engine's key_store).
+// Which fields are personal is said here once (personal_fields); whose they are, where the engine
+// seals them (engine::submit_locked). No I/O: keys come from a key_ring (the engine's key_store).
 #pragma once
 
 #include <optional>
@@ -27,12 +27,14 @@ namespace sazesh {
 inline constexpr std::string_view erased_text = "erased";
 inline constexpr std::size_t seal_key_bytes = 32;
 
-// The personal fields of an event, in the order the schema declares them; none for events
-// without personal data.
-std::vector<std::string*> personal_fields(fb::EventUnion& event);
+// The personal fields of an event, in the order the schema declares them, each by its schema
+// name; none for events without personal data.
+struct personal_field {
+  const char* name;
+  std::string* value;
+};
+std::vector<personal_field> personal_fields(fb::EventUnion& event);
 bool has_personal_data(const fb::EventUnion& event);
-// Their names, in the same order (the schema's field names).
-std::vector<const char*> personal_field_names(fb::Event type);
 
 // Moves the event's personal fields into a box under `key` (32 bytes), bound to `event_id`,
 // with a fresh random nonce. The fields are left empty.
