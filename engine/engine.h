@@ -169,10 +169,6 @@ class engine {
   void await_locked(lock_type& lock, const std::vector<slot_ptr>& slots);
   void write_queue_locked(lock_type& lock);
   bool advance_applied(const append_outcome& o);
-  // After a forget_party command (again, or one that wrote nothing, the party being forgotten
-  // already): destroys the party's key (engine_options::keys) once more. The first time, it
-  // goes as the command is decided (submit_locked).
-  status destroy_forgotten_key(const command& cmd);
   result<command_outcome> outcome_of(const slot& s) const;
   result<command_outcome> replay_outcome(const append_outcome& first) const;
   status catch_up_locked();

@@ -75,13 +75,12 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
   if (auto s = store_.take_error(); !s) return s.error();
   if (head.version != d->expected)
     return error(errc::conflict, "expected_version", "the state moved while deciding");
-  // Erasure takes the key as soon as it is decided, before the event is written: nothing decided
+  // Erasure takes the key as soon as it is decided, before its event is written: nothing decided
   // after it can be sealed under the key, and a crash before the event is written leaves the
-  // data erased and the same command to be given again (destroy_forgotten_key).
-  if (options_.keys)
-    for (const auto& ev : d->events)
-      if (ev.type == fb::Event_PartyForgotten)
-        if (auto s = options_.keys->destroy(d->stream); !s) return s.error();
+  // data erased and the same command to be given again. A party forgotten already decides no
+  // event, and its key is destroyed once more (should a copy have been left).
+  if (options_.keys && std::holds_alternative<forget_party>(cmd))
+    if (auto s = options_.keys->destroy(d->stream); !s) return s.error();
   auto s = std::make_shared<slot>();
   s->stream = d->stream;
   s->command_id = command_id;
@@ -96,19 +95,22 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
   // Whose personal data a case's events hold: its consumer's.
   std::string case_consumer;
   if (const case_state* c = state_.find_case(d->stream)) case_consumer = c->consumer_id;
-  for (auto& ev : d->events) {
+  for (const auto& ev : d->events) {
     envelope_fields f{d->stream, stream_version(d->expected.value() + index + 1), who, now,
                       command_id, index, previous};
     if (ev.type == fb::Event_CaseFiled) case_consumer = ev.AsCaseFiled()->consumer_id;
+    // A copy is sealed and written; the decided event keeps its plain fields for the outcome.
     std::optional<sealed_part> sealed;
+    fb::EventUnion sealed_event;
     if (options_.keys && has_personal_data(ev)) {
       const bool own_stream = ev.type == fb::Event_ConsumerRegistered || ev.type == fb::Event_MediatorRegistered;
       const std::string subject = own_stream || case_consumer.empty() ? d->stream : case_consumer;
       auto key = options_.keys->key_for_sealing(subject);
       if (!key) return key.error();
-      sealed = seal(ev, subject, *key, event_id_for(command_id, index));
+      sealed_event = ev;
+      sealed = seal(sealed_event, subject, *key, event_id_for(command_id, index));
     }
-    std::string bytes = encode(f, ev, sealed ? &*sealed : nullptr);
+    std::string bytes = encode(f, sealed ? sealed_event : ev, sealed ? &*sealed : nullptr);
     auto rec = decode(bytes);
     if (!rec) return rec.error();  // our own encoder produced something unreadable: a bug
     previous = rec->hash;
@@ -124,9 +126,13 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
   }
   rows_of(d->stream, case_before, party_before, s->records, s->request.state, &s->summaries);
   // The state took the records sealed (it keeps no personal data); the actor hears back what it
-  // wrote, personal data included (the key was just in hand: a box that will not open stays sealed).
-  if (options_.keys)
-    for (auto& r : s->records) (void)open_sealed(r, *options_.keys);
+  // wrote, personal data included: the decided events, as they were before sealing.
+  for (std::size_t i = 0; i < s->records.size(); ++i) {
+    event_record& r = s->records[i];
+    if (!r.sealed) continue;
+    r.payload = std::move(d->events[i]);
+    r.personal = personal_state::opened;
+  }
   state_.score_events.clear();
   state_.deadline_index.clear();
   if (auto e = store_.take_error(); !e) {
@@ -268,8 +274,6 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
     if (first && !first->events.empty() &&
         (first->events.front().by.role != who.role || first->events.front().by.id != who.id))
       return error(errc::conflict, "command_id", "was already used by another actor");
-    if (first)
-      if (auto s = destroy_forgotten_key(cmd); !s) return s.error();
     return first;
   }
 
@@ -342,17 +346,7 @@ result<command_outcome> engine::execute(const actor& who, const std::string& com
     if (!*due->outcome) return due->outcome->error();
     out->deadlines_first = due->records;
   }
-  if (auto s = destroy_forgotten_key(cmd); !s) return s.error();
   return out;
-}
-
-status engine::destroy_forgotten_key(const command& cmd) {
-  // Once PartyForgotten is durable (or was already): the key goes, and with it every sealed field
-  // of the person in every copy of the log. Should this fail, the event stands and the same
-  // command destroys the key when given again.
-  const auto* f = std::get_if<forget_party>(&cmd);
-  if (f == nullptr || options_.keys == nullptr) return ok;
-  return options_.keys->destroy(f->party_id);
 }
 
 }  // namespace sazesh

@@ -124,7 +124,7 @@ status key_store::read_more() {
       // stopped between the two); the first key stands, and none after the subject's 'F'.
       if (key == std::string(seal_key_bytes, '\0')) e.forgotten = true;
       if (e.forgotten) e.key.reset();
-      else if (!e.key || e.offsets.size() == 1) e.key = std::move(key);
+      else if (e.offsets.size() == 1) e.key = std::move(key);
     } else {
       e.forgotten = true;
       e.key.reset();
@@ -156,7 +156,10 @@ result<std::string> key_store::key_for_sealing(const std::string& subject) {
   if (subject.empty() || subject.size() > max_subject)
     return error(errc::invalid_argument, "party", "a subject's id has 1 to 256 bytes");
   std::lock_guard lock(mutex_);
-  if (auto r = read_more(); !r) return r.error();
+  // A key this process holds is the subject's for good (only this writer destroys keys); only a
+  // subject it does not know sends it to the file, for what another process may have written.
+  if (auto it = keys_.find(subject); it == keys_.end() || !it->second.key)
+    if (auto r = read_more(); !r) return r.error();
   if (auto it = keys_.find(subject); it != keys_.end()) {
     if (it->second.key) return *it->second.key;
     if (it->second.forgotten)
