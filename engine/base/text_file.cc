@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 namespace sazesh {
 namespace {
@@ -66,6 +67,41 @@ result<std::string> read_text_file(const std::filesystem::path& path, std::strin
                  path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
   out.resize(have);
   return out;
+}
+
+status sync_folder(const std::filesystem::path& folder, std::string_view field) {
+  file_descriptor fd(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0 || ::fsync(fd.get()) != 0)
+    return error(errc::io, std::string(field), "cannot sync " + folder.string() + ": " + std::strerror(errno));
+  return ok;
+}
+
+status write_file_durably(const std::filesystem::path& path, std::string_view bytes, std::string_view field) {
+  const auto failed = [&](std::string_view what, const std::string& where) {
+    return error(errc::io, std::string(field), "cannot " + std::string(what) + " " + where + ": " + std::strerror(errno));
+  };
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) return error(errc::io, std::string(field), "cannot create " + path.parent_path().string() + ": " + ec.message());
+  std::string temp = path.string() + ".tmp.XXXXXX";
+  std::optional<error> e;
+  {
+    file_descriptor fd(::mkstemp(temp.data()));
+    if (fd.get() < 0) return failed("create", temp);
+    for (std::size_t done = 0; done < bytes.size() && !e;) {
+      const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) e = failed("write", temp);
+      else done += static_cast<std::size_t>(n);
+    }
+    if (!e && ::fsync(fd.get()) != 0) e = failed("sync", temp);
+  }
+  if (!e && ::rename(temp.c_str(), path.c_str()) != 0) e = failed("store", path.string());
+  if (e) {
+    ::unlink(temp.c_str());
+    return *e;
+  }
+  return sync_folder(path.parent_path(), field);
 }
 
 }  // namespace sazesh

@@ -25,4 +25,11 @@ inline constexpr std::size_t default_text_file_limit = 1u << 20;  // 1 MiB
 result<std::string> read_text_file(const std::filesystem::path& path, std::string_view field,
                                    std::size_t max_bytes = default_text_file_limit);
 
+// Writes `bytes` to `path` so that a crash leaves either no file or the whole of it: a synced
+// temporary file beside it, renamed into place, and the folder synced. Creates the folder if
+// need be. Errors are errc::io naming `field`.
+status write_file_durably(const std::filesystem::path& path, std::string_view bytes, std::string_view field);
+// Syncs a folder, so that a file created, renamed or removed in it stays so after a crash.
+status sync_folder(const std::filesystem::path& folder, std::string_view field);
+
 }  // namespace sazesh

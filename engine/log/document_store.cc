@@ -10,6 +10,7 @@
 #include <iterator>
 #include <optional>
 
+#include "engine/base/text_file.h"
 #include "engine/record/hash.h"
 
 namespace sazesh {
@@ -21,39 +22,8 @@ error cannot(std::string_view what, const std::string& path) {
   return error(errc::io, "data_dir", "cannot " + std::string(what) + " " + path + ": " + std::strerror(errno));
 }
 
-// Writes `bytes` to `target`: a synced temporary file renamed into place.
-status write_durably(const std::filesystem::path& target, std::string_view bytes) {
-  std::error_code ec;
-  std::filesystem::create_directories(target.parent_path(), ec);
-  if (ec) return error(errc::io, "data_dir", "cannot create " + target.parent_path().string());
-  std::string temp = target.string() + ".tmp.XXXXXX";
-  const int fd = ::mkstemp(temp.data());
-  if (fd < 0) return cannot("create", temp);
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) {
-      const error e = cannot("write", temp);
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return e;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  std::optional<error> sync_failed;
-  if (::fsync(fd) != 0) sync_failed = cannot("sync", temp);
-  ::close(fd);
-  if (sync_failed) {
-    ::unlink(temp.c_str());
-    return *sync_failed;
-  }
-  if (::rename(temp.c_str(), target.c_str()) != 0) {
-    const error e = cannot("store", target.string());
-    ::unlink(temp.c_str());
-    return e;
-  }
-  return ok;
-}
+// A stored document or its sealed copy (the box adds 44 bytes), at most what a document may be.
+constexpr std::size_t max_stored_bytes = max_document_bytes + 64;
 
 }  // namespace
 
@@ -160,7 +130,7 @@ result<stored_document> document_store::put_bytes(std::string_view bytes, std::s
   if (bytes.empty()) return error(errc::invalid_argument, std::string(field), "the file is empty");
   stored_document d{sha256(bytes), bytes.size(), false};
   if (contains(d.sha256)) return d;
-  if (auto w = write_durably(path_of(d.sha256), bytes); !w) return w.error();
+  if (auto w = write_file_durably(path_of(d.sha256), bytes, "data_dir"); !w) return w.error();
   d.added = true;
   return d;
 }
@@ -171,12 +141,12 @@ std::filesystem::path document_store::sealed_path_of(std::string_view sha256_raw
 
 status document_store::seal(std::string_view sha256_raw, const std::string& subject, std::string_view key) {
   const auto plain_path = path_of(sha256_raw);
-  std::ifstream in(plain_path, std::ios::binary);
-  if (!in) return ok;  // sealed already (or attached before sealing and since removed)
-  const std::string plain((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  in.close();
-  if (sha256(plain) != sha256_raw) return error(errc::corrupt, "document", "the stored copy of " + to_hex(sha256_raw) + " was altered");
-  if (auto w = write_durably(sealed_path_of(sha256_raw, subject), seal_document(plain, key, sha256_raw)); !w) return w.error();
+  auto plain = read_text_file(plain_path, "document", max_stored_bytes);
+  if (!plain && plain.error().code() == errc::not_found) return ok;  // sealed already
+  if (!plain) return plain.error();
+  if (sha256(*plain) != sha256_raw) return error(errc::corrupt, "document", "the stored copy of " + to_hex(sha256_raw) + " was altered");
+  if (auto w = write_file_durably(sealed_path_of(sha256_raw, subject), seal_document(*plain, key, sha256_raw), "data_dir"); !w)
+    return w.error();
   std::error_code ec;
   std::filesystem::remove(plain_path, ec);
   if (ec) return error(errc::io, "data_dir", "cannot remove " + plain_path.string() + ": " + ec.message());
@@ -185,12 +155,8 @@ status document_store::seal(std::string_view sha256_raw, const std::string& subj
 
 result<std::optional<std::string>> document_store::read(std::string_view sha256_raw, const std::string& subject,
                                                         key_ring& keys) const {
-  const auto read_all = [](const std::filesystem::path& p) -> std::optional<std::string> {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) return std::nullopt;
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
-  if (auto sealed = read_all(sealed_path_of(sha256_raw, subject))) {
+  auto sealed = read_text_file(sealed_path_of(sha256_raw, subject), "document", max_stored_bytes);
+  if (sealed) {
     auto key = keys.key_of(subject);
     if (!key) return key.error();
     if (!*key) return std::optional<std::string>();
@@ -198,7 +164,10 @@ result<std::optional<std::string>> document_store::read(std::string_view sha256_
     if (!plain) return plain.error();
     return std::optional<std::string>(std::move(*plain));
   }
-  if (auto plain = read_all(path_of(sha256_raw))) return std::optional<std::string>(std::move(*plain));
+  if (sealed.error().code() != errc::not_found) return sealed.error();
+  auto plain = read_text_file(path_of(sha256_raw), "document", max_stored_bytes);
+  if (plain) return std::optional<std::string>(std::move(*plain));
+  if (plain.error().code() != errc::not_found) return plain.error();
   return error(errc::not_found, "document", "no stored document " + to_hex(sha256_raw));
 }
 

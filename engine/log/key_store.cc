@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/base/text_file.h"
 #include "engine/record/hash.h"
 
 namespace sazesh {
@@ -17,15 +18,6 @@ constexpr std::size_t max_subject = 256;
 
 error cannot(std::string_view what, const std::filesystem::path& path) {
   return error(errc::io, "keys", "cannot " + std::string(what) + " " + path.string() + ": " + std::strerror(errno));
-}
-
-status sync_dir(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return cannot("open", dir);
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced) return cannot("sync", dir);
-  return ok;
 }
 
 status write_all(int fd, std::string_view bytes, const std::filesystem::path& path) {
@@ -59,34 +51,21 @@ result<std::unique_ptr<key_store>> key_store::open(const std::filesystem::path& 
   std::filesystem::create_directories(folder, ec);
   if (ec) return error(errc::io, "keys", "cannot create " + folder.string() + ": " + ec.message());
   const auto digest_path = folder / "digest.key";
-  std::string digest(2 * seal_key_bytes, '\0');
-  if (const int fd = ::open(digest_path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
-    const ssize_t n = ::read(fd, digest.data(), digest.size());
-    ::close(fd);
-    if (n != static_cast<ssize_t>(seal_key_bytes))
-      return error(errc::corrupt, "keys", digest_path.string() + " must hold a 32-byte key");
-    digest.resize(seal_key_bytes);
-  } else {
-    if (errno != ENOENT) return cannot("read", digest_path);
+  auto digest = read_text_file(digest_path, "keys", 2 * seal_key_bytes);
+  if (digest && digest->size() != seal_key_bytes)
+    return error(errc::corrupt, "keys", digest_path.string() + " must hold a 32-byte key");
+  if (!digest && digest.error().code() != errc::not_found) return digest.error();
+  if (!digest) {
     digest = from_hex(random_hex(seal_key_bytes));
-    const auto temp = digest_path.string() + ".tmp";
-    const int out = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out < 0) return cannot("create", temp);
-    auto w = write_all(out, digest, temp);
-    const bool synced = w && ::fsync(out) == 0;
-    ::close(out);
-    if (!w) return w.error();
-    if (!synced) return cannot("sync", temp);
-    if (::rename(temp.c_str(), digest_path.c_str()) != 0) return cannot("rename", temp);
-    if (auto d = sync_dir(folder); !d) return d.error();
+    if (auto w = write_file_durably(digest_path, *digest, "keys"); !w) return w.error();
   }
-  s->digest_key_ = std::move(digest);
+  s->digest_key_ = std::move(*digest);
   const auto path = folder / "subjects.keys";
   const bool existed = std::filesystem::exists(path, ec);
   s->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (s->fd_ < 0) return cannot("open", path);
   if (!existed)
-    if (auto d = sync_dir(folder); !d) return d.error();
+    if (auto d = sync_folder(folder, "keys"); !d) return d.error();
   if (auto r = s->read_more(); !r) return r.error();
   return s;
 }
