@@ -147,9 +147,12 @@ class session {
   std::uint64_t end_at_open_ = 0;  // the log's end when this process opened it
 };
 
-// A record as JSON (its envelope as the log holds it); a sealed one also carries "personal",
-// its personal fields opened with the folder's keys, and "personal_state" (cli/read_commands.cc).
+// A record as JSON (its envelope as the log holds it); a sealed one also carries "personal", its
+// personal fields, and "personal_state": opened, erased, or sealed where the key is not known
+// (cli/read_commands.cc). The first opens `bytes` with the folder's keys; the second takes the
+// record already decoded from them, opened or not.
 result<std::string> record_json(session& s, std::string_view bytes);
+std::string record_json(std::string_view bytes, const event_record& r);
 
 // Seals the documents a file or attach command attached to `case_id` under the key of the case's
 // consumer (engine/log/document_store.h, seal); other commands have none.

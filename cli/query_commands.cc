@@ -476,17 +476,13 @@ result<case_personal> open_case_personal(session& s, event_log& log, const case_
       p.file_names[std::string(d->sha256.begin(), d->sha256.end())] = d->file_name;
     p.events.push_back(std::move(*r));
   }
-  for (const auto& d : c.documents)  // documents attached at filing come with CaseFiled's command
-    if (!p.file_names.count(d.sha256) && !d.file_name.empty()) p.file_names[d.sha256] = d.file_name;
   return p;
 }
 
-std::string bundle_json(const pj::dossier_bundle& b, const case_personal& person, session& s) {
-  json_array history;
-  for (const auto& bytes : b.history) {
-    auto record = record_json(s, bytes);  // opened for the reader the dossier is shown to
-    history.raw(record ? *record : envelope_to_json(bytes));
-  }
+std::string bundle_json(const pj::dossier_bundle& b, const case_personal& person, const session& s) {
+  json_array history;  // the envelopes, with what open_case_personal opened of each
+  for (std::size_t i = 0; i < b.history.size() && i < person.events.size(); ++i)
+    history.raw(record_json(b.history[i], person.events[i]));
   json_array documents;
   for (const auto& d : b.row.state.documents) {
     const auto name = person.file_names.find(d.sha256);

@@ -118,23 +118,27 @@ int show(session& s, const parsed_args& a) {
 
 }  // namespace
 
-// A record as JSON (its envelope as the log holds it); a sealed one also carries "personal",
-// its personal fields opened with the folder's keys ("erased" once a key was destroyed), and
-// "personal_state" (opened or erased).
-result<std::string> record_json(session& s, std::string_view bytes) {
+std::string record_json(std::string_view bytes, const event_record& r) {
   std::string j = envelope_to_json(bytes);
+  if (!r.sealed || j.empty() || j.back() != '}') return j;
+  json_object personal;
+  for (const auto& f : personal_fields(const_cast<fb::EventUnion&>(r.payload)))  // read only
+    personal.field(f.name, *f.value);
+  const char* state = r.personal == personal_state::opened ? "opened" : r.personal == personal_state::erased ? "erased" : "sealed";
+  j.pop_back();
+  j += fmt::format(",\"personal\":{},\"personal_state\":\"{}\"}}", personal.str(), state);
+  return j;
+}
+
+result<std::string> record_json(session& s, std::string_view bytes) {
   auto r = decode(bytes);
   if (!r) return r.error();
-  if (!r->sealed || j.empty() || j.back() != '}') return j;
-  auto keys = s.keys();
-  if (!keys) return keys.error();
-  if (auto o = open_sealed(*r, **keys); !o) return o.error();
-  json_object personal;
-  for (const auto& f : personal_fields(r->payload)) personal.field(f.name, *f.value);
-  j.pop_back();
-  j += fmt::format(",\"personal\":{},\"personal_state\":\"{}\"}}", personal.str(),
-                   r->personal == personal_state::erased ? "erased" : "opened");
-  return j;
+  if (r->sealed) {
+    auto keys = s.keys();
+    if (!keys) return keys.error();
+    if (auto o = open_sealed(*r, **keys); !o) return o.error();
+  }
+  return record_json(bytes, *r);
 }
 
 namespace {
