@@ -78,9 +78,12 @@ std::string dossier_to_json(std::string_view bytes) {
   if (!schema::VerifyDossierBuffer(v)) return "null";
   const schema::Dossier* d = schema::GetDossier(bytes.data());
   if (!printable_nested(d->event())) return "null";
-  if (d->history() != nullptr)
-    for (const schema::EnvelopeBytes* h : *d->history())
+  // Every nested envelope the printer will reach: the history's and the parties'.
+  for (const auto* list : {d->history(), d->parties()}) {
+    if (list == nullptr) continue;
+    for (const schema::EnvelopeBytes* h : *list)
       if (h == nullptr || !printable_nested(h->bytes())) return "null";
+  }
   return render(dossier_parser(), bytes);
 }
 
