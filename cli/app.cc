@@ -77,6 +77,7 @@ std::vector<command_spec> build_table() {
   add_query_commands(t);
   add_trust_commands(t);
   add_kafka_commands(t);
+  add_seal_log_command(t);
   t.push_back(demo_command());
   if (serve_spec()) t.push_back(*serve_spec());
   // What `sazesh serve` offers: every command that writes (it takes a command id) but the

@@ -201,6 +201,7 @@ void add_query_commands(std::vector<command_spec>& out);
 void add_trust_commands(std::vector<command_spec>& out);
 void add_kafka_commands(std::vector<command_spec>& out);
 void add_account_commands(std::vector<command_spec>& out);
+void add_seal_log_command(std::vector<command_spec>& out);
 // A case as the projections hold it (brought up to date first), for deciding who may read it.
 result<std::optional<case_state>> case_for_reading(session& s, const std::string& case_id);
 // The whole table, in the order help lists it (`sazesh serve` adds itself at the end).

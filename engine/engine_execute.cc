@@ -103,8 +103,7 @@ result<engine::slot_ptr> engine::submit_locked(const actor& who, const std::stri
     std::optional<sealed_part> sealed;
     fb::EventUnion sealed_event;
     if (options_.keys && has_personal_data(ev)) {
-      const bool own_stream = ev.type == fb::Event_ConsumerRegistered || ev.type == fb::Event_MediatorRegistered;
-      const std::string subject = own_stream || case_consumer.empty() ? d->stream : case_consumer;
+      const std::string subject = sealing_subject(ev, d->stream, case_consumer);
       auto key = options_.keys->key_for_sealing(subject);
       if (!key) return key.error();
       sealed_event = ev;

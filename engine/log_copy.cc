@@ -172,7 +172,7 @@ status check_empty(event_log& target) {
 }  // namespace
 
 result<copy_report> copy_log(event_log& source, event_log& target, unsigned workers,
-                             const copy_progress_fn& on_progress) {
+                             const copy_progress_fn& on_progress, const copy_transform_fn& transform) {
   if (auto s = check_empty(target); !s) return s.error();
   if (workers == 0) workers = 1;
   std::vector<partition_cursor> cursors;
@@ -222,6 +222,8 @@ result<copy_report> copy_log(event_log& source, event_log& target, unsigned work
       r.events.push_back(from.take().bytes);
     }
     version += r.events.size();
+    if (transform)
+      if (auto t = transform(r); !t) return stop(t.error());
     report.events += r.events.size();
     report.commands += 1;
 

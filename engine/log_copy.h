@@ -1,6 +1,7 @@
 // log_copy: copies every event of one event_log into another (embedded <-> Kafka), byte for
 // byte, each command's events in one append with the command's own id, so the copy answers
-// find_command, versions and hash chains exactly as the source does.
+// find_command, versions and hash chains exactly as the source does. (With a transform, the
+// bytes are the transform's: log_seal.h.)
 //
 //   auto report = copy_log(*embedded, *kafka);   // refuses a target that has any event
 //
@@ -37,8 +38,11 @@ struct copy_report {
 };
 
 using copy_progress_fn = std::function<void(const copy_report&)>;
+// Rewrites one command's events before they are queued for the target (log_seal.h seals them).
+// Called on one thread, each stream's commands in their order; an error stops the copy.
+using copy_transform_fn = std::function<status(append_request&)>;
 
 result<copy_report> copy_log(event_log& source, event_log& target, unsigned workers = 8,
-                             const copy_progress_fn& on_progress = {});
+                             const copy_progress_fn& on_progress = {}, const copy_transform_fn& transform = {});
 
 }  // namespace sazesh

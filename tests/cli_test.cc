@@ -24,6 +24,10 @@
 #include "cli/app.h"
 #include "serve/client.h"
 #include "engine/log/document_store.h"
+#include "engine/engine.h"
+#include "engine/record/codec.h"
+#include "engine/time/clock.h"
+#include "workload/history_generator.h"
 #include "engine/record/hash.h"
 #include "engine/log/event_log.h"
 #include "engine/time/calendar.h"
@@ -1035,6 +1039,108 @@ TEST_CASE("after forget, a referred case's dossier reads erased and its bundle s
   CHECK_FALSE(contains(erased.out, "5260181591"));
   CHECK_FALSE(contains(erased.out, "بدنه ترک داشت"));
 }
+
+// The number a --json line gives `field`, or -1.
+long long json_number(const std::string& line, const std::string& field) {
+  std::smatch m;
+  if (!std::regex_search(line, m, std::regex("\"" + field + "\":([0-9]+)"))) return -1;
+  return std::stoll(m[1]);
+}
+
+TEST_CASE("seal-log copies a log written before sealing into a new folder, sealed: no file of it holds the personal data, the checks pass, the figures agree, and its people can be forgotten") {
+  if (over_server()) return;  // a folder-level command
+  temp_dir t;
+  const auto old_dir = t.path() / "old", new_dir = t.path() / "new";
+  std::vector<std::string> secrets;
+  std::string consumer;
+  std::uint64_t events = 0, attached = 0;
+  {
+    // The engine without a key store writes personal data in the clear, as before sealing.
+    auto log = open_embedded_log(old_dir / "log", {.sync = false});
+    REQUIRE(log);
+    fixed_clock clock(workload::history_generator::default_start());
+    auto eng = engine::open(**log, clock);
+    REQUIRE(eng);
+    workload::history_options o;
+    o.cases = 60;
+    o.in_flight = 15;
+    workload::history_generator gen(**eng, clock, 23, o);
+    gen.register_parties();
+    gen.run();
+    REQUIRE(gen.stats().unexpected == 0);
+    events = gen.stats().events;
+    for (std::size_t i = 0; i < gen.national_codes().size() && i < 20; ++i)
+      secrets.insert(secrets.end(), {gen.national_codes()[i], gen.mobiles()[i], gen.consumer_names()[i]});
+    for (std::size_t i = 0; i < gen.descriptions().size() && i < 10; ++i) secrets.push_back(gen.descriptions()[i]);
+    consumer = gen.consumers().front();
+    // The documents the cases attached, in the old folder's store (the generator makes their
+    // bytes from a counter).
+    std::set<std::string> shas;
+    auto all = (*log)->read_partition(0, log_position{0}, 1'000'000);
+    REQUIRE(all);
+    for (const auto& e : *all) {
+      const auto rec = decode(e.bytes);
+      REQUIRE(rec);
+      if (const auto* d = rec->payload.AsDocumentAttached()) shas.insert(std::string(d->sha256.begin(), d->sha256.end()));
+    }
+    REQUIRE_FALSE(shas.empty());
+    document_store docs(old_dir / "documents");
+    for (int n = 1; n < 5000; ++n) {
+      const std::string bytes = fmt::format("document {} of history {}", n, 23);
+      if (shas.count(sha256(bytes)) == 0) continue;
+      REQUIRE(docs.put_bytes(bytes, "document"));
+      ++attached;
+      if (n < 20) secrets.push_back(bytes);
+    }
+    REQUIRE(attached > 0);
+  }
+  // The old folder holds the data in the clear (else this test would prove nothing).
+  CHECK_FALSE(files_holding(old_dir / "log", secrets.front()).empty());
+  const auto cli = [](const std::filesystem::path& dir, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--data-dir", dir.string()});
+    return sazesh_cli_exact(args);
+  };
+
+  const auto sealed = cli(new_dir, {"--json", "seal-log", "--from", old_dir.string()});
+  INFO(sealed.err);
+  REQUIRE(sealed.code == 0);
+  CHECK(json_number(sealed.out, "events") == static_cast<long long>(events));
+  CHECK(json_number(sealed.out, "sealed") > 0);
+  CHECK(json_number(sealed.out, "documents") == static_cast<long long>(attached));
+  CHECK(json_number(sealed.out, "documents_missing") == 0);
+  for (const auto& secret : secrets) {
+    INFO("secret: " << secret);
+    CHECK(files_holding(new_dir, secret).empty());
+  }
+  CHECK(cli(new_dir, {"--as", "auditor:au", "verify"}).code == 0);
+  // The same figures, folded from either log.
+  for (const std::string by : {"status", "category", "outcome"}) {
+    const auto before = cli(old_dir, {"--as", "analyst:an", "--csv", "stats", "--by", by});
+    const auto after = cli(new_dir, {"--as", "analyst:an", "--csv", "stats", "--by", by});
+    REQUIRE(before.code == 0);
+    CHECK(after.out == before.out);
+  }
+  // The person reads their own data, opened from the box.
+  const auto own = cli(new_dir, {"--as", "consumer:" + consumer, "events", "--party", consumer});
+  REQUIRE(own.code == 0);
+  CHECK(contains(own.out, "\"personal_state\":\"opened\""));
+  CHECK(contains(own.out, secrets.front()));
+  // Before, they could not be forgotten (their data lay in the log in the clear); now they can,
+  // unless an open case still needs them.
+  const auto old_forget = cli(old_dir, {"--as", "operator:ops", "forget", "--party", consumer, "--reason", "asked"});
+  CHECK(old_forget.code != 0);
+  CHECK(contains(old_forget.err, "before personal data was sealed"));
+  const auto new_forget = cli(new_dir, {"--as", "operator:ops", "forget", "--party", consumer, "--reason", "asked"});
+  CHECK_FALSE(contains(new_forget.err, "before personal data was sealed"));
+  // A folder that has a log already is refused, and keeps what it had.
+  const auto again = cli(new_dir, {"seal-log", "--from", old_dir.string()});
+  CHECK(again.code != 0);
+  CHECK(contains(again.err, "--data-dir"));
+  const auto itself = cli(old_dir, {"seal-log", "--from", old_dir.string()});
+  CHECK(itself.code != 0);
+  CHECK(contains(itself.err, "--from"));
+}
+
 
 }  // namespace
 }  // namespace sazesh

@@ -153,6 +153,20 @@ status document_store::seal(std::string_view sha256_raw, const std::string& subj
   return ok;
 }
 
+status document_store::copy_sealed_from(const document_store& from, std::string_view sha256_raw,
+                                        const std::string& subject, std::string_view key) {
+  std::error_code ec;
+  if (std::filesystem::exists(sealed_path_of(sha256_raw, subject), ec)) return ok;
+  auto sealed = read_text_file(from.sealed_path_of(sha256_raw, subject), "document", max_stored_bytes);
+  if (sealed) return write_file_durably(sealed_path_of(sha256_raw, subject), *sealed, "data_dir");
+  if (sealed.error().code() != errc::not_found) return sealed.error();
+  auto plain = read_text_file(from.path_of(sha256_raw), "document", max_stored_bytes);
+  if (!plain) return plain.error();
+  if (sha256(*plain) != sha256_raw)
+    return error(errc::corrupt, "document", "the stored copy of " + to_hex(sha256_raw) + " was altered");
+  return write_file_durably(sealed_path_of(sha256_raw, subject), seal_document(*plain, key, sha256_raw), "data_dir");
+}
+
 result<std::optional<std::string>> document_store::read(std::string_view sha256_raw, const std::string& subject,
                                                         key_ring& keys) const {
   auto sealed = read_text_file(sealed_path_of(sha256_raw, subject), "document", max_stored_bytes);

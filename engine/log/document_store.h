@@ -54,6 +54,11 @@ class document_store {
   // The document of `subject`'s case: its sealed copy opened; none once the key was destroyed;
   // else the plaintext copy (a document attached before sealing). errc::not_found if neither.
   result<std::optional<std::string>> read(std::string_view sha256, const std::string& subject, key_ring& keys) const;
+  // Takes `subject`'s document from another folder's store (log_seal.h): its sealed copy as it is
+  // (the two folders share their keys), else its plaintext, sealed here under `key`. Nothing to
+  // do if this store has it sealed already; errc::not_found if `from` has neither copy.
+  status copy_sealed_from(const document_store& from, std::string_view sha256, const std::string& subject,
+                          std::string_view key);
 
  private:
   std::filesystem::path root_;

@@ -115,6 +115,11 @@ bool has_personal_data(const fb::EventUnion& e) {
   return !personal_fields(const_cast<fb::EventUnion&>(e)).empty();
 }
 
+std::string sealing_subject(const fb::EventUnion& event, const std::string& stream, const std::string& case_consumer) {
+  const bool own_stream = event.type == fb::Event_ConsumerRegistered || event.type == fb::Event_MediatorRegistered;
+  return own_stream || case_consumer.empty() ? stream : case_consumer;
+}
+
 sealed_part seal(fb::EventUnion& event, const std::string& subject, std::string_view key, std::string_view event_id) {
   const auto fields = personal_fields(event);
   sealed_part p;

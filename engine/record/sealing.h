@@ -40,6 +40,11 @@ bool has_personal_data(const fb::EventUnion& event);
 // with a fresh random nonce. The fields are left empty.
 sealed_part seal(fb::EventUnion& event, const std::string& subject, std::string_view key, std::string_view event_id);
 
+// Whose key seals an event's personal data: a party's registration, the party's own; a case's
+// events, the case's consumer (`case_consumer`, empty for a stream that is not a case: then the
+// stream's own party).
+std::string sealing_subject(const fb::EventUnion& event, const std::string& stream, const std::string& case_consumer);
+
 // Where the keys come from: the key of a subject, or nothing when it was destroyed or is not
 // known here (forgotten() tells the two apart). Errors are failures to read the store.
 class key_ring {
