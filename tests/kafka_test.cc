@@ -1789,6 +1789,136 @@ TEST_CASE("kafka: the CLI copies a log to Kafka and back, verifies it there, and
   CHECK_MESSAGE(no_topic.err.find("no event log") != std::string::npos, no_topic.err);
 }
 
+// Every topic of the cluster whose name starts with `prefix`.
+std::vector<std::string> topics_with_prefix(const std::string& bootstrap, const std::string& prefix) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  REQUIRE(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err) == RD_KAFKA_CONF_OK);
+  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> handle(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err),
+                                                            rd_kafka_destroy);
+  REQUIRE_MESSAGE(handle != nullptr, err);
+  const rd_kafka_metadata_t* md = nullptr;
+  REQUIRE(rd_kafka_metadata(handle.get(), 1, nullptr, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  std::vector<std::string> out;
+  for (int i = 0; i < md->topic_cnt; ++i)
+    if (std::string_view(md->topics[i].topic).rfind(prefix, 0) == 0) out.emplace_back(md->topics[i].topic);
+  rd_kafka_metadata_destroy(md);
+  return out;
+}
+
+// The values of every "personal":{…} object in `events` output, but "erased" and very short ones.
+std::set<std::string> personal_values(const std::string& text) {
+  std::set<std::string> out;
+  const std::regex object(R"re("personal":\{([^}]*)\})re"), value(R"re("[a-z_]+":"([^"]*)")re");
+  for (auto o = std::sregex_iterator(text.begin(), text.end(), object); o != std::sregex_iterator(); ++o) {
+    const std::string fields = (*o)[1];
+    for (auto v = std::sregex_iterator(fields.begin(), fields.end(), value); v != std::sregex_iterator(); ++v)
+      if ((*v)[1].length() >= 5 && (*v)[1] != "erased") out.insert((*v)[1]);
+  }
+  return out;
+}
+
+TEST_CASE("kafka: after forget, no topic of the log and no file of the folder holds the person's data; readers on Kafka read erased") {
+  scratch_dir dir;
+  const std::string bs = broker();
+  const std::string prefix = unique_prefix("erasure");
+  const std::string demo_data = (dir.path() / "demo").string(), data = (dir.path() / "data").string();
+  const std::vector<std::string> to_kafka{"--kafka", bs, "--kafka-prefix", prefix, "--kafka-replication", "1"};
+  const auto kafka_cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), to_kafka.begin(), to_kafka.end());
+    args.insert(args.begin(), {"--data-dir", data});
+    return sazesh_cli(args);
+  };
+  auto demo = sazesh_cli({"demo", "--data-dir-fresh", demo_data});
+  REQUIRE_MESSAGE(demo.code == 0, demo.err);
+  std::vector<std::string> copy{"--data-dir", demo_data, "copy-log", "--to-kafka"};
+  copy.insert(copy.end(), to_kafka.begin(), to_kafka.end());
+  auto copied = sazesh_cli(copy);
+  REQUIRE_MESSAGE(copied.code == 0, copied.err);
+  // The log now lives on Kafka, written from `data`, which takes the keys; the demo's folder goes.
+  std::filesystem::create_directories(data);
+  std::filesystem::rename(std::filesystem::path(demo_data) / "keys", std::filesystem::path(data) / "keys");
+  std::filesystem::remove_all(demo_data);
+
+  // Every consumer of the demo whose cases are all closed, with what each reads of themselves.
+  const auto all = kafka_cli({"--as", "auditor:audit", "events", "--all"});
+  REQUIRE(all.code == 0);
+  std::set<std::string> consumers;
+  const std::regex consumer_stream(R"re("stream_id": "(U-[A-Z0-9]+)")re");
+  for (auto m = std::sregex_iterator(all.out.begin(), all.out.end(), consumer_stream); m != std::sregex_iterator(); ++m)
+    consumers.insert((*m)[1]);
+  REQUIRE(consumers.size() >= 3);
+  std::set<std::string> secrets;
+  std::vector<std::string> forgotten_cases;
+  for (const auto& u : consumers) {
+    const std::string me = "consumer:" + u;
+    auto own = kafka_cli({"--as", me, "events", "--party", u});
+    REQUIRE(own.code == 0);
+    std::set<std::string> theirs = personal_values(own.out);
+    auto cases = kafka_cli({"--as", me, "--json", "cases", "--consumer", u});
+    REQUIRE_MESSAGE(cases.code == 0, cases.err);
+    std::vector<std::string> ids;
+    const std::regex case_id(R"(C-[A-Z0-9]{10})");
+    for (auto m = std::sregex_iterator(cases.out.begin(), cases.out.end(), case_id); m != std::sregex_iterator(); ++m)
+      ids.push_back((*m)[0]);
+    for (const auto& c : ids) {
+      auto events = kafka_cli({"--as", me, "events", "--case", c});
+      REQUIRE(events.code == 0);
+      const auto values = personal_values(events.out);
+      theirs.insert(values.begin(), values.end());
+    }
+    auto forgot = kafka_cli({"--as", "operator:ops", "forget", "--party", u, "--reason", "the person asked"});
+    if (forgot.code != 0) {
+      CHECK_MESSAGE(forgot.err.find("open case") != std::string::npos, forgot.err);  // still needed
+      continue;
+    }
+    REQUIRE(theirs.size() >= 3);  // at least the national code, the mobile and the name
+    secrets.insert(theirs.begin(), theirs.end());
+    forgotten_cases.insert(forgotten_cases.end(), ids.begin(), ids.end());
+  }
+  REQUIRE_FALSE(secrets.empty());
+  REQUIRE_FALSE(forgotten_cases.empty());
+
+  // Every record of every topic of the log (events, checkpoints, each agency's), aborted ones too.
+  const auto topics = topics_with_prefix(bs, prefix);
+  CHECK(topics.size() >= 3);
+  std::uint64_t records = 0, naming_a_case = 0;
+  for (const auto& topic : topics) {
+    kafka_log_options o;
+    o.bootstrap_servers = bs;
+    for (const auto& r : read_feed(o, topic, prefix + "search")) {
+      ++records;
+      // The search sees what the records do hold: the forgotten person's case ids stay.
+      naming_a_case += r.value.find(forgotten_cases.front()) != std::string::npos;
+      for (const auto& secret : secrets) {
+        INFO("topic " << topic << " offset " << r.offset << " secret " << secret);
+        CHECK(r.value.find(secret) == std::string::npos);
+        CHECK(r.key.find(secret) == std::string::npos);
+      }
+    }
+  }
+  CHECK(records > 0);
+  CHECK(naming_a_case > 0);
+  for (const auto& f : std::filesystem::recursive_directory_iterator(data)) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const auto& secret : secrets) {
+      INFO("file " << f.path() << " secret " << secret);
+      CHECK(bytes.find(secret) == std::string::npos);
+    }
+  }
+  // Readers on Kafka show erased in place of the data, and the log still verifies.
+  for (const auto& c : forgotten_cases) {
+    auto shown = kafka_cli({"--as", "operator:ops", "events", "--case", c});
+    REQUIRE(shown.code == 0);
+    CHECK(shown.out.find("\"personal_state\":\"erased\"") != std::string::npos);
+    for (const auto& secret : secrets) CHECK(shown.out.find(secret) == std::string::npos);
+  }
+  auto verified = kafka_cli({"--as", "auditor:audit", "verify"});
+  CHECK_MESSAGE(verified.code == 0, verified.err);
+}
+
 // The rows of `project --json` on a partitioned log: partition -> {position, end, lag}.
 std::map<std::uint32_t, std::array<std::uint64_t, 3>> projected_partitions(const std::string& json) {
   std::map<std::uint32_t, std::array<std::uint64_t, 3>> rows;
