@@ -70,6 +70,57 @@ result<std::optional<std::string>> read_document(session& s, const document_stor
   return bytes;
 }
 
+// The proof that `consumer` was forgotten: their PartyForgotten envelope, its partition's latest
+// signed checkpoint and the event's inclusion proof in that tree (which may be another partition's
+// than the case's). Errors errc::unavailable while the event is not yet in the log or a checkpoint.
+result<std::string> erasure_proof(checkpoint_store& store, event_log& log, const verifier_key& key,
+                                  const std::string& consumer, std::vector<member>& members) {
+  auto stream = log.read_stream(consumer, stream_version(1));
+  if (!stream) return stream.error();
+  const stored_event* forgotten = nullptr;
+  for (const auto& e : *stream) {
+    auto r = decode(e.bytes);
+    if (!r) return error(errc::corrupt, "log", fmt::format("{} #{}: {}", consumer, e.sequence.value(), r.error().message()));
+    if (r->payload.type == fb::Event_PartyForgotten) forgotten = &e;
+  }
+  if (forgotten == nullptr)
+    return error(errc::unavailable, "documents",
+                 fmt::format("the documents of {} are erased but no PartyForgotten of theirs is in the log: give the "
+                             "forget again",
+                             consumer));
+  const std::uint32_t partition = forgotten->partition;
+  auto note = store.latest(partition);
+  if (!note) return note.error();
+  const auto not_yet = [&] {
+    return error(errc::unavailable, "checkpoint",
+                 fmt::format("the erasure of {} is not yet in a signed checkpoint; retry in a few seconds", consumer));
+  };
+  if (!*note) return not_yet();
+  auto opened = open_log_checkpoint((*note)->note, key, store.partitions(), "checkpoint", partition);
+  if (!opened) return opened.error();
+  const checkpoint& cp = opened->second;
+  auto leaf = store.leaf_at(partition, forgotten->position, log);
+  if (!leaf && leaf.error().code() == errc::not_found) return not_yet();
+  if (!leaf) return leaf.error();
+  if (*leaf >= cp.size) return not_yet();
+  auto proof = store.inclusion_proof(partition, *leaf, cp.size, log);
+  if (!proof) return proof.error();
+  if (!merkle::verify_inclusion(*leaf, cp.size, merkle::leaf_hash(forgotten->bytes), *proof, cp.root))
+    return error(errc::corrupt, "log", fmt::format("the erasure of {} is not in the signed checkpoint's tree", consumer));
+  json_array hashes;
+  for (const auto& h : *proof) hashes.string(base64(h));
+  members.push_back({"erasure/forgotten.szev", forgotten->bytes});
+  members.push_back({"erasure/checkpoint.txt", (*note)->note});
+  return json_object()
+      .field("file", "erasure/forgotten.szev")
+      .field("checkpoint", "erasure/checkpoint.txt")
+      .field("tree_size", cp.size)
+      .field("leaf_index", *leaf)
+      .field("sha256", to_hex(sha256(forgotten->bytes)))
+      .raw("inclusion_proof", hashes.str())
+      .str();
+}
+
 }  // namespace
 
 result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::string& case_id,
@@ -123,6 +174,7 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
     return error(errc::corrupt, "log", fmt::format("the stream {} holds events of {}", case_id, records.front().stream));
   if (auto chain = verify_chain(records); !chain) return error(errc::corrupt, "log", chain.error().message());
   std::uint64_t total = 0;
+  std::size_t erased = 0;
   for (std::size_t i = 0; i < events->size(); ++i) {
     const stored_event& e = (*events)[i];
     const event_record* r = &records[i];
@@ -154,6 +206,7 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
         // Erased with the consumer's data: the events still prove its hash and size.
         manifest_documents.raw(json_object().field("sha256", to_hex(sha)).field("size", d.size_bytes)
                                    .field("erased", true).str());
+        ++erased;
         continue;
       }
       std::optional<std::string>& bytes = *stored;
@@ -171,6 +224,15 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
       members.push_back({name, std::move(*bytes)});
     }
   }
+  // A document reads erased only once its consumer's key is gone: the bundle proves the erasure
+  // by the consumer's PartyForgotten event in the log, so no one can mark a document erased.
+  std::string erasure = "null";
+  if (erased > 0) {
+    const auto* filed = records.front().payload.AsCaseFiled();
+    auto proven = erasure_proof(**store, log, *key, filed ? filed->consumer_id : std::string(), members);
+    if (!proven) return proven.error();
+    erasure = std::move(*proven);
+  }
   const timestamp_ms now = system_clock_source().now();
   const std::string manifest = json_object()
                                    .field("format", k_format)
@@ -180,6 +242,7 @@ result<bundle_summary> write_case_bundle(session& s, event_log& log, const std::
                                    .field("tree_size", cp->size)
                                    .raw("events", manifest_events.str())
                                    .raw("documents", manifest_documents.str())
+                                   .raw("erasure", erasure)
                                    .field("built_at", format_iso_utc(now))
                                    .raw("dossier", summary_json.empty() ? std::string_view("null") : summary_json)
                                    .str();

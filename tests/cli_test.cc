@@ -1032,7 +1032,7 @@ TEST_CASE("after forget, a referred case's dossier reads erased and its bundle s
   ws.ok(agency, {"decide", "--case", kase, "--verdict", "upheld", "--text", "رأی"});
   ws.ok("operator:ops-ali", {"forget", "--party", sc.consumer, "--reason", "درخواست حذف"});
   const auto after = bundle_verifies("after.tar");
-  CHECK(contains(after, "0 documents (2 erased)"));
+  CHECK(contains(after, "0 documents (2 erased; the consumer's PartyForgotten proven at leaf"));
   const auto erased = ws.run(agency, {"dossier", "--agency", "consumer-protection", "--case", kase});
   REQUIRE(erased.code == 0);
   CHECK(contains(erased.out, "consumer erased"));

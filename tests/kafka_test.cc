@@ -1835,9 +1835,11 @@ TEST_CASE("kafka: after forget, no topic of the log and no file of the folder ho
   copy.insert(copy.end(), to_kafka.begin(), to_kafka.end());
   auto copied = sazesh_cli(copy);
   REQUIRE_MESSAGE(copied.code == 0, copied.err);
-  // The log now lives on Kafka, written from `data`, which takes the keys; the demo's folder goes.
+  // The log now lives on Kafka, written from `data`, which takes the keys and the documents; the
+  // demo's folder goes.
   std::filesystem::create_directories(data);
-  std::filesystem::rename(std::filesystem::path(demo_data) / "keys", std::filesystem::path(data) / "keys");
+  for (const char* kept : {"keys", "documents"})
+    std::filesystem::rename(std::filesystem::path(demo_data) / kept, std::filesystem::path(data) / kept);
   std::filesystem::remove_all(demo_data);
 
   // Every consumer of the demo whose cases are all closed, with what each reads of themselves.
@@ -1917,6 +1919,25 @@ TEST_CASE("kafka: after forget, no topic of the log and no file of the folder ho
   }
   auto verified = kafka_cli({"--as", "auditor:audit", "verify"});
   CHECK_MESSAGE(verified.code == 0, verified.err);
+  // A referred case's bundle marks its documents erased and proves the erasure by the consumer's
+  // PartyForgotten, in the tree of whichever partition holds the consumer's stream.
+  const auto vkey = kafka_cli({"keys-show"});
+  REQUIRE(vkey.code == 0);
+  int proven = 0;
+  for (const auto& c : forgotten_cases)
+    for (const std::string agency : {"tazirat", "consumer-protection", "cyber-police"}) {
+      const auto bundle = (dir.path() / (c + "-" + agency + ".tar")).string();
+      auto written = kafka_cli({"--as", "operator:ops", "dossier", "--agency", agency, "--case", c, "--bundle", bundle});
+      if (written.code != 0) {
+        CHECK_MESSAGE(written.err.find("never held") != std::string::npos, written.err);
+        continue;
+      }
+      const auto [status, out] = run_shell("python3 '" + (source_root() / "tools" / "verify-bundle.py").string() + "' '" +
+                                           bundle + "' --vkey '" + lines_of(vkey.out).front() + "' 2>&1");
+      CHECK_MESSAGE(status == 0, out);
+      proven += out.find("erased; the consumer's PartyForgotten proven") != std::string::npos;
+    }
+  CHECK(proven > 0);
 }
 
 // The rows of `project --json` on a partitioned log: partition -> {position, end, lag}.

@@ -14,12 +14,21 @@ file holding:
                                         "size": N}, …],   (or, for a document erased with its
                                         consumer's personal data: {"sha256": "<hex>", "size": N,
                                         "erased": true}, and no file)
+                         "erasure": null, or, when a document is erased, the proof that the
+                                    case's consumer was forgotten: {"file": "erasure/forgotten.szev",
+                                    "checkpoint": "erasure/checkpoint.txt", "tree_size": S2,
+                                    "leaf_index": L2, "sha256": "<hex>",
+                                    "inclusion_proof": […]},
                          "built_at": "<ISO time>"}
   events/NNNNNN.szev    each event of the case: the FlatBuffers Envelope bytes exactly as logged
                         (schemas/envelope.fbs, file identifier "SZEV"), in sequence order
   documents/<hex>       each document attached to the case, named by its SHA-256
   checkpoint.txt        a C2SP signed note over a C2SP tlog-checkpoint (origin, tree size,
                         base64 root hash), signed with Ed25519 by the log's key
+  erasure/forgotten.szev, erasure/checkpoint.txt
+                        with an erased document: the consumer's PartyForgotten Envelope and the
+                        signed checkpoint of its partition's tree (the consumer's stream may lie
+                        in another partition than the case's)
 
 The log's Merkle tree is RFC 6962 / RFC 9162 (leaf = SHA-256(0x00 || envelope bytes), node =
 SHA-256(0x01 || left || right)) over every record of the log (a log on Kafka has one tree per
@@ -36,7 +45,9 @@ origin and tree size; each event's SHA-256 matches the manifest, its inclusion p
 root, it decodes as an Envelope of this case, its sequence is its place (1, 2, 3, …) and its
 previous_hash is the SHA-256 of the event before it; each document's SHA-256 and size match the
 manifest, every document is attached by a DocumentAttached event and every attached document is
-present. The Envelope reader is what `flatc --python` generates from the published schemas.
+present, or marked erased: then its size is the one attached, and the erasure is proven (the
+PartyForgotten envelope of the consumer the case's CaseFiled names, its inclusion proof leading to
+the root of its own checkpoint, signed by the same key). The Envelope reader is what `flatc --python` generates from the published schemas.
 
 Usage:
   verify-bundle.py BUNDLE.tar --vkey VKEY [--schemas DIR | --generated DIR] [--json]
@@ -50,7 +61,8 @@ Usage:
                {"ok": true, "case": …} or {"ok": false, "error": {"where": …, "what": …}}.
 
 Exit codes: 0 the bundle verifies (one line "ok: case C-…: N events, M documents, checkpoint
-ORIGIN size S"); 1 it does not ("error: FILE: WHAT" on standard error); 2 the command line or
+ORIGIN size S", the documents followed by "(K erased; the consumer's PartyForgotten proven at
+leaf L of ORIGIN)" when some are); 1 it does not ("error: FILE: WHAT" on standard error); 2 the command line or
 the verifier's own setup is wrong (bad key, missing schemas or flatc, no such bundle file).
 
 Requires Python 3.8+, the `cryptography` package and the `flatbuffers` runtime (Debian:
@@ -263,6 +275,8 @@ class Schema:
                                 if not k.startswith("_") and isinstance(v, int) and v != 0}
             self.tables = {k: getattr(mod(k), k) for k in self.event_names.values()}
             self.DOCUMENT_ATTACHED = union.DocumentAttached
+            self.CASE_FILED = union.CaseFiled
+            self.PARTY_FORGOTTEN = getattr(union, "PartyForgotten", None)
             # Loaded now: the Envelope's reader imports it only when a record is read, by when
             # the folder may be gone (schemas older than sealed personal data have none).
             if os.path.isfile(os.path.join(root, "sazesh", "schema", "Sealed.py")):
@@ -470,7 +484,53 @@ def parse_manifest(data):
             file_field(d, f"documents[{i}].")
         field(d, "sha256", "hex", f"documents[{i}].")
         field(d, "size", int, f"documents[{i}].")
+    erasure = m.get("erasure")
+    if erasure is not None:
+        if not isinstance(erasure, dict):
+            raise Failure(MANIFEST, "erasure must be an object or null")
+        file_field(erasure, "erasure.")
+        checkpoint = field(erasure, "checkpoint", str, "erasure.")
+        if not safe_name(checkpoint) or checkpoint == MANIFEST:
+            raise Failure(MANIFEST, f"erasure.checkpoint {show(checkpoint)} is not a member name a bundle can hold")
+        field(erasure, "tree_size", int, "erasure.")
+        field(erasure, "leaf_index", int, "erasure.")
+        field(erasure, "sha256", "hex", "erasure.")
+        proof = field(erasure, "inclusion_proof", list, "erasure.")
+        if len(proof) > 64:
+            raise Failure(MANIFEST, "erasure.inclusion_proof holds more than 64 hashes")
+        erasure["proof"] = [b64(p) if isinstance(p, str) else None for p in proof]
+        if any(p is None or len(p) != 32 for p in erasure["proof"]):
+            raise Failure(MANIFEST, "erasure.inclusion_proof must hold 32-byte hashes in base64")
     return m
+
+
+def verify_erasure(members, erasure, vkey, consumer, schema):
+    """The consumer's PartyForgotten is in the log: its envelope, proven in its signed tree."""
+    cp_name, where = erasure["checkpoint"], erasure["file"]
+    origin, tree_size, root = parse_checkpoint(open_note(members[cp_name], vkey, cp_name), cp_name)
+    if origin != vkey[0] and not re.fullmatch(re.escape(vkey[0]) + r"/partition-(0|[1-9][0-9]{0,9})", origin):
+        raise Failure(cp_name, f"origin {origin!r} is not a tree of the log {vkey[0]!r}")
+    if erasure["tree_size"] != tree_size:
+        raise Failure(MANIFEST, f"erasure.tree_size {erasure['tree_size']} differs from its checkpoint's {tree_size}")
+    data = members[where]
+    if sha256(data).hex() != erasure["sha256"]:
+        raise Failure(where, "its SHA-256 differs from the manifest's erasure.sha256")
+    index = erasure["leaf_index"]
+    if index >= tree_size:
+        raise Failure(where, f"leaf_index {index} is not below the tree size {tree_size}")
+    if not verify_inclusion(index, tree_size, leaf_hash(data), erasure["proof"], root):
+        raise Failure(where, f"the inclusion proof of leaf {index} does not lead to the signed root")
+    if data[4:8] != FILE_IDENTIFIER:
+        raise Failure(where, "not an Envelope: no FlatBuffers file identifier SZEV at bytes 4..8")
+    try:
+        stream, _, _, kind, _ = decode_envelope(data, schema)
+    except Exception as x:  # noqa: BLE001  a damaged buffer may raise anything
+        raise Failure(where, f"not a valid Envelope ({describe(x)})")
+    if kind != schema.PARTY_FORGOTTEN:
+        raise Failure(where, f"is a {schema.event_names.get(kind)}, not a PartyForgotten")
+    if stream != consumer:
+        raise Failure(where, f"forgets {stream!r}, not the case's consumer {consumer!r}")
+    return origin, index
 
 
 def verify(path, vkey, schema):
@@ -483,6 +543,9 @@ def verify(path, vkey, schema):
 
     # Exactly the files the manifest names.
     named = [MANIFEST, cp_name] + [e["file"] for e in m["events"]] + [d["file"] for d in m["documents"] if "file" in d]
+    erasure = m.get("erasure")
+    if erasure is not None:
+        named += [erasure["file"]] + ([erasure["checkpoint"]] if erasure["checkpoint"] != cp_name else [])
     seen = set()
     for name in named:
         if name in seen:
@@ -505,6 +568,7 @@ def verify(path, vkey, schema):
 
     # The events: in the log, of this case, one unbroken hash chain.
     attached = {}  # document SHA-256 hex -> (event file, sequence, size_bytes)
+    consumer = None  # the case's consumer, as its CaseFiled names them
     previous, previous_leaf = None, None
     for position, e in enumerate(m["events"], 1):
         where, data = e["file"], members[e["file"]]
@@ -535,6 +599,12 @@ def verify(path, vkey, schema):
             raise Failure(where, "sequence 1 has a previous_hash")
         if position > 1 and previous_hash != previous:
             raise Failure(where, f"previous_hash is not the SHA-256 of sequence {position - 1}")
+        if position == 1 and kind == schema.CASE_FILED:
+            try:
+                filer = payload.ConsumerId()
+                consumer = filer.decode("utf-8") if filer is not None else None
+            except Exception as x:  # noqa: BLE001
+                raise Failure(where, f"CaseFiled does not decode ({describe(x)})")
         if kind == schema.DOCUMENT_ATTACHED:
             try:
                 doc = byte_vector(payload, "Sha256")
@@ -577,8 +647,15 @@ def verify(path, vkey, schema):
     for digest, (event, sequence, _) in attached.items():
         if digest not in present:
             raise Failure(event, f"sequence {sequence} attaches document {digest}, not in the bundle")
+    # An erased document: the consumer's erasure must be proven, or anyone could mark one erased.
+    proven = None
+    if erasure is not None:
+        proven = verify_erasure(members, erasure, vkey, consumer, schema)
+    elif erased:
+        raise Failure(MANIFEST, f"{erased} document(s) are marked erased, but no erasure proves the consumer was forgotten")
 
     return {"case": case, "events": len(m["events"]), "documents": len(m["documents"]) - erased, "erased": erased,
+            "erasure": None if proven is None else {"origin": proven[0], "leaf_index": proven[1]},
             "origin": origin, "tree_size": tree_size, "root": base64.b64encode(root).decode("ascii")}
 
 
@@ -609,6 +686,9 @@ def main(argv=None):
         print(json.dumps({"ok": True, **result}, ensure_ascii=False))
     else:
         erased = f" ({result['erased']} erased)" if result["erased"] else ""
+        if result["erasure"]:
+            erased = (f" ({result['erased']} erased; the consumer's PartyForgotten proven at leaf "
+                      f"{result['erasure']['leaf_index']} of {result['erasure']['origin']})")
         print(f"ok: case {result['case']}: {result['events']} events, {result['documents']} documents{erased}, "
               f"checkpoint {result['origin']} size {result['tree_size']}")
     return 0

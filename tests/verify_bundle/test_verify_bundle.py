@@ -44,6 +44,8 @@ TREE_SIZE = 37
 PLACES = [2, 9, 16, 17, 31, 36]  # the log positions of the case's events: 36 is the last leaf
 DOCUMENT = b"%PDF-1.4\n% an invoice for order KL-88213, 48,500,000 rials\n" + bytes(range(256))
 DOC_HEX = hashlib.sha256(DOCUMENT).hexdigest()
+CONSUMER = "U-3F9K2M7Q"  # the case's consumer, as its CaseFiled names them
+ERASURE_PLACE = 20     # where the consumer's PartyForgotten lies in the log, once forgotten
 
 
 def sha256(data):
@@ -136,7 +138,7 @@ class VerifyBundleTest(unittest.TestCase):
         cls.S = {name: importlib.import_module(f"sazesh.schema.{name}") for name in (
             "Envelope", "Event", "Role", "Category", "DocumentKind", "RemedyKind", "Route", "CaseFiled",
             "DocumentAttached", "CaseAccepted", "ForwardedToBusiness", "MessagePosted",
-            "BusinessResponded")}
+            "BusinessResponded", "PartyForgotten")}
         cls.key = Ed25519PrivateKey.generate()
         cls.witness = Ed25519PrivateKey.generate()
         cls.vkey = vkey_text(ORIGIN, cls.key)
@@ -162,7 +164,7 @@ class VerifyBundleTest(unittest.TestCase):
 
         def filed(b):
             strings = [b.CreateString(s)
-                       for s in ("U-3F9K2M7Q", "1001", "KL-88213", "مخلوط‌کن شکسته رسید")]
+                       for s in (CONSUMER, "1001", "KL-88213", "مخلوط‌کن شکسته رسید")]
             docs = b.CreateByteVector(bytes([S["DocumentKind"].invoice, S["DocumentKind"].photo]))
             f = m["CaseFiled"]
             f.Start(b)
@@ -260,10 +262,13 @@ class VerifyBundleTest(unittest.TestCase):
         return out
 
     @classmethod
-    def make(cls, envelopes, places=PLACES, origin=ORIGIN):
-        """A bundle of `envelopes` at log positions `places` in a log of filler records, whose
-        checkpoint names the tree `origin` (signed by the key named ORIGIN)."""
+    def make(cls, envelopes, places=PLACES, origin=ORIGIN, others=None):
+        """A bundle of `envelopes` at log positions `places` in a log of filler records (and
+        `others`, {place: record}, elsewhere in it), whose checkpoint names the tree `origin`
+        (signed by the key named ORIGIN)."""
         log = list(cls.filler)
+        for place, env in (others or {}).items():
+            log[place] = env
         for place, env in zip(places, envelopes):
             log[place] = env
         text = f"{origin}\n{TREE_SIZE}\n{b64(tree_hash(log))}\n"
@@ -283,7 +288,42 @@ class VerifyBundleTest(unittest.TestCase):
                     "documents": [{"file": f"documents/{DOC_HEX}", "sha256": DOC_HEX,
                                    "size": len(DOCUMENT)}],
                     "built_at": "2026-12-02T10:00:00Z"}
-        return Bundle(manifest, members)
+        bundle = Bundle(manifest, members)
+        bundle.log = log
+        return bundle
+
+    @classmethod
+    def make_erased(cls, stream=CONSUMER, kind=None, place=ERASURE_PLACE):
+        """The bundle once the consumer was forgotten: the document marked erased, and the
+        erasure proven by an event of `stream` (PartyForgotten unless `kind` says otherwise) at
+        log position `place`, in the same tree."""
+        m, E, R = cls.S, cls.S["Event"].Event, cls.S["Role"].Role
+
+        def forgotten(b):
+            reason = b.CreateString("the person asked")
+            f = m["PartyForgotten"]
+            f.Start(b)
+            f.AddReason(b, reason)
+            return f.End(b)
+
+        def message(b):
+            text = b.CreateString("not an erasure")
+            p = m["MessagePosted"]
+            p.Start(b)
+            p.AddText(b, text)
+            return p.End(b)
+
+        spec = (R.operator, E.PartyForgotten, forgotten) if kind is None else (R.consumer, kind, message)
+        erasure = cls.envelope(3, bytes(32), spec, stream)
+        bundle = cls.make(cls.chain(cls.specs), others={place: erasure})
+        del bundle.members[f"documents/{DOC_HEX}"]
+        bundle.manifest["documents"] = [{"sha256": DOC_HEX, "size": len(DOCUMENT), "erased": True}]
+        bundle.members["erasure/forgotten.szev"] = erasure
+        bundle.members["erasure/checkpoint.txt"] = bundle.members["checkpoint.txt"]
+        bundle.manifest["erasure"] = {"file": "erasure/forgotten.szev", "checkpoint": "erasure/checkpoint.txt",
+                                      "tree_size": TREE_SIZE, "leaf_index": place, "sha256": sha256(erasure).hex(),
+                                      "inclusion_proof": [b64(h) for h in audit_path(place, bundle.log)]}
+        return bundle
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -453,6 +493,44 @@ class VerifyBundleTest(unittest.TestCase):
         self.assert_fails(path, "../x", "unsafe")
 
     # -- events that are in the log but not a sound history of this case ------------------------
+
+    # -- erased documents ------------------------------------------------------------------------
+
+    def test_erased_document_with_its_erasure_proven_passes(self):
+        code, out, err = self.run_verifier(self.make_erased())
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(out, f"ok: case {CASE}: 6 events, 0 documents (1 erased; the consumer's PartyForgotten "
+                              f"proven at leaf {ERASURE_PLACE} of {ORIGIN}), checkpoint {ORIGIN} size 37\n")
+
+    def test_erased_document_without_an_erasure(self):
+        bad = self.make_erased()
+        bad.manifest["erasure"] = None
+        del bad.members["erasure/forgotten.szev"], bad.members["erasure/checkpoint.txt"]
+        self.assert_fails(bad, "manifest.json", "marked erased")
+
+    def test_erasure_of_someone_else(self):
+        self.assert_fails(self.make_erased(stream="U-0THERPERSN"), "erasure/forgotten.szev", "not the case's consumer")
+
+    def test_erasure_that_is_not_a_party_forgotten(self):
+        self.assert_fails(self.make_erased(kind=self.S["Event"].Event.MessagePosted), "erasure/forgotten.szev",
+                          "not a PartyForgotten")
+
+    def test_erasure_not_in_the_tree(self):
+        bad = self.make_erased()
+        bad.members["erasure/forgotten.szev"] = flip(bad.members["erasure/forgotten.szev"], 60)
+        self.assert_fails(bad, "erasure/forgotten.szev", "SHA-256")
+        bad.manifest["erasure"]["sha256"] = sha256(bad.members["erasure/forgotten.szev"]).hex()
+        self.assert_fails(bad, "erasure/forgotten.szev", "inclusion proof")
+        bad = self.make_erased()
+        bad.manifest["erasure"]["leaf_index"] = ERASURE_PLACE + 1
+        self.assert_fails(bad, "erasure/forgotten.szev", "inclusion proof")
+
+    def test_erasure_checkpoint_by_another_key(self):
+        bad = self.make_erased()
+        other = Ed25519PrivateKey.generate()
+        text = bad.members["checkpoint.txt"].decode().split("\n\n")[0] + "\n"
+        bad.members["erasure/checkpoint.txt"] = (text + "\n" + signature_line(ORIGIN, other, text)).encode()
+        self.assert_fails(bad, "erasure/checkpoint.txt", "")
 
     def test_event_of_another_case(self):
         self.assert_fails(self.make(self.chain(self.specs, streams={3: "C-0THERCASE1"})),
