@@ -5,6 +5,7 @@
 #include <map>
 
 #include "cli/app.h"
+#include "engine/log/document_store.h"
 #include "cli/json.h"
 #include "engine/record/codec.h"
 #include "engine/domain/decide.h"
@@ -196,6 +197,9 @@ int tick(session& s, const parsed_args&) {
   if (!eng) return s.fail(eng.error());
   auto report = (*eng)->tick();
   if (!report) return s.fail(report.error());
+  // Plaintext documents a command left beside their sealed copies (it stopped before removing them).
+  if (auto swept = document_store(s.data_dir / "documents").sweep(plaintext_grace); !swept)
+    fmt::print(s.err, "warning: {}\n", swept.error().message());
   if (s.json) {
     json_array applied;
     for (const auto& o : report->applied) {

@@ -104,6 +104,47 @@ status seal_attached_documents(session& s, engine& eng, const command& cmd, cons
 
 namespace {
 
+struct sealed_copy {
+  std::string sha256;
+  std::string consumer;
+  bool made = false;  // written for this command (taken back if it is refused)
+};
+
+// The documents a command attaches are sealed under their consumer's key before the command is
+// written (a filing's consumer is its filer; an attachment's, the case's), so no acknowledged
+// command leaves a document that erasing the consumer would not erase. A case that is not known
+// seals nothing: the command will be refused.
+result<std::vector<sealed_copy>> seal_before_writing(session& s, engine& eng, const actor& who, const command& cmd) {
+  std::vector<sealed_copy> out;
+  std::string consumer;
+  if (const auto* f = std::get_if<file_case>(&cmd); f && who.role == fb::Role_consumer) {
+    consumer = who.id;
+    for (const auto& d : f->documents) out.push_back({d.sha256, consumer});
+  }
+  if (const auto* a = std::get_if<attach_document>(&cmd)) {
+    auto c = eng.find_case(a->case_id);
+    if (!c) return c.error();
+    if (*c) consumer = (*c)->consumer_id;
+    if (*c) out.push_back({a->document.sha256, consumer});
+  }
+  if (out.empty()) return out;
+  auto keys = s.keys();
+  if (!keys) return keys.error();
+  auto key = (*keys)->key_for_sealing(consumer);
+  if (!key) return key.error();
+  document_store store(s.data_dir / "documents");
+  for (auto& d : out) {
+    auto made = store.seal_copy(d.sha256, d.consumer, *key);
+    if (!made) {
+      for (const auto& done : out)
+        if (done.made) store.drop_sealed(done.sha256, done.consumer);
+      return made.error();
+    }
+    d.made = *made;
+  }
+  return out;
+}
+
 int run_write(session& s, const parsed_args& args, const builder& build) {
   // Files are checked before the folder is opened: a directory, a FIFO, a device or a file too
   // big is refused at once, holding nothing.
@@ -129,14 +170,24 @@ int run_write(session& s, const parsed_args& args, const builder& build) {
     discard();
     return s.fail(error(errc::invalid_argument, "--as", "is required: say who is acting, e.g. --as consumer:U-3F9K2Q7A"));
   }
+  auto sealed = seal_before_writing(s, **eng, who, *cmd);
+  if (!sealed) {
+    discard();
+    return s.fail(sealed.error());
+  }
+  document_store store(s.data_dir / "documents");
   auto out = (*eng)->execute(who, s.command_id, *cmd, s.if_version);
   if (!out) {
+    for (const auto& d : *sealed)
+      if (d.made) store.drop_sealed(d.sha256, d.consumer);
     discard();
     return s.fail(out.error());
   }
-  // The documents it attached are kept sealed from now on; the command stands either way.
-  if (auto sealed = seal_attached_documents(s, **eng, *cmd, out->stream); !sealed)
-    fmt::print(s.err, "warning: documents not sealed yet: {}\n", sealed.error().message());
+  // Written: the sealed copies are the documents now. A plaintext copy that cannot be removed
+  // here goes with the next `tick` (document_store::sweep).
+  for (const auto& d : *sealed)
+    if (auto dropped = store.drop_plain(d.sha256); !dropped)
+      fmt::print(s.err, "warning: {}\n", dropped.error().message());
   const int code = print_outcome(s, command_name(*cmd), *out);
   // Keep the projections current for the queries that follow. If another projector holds
   // them it does this itself; a corrupt log is worth saying, but the command stands.

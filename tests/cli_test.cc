@@ -1040,6 +1040,34 @@ TEST_CASE("after forget, a referred case's dossier reads erased and its bundle s
   CHECK_FALSE(contains(erased.out, "بدنه ترک داشت"));
 }
 
+// The names of the files under `root`, recursively.
+std::set<std::string> file_names(const std::filesystem::path& root) {
+  std::set<std::string> out;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(root))
+    if (f.is_regular_file()) out.insert(f.path().filename().string());
+  return out;
+}
+
+TEST_CASE("a document is sealed before its command is written: a refused attachment leaves nothing, an accepted one no plaintext") {
+  if (over_server()) return;  // a folder-level check
+  scenario sc;
+  const auto docs = sc.ws.dir.path() / "documents";
+  const auto before = file_names(docs);
+  const std::string receipt = sc.ws.file("receipt.txt", "receipt 77 for the blender");
+  // Refused (not the case's consumer): neither the upload nor a sealed copy stays.
+  const auto refused = sc.ws.run("consumer:U-NOTTHEIRS", {"attach", "--case", sc.case_id, "--kind", "other", "--file", receipt});
+  CHECK(refused.code != 0);
+  CHECK(file_names(docs) == before);
+  // Accepted: one sealed copy more, and no file holds the bytes.
+  sc.ws.ok("consumer:" + sc.consumer, {"attach", "--case", sc.case_id, "--kind", "other", "--file", receipt});
+  const auto after = file_names(docs);
+  CHECK(after.size() == before.size() + 1);
+  for (const auto& name : after) CHECK(name.find('.') == 64);  // <sha256>.<tag>: sealed copies only
+  CHECK(files_holding(docs, "receipt 77 for the blender").empty());
+  const auto shown = sc.ws.run("consumer:" + sc.consumer, {"events", "--case", sc.case_id});
+  CHECK(contains(shown.out, "receipt.txt"));
+}
+
 // The number a --json line gives `field`, or -1.
 long long json_number(const std::string& line, const std::string& field) {
   std::smatch m;

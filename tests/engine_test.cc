@@ -30,6 +30,7 @@
 #include "engine/record/sealing.h"
 #include "engine/engine.h"
 #include "engine/log/event_log.h"
+#include "engine/log/document_store.h"
 #include "engine/log/key_store.h"
 #include "engine/domain/evolve.h"
 #include "engine/record/hash.h"
@@ -1592,6 +1593,50 @@ TEST_CASE("key store: a key is durable at flush, read by another opener, and des
   CHECK(d->key_of("U-4").value() == fourth);
   CHECK(d->key_of("U-2").value().has_value());
   CHECK_FALSE(d->key_of("U-3").value().has_value());
+}
+
+TEST_CASE("document store: a copy sealed before a command is taken back if it is refused; plaintext beside a sealed copy is swept once old") {
+  temp_dir dir;
+  document_store store(dir.path());
+  const std::string bytes = "an invoice: 48,500,000 rials";
+  const auto put = store.put_bytes(bytes, "document");
+  REQUIRE(put);
+  const std::string sha = put->sha256, key(32, 'k');
+  // Sealed beside the plaintext; again, nothing new.
+  CHECK(store.seal_copy(sha, "U-A", key).value());
+  CHECK_FALSE(store.seal_copy(sha, "U-A", key).value());
+  CHECK(std::filesystem::exists(store.path_of(sha)));
+  CHECK(std::filesystem::exists(store.sealed_path_of(sha, "U-A")));
+  // The command was refused: the copy goes, the upload stays.
+  store.drop_sealed(sha, "U-A");
+  CHECK_FALSE(std::filesystem::exists(store.sealed_path_of(sha, "U-A")));
+  CHECK(std::filesystem::exists(store.path_of(sha)));
+  // Written: the plaintext goes; the sealed copy opens under the key and no other.
+  REQUIRE(store.seal_copy(sha, "U-A", key).value());
+  REQUIRE(store.drop_plain(sha));
+  CHECK_FALSE(std::filesystem::exists(store.path_of(sha)));
+  struct one_key : key_ring {
+    std::string key;
+    result<std::optional<std::string>> key_of(const std::string&) override { return std::optional<std::string>(key); }
+    result<bool> forgotten(const std::string&) override { return false; }
+  } ring;
+  ring.key = key;
+  CHECK(store.read(sha, "U-A", ring).value() == std::optional<std::string>(bytes));
+  ring.key = std::string(32, 'x');
+  CHECK_FALSE(store.read(sha, "U-A", ring));
+  // A plaintext copy left beside its sealed one (a process stopped before removing it) is swept
+  // once older than the grace; a new upload is not, nor one with no sealed copy.
+  REQUIRE(store.put_bytes(bytes, "document"));
+  const auto stray = store.put_bytes("an upload never attached", "document");
+  REQUIRE(stray);
+  CHECK(store.sweep(std::chrono::hours(1)).value() == 0);
+  const auto old = std::filesystem::file_time_type::clock::now() - std::chrono::hours(2);
+  std::filesystem::last_write_time(store.path_of(sha), old);
+  std::filesystem::last_write_time(store.path_of(stray->sha256), old);
+  CHECK(store.sweep(std::chrono::hours(1)).value() == 1);
+  CHECK_FALSE(std::filesystem::exists(store.path_of(sha)));
+  CHECK(std::filesystem::exists(store.sealed_path_of(sha, "U-A")));
+  CHECK(std::filesystem::exists(store.path_of(stray->sha256)));
 }
 
 }  // namespace

@@ -139,18 +139,61 @@ std::filesystem::path document_store::sealed_path_of(std::string_view sha256_raw
   return path_of(sha256_raw).string() + "." + to_hex(sha256(subject)).substr(0, 16);
 }
 
-status document_store::seal(std::string_view sha256_raw, const std::string& subject, std::string_view key) {
-  const auto plain_path = path_of(sha256_raw);
-  auto plain = read_text_file(plain_path, "document", max_stored_bytes);
-  if (!plain && plain.error().code() == errc::not_found) return ok;  // sealed already
+result<bool> document_store::seal_copy(std::string_view sha256_raw, const std::string& subject, std::string_view key) {
+  std::error_code ec;
+  if (std::filesystem::exists(sealed_path_of(sha256_raw, subject), ec)) return false;
+  auto plain = read_text_file(path_of(sha256_raw), "document", max_stored_bytes);
+  if (!plain && plain.error().code() == errc::not_found) return false;
   if (!plain) return plain.error();
   if (sha256(*plain) != sha256_raw) return error(errc::corrupt, "document", "the stored copy of " + to_hex(sha256_raw) + " was altered");
   if (auto w = write_file_durably(sealed_path_of(sha256_raw, subject), seal_document(*plain, key, sha256_raw), "data_dir"); !w)
     return w.error();
+  return true;
+}
+
+status document_store::drop_plain(std::string_view sha256_raw) {
+  const auto plain_path = path_of(sha256_raw);
   std::error_code ec;
   std::filesystem::remove(plain_path, ec);
   if (ec) return error(errc::io, "data_dir", "cannot remove " + plain_path.string() + ": " + ec.message());
   return ok;
+}
+
+void document_store::drop_sealed(std::string_view sha256_raw, const std::string& subject) {
+  std::error_code ec;
+  std::filesystem::remove(sealed_path_of(sha256_raw, subject), ec);
+}
+
+status document_store::seal(std::string_view sha256_raw, const std::string& subject, std::string_view key) {
+  auto made = seal_copy(sha256_raw, subject, key);
+  if (!made) return made.error();
+  std::error_code ec;
+  if (!std::filesystem::exists(sealed_path_of(sha256_raw, subject), ec)) return ok;  // nothing to seal
+  return drop_plain(sha256_raw);
+}
+
+result<std::uint64_t> document_store::sweep(std::chrono::seconds grace) {
+  std::uint64_t removed = 0;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(root_, ec)) return removed;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (std::filesystem::recursive_directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto& path = it->path();
+    const std::string name = path.filename().string();
+    std::error_code one;  // a file that went meanwhile is passed over
+    if (name.size() != 64 || !it->is_regular_file(one)) continue;  // a sealed copy, a temporary file
+    const auto written = std::filesystem::last_write_time(path, one);
+    if (one || now - written < grace) continue;
+    bool sealed = false;
+    for (std::filesystem::directory_iterator s(path.parent_path(), one), send; !one && s != send; s.increment(one))
+      sealed = sealed || s->path().filename().string().rfind(name + ".", 0) == 0;
+    if (!sealed || one) continue;
+    std::filesystem::remove(path, one);
+    if (one) return error(errc::io, "data_dir", "cannot remove " + path.string() + ": " + one.message());
+    ++removed;
+  }
+  if (ec) return error(errc::io, "data_dir", "cannot read " + root_.string() + ": " + ec.message());
+  return removed;
 }
 
 status document_store::copy_sealed_from(const document_store& from, std::string_view sha256_raw,

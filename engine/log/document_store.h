@@ -7,6 +7,8 @@
 // Thread safety: put() may race with itself; both writers produce the same bytes.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -17,6 +19,9 @@ namespace sazesh {
 
 // The largest document accepted: invoices, receipts, photos and scans fit well within it.
 inline constexpr std::uint64_t max_document_bytes = 20ull * 1024 * 1024;
+// How long a plaintext copy beside a sealed one is left before sweep() removes it: an upload of
+// the same bytes for another consumer's case has this long to be attached.
+inline constexpr std::chrono::hours plaintext_grace{24};
 
 // Whether `source` can be a document: a regular file (not a directory, FIFO or device), not
 // empty, at most max_document_bytes. Reads nothing and never waits. Errors name `field`.
@@ -51,6 +56,16 @@ class document_store {
   // Seals the plaintext copy for `subject` under `key` (written, synced, renamed into place),
   // then removes the plaintext. Nothing to do once sealed (no plaintext left).
   status seal(std::string_view sha256, const std::string& subject, std::string_view key);
+  // The two halves of seal(), for a command that seals before it is written (cli/write_commands.cc):
+  // seal_copy writes the sealed copy and keeps the plaintext (true if it wrote one; false if the
+  // copy was there already, or there is no plaintext to seal); drop_plain removes the plaintext;
+  // drop_sealed takes back a copy seal_copy wrote for a command that was then refused.
+  result<bool> seal_copy(std::string_view sha256, const std::string& subject, std::string_view key);
+  status drop_plain(std::string_view sha256);
+  void drop_sealed(std::string_view sha256, const std::string& subject);
+  // Removes every plaintext copy older than `grace` that has a sealed copy beside it (left by a
+  // process that stopped between writing a command and removing the plaintext). How many went.
+  result<std::uint64_t> sweep(std::chrono::seconds grace);
   // The document of `subject`'s case: its sealed copy opened; none once the key was destroyed;
   // else the plaintext copy (a document attached before sealing). errc::not_found if neither.
   result<std::optional<std::string>> read(std::string_view sha256, const std::string& subject, key_ring& keys) const;
