@@ -84,10 +84,8 @@ result<std::string> erasure_proof(checkpoint_store& store, event_log& log, const
     if (r->payload.type == fb::Event_PartyForgotten) forgotten = &e;
   }
   if (forgotten == nullptr)
-    return error(errc::unavailable, "documents",
-                 fmt::format("the documents of {} are erased but no PartyForgotten of theirs is in the log: give the "
-                             "forget again",
-                             consumer));
+    return error(errc::corrupt, "documents",
+                 fmt::format("the key of {} was destroyed, but no PartyForgotten of theirs is in the log", consumer));
   const std::uint32_t partition = forgotten->partition;
   auto note = store.latest(partition);
   if (!note) return note.error();

@@ -25,7 +25,13 @@ constexpr std::size_t max_key_file_bytes = 1u << 30;
 status take_keys(const fs::path& from, const fs::path& to) {
   for (const char* name : {"digest.key", "subjects.keys"}) {
     std::error_code ec;
-    if (!fs::exists(from / name, ec)) continue;
+    if (!fs::exists(from / name, ec)) {
+      // Keys NEW made for itself would seal nothing of OLD's; people's keys there would be strays.
+      if (std::string(name) == "subjects.keys" && fs::exists(to / name, ec) && fs::file_size(to / name, ec) > 0)
+        return error(errc::already_exists, "--data-dir",
+                     fmt::format("{} has keys of its own ({}): seal into a new, empty folder", to.string(), name));
+      continue;
+    }
     auto bytes = read_text_file(from / name, "--from", max_key_file_bytes);
     if (!bytes) return bytes.error();
     if (fs::exists(to / name, ec)) {
@@ -68,7 +74,10 @@ int seal_log_cmd(session& s, const parsed_args& a) {
   auto keys = s.keys();
   if (!keys) return s.fail(keys.error());
   auto report = seal_log(**source, **target, **keys, from / "documents", s.data_dir / "documents");
-  if (!report) return s.fail(report.error());
+  if (!report)
+    return s.fail(error(report.error().code(), report.error().field(),
+                        fmt::format("{} ({} holds part of a copy now: delete it before sealing again)",
+                                    report.error().rule(), s.data_dir.string())));
   // A new log: its tree and checkpoints start here, under this folder's signing key.
   if (auto signed_now = s.sign_log(**target, true, s.data_dir / "checkpoints"); !signed_now)
     return s.fail(signed_now.error());

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <fmt/ostream.h>
 
+#include <mutex>
+
 #include "cli/app.h"
 #include "engine/domain/decide.h"
 #include "engine/log/document_store.h"
@@ -131,7 +133,12 @@ result<std::vector<sealed_copy>> seal_before_writing(session& s, engine& eng, co
   auto keys = s.keys();
   if (!keys) return keys.error();
   auto key = (*keys)->key_for_sealing(consumer);
+  // A forgotten consumer's case takes no documents: the engine refuses it, saying so in its terms.
+  if (!key && key.error().code() == errc::wrong_state) return std::vector<sealed_copy>();
   if (!key) return key.error();
+  // The key is durable before anything is sealed under it (it may be new: a consumer registered
+  // before sealing).
+  if (auto f = (*keys)->flush(); !f) return f.error();
   document_store store(s.data_dir / "documents");
   for (auto& d : out) {
     auto made = store.seal_copy(d.sha256, d.consumer, *key);
@@ -170,6 +177,11 @@ int run_write(session& s, const parsed_args& args, const builder& build) {
     discard();
     return s.fail(error(errc::invalid_argument, "--as", "is required: say who is acting, e.g. --as consumer:U-3F9K2Q7A"));
   }
+  // Commands that attach documents run one at a time (in `serve`, several requests at once): a
+  // refused one takes back only the sealed copies it made, never one another command relies on.
+  static std::mutex attaching;
+  std::unique_lock<std::mutex> one_at_a_time(attaching, std::defer_lock);
+  if (std::holds_alternative<file_case>(*cmd) || std::holds_alternative<attach_document>(*cmd)) one_at_a_time.lock();
   auto sealed = seal_before_writing(s, **eng, who, *cmd);
   if (!sealed) {
     discard();
@@ -178,8 +190,12 @@ int run_write(session& s, const parsed_args& args, const builder& build) {
   document_store store(s.data_dir / "documents");
   auto out = (*eng)->execute(who, s.command_id, *cmd, s.if_version);
   if (!out) {
-    for (const auto& d : *sealed)
-      if (d.made) store.drop_sealed(d.sha256, d.consumer);
+    // Refused: its sealed copies go. Its outcome unknown (the log unreachable, a write that may
+    // have landed): they stay, so a command written after all keeps its documents.
+    const bool refused = out.error().code() != errc::unavailable && out.error().code() != errc::io;
+    if (refused)
+      for (const auto& d : *sealed)
+        if (d.made) store.drop_sealed(d.sha256, d.consumer);
     discard();
     return s.fail(out.error());
   }

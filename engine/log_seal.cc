@@ -16,10 +16,11 @@
 namespace sazesh {
 namespace {
 
-// The digests a sealed ConsumerRegistered and CaseFiled carry, made from their plain values.
+// The digests a sealed ConsumerRegistered and CaseFiled carry, made again from their plain values
+// under the target's digest key (an engine without a key store made them unkeyed, which a guess
+// can test, and which the target's lookups would not find).
 void add_digests(fb::EventUnion& event, const std::string& digest_key) {
   const auto set = [&](std::vector<std::uint8_t>& digest, const std::string& value) {
-    if (!digest.empty()) return;
     const std::string d = personal_digest(digest_key, value);
     digest.assign(d.begin(), d.end());
   };
@@ -42,17 +43,24 @@ class sealer {
 
   status operator()(append_request& r) {
     std::string& previous = last_hash_[r.stream];
+    std::string& source_previous = source_hash_[r.stream];
     bool sealed_here = false;
     for (std::size_t i = 0; i < r.events.size(); ++i) {
       auto rec = decode(r.events[i]);
       if (!rec) return rec.error();
+      // The source's own chain first: a copy signed afresh must not launder a broken one.
+      if (rec->previous_hash != source_previous)
+        return error(errc::corrupt, "previous_hash",
+                     fmt::format("{} #{} does not chain to the event before it in the source log", r.stream,
+                                 rec->sequence.value()));
+      source_previous = rec->hash;
       fb::EventUnion& event = rec->payload;
       if (const auto* f = event.AsCaseFiled()) case_consumer_[r.stream] = f->consumer_id;
       const auto consumer = case_consumer_.find(r.stream);
       const std::string case_consumer = consumer == case_consumer_.end() ? std::string() : consumer->second;
       if (const auto* d = event.AsDocumentAttached(); d && !case_consumer.empty())
         documents_.emplace_back(std::string(d->sha256.begin(), d->sha256.end()), case_consumer);
-      add_digests(event, keys_.digest_key());
+      if (!rec->sealed) add_digests(event, keys_.digest_key());
       std::optional<sealed_part> part = rec->sealed;
       if (!part && has_personal_data(event)) {
         const std::string subject = sealing_subject(event, r.stream, case_consumer);
@@ -81,6 +89,7 @@ class sealer {
  private:
   key_store& keys_;
   std::unordered_map<std::string, std::string> last_hash_;      // each stream's, in the copy
+  std::unordered_map<std::string, std::string> source_hash_;    // each stream's, in the source
   std::unordered_map<std::string, std::string> case_consumer_;  // each case's consumer
   std::vector<std::pair<std::string, std::string>> documents_;
   std::uint64_t sealed_ = 0;

@@ -4,8 +4,9 @@
 //   auto report = seal_log(*old_log, *new_log, keys, old_dir / "documents", new_dir / "documents");
 //
 // The copy goes as copy_log (log_copy.h) goes, command by command, but each event is written
-// again: it keeps its id, stream, sequence, actor, time and command id; a ConsumerRegistered or
-// CaseFiled gains its digest (national_code_digest, order_digest) under the keys' digest key; its
+// again: it keeps its id, stream, sequence, actor, time and command id; an unsealed
+// ConsumerRegistered or CaseFiled gets its digest (national_code_digest, order_digest) made
+// afresh under the keys' digest key; its
 // personal fields move into a box under its person's key (sealing_subject); and every stream's
 // hash chain is made again over the new bytes. An event the source has sealed already keeps its
 // box: the caller gives the target the source's keys (cli/seal_log.cc copies them).
@@ -18,7 +19,8 @@
 // key, each after the log is copied; one the source's store does not have is counted, not an
 // error (a folder whose documents were kept elsewhere).
 //
-// Errors: as copy_log; errc::corrupt naming "event_id" if an event's id is not its command's.
+// Errors: as copy_log; errc::corrupt naming "previous_hash" if a source stream's hash chain is
+// broken, "event_id" if an event's id is not its command's.
 // Thread safety: as copy_log.
 #pragma once
 

@@ -396,9 +396,9 @@ int run_server(cli::session& base, const serve_options& o) {
   std::thread scheduler = every(o.tick_interval, [&] {
     auto t = (*eng)->tick();
     if (!t) fmt::print(std::cerr, "warning: tick failed: {}\n", t.error().message());
+    else if (auto p = svc.refresh(); !p) fmt::print(std::cerr, "warning: projections not updated: {}\n", p.error().message());
     if (auto swept = document_store(base.data_dir / "documents").sweep(plaintext_grace); !swept)
       fmt::print(std::cerr, "warning: {}\n", swept.error().message());
-    else if (auto p = svc.refresh(); !p) fmt::print(std::cerr, "warning: projections not updated: {}\n", p.error().message());
   });
   std::thread checkpointer = every(o.checkpoint_interval, [&] { base.checkpoint_or_warn(); });
 

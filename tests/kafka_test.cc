@@ -2229,8 +2229,8 @@ TEST_CASE("kafka: each partition's Merkle tree is signed and published; verify, 
                                    base64_hashes(json_member(proof.out, "inclusion_proof")), c->second.root));
   }
 
-  // The referred case's bundle, from the topic and the documents (the document store is the
-  // folder's: copied here), checked by the standalone verifier.
+  // The referred case's bundle, from the topic and the documents (the document store and the
+  // keys that seal them are the folder's: copied here), checked by the standalone verifier.
   const auto queue = with({"--data-dir", second.string(), "--as", "auditor:audit", "--json", "queue", "--agency",
                            "consumer-protection", "--all"});
   REQUIRE_MESSAGE(queue.code == 0, queue.err);
@@ -2238,6 +2238,14 @@ TEST_CASE("kafka: each partition's Merkle tree is signed and published; verify, 
   REQUIRE(case_id.size() > 2);
   const auto bundle = dir.path() / "case.tar";
   std::filesystem::copy(dir.path() / "data" / "documents", second / "documents", std::filesystem::copy_options::recursive);
+  // Without the keys, the documents cannot be opened: refused, not called erased.
+  auto no_keys = with({"--data-dir", second.string(), "--as", "auditor:audit", "dossier", "--agency", "consumer-protection",
+                       "--case", case_id.substr(1, case_id.size() - 2), "--bundle", bundle.string()});
+  CHECK(no_keys.code != 0);
+  CHECK_MESSAGE(no_keys.err.find("does not hold") != std::string::npos, no_keys.err);
+  for (const char* name : {"subjects.keys", "digest.key"})
+    std::filesystem::copy_file(dir.path() / "data" / "keys" / name, second / "keys" / name,
+                               std::filesystem::copy_options::overwrite_existing);
   auto b = with({"--data-dir", second.string(), "--as", "auditor:audit", "dossier", "--agency", "consumer-protection", "--case",
                  case_id.substr(1, case_id.size() - 2), "--bundle", bundle.string()});
   REQUIRE_MESSAGE(b.code == 0, b.err);

@@ -4,11 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <set>
+#include <vector>
 
 #include "engine/base/text_file.h"
 #include "engine/record/hash.h"
@@ -143,7 +146,8 @@ result<bool> document_store::seal_copy(std::string_view sha256_raw, const std::s
   std::error_code ec;
   if (std::filesystem::exists(sealed_path_of(sha256_raw, subject), ec)) return false;
   auto plain = read_text_file(path_of(sha256_raw), "document", max_stored_bytes);
-  if (!plain && plain.error().code() == errc::not_found) return false;
+  if (!plain && plain.error().code() == errc::not_found)
+    return error(errc::not_found, "document", "no stored document " + to_hex(sha256_raw) + ": upload it again");
   if (!plain) return plain.error();
   if (sha256(*plain) != sha256_raw) return error(errc::corrupt, "document", "the stored copy of " + to_hex(sha256_raw) + " was altered");
   if (auto w = write_file_durably(sealed_path_of(sha256_raw, subject), seal_document(*plain, key, sha256_raw), "data_dir"); !w)
@@ -166,9 +170,8 @@ void document_store::drop_sealed(std::string_view sha256_raw, const std::string&
 
 status document_store::seal(std::string_view sha256_raw, const std::string& subject, std::string_view key) {
   auto made = seal_copy(sha256_raw, subject, key);
+  if (!made && made.error().code() == errc::not_found) return ok;  // sealed already, or never stored
   if (!made) return made.error();
-  std::error_code ec;
-  if (!std::filesystem::exists(sealed_path_of(sha256_raw, subject), ec)) return ok;  // nothing to seal
   return drop_plain(sha256_raw);
 }
 
@@ -177,20 +180,32 @@ result<std::uint64_t> document_store::sweep(std::chrono::seconds grace) {
   std::error_code ec;
   if (!std::filesystem::is_directory(root_, ec)) return removed;
   const auto now = std::filesystem::file_time_type::clock::now();
-  for (std::filesystem::recursive_directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
-    const auto& path = it->path();
-    const std::string name = path.filename().string();
-    std::error_code one;  // a file that went meanwhile is passed over
-    if (name.size() != 64 || !it->is_regular_file(one)) continue;  // a sealed copy, a temporary file
-    const auto written = std::filesystem::last_write_time(path, one);
-    if (one || now - written < grace) continue;
-    bool sealed = false;
-    for (std::filesystem::directory_iterator s(path.parent_path(), one), send; !one && s != send; s.increment(one))
-      sealed = sealed || s->path().filename().string().rfind(name + ".", 0) == 0;
-    if (!sealed || one) continue;
-    std::filesystem::remove(path, one);
-    if (one) return error(errc::io, "data_dir", "cannot remove " + path.string() + ": " + one.message());
-    ++removed;
+  const auto hex = [](std::string_view t) {
+    return std::all_of(t.begin(), t.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  // One folder (the first two hex digits) at a time, each listed once: its plaintext copies, and
+  // the hashes that have a sealed copy (exactly <64 hex>.<16 hex>; not a temporary file).
+  for (std::filesystem::directory_iterator folder(root_, ec), end; !ec && folder != end; folder.increment(ec)) {
+    std::error_code one;  // a file or folder that went meanwhile is passed over
+    if (!folder->is_directory(one)) continue;
+    std::set<std::string> sealed;
+    std::vector<std::filesystem::path> plain;
+    for (std::filesystem::directory_iterator f(folder->path(), one), fend; !one && f != fend; f.increment(one)) {
+      const std::string name = f->path().filename().string();
+      if (name.size() == 64 + 1 + 16 && name[64] == '.' && hex(name.substr(0, 64)) && hex(name.substr(65)))
+        sealed.insert(name.substr(0, 64));
+      else if (name.size() == 64 && hex(name))
+        plain.push_back(f->path());
+    }
+    if (one) continue;
+    for (const auto& path : plain) {
+      if (sealed.count(path.filename().string()) == 0) continue;
+      const auto written = std::filesystem::last_write_time(path, one);
+      if (one || now - written < grace) continue;
+      std::filesystem::remove(path, one);
+      if (one) return error(errc::io, "data_dir", "cannot remove " + path.string() + ": " + one.message());
+      ++removed;
+    }
   }
   if (ec) return error(errc::io, "data_dir", "cannot read " + root_.string() + ": " + ec.message());
   return removed;
@@ -216,7 +231,14 @@ result<std::optional<std::string>> document_store::read(std::string_view sha256_
   if (sealed) {
     auto key = keys.key_of(subject);
     if (!key) return key.error();
-    if (!*key) return std::optional<std::string>();
+    if (!*key) {
+      auto gone = keys.forgotten(subject);
+      if (!gone) return gone.error();
+      if (*gone) return std::optional<std::string>();  // erased
+      return error(errc::unavailable, "document",
+                   "document " + to_hex(sha256_raw) + " is sealed under the key of " + subject +
+                       ", which this folder's key store does not hold");
+    }
     auto plain = open_document(*sealed, **key, sha256_raw);
     if (!plain) return plain.error();
     return std::optional<std::string>(std::move(*plain));

@@ -57,8 +57,8 @@ class document_store {
   // then removes the plaintext. Nothing to do once sealed (no plaintext left).
   status seal(std::string_view sha256, const std::string& subject, std::string_view key);
   // The two halves of seal(), for a command that seals before it is written (cli/write_commands.cc):
-  // seal_copy writes the sealed copy and keeps the plaintext (true if it wrote one; false if the
-  // copy was there already, or there is no plaintext to seal); drop_plain removes the plaintext;
+  // seal_copy writes the sealed copy and keeps the plaintext (true if it wrote one, false if the
+  // copy was there already; errc::not_found if neither is stored); drop_plain removes the plaintext;
   // drop_sealed takes back a copy seal_copy wrote for a command that was then refused.
   result<bool> seal_copy(std::string_view sha256, const std::string& subject, std::string_view key);
   status drop_plain(std::string_view sha256);
@@ -67,7 +67,8 @@ class document_store {
   // process that stopped between writing a command and removing the plaintext). How many went.
   result<std::uint64_t> sweep(std::chrono::seconds grace);
   // The document of `subject`'s case: its sealed copy opened; none once the key was destroyed;
-  // else the plaintext copy (a document attached before sealing). errc::not_found if neither.
+  // else the plaintext copy (a document attached before sealing). errc::not_found if neither;
+  // errc::unavailable if the key is not known here (a folder without the log's keys).
   result<std::optional<std::string>> read(std::string_view sha256, const std::string& subject, key_ring& keys) const;
   // Takes `subject`'s document from another folder's store (log_seal.h): its sealed copy as it is
   // (the two folders share their keys), else its plaintext, sealed here under `key`. Nothing to
