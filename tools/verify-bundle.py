@@ -504,6 +504,20 @@ def parse_manifest(data):
     return m
 
 
+def proven_envelope(where, data, index, proof, tree_size, root, schema):
+    """An envelope at leaf `index` of the signed tree, decoded (decode_envelope), or Failure."""
+    if index >= tree_size:
+        raise Failure(where, f"leaf_index {index} is not below the tree size {tree_size}")
+    if not verify_inclusion(index, tree_size, leaf_hash(data), proof, root):
+        raise Failure(where, f"the inclusion proof of leaf {index} does not lead to the signed root")
+    if data[4:8] != FILE_IDENTIFIER:
+        raise Failure(where, "not an Envelope: no FlatBuffers file identifier SZEV at bytes 4..8")
+    try:
+        return decode_envelope(data, schema)
+    except Exception as x:  # noqa: BLE001  a damaged buffer may raise anything
+        raise Failure(where, f"not a valid Envelope ({describe(x)})")
+
+
 def verify_erasure(members, erasure, vkey, consumer, schema):
     """The consumer's PartyForgotten is in the log: its envelope, proven in its signed tree."""
     cp_name, where = erasure["checkpoint"], erasure["file"]
@@ -516,16 +530,7 @@ def verify_erasure(members, erasure, vkey, consumer, schema):
     if sha256(data).hex() != erasure["sha256"]:
         raise Failure(where, "its SHA-256 differs from the manifest's erasure.sha256")
     index = erasure["leaf_index"]
-    if index >= tree_size:
-        raise Failure(where, f"leaf_index {index} is not below the tree size {tree_size}")
-    if not verify_inclusion(index, tree_size, leaf_hash(data), erasure["proof"], root):
-        raise Failure(where, f"the inclusion proof of leaf {index} does not lead to the signed root")
-    if data[4:8] != FILE_IDENTIFIER:
-        raise Failure(where, "not an Envelope: no FlatBuffers file identifier SZEV at bytes 4..8")
-    try:
-        stream, _, _, kind, _ = decode_envelope(data, schema)
-    except Exception as x:  # noqa: BLE001  a damaged buffer may raise anything
-        raise Failure(where, f"not a valid Envelope ({describe(x)})")
+    stream, _, _, kind, _ = proven_envelope(where, data, index, erasure["proof"], tree_size, root, schema)
     if kind != schema.PARTY_FORGOTTEN:
         raise Failure(where, f"is a {schema.event_names.get(kind)}, not a PartyForgotten")
     if stream != consumer:
@@ -579,18 +584,10 @@ def verify(path, vkey, schema):
         if digest.hex() != e["sha256"]:
             raise Failure(where, f"SHA-256 {digest.hex()} differs from the manifest's {e['sha256']}")
         index = e["leaf_index"]
-        if index >= tree_size:
-            raise Failure(where, f"leaf_index {index} is not below the tree size {tree_size}")
-        if previous_leaf is not None and index <= previous_leaf:
+        if previous_leaf is not None and index <= previous_leaf and index < tree_size:
             raise Failure(where, f"leaf_index {index} is not after the previous event's {previous_leaf}")
-        if not verify_inclusion(index, tree_size, leaf_hash(data), e["proof"], root):
-            raise Failure(where, f"the inclusion proof of leaf {index} does not lead to the signed root")
-        if data[4:8] != FILE_IDENTIFIER:
-            raise Failure(where, "not an Envelope: no FlatBuffers file identifier SZEV at bytes 4..8")
-        try:
-            stream, sequence, previous_hash, kind, payload = decode_envelope(data, schema)
-        except Exception as x:  # noqa: BLE001  a damaged buffer may raise anything
-            raise Failure(where, f"not a valid Envelope ({describe(x)})")
+        stream, sequence, previous_hash, kind, payload = proven_envelope(where, data, index, e["proof"], tree_size,
+                                                                         root, schema)
         if stream != case:
             raise Failure(where, f"stream_id {stream!r} is not the case {case}")
         if sequence != position:

@@ -293,27 +293,20 @@ class VerifyBundleTest(unittest.TestCase):
         return bundle
 
     @classmethod
-    def make_erased(cls, stream=CONSUMER, kind=None, place=ERASURE_PLACE):
+    def make_erased(cls, stream=CONSUMER, forgotten=True, place=ERASURE_PLACE):
         """The bundle once the consumer was forgotten: the document marked erased, and the
-        erasure proven by an event of `stream` (PartyForgotten unless `kind` says otherwise) at
-        log position `place`, in the same tree."""
+        erasure proven by an event of `stream` (a PartyForgotten, or with `forgotten` False a
+        message) at log position `place`, in the same tree."""
         m, E, R = cls.S, cls.S["Event"].Event, cls.S["Role"].Role
 
-        def forgotten(b):
+        def forget(b):
             reason = b.CreateString("the person asked")
             f = m["PartyForgotten"]
             f.Start(b)
             f.AddReason(b, reason)
             return f.End(b)
 
-        def message(b):
-            text = b.CreateString("not an erasure")
-            p = m["MessagePosted"]
-            p.Start(b)
-            p.AddText(b, text)
-            return p.End(b)
-
-        spec = (R.operator, E.PartyForgotten, forgotten) if kind is None else (R.consumer, kind, message)
+        spec = (R.operator, E.PartyForgotten, forget) if forgotten else cls.specs[4]  # the message
         erasure = cls.envelope(3, bytes(32), spec, stream)
         bundle = cls.make(cls.chain(cls.specs), others={place: erasure})
         del bundle.members[f"documents/{DOC_HEX}"]
@@ -512,8 +505,7 @@ class VerifyBundleTest(unittest.TestCase):
         self.assert_fails(self.make_erased(stream="U-0THERPERSN"), "erasure/forgotten.szev", "not the case's consumer")
 
     def test_erasure_that_is_not_a_party_forgotten(self):
-        self.assert_fails(self.make_erased(kind=self.S["Event"].Event.MessagePosted), "erasure/forgotten.szev",
-                          "not a PartyForgotten")
+        self.assert_fails(self.make_erased(forgotten=False), "erasure/forgotten.szev", "not a PartyForgotten")
 
     def test_erasure_not_in_the_tree(self):
         bad = self.make_erased()
