@@ -85,11 +85,21 @@ result<document_input> store_document(session& s, std::string_view field, fb::Do
 
 }  // namespace
 
-status seal_attached_documents(session& s, engine& eng, const command& cmd, const std::string& case_id) {
+namespace {
+
+// The documents (SHA-256, raw) a command attaches to its case.
+std::vector<std::string> attached_documents(const command& cmd) {
   std::vector<std::string> shas;
   if (const auto* f = std::get_if<file_case>(&cmd))
     for (const auto& d : f->documents) shas.push_back(d.sha256);
   if (const auto* a = std::get_if<attach_document>(&cmd)) shas.push_back(a->document.sha256);
+  return shas;
+}
+
+}  // namespace
+
+status seal_attached_documents(session& s, engine& eng, const command& cmd, const std::string& case_id) {
+  const std::vector<std::string> shas = attached_documents(cmd);
   if (shas.empty()) return ok;
   auto c = eng.find_case(case_id);
   if (!c) return c.error();
@@ -108,8 +118,8 @@ namespace {
 
 struct sealed_copy {
   std::string sha256;
-  std::string consumer;
-  bool made = false;  // written for this command (taken back if it is refused)
+  std::string consumer;  // the case's consumer, whose key seals it
+  bool made = false;     // written for this command (taken back if it is refused)
 };
 
 // The documents a command attaches are sealed under their consumer's key before the command is
@@ -119,16 +129,14 @@ struct sealed_copy {
 result<std::vector<sealed_copy>> seal_before_writing(session& s, engine& eng, const actor& who, const command& cmd) {
   std::vector<sealed_copy> out;
   std::string consumer;
-  if (const auto* f = std::get_if<file_case>(&cmd); f && who.role == fb::Role_consumer) {
-    consumer = who.id;
-    for (const auto& d : f->documents) out.push_back({d.sha256, consumer});
-  }
+  if (std::holds_alternative<file_case>(cmd) && who.role == fb::Role_consumer) consumer = who.id;
   if (const auto* a = std::get_if<attach_document>(&cmd)) {
     auto c = eng.find_case(a->case_id);
     if (!c) return c.error();
     if (*c) consumer = (*c)->consumer_id;
-    if (*c) out.push_back({a->document.sha256, consumer});
   }
+  if (consumer.empty()) return out;
+  for (const auto& sha : attached_documents(cmd)) out.push_back({sha, consumer});
   if (out.empty()) return out;
   auto keys = s.keys();
   if (!keys) return keys.error();

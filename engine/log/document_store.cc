@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -180,9 +179,7 @@ result<std::uint64_t> document_store::sweep(std::chrono::seconds grace) {
   std::error_code ec;
   if (!std::filesystem::is_directory(root_, ec)) return removed;
   const auto now = std::filesystem::file_time_type::clock::now();
-  const auto hex = [](std::string_view t) {
-    return std::all_of(t.begin(), t.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-  };
+  const auto hex = [](std::string_view t) { return !t.empty() && to_hex(from_hex(t)) == t; };
   // One folder (the first two hex digits) at a time, each listed once: its plaintext copies, and
   // the hashes that have a sealed copy (exactly <64 hex>.<16 hex>; not a temporary file).
   for (std::filesystem::directory_iterator folder(root_, ec), end; !ec && folder != end; folder.increment(ec)) {
