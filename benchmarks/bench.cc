@@ -78,7 +78,7 @@ engine_options sealing_options(const args& a, std::unique_ptr<key_store>& keys) 
   engine_options o;
   if (a.num("seal", 0) == 0) return o;
   const fs::path folder = a.has("keys") ? fs::path(a.str("keys")) : fs::path(a.str("dir")) / "keys";
-  keys = must(key_store::open(folder), "key_store::open");
+  keys = must(open_key_folder(folder), "open_key_folder");
   o.keys = keys.get();
   return o;
 }

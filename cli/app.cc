@@ -13,6 +13,7 @@
 #include "cli/json.h"
 #include "engine/domain/decide.h"
 #include "engine/feed_relay.h"
+#include "engine/kafka/kafka_key_store.h"
 #include "engine/record/hash.h"
 #include "engine/rule_files.h"
 #include "engine/domain/describe.h"
@@ -259,9 +260,17 @@ result<engine*> session::open_engine() {
 result<key_store*> session::keys() {
   if (shared_keys) return shared_keys;
   if (!keys_) {
-    auto opened = key_store::open(data_dir / "keys");
-    if (!opened) return opened.error();
-    keys_ = std::move(*opened);
+    if (kafka) {
+      // The log's keys topic, shared by every machine on the log. A principal refused it (an
+      // agency's) reads every sealed field as sealed, and can seal or erase nothing.
+      auto opened = open_kafka_keys(*kafka);
+      if (!opened && opened.error().code() != errc::unauthorized) return opened.error();
+      keys_ = opened ? std::move(*opened) : no_keys(opened.error());
+    } else {
+      auto opened = open_key_folder(data_dir / "keys");
+      if (!opened) return opened.error();
+      keys_ = std::move(*opened);
+    }
   }
   return keys_.get();
 }

@@ -59,8 +59,9 @@ class session {
   std::ostream& err;
 
   result<engine*> open_engine();
-  // The keys that seal personal data (DATA_DIR/keys, engine/log/key_store.h), opened on first
-  // use; the engine seals with them and reads that may see personal data open with them.
+  // The keys that seal personal data (engine/log/key_store.h), opened on first use: DATA_DIR/keys,
+  // or with --kafka the log's keys topic (engine/kafka/kafka_key_store.h). The engine seals with
+  // them and reads that may see personal data open with them.
   result<key_store*> keys();
   key_store* shared_keys = nullptr;  // set by `sazesh serve`
   // The case rules with the working calendar (--calendar DIR, $SAZESH_CALENDAR_DIR, or the

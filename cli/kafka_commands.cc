@@ -160,6 +160,14 @@ int copy_log_cmd(session& s, const parsed_args& a) {
   }
   const std::string from = to_kafka ? folder.string() : kafka_events_topic(s.kafka->topic_prefix);
   const std::string to = to_kafka ? kafka_events_topic(s.kafka->topic_prefix) : folder.string();
+  // The keys go first, so no copied event is ever without its key: the folder's into the log's
+  // keys topic, or the topic's into the folder.
+  auto folder_keys = open_key_folder(s.data_dir / "keys");
+  if (!folder_keys) return s.fail(folder_keys.error());
+  auto topic_keys = s.keys();
+  if (!topic_keys) return s.fail(topic_keys.error());
+  auto keys_copied = to_kafka ? copy_keys(**folder_keys, **topic_keys) : copy_keys(**topic_keys, **folder_keys);
+  if (!keys_copied) return s.fail(keys_copied.error());
   auto report = copy_log(*source, *target);
   if (!report) return s.fail(report.error());
   // The log this has just written whole: signed as it stands (on Kafka, published with the
@@ -170,10 +178,11 @@ int copy_log_cmd(session& s, const parsed_args& a) {
   if (s.json) {
     fmt::print(s.out, "{}\n",
                json_object().field("from", from).field("to", to).field("events", report->events)
-                   .field("commands", report->commands).field("streams", report->streams).str());
+                   .field("commands", report->commands).field("streams", report->streams)
+                   .field("keys", *keys_copied).str());
   } else {
-    fmt::print(s.out, "copied {} events ({} commands, {} streams) from {} to {}\n", report->events, report->commands,
-               report->streams, from, to);
+    fmt::print(s.out, "copied {} events ({} commands, {} streams) from {} to {}, with {} people's keys\n", report->events,
+               report->commands, report->streams, from, to, *keys_copied);
   }
   return exit_ok;
 }
@@ -235,7 +244,8 @@ int subscribe_kafka(session& s, const parsed_args& a) {
 void add_kafka_commands(std::vector<command_spec>& t) {
   t.push_back({"copy-log", "the log on Kafka",
                "copy every event, byte for byte with its command id, between the data folder's log and Kafka "
-               "(the target must be empty)",
+               "(the target must be empty), and the keys that seal personal data between DATA_DIR/keys and the "
+               "log's keys topic",
                {{"to-kafka", "", "from --data-dir's log to the --kafka cluster"},
                 {"from-kafka", "", "from the --kafka cluster to --data-dir's log"}},
                copy_log_cmd, uses::log | uses::json});

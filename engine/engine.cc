@@ -67,6 +67,13 @@ engine::engine(event_log& log, const clock& clk, case_rules rules, engine_option
 result<std::unique_ptr<engine>> engine::open(event_log& log, const clock& clk, case_rules rules,
                                              engine_options options) {
   std::unique_ptr<engine> e(new engine(log, clk, std::move(rules), options));
+  if (options.keys) {
+    // The digest key, made on first use where the store makes it (on Kafka, its topic).
+    auto digest = options.keys->digest_key();
+    if (!digest) return digest.error();
+    e->digest_key_ = std::move(*digest);
+    e->state_.digest_key = e->digest_key_;
+  }
   // Rows written by another version of the engine are rebuilt, not misread.
   auto version = e->store_.format_version();
   if (!version) return version.error();
@@ -90,7 +97,7 @@ result<std::unique_ptr<engine>> engine::open(event_log& log, const clock& clk, c
 void engine::reset_working_set() {
   state_ = world{};
   state_.source = &store_;
-  if (options_.keys) state_.digest_key = options_.keys->digest_key();
+  state_.digest_key = digest_key_;
   summaries_.clear();
   (void)store_.take_error();
 }

@@ -201,6 +201,7 @@ class engine {
   const clock& clock_;
   case_rules rules_;
   engine_options options_;
+  std::string digest_key_;  // the keys' digest key, read once at open
   std::unique_ptr<state_rows> own_rows_;  // for a log that keeps none
   state_rows* rows_ = nullptr;
   state_store store_;

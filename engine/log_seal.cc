@@ -60,7 +60,11 @@ class sealer {
       const std::string case_consumer = consumer == case_consumer_.end() ? std::string() : consumer->second;
       if (const auto* d = event.AsDocumentAttached(); d && !case_consumer.empty())
         documents_.emplace_back(std::string(d->sha256.begin(), d->sha256.end()), case_consumer);
-      if (!rec->sealed) add_digests(event, keys_.digest_key());
+      if (!rec->sealed) {
+        auto digest = keys_.digest_key();
+        if (!digest) return digest.error();
+        add_digests(event, *digest);
+      }
       std::optional<sealed_part> part = rec->sealed;
       if (!part && has_personal_data(event)) {
         const std::string subject = sealing_subject(event, r.stream, case_consumer);

@@ -1556,16 +1556,16 @@ TEST_CASE("sealing: a box opens only under its subject's key and its own event i
 
 TEST_CASE("key store: a key is durable at flush, read by another opener, and destroyed where it lies") {
   temp_dir dir;
-  auto a = key_store::open(dir.path()).value();
+  auto a = open_key_folder(dir.path()).value();
   const std::string key = a->key_for_sealing("U-1").value();
   CHECK(a->key_for_sealing("U-1").value() == key);
   {
-    auto early = key_store::open(dir.path()).value();
+    auto early = open_key_folder(dir.path()).value();
     CHECK_FALSE(early->key_of("U-1").value().has_value());  // not flushed yet
-    CHECK(early->digest_key() == a->digest_key());
+    CHECK(early->digest_key().value() == a->digest_key().value());
   }
   REQUIRE(a->flush().has_value());
-  auto b = key_store::open(dir.path()).value();
+  auto b = open_key_folder(dir.path()).value();
   CHECK(b->key_of("U-1").value() == key);
   REQUIRE(a->destroy("U-1").has_value());
   CHECK_FALSE(a->key_of("U-1").value().has_value());
@@ -1579,7 +1579,7 @@ TEST_CASE("key store: a key is durable at flush, read by another opener, and des
   REQUIRE(a->key_for_sealing("U-2").has_value());
   REQUIRE(a->flush().has_value());
   std::ofstream(dir.path() / "subjects.keys", std::ios::binary | std::ios::app) << std::string("K\0\x03U-3abc", 9);
-  auto c = key_store::open(dir.path()).value();
+  auto c = open_key_folder(dir.path()).value();
   CHECK(c->key_of("U-2").value().has_value());
   CHECK_FALSE(c->key_of("U-3").value().has_value());
   CHECK_FALSE(c->key_of("U-1").value().has_value());
@@ -1589,10 +1589,39 @@ TEST_CASE("key store: a key is durable at flush, read by another opener, and des
   // The writer's next flush cuts the torn record off before appending, so what follows reads.
   const std::string fourth = c->key_for_sealing("U-4").value();
   REQUIRE(c->flush().has_value());
-  auto d = key_store::open(dir.path()).value();
+  auto d = open_key_folder(dir.path()).value();
   CHECK(d->key_of("U-4").value() == fourth);
   CHECK(d->key_of("U-2").value().has_value());
   CHECK_FALSE(d->key_of("U-3").value().has_value());
+}
+
+TEST_CASE("key store: copy_keys carries every key, every erasure and the digest key; a store with other keys is refused") {
+  temp_dir dir;
+  auto from = open_key_folder(dir.path() / "from").value();
+  const std::string kept = from->key_for_sealing("U-1").value();
+  REQUIRE(from->key_for_sealing("U-2").has_value());
+  REQUIRE(from->flush().has_value());
+  REQUIRE(from->destroy("U-2").has_value());
+  auto to = open_key_folder(dir.path() / "to").value();
+  CHECK(to->digest_key().value() != from->digest_key().value());
+  CHECK(copy_keys(*from, *to).value() == 2);
+  auto reopened = open_key_folder(dir.path() / "to").value();  // durable, read as any opener would
+  CHECK(reopened->key_of("U-1").value() == kept);
+  CHECK(reopened->forgotten("U-2").value());
+  CHECK(reopened->digest_key().value() == from->digest_key().value());
+  CHECK(copy_keys(*from, *reopened).value() == 2);  // again: the same keys, nothing to change
+  // A store that sealed under keys of its own takes no other log's keys.
+  auto other = open_key_folder(dir.path() / "other").value();
+  REQUIRE(other->key_for_sealing("U-1").has_value());
+  REQUIRE(other->flush().has_value());
+  const auto refused = copy_keys(*from, *other);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code() == errc::conflict);
+  CHECK(refused.error().field() == "keys");
+  // A store that holds no keys opens nothing and seals nothing.
+  auto none = no_keys(error(errc::unauthorized, "keys", "not for this principal"));
+  CHECK_FALSE(none->key_of("U-1").value().has_value());
+  CHECK(none->key_for_sealing("U-1").error().code() == errc::unauthorized);
 }
 
 TEST_CASE("document store: a copy sealed before a command is taken back if it is refused; plaintext beside a sealed copy is swept once old") {

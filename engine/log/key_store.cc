@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "engine/base/text_file.h"
 #include "engine/record/hash.h"
@@ -39,14 +41,52 @@ std::string record(char kind, const std::string& subject, const std::string& key
   return r;
 }
 
+class folder_key_store final : public key_store {
+ public:
+  static result<std::unique_ptr<key_store>> open(const std::filesystem::path& folder);
+  ~folder_key_store() override;
+
+  result<std::optional<std::string>> key_of(const std::string& subject) override;
+  result<bool> forgotten(const std::string& subject) override;
+  result<std::string> key_for_sealing(const std::string& subject) override;
+  // Cuts off a torn last record first.
+  status flush() override;
+  status destroy(const std::string& subject) override;
+  result<std::string> digest_key() override { return digest_key_; }
+  result<std::vector<entry>> entries() override;
+  status adopt(const entry& e) override;
+  status adopt_digest_key(const std::string& key) override;
+
+ private:
+  explicit folder_key_store(std::filesystem::path folder) : folder_(std::move(folder)) {}
+  // Reads what was appended to the file since it was last read (by this process or another).
+  status read_more();
+  // The writer's: reads to the end, then cuts off a torn last record.
+  status cut_torn_end();
+  status flush_locked();
+
+  struct known {
+    std::optional<std::string> key;      // none once forgotten
+    bool forgotten = false;
+    std::vector<std::uint64_t> offsets;  // where its key's bytes lie in the file
+  };
+  std::filesystem::path folder_;
+  std::string digest_key_;
+  int fd_ = -1;
+  std::uint64_t read_to_ = 0;   // the file is read up to here
+  std::string pending_;         // records made since the last flush
+  std::map<std::string, known> keys_;
+  std::mutex mutex_;
+};
+
 }  // namespace
 
-key_store::~key_store() {
+folder_key_store::~folder_key_store() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-result<std::unique_ptr<key_store>> key_store::open(const std::filesystem::path& folder) {
-  std::unique_ptr<key_store> s(new key_store(folder));
+result<std::unique_ptr<key_store>> folder_key_store::open(const std::filesystem::path& folder) {
+  std::unique_ptr<folder_key_store> s(new folder_key_store(folder));
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
   if (ec) return error(errc::io, "keys", "cannot create " + folder.string() + ": " + ec.message());
@@ -67,10 +107,10 @@ result<std::unique_ptr<key_store>> key_store::open(const std::filesystem::path& 
   if (!existed)
     if (auto d = sync_folder(folder, "keys"); !d) return d.error();
   if (auto r = s->read_more(); !r) return r.error();
-  return s;
+  return std::unique_ptr<key_store>(std::move(s));
 }
 
-status key_store::read_more() {
+status folder_key_store::read_more() {
   const auto path = folder_ / "subjects.keys";
   struct stat st {};
   if (::fstat(fd_, &st) != 0) return cannot("read", path);
@@ -94,7 +134,7 @@ status key_store::read_more() {
                                               std::to_string(read_to_ + at));
     if (at + size > bytes.size()) break;  // a torn last record, or one still being appended
     std::string subject = bytes.substr(at + 3, length);
-    entry& e = keys_[subject];
+    known& e = keys_[subject];
     if (kind == 'K') {
       const std::uint64_t offset = read_to_ + at + 3 + length;
       if (std::find(e.offsets.begin(), e.offsets.end(), offset) == e.offsets.end()) e.offsets.push_back(offset);
@@ -114,7 +154,7 @@ status key_store::read_more() {
   return ok;
 }
 
-result<std::optional<std::string>> key_store::key_of(const std::string& subject) {
+result<std::optional<std::string>> folder_key_store::key_of(const std::string& subject) {
   std::lock_guard lock(mutex_);
   // Another process may have made it, or destroyed it, since this one last read the file (a
   // size check; a read only when it grew).
@@ -124,14 +164,14 @@ result<std::optional<std::string>> key_store::key_of(const std::string& subject)
   return it->second.key;
 }
 
-result<bool> key_store::forgotten(const std::string& subject) {
+result<bool> folder_key_store::forgotten(const std::string& subject) {
   std::lock_guard lock(mutex_);
   if (auto r = read_more(); !r) return r.error();
   auto it = keys_.find(subject);
   return it != keys_.end() && it->second.forgotten;
 }
 
-result<std::string> key_store::key_for_sealing(const std::string& subject) {
+result<std::string> folder_key_store::key_for_sealing(const std::string& subject) {
   if (subject.empty() || subject.size() > max_subject)
     return error(errc::invalid_argument, "party", "a subject's id has 1 to 256 bytes");
   std::lock_guard lock(mutex_);
@@ -146,13 +186,17 @@ result<std::string> key_store::key_for_sealing(const std::string& subject) {
   }
   std::string key = from_hex(random_hex(seal_key_bytes));
   pending_ += record('K', subject, key);
-  entry& e = keys_[subject];
+  known& e = keys_[subject];
   e.key = key;
   return key;
 }
 
-status key_store::flush() {
+status folder_key_store::flush() {
   std::lock_guard lock(mutex_);
+  return flush_locked();
+}
+
+status folder_key_store::flush_locked() {
   if (pending_.empty()) return ok;
   const auto path = folder_ / "subjects.keys";
   if (auto c = cut_torn_end(); !c) return c.error();
@@ -163,7 +207,7 @@ status key_store::flush() {
   return read_more();
 }
 
-status key_store::cut_torn_end() {
+status folder_key_store::cut_torn_end() {
   // A torn last record (a crash, or a write that failed midway) is cut off before appending.
   if (auto r = read_more(); !r) return r.error();
   struct stat st {};
@@ -173,7 +217,7 @@ status key_store::cut_torn_end() {
   return ok;
 }
 
-status key_store::destroy(const std::string& subject) {
+status folder_key_store::destroy(const std::string& subject) {
   if (auto f = flush(); !f) return f.error();
   std::lock_guard lock(mutex_);
   if (auto c = cut_torn_end(); !c) return c.error();
@@ -198,6 +242,98 @@ status key_store::destroy(const std::string& subject) {
   if (auto w = write_all(fd_, record('F', subject), path); !w) return w.error();
   if (::fdatasync(fd_) != 0) return cannot("sync", path);
   return read_more();
+}
+
+result<std::vector<key_store::entry>> folder_key_store::entries() {
+  std::lock_guard lock(mutex_);
+  if (auto r = read_more(); !r) return r.error();
+  std::vector<entry> out;
+  out.reserve(keys_.size());
+  for (const auto& [subject, k] : keys_) out.push_back({subject, k.forgotten ? std::nullopt : k.key});
+  return out;
+}
+
+status folder_key_store::adopt(const entry& e) {
+  if (e.subject.empty() || e.subject.size() > max_subject)
+    return error(errc::invalid_argument, "keys", "a subject's id has 1 to 256 bytes");
+  if (e.key && e.key->size() != seal_key_bytes) return error(errc::invalid_argument, "keys", e.subject + "'s key is not 32 bytes");
+  std::unique_lock lock(mutex_);
+  if (auto r = read_more(); !r) return r.error();
+  auto it = keys_.find(e.subject);
+  if (it != keys_.end() && it->second.forgotten) return ok;  // erased here already: it stays so
+  if (!e.key) {
+    // Forgotten there: nothing of the subject's may open here either (the key, if this store
+    // holds one, is overwritten by destroy(); a subject new here is marked forgotten).
+    if (it != keys_.end() && it->second.key) {
+      lock.unlock();
+      return destroy(e.subject);
+    }
+    pending_ += record('F', e.subject);
+    keys_[e.subject].forgotten = true;
+    return ok;
+  }
+  if (it != keys_.end() && it->second.key) {
+    if (*it->second.key == *e.key) return ok;
+    return error(errc::conflict, "keys", e.subject + " has another key here: the copy would not open under it");
+  }
+  pending_ += record('K', e.subject, *e.key);
+  keys_[e.subject].key = *e.key;
+  return ok;
+}
+
+status folder_key_store::adopt_digest_key(const std::string& key) {
+  if (key.size() != seal_key_bytes) return error(errc::invalid_argument, "keys", "a digest key has 32 bytes");
+  std::lock_guard lock(mutex_);
+  if (key == digest_key_) return ok;
+  if (auto r = read_more(); !r) return r.error();
+  if (!keys_.empty() || !pending_.empty())
+    return error(errc::conflict, "keys",
+                 folder_.string() + " has sealed under a digest key of its own: copy a log's keys into a new folder");
+  if (auto w = write_file_durably(folder_ / "digest.key", key, "keys"); !w) return w.error();
+  digest_key_ = key;
+  return ok;
+}
+
+namespace {
+
+class empty_key_store final : public key_store {
+ public:
+  explicit empty_key_store(error why) : why_(std::move(why)) {}
+  result<std::optional<std::string>> key_of(const std::string&) override { return std::optional<std::string>(); }
+  result<bool> forgotten(const std::string&) override { return false; }
+  result<std::string> key_for_sealing(const std::string&) override { return why_; }
+  status flush() override { return ok; }
+  status destroy(const std::string&) override { return why_; }
+  result<std::string> digest_key() override { return why_; }
+  result<std::vector<entry>> entries() override { return why_; }
+  status adopt(const entry&) override { return why_; }
+  status adopt_digest_key(const std::string&) override { return why_; }
+
+ private:
+  error why_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<key_store>> open_key_folder(const std::filesystem::path& folder) {
+  return folder_key_store::open(folder);
+}
+
+std::unique_ptr<key_store> no_keys(error why) { return std::make_unique<empty_key_store>(std::move(why)); }
+
+result<std::uint64_t> copy_keys(key_store& from, key_store& to) {
+  auto all = from.entries();
+  if (!all) return all.error();
+  // A store that never sealed has nothing to carry (and its digest key, if it made one, keyed
+  // no digest): the target keeps its own.
+  if (all->empty()) return std::uint64_t{0};
+  auto digest = from.digest_key();
+  if (!digest) return digest.error();
+  if (auto d = to.adopt_digest_key(*digest); !d) return d.error();
+  for (const auto& e : *all)
+    if (auto a = to.adopt(e); !a) return a.error();
+  if (auto f = to.flush(); !f) return f.error();
+  return static_cast<std::uint64_t>(all->size());
 }
 
 }  // namespace sazesh
