@@ -60,6 +60,7 @@
 #include "engine/record/merkle.h"
 #include "engine/domain/evolve.h"
 #include "engine/feed_relay.h"
+#include "engine/kafka/kafka_key_store.h"
 #include "engine/kafka/kafka_log.h"
 #include "projections/projector.h"
 #include "projections/queries.h"
@@ -72,13 +73,14 @@ namespace {
 namespace pj = sazesh::projections;
 
 // With --seal 1, the engine seals personal data as the CLI and serve do (engine/record/sealing.h),
-// with a key store in --keys (default DIR/keys); without, it writes it in the clear: the two
-// side by side are what sealing costs.
+// with a key store in --keys (default DIR/keys), or on Kafka the log's keys topic; without, it
+// writes it in the clear: the two side by side are what sealing costs.
 engine_options sealing_options(const args& a, std::unique_ptr<key_store>& keys) {
   engine_options o;
   if (a.num("seal", 0) == 0) return o;
   const fs::path folder = a.has("keys") ? fs::path(a.str("keys")) : fs::path(a.str("dir")) / "keys";
-  keys = must(open_key_folder(folder), "open_key_folder");
+  keys = a.has("kafka") ? must(open_kafka_keys(kafka_options(a)), "open_kafka_keys")
+                        : must(open_key_folder(folder), "open_key_folder");
   o.keys = keys.get();
   return o;
 }

@@ -62,24 +62,28 @@ history_options workload(std::uint64_t events, std::size_t clients) {
   return o;
 }
 
+kafka_log_options kafka_options(const args& a, bool follower) {
+  kafka_log_options o;
+  o.bootstrap_servers = a.str("kafka");
+  o.topic_prefix = a.str("prefix");
+  o.partitions = static_cast<std::uint32_t>(a.num("partitions", 3));
+  o.follower = follower;
+  o.replication_factor = static_cast<std::int16_t>(a.num("replication", 1));  // the bench broker: one node
+  if (a.has("local-dir")) o.local_dir = a.str("local-dir");
+  // --kafka-debug eos,protocol: librdkafka's own trace of each request (with SAZESH_KAFKA_DEBUG
+  // set, printed on stderr), to see where a unit's time goes.
+  if (a.has("kafka-debug")) o.config["debug"] = a.str("kafka-debug");
+  // A first open reads the whole topic into the local store (engine/kafka/kafka_log.h): at
+  // 10M events that is minutes, past the default bound of 30 s on each blocking step.
+  o.timeout = std::chrono::milliseconds(a.num("timeout-ms", 1'800'000));
+  return o;
+}
+
 opened_log open_log(const args& a, bool sync, bool follower) {
   const auto t = clk::now();
   opened_log out;
   if (a.has("kafka")) {
-    kafka_log_options o;
-    o.bootstrap_servers = a.str("kafka");
-    o.topic_prefix = a.str("prefix");
-    o.partitions = static_cast<std::uint32_t>(a.num("partitions", 3));
-    o.follower = follower;
-    o.replication_factor = static_cast<std::int16_t>(a.num("replication", 1));  // the bench broker: one node
-    if (a.has("local-dir")) o.local_dir = a.str("local-dir");
-    // --kafka-debug eos,protocol: librdkafka's own trace of each request (with SAZESH_KAFKA_DEBUG
-    // set, printed on stderr), to see where a unit's time goes.
-    if (a.has("kafka-debug")) o.config["debug"] = a.str("kafka-debug");
-    // A first open reads the whole topic into the local store (engine/kafka/kafka_log.h): at
-    // 10M events that is minutes, past the default bound of 30 s on each blocking step.
-    o.timeout = std::chrono::milliseconds(a.num("timeout-ms", 1'800'000));
-    out.log = must(open_kafka_log(o), "open_kafka_log");
+    out.log = must(open_kafka_log(kafka_options(a, follower)), "open_kafka_log");
   } else {
     out.log = must(open_embedded_log(fs::path(a.str("dir")) / "log", embedded_log_options{.sync = sync, .follower = follower}),
                    "open_embedded_log");

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/base/result.h"
+#include "engine/kafka/kafka_log.h"
 #include "engine/log/event_log.h"
 #include "workload/history_generator.h"
 
@@ -79,6 +80,9 @@ struct opened_log {
 };
 
 opened_log open_log(const args& a, bool sync, bool follower = false);
+// The Kafka log's options from --kafka, --prefix, --partitions, --replication, --local-dir,
+// --kafka-debug and --timeout-ms.
+kafka_log_options kafka_options(const args& a, bool follower = false);
 // Calls f on every event of the log, partition after partition, a batch in memory at a time.
 void for_each_event(event_log& log, const std::function<void(stored_event&)>& f);
 std::vector<stored_event> read_everything(event_log& log);

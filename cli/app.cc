@@ -265,6 +265,20 @@ result<key_store*> session::keys() {
       // agency's) reads every sealed field as sealed, and can seal or erase nothing.
       auto opened = open_kafka_keys(*kafka);
       if (!opened && opened.error().code() != errc::unauthorized) return opened.error();
+      if (opened) {
+        // A folder that kept the keys of a log on Kafka before they moved to its topic: using a
+        // topic without them would make new keys (and a new digest key) beside the old.
+        std::error_code ec;
+        const auto old_keys = data_dir / "keys" / "subjects.keys";
+        auto held = (*opened)->entries();
+        if (!held) return held.error();
+        if (held->empty() && std::filesystem::exists(old_keys, ec) && std::filesystem::file_size(old_keys, ec) > 0)
+          return error(errc::wrong_state, "keys",
+                       fmt::format("{} holds people's keys, and the log's keys topic {} none: copy the log with its keys "
+                                   "(copy-log --from-kafka into a copy of this folder, then copy-log --to-kafka into "
+                                   "a new prefix), or use a --data-dir of its own for this log",
+                                   old_keys.string(), kafka_keys_topic(kafka->topic_prefix)));
+      }
       keys_ = opened ? std::move(*opened) : no_keys(opened.error());
     } else {
       auto opened = open_key_folder(data_dir / "keys");

@@ -174,10 +174,11 @@ int run_demo(session& s, const parsed_args& args) {
   fixed_clock clock(0);
   auto rules = s.rules();
   if (!rules) return s.fail(rules.error());
-  auto keys = s.keys();
+  // The folder's keys: the main job runs on the embedded log, whatever cluster $SAZESH_KAFKA names.
+  auto keys = open_key_folder(s.data_dir / "keys");
   if (!keys) return s.fail(keys.error());
   engine_options options;
-  options.keys = *keys;
+  options.keys = keys->get();
   auto opened = engine::open(**log, clock, std::move(*rules), options);
   if (!opened) return s.fail(opened.error());
   engine& eng = **opened;

@@ -10,6 +10,8 @@
 #include "cli/app.h"
 #include "cli/feed_line.h"
 #include "cli/json.h"
+#include "engine/kafka/kafka_key_store.h"
+#include "engine/log_copy.h"
 #include "engine/record/checkpoint.h"
 #include "engine/record/codec.h"
 #include "engine/record/merkle.h"
@@ -161,10 +163,14 @@ int copy_log_cmd(session& s, const parsed_args& a) {
   const std::string from = to_kafka ? folder.string() : kafka_events_topic(s.kafka->topic_prefix);
   const std::string to = to_kafka ? kafka_events_topic(s.kafka->topic_prefix) : folder.string();
   // The keys go first, so no copied event is ever without its key: the folder's into the log's
-  // keys topic, or the topic's into the folder.
+  // keys topic, or the topic's into the folder (read as a follower: a topic without keys brings
+  // none). Only into an empty log: a refused copy writes no key either.
+  if (auto empty = check_empty_target(*target); !empty) return s.fail(empty.error());
   auto folder_keys = open_key_folder(s.data_dir / "keys");
   if (!folder_keys) return s.fail(folder_keys.error());
-  auto topic_keys = s.keys();
+  auto topic_options = *s.kafka;
+  topic_options.follower = !to_kafka;
+  auto topic_keys = open_kafka_keys(topic_options);
   if (!topic_keys) return s.fail(topic_keys.error());
   auto keys_copied = to_kafka ? copy_keys(**folder_keys, **topic_keys) : copy_keys(**topic_keys, **folder_keys);
   if (!keys_copied) return s.fail(keys_copied.error());

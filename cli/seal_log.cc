@@ -71,7 +71,8 @@ int seal_log_cmd(session& s, const parsed_args& a) {
   if (!target) return s.fail(target.error());
   if (auto empty = check_no_events(**target, s.data_dir); !empty) return s.fail(empty.error());
   if (auto taken = take_keys(from / "keys", s.data_dir / "keys"); !taken) return s.fail(taken.error());
-  auto keys = s.keys();
+  // The folder's own keys, whatever cluster $SAZESH_KAFKA names: the copy is a folder's.
+  auto keys = open_key_folder(s.data_dir / "keys");
   if (!keys) return s.fail(keys.error());
   auto report = seal_log(**source, **target, **keys, from / "documents", s.data_dir / "documents");
   if (!report)

@@ -159,7 +159,9 @@ class copy_worker {
   std::thread thread_;  // last: starts once everything above exists
 };
 
-status check_empty(event_log& target) {
+}  // namespace
+
+status check_empty_target(event_log& target) {
   for (std::uint32_t p = 0; p < target.partitions(); ++p) {
     auto any = target.read_partition(p, log_position{0}, 1);
     if (!any) return any.error();
@@ -169,11 +171,10 @@ status check_empty(event_log& target) {
   return ok;
 }
 
-}  // namespace
 
 result<copy_report> copy_log(event_log& source, event_log& target, unsigned workers,
                              const copy_progress_fn& on_progress, const copy_transform_fn& transform) {
-  if (auto s = check_empty(target); !s) return s.error();
+  if (auto s = check_empty_target(target); !s) return s.error();
   if (workers == 0) workers = 1;
   std::vector<partition_cursor> cursors;
   for (std::uint32_t p = 0; p < source.partitions(); ++p) cursors.emplace_back(source, p);

@@ -42,6 +42,11 @@ using copy_progress_fn = std::function<void(const copy_report&)>;
 // Called on one thread, each stream's commands in their order; an error stops the copy.
 using copy_transform_fn = std::function<status(append_request&)>;
 
+// errc::already_exists (naming "target") if `target` holds any event: a copy goes only into an
+// empty log (copy_log checks it first; a caller that writes beside the log, keys say, before
+// copying checks it before that).
+status check_empty_target(event_log& target);
+
 result<copy_report> copy_log(event_log& source, event_log& target, unsigned workers = 8,
                              const copy_progress_fn& on_progress = {}, const copy_transform_fn& transform = {});
 

@@ -1909,6 +1909,18 @@ TEST_CASE("kafka: the keys live on the log's compacted keys topic, one for every
   REQUIRE((*d)->digest_key().has_value());
   CHECK(last_key_records(o)["subject/U-1"] == "F");
 
+  // A folder holding people's keys of its own, on a log whose keys topic has none, is refused:
+  // the log would get keys (and a digest key) beside the ones its events were sealed with.
+  scratch_dir dir;
+  const std::string folder = (dir.path() / "folder").string();
+  REQUIRE(sazesh_cli({"demo", "--data-dir-fresh", folder}).code == 0);
+  const auto refused_folder =
+      sazesh_cli({"--data-dir", folder, "--kafka", broker(), "--kafka-prefix", unique_prefix("keys-folder"),
+                  "--kafka-replication", "1", "--as", "operator:ops", "register-business", "--seal-id", "7001", "--domain",
+                  "folder.example.ir", "--name", "x"});
+  CHECK(refused_folder.code != 0);
+  CHECK_MESSAGE(refused_folder.err.find("subjects.keys holds people's keys") != std::string::npos, refused_folder.err);
+
   // A keys topic that deletes old records would lose keys still needed: refused, named.
   const auto deleting = options_for(unique_prefix("keys-deleting"));
   const auto [made, out] = run_shell(fmt::format(

@@ -382,7 +382,6 @@ result<partition_reader> partition_reader::open(std::unique_ptr<client_context> 
 
 status partition_reader::read_to_end(const record_fn& on_record, deadline until) {
   if (broken_) return *broken_;
-  const std::string what = "reading " + topic_;
   // The last stable offset of each partition: a read_committed client's offset query answers
   // it (ListOffsets carries the client's isolation level).
   std::vector<std::uint32_t> all(next_.size());
@@ -398,7 +397,15 @@ status partition_reader::read_to_end(const record_fn& on_record, deadline until)
                                p, topic_, (*starts)[p], next_[p]));
   auto ends = partition_offsets(client_.get(), topic_, all, RD_KAFKA_OFFSET_END, *context_, until);
   if (!ends) return ends.error();
-  const std::vector<std::int64_t>& target = *ends;
+  return read_up_to(*ends, on_record, until);
+}
+
+status partition_reader::read_up_to(const std::vector<std::int64_t>& target, const record_fn& on_record,
+                                    deadline until) {
+  if (broken_) return *broken_;
+  if (target.size() != next_.size())
+    return error(errc::invalid_argument, "partition", fmt::format("{} has {} partitions", topic_, next_.size()));
+  const std::string what = "reading " + topic_;
   const auto behind = [&]() -> std::optional<std::size_t> {
     for (std::size_t p = 0; p < next_.size(); ++p)
       if (next_[p] < target[p]) return p;

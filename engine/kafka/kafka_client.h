@@ -189,6 +189,9 @@ class partition_reader {
   partition_reader& operator=(partition_reader&&) noexcept = default;
 
   status read_to_end(const record_fn& on_record, deadline until);
+  // The same up to given offsets (one per partition, e.g. one past a record this process has
+  // just produced there), without asking the cluster where the partitions end.
+  status read_up_to(const std::vector<std::int64_t>& target, const record_fn& on_record, deadline until);
   // Every record of the partition before this offset has been handed on; past the last
   // record once a read reached the end (transaction markers included).
   std::int64_t read_through(std::uint32_t partition) const { return next_.at(partition); }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -69,7 +70,10 @@ class kafka_key_store final : public key_store {
       return error(errc::invalid_argument, "party", "a subject's id has 1 to 256 bytes");
     std::lock_guard lock(mutex_);
     if (auto it = made_.find(subject); it != made_.end()) return it->second;
-    if (auto r = read_if_stale_locked(subject); !r) return r.error();
+    // What other processes wrote is read again at most once a second here, not for every new
+    // subject: a key another writer made meanwhile makes the flush refuse the unit (retried).
+    if (kafka::clock_type::now() - read_at_ >= reread_after)
+      if (auto r = read_locked(kafka::deadline_after(options_.timeout)); !r) return r.error();
     if (auto it = keys_.find(subject); it != keys_.end()) {
       if (it->second.forgotten)
         return error(errc::wrong_state, "party", subject + "'s personal data was erased: nothing more of theirs can be kept");
@@ -134,7 +138,8 @@ class kafka_key_store final : public key_store {
     if (e.key && e.key->size() != seal_key_bytes) return error(errc::invalid_argument, "keys", e.subject + "'s key is not 32 bytes");
     std::lock_guard lock(mutex_);
     if (!reader_) return no_topic();
-    if (auto r = read_if_stale_locked(e.subject); !r) return r.error();
+    // As of the last read (copy_keys reads first, in adopt_digest_key): one read per subject
+    // would make copying a million keys take hours. The flush checks each against the topic.
     auto it = keys_.find(e.subject);
     if (it != keys_.end() && it->second.forgotten) return ok;  // erased here already: it stays so
     if (!e.key) {
@@ -198,8 +203,10 @@ class kafka_key_store final : public key_store {
   }
 
   status apply(const rd_kafka_message_t& m) {
+    // A tombstone is how an operator removes a stray record (compaction then drops both).
+    if (m.payload == nullptr) return ok;
     const std::string_view key(static_cast<const char*>(m.key), m.key == nullptr ? 0 : m.key_len);
-    const std::string value(static_cast<const char*>(m.payload), m.payload == nullptr ? 0 : m.len);
+    const std::string value(static_cast<const char*>(m.payload), m.len);
     const auto bad = [&](std::string_view what) {
       return error(errc::corrupt, "keys", fmt::format("{} offset {}: {}", topic_, m.offset, what));
     };
@@ -229,13 +236,19 @@ class kafka_key_store final : public key_store {
   // subject's first, and writes again whatever makes a key's last record tell another story
   // than its first.
   status flush_locked(kafka::deadline until) {
-    if (pending_.empty() && repaired_) return ok;
+    if (pending_.empty() && made_.empty() && repaired_) return ok;
     if (!reader_) return no_topic();
     if (!pending_.empty()) {
-      if (auto p = produce_locked(pending_, until); !p) return p.error();
+      auto last = produce_locked(pending_, until);
+      if (!last) return last.error();
       pending_.clear();
+      // Up to what was just written, without asking where the topic ends (a round trip that
+      // waits behind the reader's own fetch): anything another writer wrote before it is read.
+      if (auto r = reader_->read_up_to({*last + 1}, [this](const rd_kafka_message_t& m) { return apply(m); }, until); !r)
+        return r.error();
+    } else if (auto r = read_locked(until); !r) {
+      return r.error();
     }
-    if (auto r = read_locked(until); !r) return r.error();
     std::vector<std::string> lost;
     for (const auto& [subject, key] : made_) {
       const known& k = keys_[subject];
@@ -250,8 +263,10 @@ class kafka_key_store final : public key_store {
     if (digest_first_ && digest_last_ != *digest_first_)
       repairs.emplace_back(std::string(digest_record_key), key_record('D', *digest_first_));
     if (!repairs.empty()) {
-      if (auto p = produce_locked(repairs, until); !p) return p.error();
-      if (auto r = read_locked(until); !r) return r.error();
+      auto last = produce_locked(repairs, until);
+      if (!last) return last.error();
+      if (auto r = reader_->read_up_to({*last + 1}, [this](const rd_kafka_message_t& m) { return apply(m); }, until); !r)
+        return r.error();
     }
     repaired_ = true;
     if (!lost.empty())
@@ -273,7 +288,7 @@ class kafka_key_store final : public key_store {
     producer_context_ = std::make_unique<kafka::client_context>(options_.bootstrap_servers);
     producer_context_->on_delivery = [this](const rd_kafka_message_t& m) {
       const auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m._private));
-      if (auto it = deliveries_.find(id); it != deliveries_.end()) it->second = m.err;
+      if (auto it = deliveries_.find(id); it != deliveries_.end()) it->second = {m.err, m.offset};
     };
     auto client = kafka::make_client(RD_KAFKA_PRODUCER, settings, *producer_context_);
     if (!client) return client.error();
@@ -283,12 +298,14 @@ class kafka_key_store final : public key_store {
 
   // Produces every record and waits for each acknowledgement; on failure what reached the topic
   // is unknown, and the caller writes it again (the same record twice tells nothing new).
-  status produce_locked(const std::vector<std::pair<std::string, std::string>>& records, kafka::deadline until) {
+  // Returns the offset of the last record written.
+  result<std::int64_t> produce_locked(const std::vector<std::pair<std::string, std::string>>& records,
+                                      kafka::deadline until) {
     if (auto m = make_producer_locked(); !m) return m.error();
     deliveries_.clear();
     for (const auto& [key, value] : records) {
       const std::uint64_t id = next_delivery_++;
-      deliveries_[id] = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+      deliveries_[id] = {RD_KAFKA_RESP_ERR__IN_PROGRESS, -1};
       for (;;) {
         const rd_kafka_resp_err_t err = rd_kafka_producev(
             producer_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_PARTITION(0),
@@ -306,20 +323,25 @@ class kafka_key_store final : public key_store {
     }
     while (rd_kafka_outq_len(producer_.get()) > 0 && !kafka::passed(until))
       rd_kafka_flush(producer_.get(), kafka::remaining_ms(until));
-    for (const auto& [id, err] : deliveries_)
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return settle_locked(kafka::translate(err == RD_KAFKA_RESP_ERR__IN_PROGRESS ? RD_KAFKA_RESP_ERR__TIMED_OUT : err,
+    std::int64_t last = -1;
+    for (const auto& [id, d] : deliveries_) {
+      if (d.first != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return settle_locked(kafka::translate(d.first == RD_KAFKA_RESP_ERR__IN_PROGRESS ? RD_KAFKA_RESP_ERR__TIMED_OUT : d.first,
                                               "writing keys to " + topic_, *producer_context_));
+      last = std::max(last, d.second);
+    }
     deliveries_.clear();
-    return ok;
+    return last;
   }
 
   // After a failed write: what is still queued is purged and its reports served, so none
-  // arrives later for a delivery no longer waited for.
+  // arrives later for a delivery no longer waited for; the producer goes (a fatal error would
+  // otherwise refuse every later write) and the next write makes a new one.
   error settle_locked(error why) {
     rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(producer_.get(), 1000);
     deliveries_.clear();
+    producer_.reset();
     return why;
   }
 
@@ -335,7 +357,7 @@ class kafka_key_store final : public key_store {
   kafka::clock_type::time_point read_at_{};
   std::unique_ptr<kafka::client_context> producer_context_;  // before producer_: outlives it
   kafka::client_ptr producer_;
-  std::unordered_map<std::uint64_t, rd_kafka_resp_err_t> deliveries_;
+  std::unordered_map<std::uint64_t, std::pair<rd_kafka_resp_err_t, std::int64_t>> deliveries_;  // error, offset
   std::uint64_t next_delivery_ = 1;
   std::mutex mutex_;
 };

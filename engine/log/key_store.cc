@@ -52,7 +52,10 @@ class folder_key_store final : public key_store {
   // Cuts off a torn last record first.
   status flush() override;
   status destroy(const std::string& subject) override;
-  result<std::string> digest_key() override { return digest_key_; }
+  result<std::string> digest_key() override {
+    std::lock_guard lock(mutex_);
+    return digest_key_;
+  }
   result<std::vector<entry>> entries() override;
   status adopt(const entry& e) override;
   status adopt_digest_key(const std::string& key) override;

@@ -58,8 +58,9 @@ class key_store : public key_ring {
     std::optional<std::string> key;
   };
   virtual result<std::vector<entry>> entries() = 0;
-  // Takes over a subject's key (or its erasure) from another store; durable on return. Refused
-  // (errc::conflict, naming "keys") if this store holds another key for the subject.
+  // Takes over a subject's key (or its erasure) from another store, durable at the next flush()
+  // (copy_keys flushes). Refused (errc::conflict, naming "keys") if this store holds another key
+  // for the subject.
   virtual status adopt(const entry& e) = 0;
   // Takes over the digest key of another store; refused (errc::conflict) once this store has
   // sealed anything under a digest key of its own.
