@@ -19,7 +19,13 @@
 // writers made a key for one subject at once, the one whose record came second is refused
 // (errc::unavailable, "try again": the unit it sealed is not written, and the retry seals under
 // the first key) and the first key is written again after it; a key written after an 'F' is
-// followed by another 'F'. Compaction waits min.compaction.lag.ms, time enough for that.
+// followed by another 'F'. Compaction waits min.compaction.lag.ms, time enough for that, with
+// one gap left: a second writer stopped between writing its key and reading the topic back
+// leaves its key last; the first writer's next flush that makes a key writes the first one
+// again, but if none comes within the lag and the cleaner then compacts the older segment
+// before that repair's segment rolls, a reader opening meanwhile takes the second key for the
+// first. It needs two writers making one person's key at once (run one writer, as kafka_log.h
+// says); writing key records in the log's own transactions would close it.
 //
 // Erasure: destroy() writes the subject's 'F' and forgets the key in this process at once;
 // every other process reads the 'F' within a second (keys are read again at most once a second,
@@ -28,8 +34,10 @@
 // segment has rolled; kafka-configs can set them lower on the topic).
 //
 // Writing: flush() produces the keys made since the last one with an idempotent producer
-// (acks=all) and waits for every acknowledgement, then reads the topic to its end to check that
-// each is its subject's first; only then does the engine write the events they seal.
+// (acks=all) and waits for every acknowledgement, then reads the topic up to them to check that
+// each is its subject's first; only then does the engine write the events they seal. A new
+// subject's key is made without asking the topic first (it is read again at most once a
+// second): a key another writer made meanwhile is found by that check.
 //
 // Thread safety: all members may be called from several threads.
 #pragma once
