@@ -1780,6 +1780,13 @@ TEST_CASE("kafka: the CLI copies a log to Kafka and back, verifies it there, and
   REQUIRE_MESSAGE(back_verified.code == 0, back_verified.err);
   CHECK(first_line(back_verified.out) == first_line(embedded_verified.out));
   CHECK(back_verified.out.find("1 signed checkpoint(s)") != std::string::npos);  // signed by the copy
+  // The keys came back with the log: the folder opens every sealed field, as the topic's keys did.
+  CHECK_MESSAGE(returned.out.find("people's keys") != std::string::npos, returned.out);
+  CHECK(returned.out.find("with 0 people's keys") == std::string::npos);
+  auto back_events = sazesh_cli({"--data-dir", back, "--as", "auditor:audit", "events", "--all"});
+  REQUIRE(back_events.code == 0);
+  CHECK(back_events.out.find("\"personal_state\":\"opened\"") != std::string::npos);
+  CHECK(back_events.out.find("\"personal_state\":\"sealed\"") == std::string::npos);
 
   auto bad_config = sazesh_cli(with({"--data-dir", data, "--kafka-config", "no-equals-sign", "--as", "auditor:audit", "verify"}, on_kafka));
   CHECK(bad_config.code == 2);

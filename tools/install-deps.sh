@@ -21,8 +21,10 @@ packages=(
   chromium
   # tools/verify-bundle.py, the bundle verifier that needs nothing of Sazesh, and its tests
   python3-cryptography python3-flatbuffers
-  # the sanitizer builds and the fuzz targets (tools/sanitize.sh, tests/fuzz/)
-  clang-16 libclang-rt-16-dev
+  # the sanitizer builds and the fuzz targets (tools/sanitize.sh, tests/fuzz/); llvm-16 for
+  # /usr/bin/llvm-symbolizer-16, which clang 16's sanitizers run to name the functions in a
+  # report: without it tools/tsan.supp's suppressions by function name match nothing
+  clang-16 libclang-rt-16-dev llvm-16
 )
 # Node.js runs those tests; a machine with a node of its own keeps it (Debian's npm would
 # conflict with a node that bundles npm).
