@@ -268,11 +268,13 @@ result<key_store*> session::keys() {
       if (opened) {
         // A folder that kept the keys of a log on Kafka before they moved to its topic: using a
         // topic without them would make new keys (and a new digest key) beside the old.
+        // (The file first: the topic is read again only for a folder that holds keys.)
         std::error_code ec;
         const auto old_keys = data_dir / "keys" / "subjects.keys";
-        auto held = (*opened)->entries();
+        const bool folder_held = std::filesystem::exists(old_keys, ec) && std::filesystem::file_size(old_keys, ec) > 0;
+        auto held = folder_held ? (*opened)->entries() : result<std::vector<key_store::entry>>(std::vector<key_store::entry>{});
         if (!held) return held.error();
-        if (held->empty() && std::filesystem::exists(old_keys, ec) && std::filesystem::file_size(old_keys, ec) > 0)
+        if (folder_held && held->empty())
           return error(errc::wrong_state, "keys",
                        fmt::format("{} holds people's keys, and the log's keys topic {} none: copy the log with its keys "
                                    "(copy-log --from-kafka into a copy of this folder, then copy-log --to-kafka into "

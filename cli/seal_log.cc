@@ -9,6 +9,7 @@
 #include "cli/app.h"
 #include "cli/json.h"
 #include "engine/base/text_file.h"
+#include "engine/log_copy.h"
 #include "engine/log_seal.h"
 
 namespace sazesh::cli {
@@ -48,14 +49,10 @@ status take_keys(const fs::path& from, const fs::path& to) {
 }
 
 status check_no_events(event_log& log, const fs::path& folder) {
-  for (std::uint32_t p = 0; p < log.partitions(); ++p) {
-    auto any = log.read_partition(p, log_position{0}, 1);
-    if (!any) return any.error();
-    if (!any->empty())
-      return error(errc::already_exists, "--data-dir",
-                   fmt::format("{} already has a log: seal into a new, empty folder", folder.string()));
-  }
-  return ok;
+  auto empty = check_empty_target(log);
+  if (empty || empty.error().code() != errc::already_exists) return empty;
+  return error(errc::already_exists, "--data-dir",
+               fmt::format("{} already has a log: seal into a new, empty folder", folder.string()));
 }
 
 int seal_log_cmd(session& s, const parsed_args& a) {

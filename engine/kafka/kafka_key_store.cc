@@ -38,15 +38,12 @@ std::map<std::string, std::string> keys_topic_configs(std::int16_t replication_f
 }
 
 std::string key_record(char kind, const std::string& key = {}) { return std::string(1, kind) + key; }
+std::string subject_record_key(const std::string& subject) { return std::string(subject_key_prefix) + subject; }
 
 class kafka_key_store final : public key_store {
  public:
   kafka_key_store(kafka_log_options options, std::string topic, std::optional<kafka::partition_reader> reader)
       : options_(std::move(options)), topic_(std::move(topic)), reader_(std::move(reader)) {}
-  ~kafka_key_store() override {
-    // The producer before the context its callbacks report to.
-    producer_.reset();
-  }
 
   result<std::optional<std::string>> key_of(const std::string& subject) override {
     std::lock_guard lock(mutex_);
@@ -82,13 +79,19 @@ class kafka_key_store final : public key_store {
     if (!reader_) return no_topic();
     std::string key = from_hex(random_hex(seal_key_bytes));
     made_[subject] = key;
-    pending_.emplace_back(std::string(subject_key_prefix) + subject, key_record('K', key));
+    pending_.emplace_back(subject_record_key(subject), key_record('K', key));
     return key;
   }
 
   status flush() override {
     std::lock_guard lock(mutex_);
     return flush_locked(kafka::deadline_after(options_.timeout));
+  }
+
+  // Reads what the topic holds now.
+  status read() {
+    std::lock_guard lock(mutex_);
+    return read_locked(kafka::deadline_after(options_.timeout));
   }
 
   status destroy(const std::string& subject) override {
@@ -101,7 +104,7 @@ class kafka_key_store final : public key_store {
     known& k = keys_[subject];
     k.forgotten = true;
     k.first.reset();
-    pending_.emplace_back(std::string(subject_key_prefix) + subject, key_record('F'));
+    pending_.emplace_back(subject_record_key(subject), key_record('F'));
     return flush_locked(until);
   }
 
@@ -146,7 +149,7 @@ class kafka_key_store final : public key_store {
       keys_[e.subject].forgotten = true;
       keys_[e.subject].first.reset();
       made_.erase(e.subject);
-      pending_.emplace_back(std::string(subject_key_prefix) + e.subject, key_record('F'));
+      pending_.emplace_back(subject_record_key(e.subject), key_record('F'));
       return ok;
     }
     const std::optional<std::string> held =
@@ -157,7 +160,7 @@ class kafka_key_store final : public key_store {
       return error(errc::conflict, "keys", e.subject + " has another key in " + topic_ + ": the copy would not open under it");
     }
     made_[e.subject] = *e.key;
-    pending_.emplace_back(std::string(subject_key_prefix) + e.subject, key_record('K', *e.key));
+    pending_.emplace_back(subject_record_key(e.subject), key_record('K', *e.key));
     return ok;
   }
 
@@ -202,6 +205,12 @@ class kafka_key_store final : public key_store {
     return ok;
   }
 
+  // Up to a record this process has just written, without asking where the topic ends (a round
+  // trip that waits behind the reader's own fetch): anything another writer wrote before it is read.
+  status read_through_locked(std::int64_t offset, kafka::deadline until) {
+    return reader_->read_up_to({offset + 1}, [this](const rd_kafka_message_t& m) { return apply(m); }, until);
+  }
+
   status apply(const rd_kafka_message_t& m) {
     // A tombstone is how an operator removes a stray record (compaction then drops both).
     if (m.payload == nullptr) return ok;
@@ -242,10 +251,7 @@ class kafka_key_store final : public key_store {
       auto last = produce_locked(pending_, until);
       if (!last) return last.error();
       pending_.clear();
-      // Up to what was just written, without asking where the topic ends (a round trip that
-      // waits behind the reader's own fetch): anything another writer wrote before it is read.
-      if (auto r = reader_->read_up_to({*last + 1}, [this](const rd_kafka_message_t& m) { return apply(m); }, until); !r)
-        return r.error();
+      if (auto r = read_through_locked(*last, until); !r) return r.error();
     } else if (auto r = read_locked(until); !r) {
       return r.error();
     }
@@ -258,15 +264,14 @@ class kafka_key_store final : public key_store {
     std::vector<std::pair<std::string, std::string>> repairs;
     for (const auto& [subject, k] : keys_) {
       const std::string told = k.forgotten ? key_record('F') : k.first ? key_record('K', *k.first) : std::string();
-      if (!told.empty() && k.last != told) repairs.emplace_back(std::string(subject_key_prefix) + subject, told);
+      if (!told.empty() && k.last != told) repairs.emplace_back(subject_record_key(subject), told);
     }
     if (digest_first_ && digest_last_ != *digest_first_)
       repairs.emplace_back(std::string(digest_record_key), key_record('D', *digest_first_));
     if (!repairs.empty()) {
       auto last = produce_locked(repairs, until);
       if (!last) return last.error();
-      if (auto r = reader_->read_up_to({*last + 1}, [this](const rd_kafka_message_t& m) { return apply(m); }, until); !r)
-        return r.error();
+      if (auto r = read_through_locked(*last, until); !r) return r.error();
     }
     repaired_ = true;
     if (!lost.empty())
@@ -355,10 +360,11 @@ class kafka_key_store final : public key_store {
   std::vector<std::pair<std::string, std::string>> pending_;      // records to produce at the next flush
   bool repaired_ = false;                                         // a flush checked every key's last record
   kafka::clock_type::time_point read_at_{};
-  std::unique_ptr<kafka::client_context> producer_context_;  // before producer_: outlives it
-  kafka::client_ptr producer_;
+  // What the producer's delivery callback writes, declared before it so it outlives it.
   std::unordered_map<std::uint64_t, std::pair<rd_kafka_resp_err_t, std::int64_t>> deliveries_;  // error, offset
   std::uint64_t next_delivery_ = 1;
+  std::unique_ptr<kafka::client_context> producer_context_;  // before producer_: outlives it
+  kafka::client_ptr producer_;
   std::mutex mutex_;
 };
 
@@ -398,7 +404,7 @@ result<std::unique_ptr<key_store>> open_kafka_keys(const kafka_log_options& opti
   if (!reader) return reader.error();
   auto store = std::make_unique<kafka_key_store>(options, topic, std::move(*reader));
   // Read once here, so an opener refused the topic learns it now, not at its first sealed field.
-  if (auto e = store->entries(); !e) return e.error();
+  if (auto r = store->read(); !r) return r.error();
   return std::unique_ptr<key_store>(std::move(store));
 }
 

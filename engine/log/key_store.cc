@@ -66,7 +66,6 @@ class folder_key_store final : public key_store {
   status read_more();
   // The writer's: reads to the end, then cuts off a torn last record.
   status cut_torn_end();
-  status flush_locked();
 
   struct known {
     std::optional<std::string> key;      // none once forgotten
@@ -196,10 +195,6 @@ result<std::string> folder_key_store::key_for_sealing(const std::string& subject
 
 status folder_key_store::flush() {
   std::lock_guard lock(mutex_);
-  return flush_locked();
-}
-
-status folder_key_store::flush_locked() {
   if (pending_.empty()) return ok;
   const auto path = folder_ / "subjects.keys";
   if (auto c = cut_torn_end(); !c) return c.error();
