@@ -456,6 +456,60 @@ TEST_CASE("kafka: a second writer fences the first; the first takes over again o
   CHECK(other->size() == 1);
 }
 
+// Takes a transactional id the way a new writer does (init_transactions), fencing whoever held it.
+void take_transactional_id(const std::string& id) {
+  char problem[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", broker().c_str(), problem, sizeof problem);
+  rd_kafka_conf_set(conf, "log_level", "0", problem, sizeof problem);
+  REQUIRE(rd_kafka_conf_set(conf, "transactional.id", id.c_str(), problem, sizeof problem) == RD_KAFKA_CONF_OK);
+  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, problem, sizeof problem),
+                                                        &rd_kafka_destroy);
+  REQUIRE_MESSAGE(rk != nullptr, problem);
+  rd_kafka_error_t* e = rd_kafka_init_transactions(rk.get(), 30'000);
+  const std::string why = e ? rd_kafka_error_string(e) : "";
+  if (e) rd_kafka_error_destroy(e);
+  REQUIRE_MESSAGE(e == nullptr, why);
+}
+
+TEST_CASE("kafka: a writer's transactions take turns on its transactional ids, and a fence on any one of them is a fence") {
+  auto o = options_for(unique_prefix("turns"));
+  REQUIRE(o.transactional_writers == 4);
+  auto log = open_log(o);
+  // One round: each of the four producers commits once (ids engine, engine.1, .2, .3).
+  for (std::uint64_t v = 0; v < 4; ++v)
+    REQUIRE(log->append(request("case-1", v, fmt::format("cmd-{}", v + 1), {fmt::format("e{}", v + 1)})).has_value());
+  // Someone else takes the third id only. The next two transactions (engine, engine.1) commit;
+  // the third is the fenced producer's turn.
+  take_transactional_id(o.topic_prefix + "engine.2");
+  REQUIRE(log->append(request("case-1", 4, "cmd-5", {"e5"})).has_value());
+  REQUIRE(log->append(request("case-1", 5, "cmd-6", {"e6"})).has_value());
+  auto fenced = log->append(request("case-1", 6, "cmd-7", {"e7"}));
+  REQUIRE_FALSE(fenced.has_value());
+  CHECK_MESSAGE(fenced.error().rule().rfind("fenced: another writer of ", 0) == 0, fenced.error().rule());
+  CHECK_MESSAGE(fenced.error().rule().find("engine.2") != std::string::npos, fenced.error().rule());
+  // The writer takes every id back, reads the topic, and goes on: nothing lost or doubled.
+  auto retried = log->append(request("case-1", 6, "cmd-7", {"e7"}));
+  REQUIRE_MESSAGE(retried.has_value(), retried.error().message());
+  CHECK_FALSE(retried->repeated);
+  for (std::uint64_t v = 7; v < 12; ++v)
+    REQUIRE(log->append(request("case-1", v, fmt::format("cmd-{}", v + 1), {fmt::format("e{}", v + 1)})).has_value());
+  auto fo = o;
+  fo.follower = true;
+  auto reader = open_log(fo);
+  const auto events = reader->read_stream("case-1", stream_version{1});
+  REQUIRE(events.has_value());
+  REQUIRE(events->size() == 12);
+  for (std::size_t i = 0; i < events->size(); ++i) CHECK((*events)[i].bytes == fmt::format("e{}", i + 1));
+
+  // A writer with a single id would leave the other three open to an older writer, so every
+  // writer of a topic fences all four: a second writer stops the first on whichever id is next.
+  auto second = open_log(o);
+  auto refused = log->append(request("case-1", 12, "cmd-13", {"e13"}));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().rule().rfind("fenced:", 0) == 0);
+}
+
 TEST_CASE("kafka: writers racing through a takeover never give a stream two events with one sequence") {
   const auto o = options_for(unique_prefix("takeover"));
   auto first = open_log(o);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -43,7 +44,12 @@ bool debug_enabled() {
 // refused connection is only ever reported this way), and nothing reaches stderr, which belongs
 // to the CLI's one-line errors.
 void on_log(const rd_kafka_t* rk, int level, const char* facility, const char* text) {
-  if (debug_enabled()) std::fprintf(stderr, "librdkafka %d %s: %s\n", level, facility, text);
+  if (debug_enabled()) {
+    // Microseconds on the monotonic clock, so a trace shows where a unit waited.
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch()).count();
+    std::fprintf(stderr, "%lld librdkafka %d %s: %s\n", static_cast<long long>(us), level, facility, text);
+  }
   if (level > 4) return;  // 4 = warning
   if (auto* context = static_cast<client_context*>(rd_kafka_opaque(rk)))
     context->note_problem(fmt::format("{}: {}", facility, text));

@@ -17,15 +17,18 @@
 // before it in the group (like the embedded log), produces the accepted events in one
 // transaction, commits it, then indexes them and wakes the others. Every
 // outcome of a group stands or falls with its transaction, as with the embedded log's batch.
+// Consecutive transactions go through different producers (kafka::producer_rotation, one
+// transactional id each): a commit returns before the coordinator has written its markers, and
+// until it has, the same id's next transaction would wait 20 ms in librdkafka's retry.
 //
 // Failures, by what they leave behind:
 //  - refused before producing (a record too large): only that request fails, nothing is
 //    produced for it;
 //  - the transaction aborts (a produce failed, or the commit was refused as abortable): nothing
 //    of the group is visible to read_committed readers; the writer goes on;
-//  - fenced (another writer ran init_transactions with our transactional id): nothing of the
-//    group was committed; the next group starts a new producer, which fences that writer in
-//    turn, and reads the topic to its end first, so it decides on what the other wrote;
+//  - fenced (another writer ran init_transactions with one of our transactional ids): nothing
+//    of the group was committed; the next group starts new producers for every id, which fence
+//    that writer in turn, and reads the topic to its end first, so it decides on what the other wrote;
 //  - unknown (the commit did not complete in time, or a fatal error): the writer starts a new
 //    producer before its next append; its init_transactions completes or aborts the old
 //    transaction, and the writer re-reads the topic to its end, so the index shows what happened.
@@ -153,8 +156,8 @@ kafka_event_log::kafka_event_log(kafka_log_options options, std::string topic, s
 status kafka_event_log::start(kafka::deadline until) {
   std::lock_guard writer(writer_mutex_);
   if (options_.follower) return ok;
-  producer_ = std::make_unique<kafka::transactional_producer>(producer_settings(), options_.bootstrap_servers,
-                                                              transactional_id(), topic_);
+  producer_ = std::make_unique<kafka::producer_rotation>(producer_settings(), options_.bootstrap_servers,
+                                                         transactional_ids(), topic_);
   // Fence first, read second: once init_transactions returned, no older writer commits.
   if (auto s = producer_->start(until); !s) return s;
   if (auto s = check_store_matches_topic(until); !s) return s;
@@ -368,7 +371,7 @@ status check_kafka_config(const std::map<std::string, std::string>& config) {
   // partition ends, and a feed that commits only what it handed on.
   static const std::map<std::string_view, std::string_view> engine_owned{
       {"bootstrap.servers", "give the cluster with --kafka"},
-      {"transactional.id", "the log's writer is PREFIX engine, so that a new writer fences the old one"},
+      {"transactional.id", "the log's writer is PREFIX engine (and engine.1 to engine.3), so that a new writer fences the old one"},
       {"enable.idempotence", "appends are idempotent and transactional"},
       {"acks", "an append is acknowledged by every in-sync replica"},
       {"request.required.acks", "an append is acknowledged by every in-sync replica"},

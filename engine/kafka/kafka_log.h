@@ -39,8 +39,9 @@
 //
 // The writer
 // ==========
-// One writer at a time, by its transactional id (PREFIX "engine"): opening a writer calls
-// init_transactions, which fences every other writer of the prefix (their next append fails
+// One writer at a time, by its transactional ids (PREFIX "engine", "engine.1", …; its
+// transactions take turns on them, see transactional_writers): opening a writer calls
+// init_transactions on each, which fences every other writer of the prefix (their next append fails
 // with errc::unavailable, rule "fenced: …; nothing was written") and aborts or completes their
 // unfinished transaction. Only then does the new writer read the topic, so a restarted engine
 // catches up from Kafka before it accepts commands. A fenced writer is not dead: its next
@@ -136,6 +137,11 @@ struct kafka_log_options {
   // single test broker only: losing its disk loses acknowledged events.
   std::int16_t replication_factor = 3;
   bool follower = false;                   // read-only: no producer, no topic creation
+  // Producers a writer's transactions take turns on, with the transactional ids PREFIX "engine",
+  // PREFIX "engine.1", …: one commit's markers are written while the next transaction runs on
+  // another id (kafka::producer_rotation). A writer fences only the ids it uses, so every writer
+  // of a topic must use the same number.
+  std::uint32_t transactional_writers = 4;
   // librdkafka settings passed through verbatim (security.protocol, sasl.*, ssl.*, client.id…);
   // they are applied last, so they override this file's defaults. Settings the log's guarantees
   // rest on are refused (check_kafka_config).

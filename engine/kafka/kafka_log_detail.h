@@ -86,6 +86,7 @@ class kafka_event_log final : public event_log {
   status refresh() override;
   status settle() override;
   bool publishes_side_records() const override;
+  std::uint64_t groups_written() const override { return queue_.groups(); }
   status publish_checkpoint(std::uint32_t partition, std::uint64_t after, std::uint64_t size, std::string_view note,
                             const std::vector<side_record>& records) override;
   result<std::string> published_checkpoint(std::uint32_t partition) override;
@@ -125,7 +126,7 @@ class kafka_event_log final : public event_log {
 
   // --- the producer ------------------------------------------------------------------------
 
-  std::string transactional_id() const;
+  std::vector<std::string> transactional_ids() const;
   std::vector<std::pair<std::string, std::string>> producer_settings() const;
 
   // --- the group commit --------------------------------------------------------------------
@@ -161,7 +162,7 @@ class kafka_event_log final : public event_log {
   std::mutex writer_mutex_;
   std::optional<kafka::partition_reader> reader_;   // a writer's
   std::optional<kafka::partition_cursor> cursor_;   // a follower's
-  std::unique_ptr<kafka::transactional_producer> producer_;  // a writer's; none for a follower
+  std::unique_ptr<kafka::producer_rotation> producer_;  // a writer's; none for a follower
   bool index_stale_ = false;  // a transaction's outcome is unknown: read to the end first
   // Per partition, the latest checkpoint published (its size, its note; 0 and empty if none);
   // none until read for the current producer (a new producer settles what an older one left

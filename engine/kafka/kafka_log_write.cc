@@ -195,7 +195,12 @@ kafka_event_log::outgoing::outgoing(const kafka_event_log& log, const std::vecto
 
 // --- the producer ------------------------------------------------------------------------
 
-std::string kafka_event_log::transactional_id() const { return options_.topic_prefix + "engine"; }
+std::vector<std::string> kafka_event_log::transactional_ids() const {
+  std::vector<std::string> ids{options_.topic_prefix + "engine"};
+  for (std::uint32_t i = 1; i < std::max<std::uint32_t>(options_.transactional_writers, 1); ++i)
+    ids.push_back(options_.topic_prefix + "engine." + std::to_string(i));
+  return ids;
+}
 
 std::vector<std::pair<std::string, std::string>> kafka_event_log::producer_settings() const {
   const auto txn_timeout = std::clamp<long long>(2 * options_.timeout.count(), 60'000, 900'000);
@@ -211,7 +216,6 @@ std::vector<std::pair<std::string, std::string>> kafka_event_log::producer_setti
                                       // between retries would dominate an append.
                                       {"retry.backoff.ms", "20"},
                                       {"transaction.timeout.ms", std::to_string(txn_timeout)},
-                                      {"transactional.id", transactional_id()},
                                   });
   settings.insert(settings.end(), options_.config.begin(), options_.config.end());
   return settings;

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace sazesh::kafka {
 namespace {
@@ -213,6 +214,45 @@ result<std::vector<std::int64_t>> transactional_producer::run_transaction(const 
     }
     offsets.push_back(d.offset);
   }
+  return offsets;
+}
+
+producer_rotation::producer_rotation(const std::vector<std::pair<std::string, std::string>>& settings,
+                                     const std::string& bootstrap, const std::vector<std::string>& transactional_ids,
+                                     const std::string& topic) {
+  for (const std::string& id : transactional_ids) {
+    auto mine = settings;
+    mine.emplace_back("transactional.id", id);
+    producers_.push_back(std::make_unique<transactional_producer>(std::move(mine), bootstrap, id, topic));
+  }
+}
+
+status producer_rotation::start(deadline until) {
+  // Each start is a few round trips to the coordinator; side by side they cost one.
+  std::vector<status> started(producers_.size(), ok);
+  {
+    std::vector<std::thread> others;
+    for (std::size_t i = 1; i < producers_.size(); ++i)
+      others.emplace_back([&, i] { started[i] = producers_[i]->start(until); });
+    if (!producers_.empty()) started[0] = producers_[0]->start(until);
+    for (auto& t : others) t.join();
+  }
+  next_ = 0;
+  for (const status& s : started)
+    if (!s) return s;
+  return ok;
+}
+
+bool producer_rotation::ready() const {
+  return std::all_of(producers_.begin(), producers_.end(), [](const auto& p) { return p->ready(); });
+}
+
+result<std::vector<std::int64_t>> producer_rotation::run_transaction(const std::vector<outgoing_record>& records,
+                                                                     deadline until) {
+  transactional_producer& p = *producers_[next_];
+  next_ = (next_ + 1) % producers_.size();
+  auto offsets = p.run_transaction(records, until);
+  last_failure_ = p.last_failure();
   return offsets;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -92,6 +93,39 @@ class transactional_producer {
   std::mutex delivery_mutex_;
   std::unordered_map<std::uint64_t, delivery> deliveries_;
   std::uint64_t next_delivery_id_ = 1;
+};
+
+// Transactions taken in turn by a few producers, each with its own transactional id. After a
+// commit the coordinator still writes the transaction's markers; until they are written it
+// refuses that id's next AddPartitionsToTxn with CONCURRENT_TRANSACTIONS, and librdkafka tries
+// again only after a fixed 20 ms. The next transaction goes through the next producer instead,
+// whose last commit is older. Transactions still run one at a time, in the caller's order.
+//
+//   producer_rotation writers(settings, bootstrap, {"p.engine", "p.engine.1"}, "p.events");
+//   writers.start(until);                                  // every id, fencing older holders
+//   auto offsets = writers.run_transaction(records, until);  // the next producer's turn
+//
+// Every process writing a topic must use the same ids: start() fences only these.
+//
+// Thread safety: one thread at a time (the log's leader).
+class producer_rotation {
+ public:
+  producer_rotation(const std::vector<std::pair<std::string, std::string>>& settings, const std::string& bootstrap,
+                    const std::vector<std::string>& transactional_ids, const std::string& topic);
+
+  // (Re)starts every producer, all at once; returns once each has fenced the older holders of
+  // its id and settled what they left open, or the first failure.
+  status start(deadline until);
+  bool ready() const;
+  result<std::vector<std::int64_t>> run_transaction(const std::vector<outgoing_record>& records, deadline until);
+  // What the last transaction left behind.
+  txn_failure last_failure() const { return last_failure_; }
+  std::size_t size() const { return producers_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<transactional_producer>> producers_;
+  std::size_t next_ = 0;
+  txn_failure last_failure_ = txn_failure::none;
 };
 
 }  // namespace sazesh::kafka

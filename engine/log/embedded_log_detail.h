@@ -38,6 +38,7 @@ class embedded_log final : public event_log, public state_rows {
 
   result<append_outcome> append(append_request request) override;
   result<std::vector<result<append_outcome>>> append_group(std::vector<append_request> requests) override;
+  std::uint64_t groups_written() const override { return queue_.groups(); }
   result<std::optional<append_outcome>> find_command(std::string_view command_id) override;
   result<stream_version> version(std::string_view stream) override;
   result<std::vector<stored_event>> read_stream(std::string_view stream, stream_version from) override;

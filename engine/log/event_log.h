@@ -202,6 +202,10 @@ class event_log {
   // checkpoints), published with publish_checkpoint; callers build side records only for one.
   virtual bool publishes_side_records() const { return false; }
 
+  // Groups of appends written so far by this object (each one synced batch, or one Kafka
+  // transaction): with the time taken, the mean unit a benchmark compares against.
+  virtual std::uint64_t groups_written() const { return 0; }
+
   // Whether positions run 0, 1, 2, … without gaps (the embedded log's); Kafka's offsets have
   // gaps (transaction markers).
   virtual bool positions_dense() const { return false; }

@@ -7,6 +7,7 @@
 // commit function sets each one's outcome.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +39,7 @@ class group_commit {
       std::vector<Pending*> group = take(max_group_bytes, size);
       lock.unlock();
       commit(group);
+      groups_.fetch_add(1, std::memory_order_relaxed);
       lock.lock();
       for (Pending* p : group) p->done = true;
       leader_active_ = false;
@@ -46,6 +48,9 @@ class group_commit {
       cv_.notify_all();
     }
   }
+
+  // Groups committed so far.
+  std::uint64_t groups() const { return groups_.load(std::memory_order_relaxed); }
 
  private:
   // Called with mutex_ held. One unit is always taken, however big.
@@ -68,6 +73,7 @@ class group_commit {
   std::deque<Pending*> queue_;
   bool leader_active_ = false;
   std::uint64_t units_ = 0;
+  std::atomic<std::uint64_t> groups_{0};
 };
 
 }  // namespace sazesh
