@@ -68,11 +68,24 @@ kafka_log_options kafka_options(const args& a, bool follower) {
   o.topic_prefix = a.str("prefix");
   o.partitions = static_cast<std::uint32_t>(a.num("partitions", 3));
   o.follower = follower;
+  o.transactional_writers = static_cast<std::uint32_t>(a.num("writers", o.transactional_writers));
   o.replication_factor = static_cast<std::int16_t>(a.num("replication", 1));  // the bench broker: one node
   if (a.has("local-dir")) o.local_dir = a.str("local-dir");
   // --kafka-debug eos,protocol: librdkafka's own trace of each request (with SAZESH_KAFKA_DEBUG
   // set, printed on stderr), to see where a unit's time goes.
   if (a.has("kafka-debug")) o.config["debug"] = a.str("kafka-debug");
+  // --kafka-set name=value,name=value: librdkafka settings over the engine's own, to weigh one.
+  if (a.has("kafka-set")) {
+    std::string rest = a.str("kafka-set");
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string one = rest.substr(0, comma);
+      rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+      const auto eq = one.find('=');
+      if (eq == std::string::npos || eq == 0) die("--kafka-set takes name=value pairs; bad: " + one);
+      o.config[one.substr(0, eq)] = one.substr(eq + 1);
+    }
+  }
   // A first open reads the whole topic into the local store (engine/kafka/kafka_log.h): at
   // 10M events that is minutes, past the default bound of 30 s on each blocking step.
   o.timeout = std::chrono::milliseconds(a.num("timeout-ms", 1'800'000));

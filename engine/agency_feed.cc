@@ -187,7 +187,34 @@ std::vector<std::string> parties_named(const event_record& filed) {
   return {f.consumer_id, f.business_id};
 }
 
+result<const std::vector<std::string>*> stream_history::events(const std::string& stream, std::uint64_t count) {
+  auto found = streams_.find(stream);
+  if (found != streams_.end() && found->second.size() >= count) return &found->second;
+  const std::uint64_t have = found == streams_.end() ? 0 : found->second.size();
+  auto more = log_.read_stream(stream, stream_version{have + 1});
+  if (!more) return more.error();
+  if (bytes_ > max_bytes_) {
+    streams_.clear();
+    bytes_ = 0;
+  }
+  auto& kept = streams_[stream];
+  if (kept.size() != have) return events(stream, count);  // emptied meanwhile: read it whole
+  std::uint64_t expected = have + 1;
+  for (auto& e : *more) {
+    if (e.sequence.value() != expected++) break;  // a gap: what follows is not this history
+    bytes_ += e.bytes.size();
+    kept.push_back(std::move(e.bytes));
+  }
+  return &kept;
+}
+
 result<std::vector<side_record>> agency_side_records(event_log& history_source, const std::vector<event_record>& records,
+                                                     const std::vector<std::string>& bytes) {
+  stream_history once(history_source);
+  return agency_side_records(once, records, bytes);
+}
+
+result<std::vector<side_record>> agency_side_records(stream_history& history_source, const std::vector<event_record>& records,
                                                      const std::vector<std::string>& bytes) {
   std::vector<side_record> out;
   bool any = false;
@@ -196,15 +223,12 @@ result<std::vector<side_record>> agency_side_records(event_log& history_source, 
 
   const std::string& case_id = records.front().stream;
   const std::uint64_t first = records.front().sequence.value();
-  auto earlier = history_source.read_stream(case_id, stream_version{1});
+  auto earlier = history_source.events(case_id, first - 1);
   if (!earlier) return earlier.error();
   // The case's events before these, each decoded once.
-  std::vector<std::string> history;
+  const std::size_t known = std::min<std::size_t>((*earlier)->size(), first - 1);
+  std::vector<std::string> history((*earlier)->begin(), (*earlier)->begin() + static_cast<std::ptrdiff_t>(known));
   std::vector<event_record> decoded;
-  for (auto& e : *earlier) {
-    if (e.sequence.value() >= first) break;
-    history.push_back(std::move(e.bytes));
-  }
   if (history.size() != first - 1)
     return error(errc::conflict, "log",
                  fmt::format("case {}: {} earlier events found for an event of sequence {}", case_id, history.size(), first));
@@ -238,11 +262,11 @@ result<std::vector<side_record>> agency_side_records(event_log& history_source, 
   const auto read_parties = [&]() -> status {
     parties_read = true;
     for (const std::string& party : parties_named(decoded.front())) {
-      auto registration = history_source.read_stream(party, stream_version{1});
+      auto registration = history_source.events(party, 1);
       if (!registration) return registration.error();
-      if (registration->empty())
+      if ((*registration)->empty())
         return error(errc::conflict, "log", fmt::format("case {}: party {} has no events", case_id, party));
-      parties.push_back(std::move(registration->front().bytes));
+      parties.push_back((*registration)->front());
     }
     return ok;
   };

@@ -17,9 +17,11 @@
 // well under a Kafka record's limit however long the case.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/log/event_log.h"
@@ -60,9 +62,29 @@ std::vector<std::string> parties_named(const event_record& filed);
 
 inline constexpr std::size_t max_dossier_history_bytes = 256 * 1024;
 
+// The streams agency_side_records reads (a case's history, its parties' first events), each
+// read from the log once and then kept: the relay builds the dossiers of one case's events one
+// after another. Keeps at most about `max_bytes` of events; past that it starts again empty.
+class stream_history {
+ public:
+  explicit stream_history(event_log& log, std::size_t max_bytes = std::size_t{64} << 20)
+      : log_(log), max_bytes_(max_bytes) {}
+  // The stream's events from sequence 1 (every one the log held when it was first read, or at
+  // least `count`), as bytes.
+  result<const std::vector<std::string>*> events(const std::string& stream, std::uint64_t count);
+
+ private:
+  event_log& log_;
+  std::size_t max_bytes_;
+  std::size_t bytes_ = 0;
+  std::unordered_map<std::string, std::vector<std::string>> streams_;
+};
+
 // The side records for events of one stream, in order: `records` (decoded) and `bytes` (as in
 // the log). The stream's earlier events are read from `history` (the log, or a copy of it). The
 // documents are those their DocumentAttached events name. The records carry no proof yet.
+result<std::vector<side_record>> agency_side_records(stream_history& history, const std::vector<event_record>& records,
+                                                     const std::vector<std::string>& bytes);
 result<std::vector<side_record>> agency_side_records(event_log& history, const std::vector<event_record>& records,
                                                      const std::vector<std::string>& bytes);
 

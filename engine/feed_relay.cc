@@ -53,7 +53,7 @@ result<std::pair<std::uint64_t, std::string>> last_of_part(event_log& log, check
 }
 
 result<relay_unit> gather(event_log& log, checkpoint_store& store, std::uint32_t partition, std::uint64_t from,
-                          std::uint64_t end, event_log& history, const relay_limits& limits, relay_report& report) {
+                          std::uint64_t end, stream_history& history, const relay_limits& limits, relay_report& report) {
   relay_unit unit{from, from, {}, 0};
   const std::uint64_t last = std::min(end, from + std::max<std::uint64_t>(limits.leaves, 1));
   while (unit.to < last && (unit.to == from || unit.bytes < limits.bytes)) {
@@ -121,21 +121,27 @@ result<std::uint64_t> published_size(event_log& log, checkpoint_store& store, co
 result<relay_report> publish_signed(event_log& log, checkpoint_store& store, const signing_key& key, event_log& history,
                                     relay_limits limits) {
   relay_report report;
+  // A case's dossiers are built one after another, each from its history: read once.
+  stream_history histories(history);
   for (std::uint32_t p = 0; p < store.partitions(); ++p) {
     const std::uint64_t size = store.size(p);
     auto published = published_size(log, store, key, p);
     if (!published) return published.error();
     for (std::uint64_t at = *published; at < size;) {
-      auto unit = gather(log, store, p, at, size, history, limits, report);
+      auto unit = gather(log, store, p, at, size, histories, limits, report);
       if (!unit) return unit.error();
       auto signed_at = store.sign_at(key, p, unit->to, log);
       if (!signed_at) return signed_at.error();
       auto root = read_checkpoint_text(signed_at->note);  // the root the store just signed
       if (!root) return root.error();
       std::vector<side_record> records;
-      for (auto& r : unit->records) {
-        auto proof = store.inclusion_proof(p, r.leaf, unit->to, log);
-        if (!proof) return proof.error();
+      std::vector<std::uint64_t> leaves;
+      for (const auto& r : unit->records) leaves.push_back(r.leaf);
+      auto proofs = store.inclusion_proofs(p, leaves, unit->to, log);
+      if (!proofs) return proofs.error();
+      for (std::size_t i = 0; i < unit->records.size(); ++i) {
+        auto& r = unit->records[i];
+        const auto* proof = &(*proofs)[i];
         // Checked before it leaves: a store that disagreed with the log would publish bad proofs.
         if (!merkle::verify_inclusion(r.leaf, unit->to, merkle::leaf_hash(r.leaf_bytes), *proof, root->root))
           return error(errc::corrupt, "checkpoints",

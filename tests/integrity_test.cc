@@ -708,6 +708,71 @@ TEST_CASE("show --as-of: the case as it stood at each of its events' moments") {
 namespace sazesh {
 namespace {
 
+TEST_CASE("checkpoints: many inclusion proofs in one go are each the proof asked alone, at every size") {
+  const auto& data = demo_folder();
+  auto log = open_embedded_log(data / "log", embedded_log_options{.follower = true});
+  REQUIRE(log.has_value());
+  auto store = checkpoint_store::open(data / "checkpoints", checkpoint_store::access::read);
+  REQUIRE(store.has_value());
+  const std::uint64_t held = (*store)->size(0);
+  REQUIRE(held > 40);  // a tree with several kept levels' worth of subtrees
+  for (const std::uint64_t size : {held, held - 1, held / 2 + 3, std::uint64_t{17}, std::uint64_t{1}}) {
+    // Every leaf, backwards and with repeats, so shared subtrees are asked for in every order.
+    std::vector<std::uint64_t> leaves;
+    for (std::uint64_t i = size; i-- > 0;) leaves.push_back(i);
+    leaves.push_back(0);
+    leaves.push_back(size - 1);
+    auto together = (*store)->inclusion_proofs(0, leaves, size, **log);
+    REQUIRE_MESSAGE(together.has_value(), together.error().message());
+    REQUIRE(together->size() == leaves.size());
+    auto root = (*store)->root_at(0, size, **log);
+    REQUIRE(root.has_value());
+    for (std::size_t i = 0; i < leaves.size(); ++i) {
+      auto alone = (*store)->inclusion_proof(0, leaves[i], size, **log);
+      REQUIRE(alone.has_value());
+      CHECK((*together)[i] == *alone);
+      auto leaf = (*store)->leaves(0, leaves[i], 1, **log);
+      REQUIRE((leaf.has_value() && leaf->size() == 1));
+      CHECK(merkle::verify_inclusion(leaves[i], size, merkle::leaf_hash(leaf->front().bytes), (*together)[i], *root));
+    }
+  }
+  auto past = (*store)->inclusion_proofs(0, {held}, held, **log);
+  REQUIRE_FALSE(past.has_value());
+  CHECK(past.error().field() == "position");
+}
+
+TEST_CASE("an agency's feed: dossiers built from remembered histories are those built from the log, however little is kept") {
+  const auto& data = demo_folder();
+  auto log = open_embedded_log(data / "log", embedded_log_options{.follower = true});
+  REQUIRE(log.has_value());
+  stream_history roomy(**log);
+  stream_history cramped(**log, 2000);  // starts again empty every few streams
+  std::size_t dossiers = 0;
+  for (log_position from(0);;) {
+    auto batch = (*log)->read_all(from, 1024);
+    REQUIRE(batch.has_value());
+    for (const auto& e : *batch) {
+      auto r = decode(e.bytes);
+      REQUIRE(r.has_value());
+      auto fresh = agency_side_records(**log, {*r}, {e.bytes});
+      auto kept = agency_side_records(roomy, {*r}, {e.bytes});
+      auto squeezed = agency_side_records(cramped, {*r}, {e.bytes});
+      REQUIRE((fresh.has_value() && kept.has_value() && squeezed.has_value()));
+      REQUIRE(kept->size() == fresh->size());
+      REQUIRE(squeezed->size() == fresh->size());
+      for (std::size_t i = 0; i < fresh->size(); ++i) {
+        CHECK((*kept)[i].value == (*fresh)[i].value);
+        CHECK((*squeezed)[i].value == (*fresh)[i].value);
+        CHECK((*kept)[i].topic_suffix == (*fresh)[i].topic_suffix);
+      }
+      dossiers += fresh->size();
+    }
+    if (batch->size() < 1024) break;
+    from = log_position(batch->back().position.value() + 1);
+  }
+  CHECK(dossiers > 3);
+}
+
 TEST_CASE("an agency's feed: a Dossier must be a piece of its case's chain ending with its event, for that agency") {
   const auto& data = demo_folder();
   auto log = open_embedded_log(data / "log", embedded_log_options{.follower = true});

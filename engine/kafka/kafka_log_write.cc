@@ -117,7 +117,7 @@ status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::uint64_
   for (std::size_t i = 0; i < records.size(); ++i)
     out.push_back({&topics[i], RD_KAFKA_PARTITION_UA, records[i].key, records[i].value, {}});
   out.push_back({&checkpoints, 0, key, note, {}});
-  auto offsets = producer_->run_transaction(out, until);
+  auto offsets = producer_->run_side_transaction(out, until);
   if (!offsets) {
     if (producer_->last_failure() == kafka::txn_failure::unknown) {
       index_stale_ = true;

@@ -256,4 +256,12 @@ result<std::vector<std::int64_t>> producer_rotation::run_transaction(const std::
   return offsets;
 }
 
+result<std::vector<std::int64_t>> producer_rotation::run_side_transaction(const std::vector<outgoing_record>& records,
+                                                                          deadline until) {
+  transactional_producer& p = *producers_.front();
+  auto offsets = p.run_transaction(records, until);
+  last_failure_ = p.last_failure();
+  return offsets;
+}
+
 }  // namespace sazesh::kafka

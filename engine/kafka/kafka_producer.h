@@ -118,6 +118,10 @@ class producer_rotation {
   status start(deadline until);
   bool ready() const;
   result<std::vector<std::int64_t>> run_transaction(const std::vector<outgoing_record>& records, deadline until);
+  // A transaction to topics other than the start's (checkpoints, agencies' feeds): always through
+  // the first producer, which then knows their leaders. A producer producing to a topic for the
+  // first time waits for librdkafka's next metadata round; once per producer is enough.
+  result<std::vector<std::int64_t>> run_side_transaction(const std::vector<outgoing_record>& records, deadline until);
   // What the last transaction left behind.
   txn_failure last_failure() const { return last_failure_; }
   std::size_t size() const { return producers_.size(); }

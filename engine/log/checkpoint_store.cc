@@ -297,6 +297,22 @@ class rocks_checkpoint_store final : public checkpoint_store {
     return merkle::inclusion_proof(index, tree_size, subtree_of(partition, log));
   }
 
+  result<std::vector<std::vector<std::string>>> inclusion_proofs(std::uint32_t partition,
+                                                                 const std::vector<std::uint64_t>& indices,
+                                                                 std::uint64_t tree_size, event_log& log) override {
+    if (auto s = check_size(partition, tree_size); !s) return s.error();
+    const merkle::subtree_fn subtree = subtree_of(partition, log);  // one memo for them all
+    std::vector<std::vector<std::string>> out;
+    out.reserve(indices.size());
+    for (const std::uint64_t index : indices) {
+      if (index >= tree_size) return error(errc::invalid_argument, "position", fmt::format("must be below the tree size {}", tree_size));
+      auto proof = merkle::inclusion_proof(index, tree_size, subtree);
+      if (!proof) return proof.error();
+      out.push_back(std::move(*proof));
+    }
+    return out;
+  }
+
   result<std::vector<std::string>> consistency_proof(std::uint32_t partition, std::uint64_t old_size, std::uint64_t new_size,
                                                      event_log& log) override {
     if (auto s = check_size(partition, new_size); !s) return s.error();
@@ -372,19 +388,30 @@ class rocks_checkpoint_store final : public checkpoint_store {
     return events;
   }
 
-  // The runs of 16 envelopes one root or proof has read: its subtrees below the first kept
-  // level lie in a few runs (the leaf's, the tree's last), each read once.
-  using chunk_runs = std::map<std::uint64_t, std::vector<stored_event>>;
+  // What one root or proof (or one batch of proofs) has read and computed: the runs of 16
+  // envelopes its subtrees below the first kept level lie in (the leaf's, the tree's last), and
+  // every perfect subtree above them. A perfect subtree's hash never changes, whatever the size.
+  struct chunk_runs {
+    std::map<std::uint64_t, std::vector<stored_event>> runs;
+    std::map<std::pair<unsigned, std::uint64_t>, std::string> subtrees;
+  };
 
   // The perfect subtree (level, index): kept, or computed from the kept level below it, or from
   // its envelopes in the log.
   merkle::subtree_fn subtree_of(std::uint32_t partition, event_log& log) {
-    auto runs = std::make_shared<chunk_runs>();
-    return [this, partition, &log, runs](unsigned level, std::uint64_t index) {
-      return subtree(partition, level, index, log, *runs);
+    auto reads = std::make_shared<chunk_runs>();
+    return [this, partition, &log, reads](unsigned level, std::uint64_t index) -> result<std::string> {
+      if (level < 4) return subtree(partition, level, index, log, *reads);
+      const auto key = std::make_pair(level, index);
+      if (auto known = reads->subtrees.find(key); known != reads->subtrees.end()) return known->second;
+      auto hash = subtree(partition, level, index, log, *reads);
+      if (hash) reads->subtrees.emplace(key, *hash);
+      return hash;
     };
   }
-  result<std::string> subtree(std::uint32_t partition, unsigned level, std::uint64_t index, event_log& log, chunk_runs& runs) {
+  result<std::string> subtree(std::uint32_t partition, unsigned level, std::uint64_t index, event_log& log,
+                              chunk_runs& reads) {
+    auto& runs = reads.runs;
     if (kept_level(level)) {
       auto kept = kept_subtree(partition, level, index);
       if (!kept) return kept.error();
@@ -413,9 +440,9 @@ class rocks_checkpoint_store final : public checkpoint_store {
       }
       return r.root();
     }
-    auto left = subtree(partition, level - 1, index * 2, log, runs);
+    auto left = subtree(partition, level - 1, index * 2, log, reads);
     if (!left) return left;
-    auto right = subtree(partition, level - 1, index * 2 + 1, log, runs);
+    auto right = subtree(partition, level - 1, index * 2 + 1, log, reads);
     if (!right) return right;
     return merkle::node_hash(*left, *right);
   }
