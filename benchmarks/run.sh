@@ -6,16 +6,29 @@
 #   benchmarks/run.sh                       # 100k and 1M events
 #   benchmarks/run.sh --sizes 100k,1m,10m   # the growth up to 10M events (long: most of an hour)
 #   benchmarks/run.sh --no-kafka            # the embedded log only
+#   benchmarks/run.sh --cluster             # appends to a three-node cluster only (RESULTS-cluster.md)
 # The benchmarks are long runs on purpose; the tests (tools/test.sh) never time anything.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/tools/build.sh" sazesh sazesh-bench >&2
 args=()
 kafka=1
+cluster=0
 for a in "$@"; do
-  if [ "$a" = "--no-kafka" ]; then kafka=0; else args+=("$a"); fi
+  case "$a" in
+    --no-kafka) kafka=0 ;;
+    --cluster) cluster=1 ;;
+    *) args+=("$a") ;;
+  esac
 done
-if [ "$kafka" = 1 ]; then
+if [ "$kafka" = 1 ] && [ "$cluster" = 1 ]; then
+  SAZESH_KAFKA_DIR="$(mktemp -u /tmp/sazesh-kafka-bench.XXXXXX)"
+  export SAZESH_KAFKA_DIR
+  trap '"$root/tools/kafka.sh" cluster stop >/dev/null 2>&1 || true; rm -f "$SAZESH_KAFKA_DIR.lock"' EXIT
+  "$root/tools/kafka.sh" cluster start >&2
+  args+=(--kafka "$("$root/tools/kafka.sh" cluster bootstrap)" --kafka-replication 3 --kafka-appends-only
+         --out "$root/benchmarks/RESULTS-cluster.md")
+elif [ "$kafka" = 1 ]; then
   SAZESH_KAFKA_DIR="$(mktemp -u /tmp/sazesh-kafka-bench.XXXXXX)"
   export SAZESH_KAFKA_DIR
   trap '"$root/tools/kafka.sh" stop >/dev/null 2>&1 || true; rm -f "$SAZESH_KAFKA_DIR.lock"' EXIT
