@@ -708,6 +708,22 @@ TEST_CASE("show --as-of: the case as it stood at each of its events' moments") {
 namespace sazesh {
 namespace {
 
+// Every event of the log in log order, decoded.
+template <class Each>
+void for_each_event(event_log& log, Each each) {
+  for (log_position from(0);;) {
+    auto batch = log.read_all(from, 1024);
+    REQUIRE(batch.has_value());
+    for (const auto& e : *batch) {
+      auto r = decode(e.bytes);
+      REQUIRE(r.has_value());
+      each(e, *r);
+    }
+    if (batch->size() < 1024) break;
+    from = log_position(batch->back().position.value() + 1);
+  }
+}
+
 TEST_CASE("checkpoints: many inclusion proofs in one go are each the proof asked alone, at every size") {
   const auto& data = demo_folder();
   auto log = open_embedded_log(data / "log", embedded_log_options{.follower = true});
@@ -748,28 +764,20 @@ TEST_CASE("an agency's feed: dossiers built from remembered histories are those 
   stream_history roomy(**log);
   stream_history cramped(**log, 2000);  // starts again empty every few streams
   std::size_t dossiers = 0;
-  for (log_position from(0);;) {
-    auto batch = (*log)->read_all(from, 1024);
-    REQUIRE(batch.has_value());
-    for (const auto& e : *batch) {
-      auto r = decode(e.bytes);
-      REQUIRE(r.has_value());
-      auto fresh = agency_side_records(**log, {*r}, {e.bytes});
-      auto kept = agency_side_records(roomy, {*r}, {e.bytes});
-      auto squeezed = agency_side_records(cramped, {*r}, {e.bytes});
-      REQUIRE((fresh.has_value() && kept.has_value() && squeezed.has_value()));
-      REQUIRE(kept->size() == fresh->size());
-      REQUIRE(squeezed->size() == fresh->size());
-      for (std::size_t i = 0; i < fresh->size(); ++i) {
-        CHECK((*kept)[i].value == (*fresh)[i].value);
-        CHECK((*squeezed)[i].value == (*fresh)[i].value);
-        CHECK((*kept)[i].topic_suffix == (*fresh)[i].topic_suffix);
-      }
-      dossiers += fresh->size();
+  for_each_event(**log, [&](const stored_event& e, const event_record& r) {
+    auto fresh = agency_side_records(**log, {r}, {e.bytes});
+    auto kept = agency_side_records(roomy, {r}, {e.bytes});
+    auto squeezed = agency_side_records(cramped, {r}, {e.bytes});
+    REQUIRE((fresh.has_value() && kept.has_value() && squeezed.has_value()));
+    REQUIRE(kept->size() == fresh->size());
+    REQUIRE(squeezed->size() == fresh->size());
+    for (std::size_t i = 0; i < fresh->size(); ++i) {
+      CHECK((*kept)[i].value == (*fresh)[i].value);
+      CHECK((*squeezed)[i].value == (*fresh)[i].value);
+      CHECK((*kept)[i].topic_suffix == (*fresh)[i].topic_suffix);
     }
-    if (batch->size() < 1024) break;
-    from = log_position(batch->back().position.value() + 1);
-  }
+    dossiers += fresh->size();
+  });
   CHECK(dossiers > 3);
 }
 
@@ -781,17 +789,9 @@ TEST_CASE("an agency's feed: a Dossier must be a piece of its case's chain endin
   std::string case_id;
   std::vector<stored_event> stored;
   std::size_t referral = 0;
-  for (log_position from(0);;) {
-    auto batch = (*log)->read_all(from, 1024);
-    REQUIRE(batch.has_value());
-    for (const auto& e : *batch) {
-      auto r = decode(e.bytes);
-      REQUIRE(r.has_value());
-      if (case_id.empty() && r->payload.type == fb::Event_ReferredToAgency) case_id = r->stream;
-    }
-    if (batch->size() < 1024) break;
-    from = log_position(batch->back().position.value() + 1);
-  }
+  for_each_event(**log, [&](const stored_event&, const event_record& r) {
+    if (case_id.empty() && r.payload.type == fb::Event_ReferredToAgency) case_id = r.stream;
+  });
   REQUIRE_FALSE(case_id.empty());
   stored = *(*log)->read_stream(case_id, stream_version(1));
   std::vector<event_record> records;
