@@ -34,7 +34,8 @@
 //    transaction, and the writer re-reads the topic to its end, so the index shows what happened.
 //
 // A signed checkpoint and the agencies' Dossiers it newly covers (publish_checkpoint) go in a
-// transaction of their own by the same producer, after the events they cover were committed; the
+// transaction of their own, always by the rotation's first producer, once the events they cover
+// are readable (their markers written: await_readable); the
 // size of each partition's latest published checkpoint, read from PREFIX "checkpoints" whenever
 // a producer starts, guards against publishing a range twice.
 //
@@ -157,7 +158,7 @@ status kafka_event_log::start(kafka::deadline until) {
   std::lock_guard writer(writer_mutex_);
   if (options_.follower) return ok;
   producer_ = std::make_unique<kafka::producer_rotation>(producer_settings(), options_.bootstrap_servers,
-                                                         transactional_ids(), topic_);
+                                                         transactional_ids(), options_.transactional_writers, topic_);
   // Fence first, read second: once init_transactions returned, no older writer commits.
   if (auto s = producer_->start(until); !s) return s;
   if (auto s = check_store_matches_topic(until); !s) return s;
@@ -371,7 +372,7 @@ status check_kafka_config(const std::map<std::string, std::string>& config) {
   // partition ends, and a feed that commits only what it handed on.
   static const std::map<std::string_view, std::string_view> engine_owned{
       {"bootstrap.servers", "give the cluster with --kafka"},
-      {"transactional.id", "the log's writer is PREFIX engine (and engine.1 to engine.3), so that a new writer fences the old one"},
+      {"transactional.id", "the log's writer is PREFIX engine (and engine.1, engine.2, …), so that a new writer fences the old one"},
       {"enable.idempotence", "appends are idempotent and transactional"},
       {"acks", "an append is acknowledged by every in-sync replica"},
       {"request.required.acks", "an append is acknowledged by every in-sync replica"},

@@ -139,8 +139,8 @@ struct kafka_log_options {
   bool follower = false;                   // read-only: no producer, no topic creation
   // Producers a writer's transactions take turns on, with the transactional ids PREFIX "engine",
   // PREFIX "engine.1", …: one commit's markers are written while the next transaction runs on
-  // another id (kafka::producer_rotation). A writer fences only the ids it uses, so every writer
-  // of a topic must use the same number.
+  // another id (kafka::producer_rotation). A writer fences the first four ids (and any more it
+  // uses) whatever this says, so a writer that takes turns on fewer still stops one on more.
   std::uint32_t transactional_writers = 4;
   // librdkafka settings passed through verbatim (security.protocol, sasl.*, ssl.*, client.id…);
   // they are applied last, so they override this file's defaults. Settings the log's guarantees

@@ -134,6 +134,8 @@ class kafka_event_log final : public event_log {
   // Starts a new producer if the last one needs it (the topic is then read again before the
   // next decision: index_stale_).
   status ready_producer(kafka::deadline until);
+  // Waits until every event this writer has indexed is readable (read_committed).
+  status await_readable(kafka::deadline until);
   // Makes sure a topic the writer publishes to exists (one partition), once per process.
   status ensure_own_topic(const std::string& topic, kafka::deadline until);
   static std::size_t payload_size(const append_request& request);
@@ -163,6 +165,7 @@ class kafka_event_log final : public event_log {
   std::optional<kafka::partition_reader> reader_;   // a writer's
   std::optional<kafka::partition_cursor> cursor_;   // a follower's
   std::unique_ptr<kafka::producer_rotation> producer_;  // a writer's; none for a follower
+  std::optional<reader_client> stable_;  // asks where partitions' committed records end; never fetches
   bool index_stale_ = false;  // a transaction's outcome is unknown: read to the end first
   // Per partition, the latest checkpoint published (its size, its note; 0 and empty if none);
   // none until read for the current producer (a new producer settles what an older one left

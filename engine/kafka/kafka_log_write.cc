@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -25,6 +27,10 @@ namespace {
 constexpr std::size_t k_max_group_bytes = 4u << 20;
 // Bytes a record needs beside its value: key, headers and record framing, generously.
 constexpr std::size_t k_record_overhead = 512;
+// Transactional ids every writer fences (PREFIX engine, engine.1, …), whatever it writes with.
+constexpr std::uint32_t k_fenced_ids = 4;
+// Between two looks at whether the events a checkpoint covers are readable yet.
+constexpr auto k_visible_poll = std::chrono::milliseconds(2);
 
 status check_request(const append_request& request) {
   if (request.stream.empty()) return error{errc::invalid_argument, "stream", "must not be empty"};
@@ -117,6 +123,7 @@ status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::uint64_
   for (std::size_t i = 0; i < records.size(); ++i)
     out.push_back({&topics[i], RD_KAFKA_PARTITION_UA, records[i].key, records[i].value, {}});
   out.push_back({&checkpoints, 0, key, note, {}});
+  if (auto s = await_readable(until); !s) return s;
   auto offsets = producer_->run_side_transaction(out, until);
   if (!offsets) {
     if (producer_->last_failure() == kafka::txn_failure::unknown) {
@@ -157,6 +164,36 @@ status kafka_event_log::know_published() {
   return ok;
 }
 
+// A commit returns before the coordinator has written its markers; with one transactional id the
+// next transaction waited for them, with several it need not. A checkpoint (and the dossiers it
+// carries) must never be readable before the events it covers, so it waits until every event
+// this writer has indexed is below its partition's last stable offset, asked of a client that
+// never fetches (a fetching one answers only after its long poll).
+status kafka_event_log::await_readable(kafka::deadline until) {
+  if (producer_->in_turn() < 2) return ok;
+  std::vector<std::uint32_t> all(partitions_);
+  for (std::uint32_t p = 0; p < partitions_; ++p) all[p] = p;
+  if (!stable_) {
+    auto made = make_reader_client(options_);
+    if (!made) return made.error();
+    stable_ = std::move(*made);
+  }
+  for (;;) {
+    auto ends = kafka::partition_offsets(stable_->client.get(), topic_, all, RD_KAFKA_OFFSET_END, *stable_->context, until);
+    if (!ends) return ends.error();
+    bool readable = true;
+    for (std::uint32_t p = 0; p < partitions_; ++p)
+      readable = readable && static_cast<std::uint64_t>((*ends)[p]) >= store_->indexed_through(p);
+    if (readable) return ok;
+    if (kafka::passed(until))
+      return error(errc::unavailable, "kafka",
+                   fmt::format("the events this checkpoint covers are committed to {} but not yet readable (their "
+                               "transaction markers are still being written); try again",
+                               topic_));
+    std::this_thread::sleep_for(k_visible_poll);
+  }
+}
+
 status kafka_event_log::ready_producer(kafka::deadline until) {
   if (producer_->ready()) return ok;
   if (auto s = producer_->start(until); !s) return s;
@@ -195,9 +232,10 @@ kafka_event_log::outgoing::outgoing(const kafka_event_log& log, const std::vecto
 
 // --- the producer ------------------------------------------------------------------------
 
+// Every writer fences at least the first k_fenced_ids ids, however many it takes turns on.
 std::vector<std::string> kafka_event_log::transactional_ids() const {
   std::vector<std::string> ids{options_.topic_prefix + "engine"};
-  for (std::uint32_t i = 1; i < std::max<std::uint32_t>(options_.transactional_writers, 1); ++i)
+  for (std::uint32_t i = 1; i < std::max(options_.transactional_writers, k_fenced_ids); ++i)
     ids.push_back(options_.topic_prefix + "engine." + std::to_string(i));
   return ids;
 }

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <algorithm>
+#include <system_error>
 #include <thread>
 
 namespace sazesh::kafka {
@@ -219,7 +220,8 @@ result<std::vector<std::int64_t>> transactional_producer::run_transaction(const 
 
 producer_rotation::producer_rotation(const std::vector<std::pair<std::string, std::string>>& settings,
                                      const std::string& bootstrap, const std::vector<std::string>& transactional_ids,
-                                     const std::string& topic) {
+                                     std::size_t in_turn, const std::string& topic)
+    : in_turn_(std::clamp<std::size_t>(in_turn, 1, std::max<std::size_t>(transactional_ids.size(), 1))) {
   for (const std::string& id : transactional_ids) {
     auto mine = settings;
     mine.emplace_back("transactional.id", id);
@@ -230,13 +232,18 @@ producer_rotation::producer_rotation(const std::vector<std::pair<std::string, st
 status producer_rotation::start(deadline until) {
   // Each start is a few round trips to the coordinator; side by side they cost one.
   std::vector<status> started(producers_.size(), ok);
-  {
-    std::vector<std::thread> others;
-    for (std::size_t i = 1; i < producers_.size(); ++i)
-      others.emplace_back([&, i] { started[i] = producers_[i]->start(until); });
-    if (!producers_.empty()) started[0] = producers_[0]->start(until);
-    for (auto& t : others) t.join();
+  std::vector<std::thread> others;
+  others.reserve(producers_.size());
+  std::size_t threaded = 1;  // producers [1, threaded) start on threads of their own
+  try {
+    for (; threaded < producers_.size(); ++threaded)
+      others.emplace_back([&started, this, i = threaded, until] { started[i] = producers_[i]->start(until); });
+  } catch (const std::system_error&) {
+    // No thread to be had: the rest start here, one after another.
   }
+  for (std::size_t i = threaded; i < producers_.size(); ++i) started[i] = producers_[i]->start(until);
+  if (!producers_.empty()) started[0] = producers_[0]->start(until);
+  for (auto& t : others) t.join();
   next_ = 0;
   for (const status& s : started)
     if (!s) return s;
@@ -250,7 +257,7 @@ bool producer_rotation::ready() const {
 result<std::vector<std::int64_t>> producer_rotation::run_transaction(const std::vector<outgoing_record>& records,
                                                                      deadline until) {
   transactional_producer& p = *producers_[next_];
-  next_ = (next_ + 1) % producers_.size();
+  next_ = (next_ + 1) % in_turn_;
   auto offsets = p.run_transaction(records, until);
   last_failure_ = p.last_failure();
   return offsets;

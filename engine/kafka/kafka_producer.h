@@ -101,17 +101,18 @@ class transactional_producer {
 // again only after a fixed 20 ms. The next transaction goes through the next producer instead,
 // whose last commit is older. Transactions still run one at a time, in the caller's order.
 //
-//   producer_rotation writers(settings, bootstrap, {"p.engine", "p.engine.1"}, "p.events");
+//   producer_rotation writers(settings, bootstrap, {"p.engine", "p.engine.1"}, 2, "p.events");
 //   writers.start(until);                                  // every id, fencing older holders
 //   auto offsets = writers.run_transaction(records, until);  // the next producer's turn
 //
-// Every process writing a topic must use the same ids: start() fences only these.
+// start() fences every id given, also those beyond the `in_turn` first that transactions take
+// turns on: a writer that uses fewer still stops one that uses more.
 //
 // Thread safety: one thread at a time (the log's leader).
 class producer_rotation {
  public:
   producer_rotation(const std::vector<std::pair<std::string, std::string>>& settings, const std::string& bootstrap,
-                    const std::vector<std::string>& transactional_ids, const std::string& topic);
+                    const std::vector<std::string>& transactional_ids, std::size_t in_turn, const std::string& topic);
 
   // (Re)starts every producer, all at once; returns once each has fenced the older holders of
   // its id and settled what they left open, or the first failure.
@@ -124,10 +125,12 @@ class producer_rotation {
   result<std::vector<std::int64_t>> run_side_transaction(const std::vector<outgoing_record>& records, deadline until);
   // What the last transaction left behind.
   txn_failure last_failure() const { return last_failure_; }
-  std::size_t size() const { return producers_.size(); }
+  // How many producers transactions take turns on.
+  std::size_t in_turn() const { return in_turn_; }
 
  private:
   std::vector<std::unique_ptr<transactional_producer>> producers_;
+  std::size_t in_turn_;
   std::size_t next_ = 0;
   txn_failure last_failure_ = txn_failure::none;
 };

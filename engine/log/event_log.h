@@ -202,8 +202,9 @@ class event_log {
   // checkpoints), published with publish_checkpoint; callers build side records only for one.
   virtual bool publishes_side_records() const { return false; }
 
-  // Groups of appends written so far by this object (each one synced batch, or one Kafka
-  // transaction): with the time taken, the mean unit a benchmark compares against.
+  // Groups of appends this object's leaders have taken so far (each written as one synced batch,
+  // or one Kafka transaction, tried again once after an abort; a group of refusals writes
+  // nothing): with the time taken, the mean unit a benchmark compares against.
   virtual std::uint64_t groups_written() const { return 0; }
 
   // Whether positions run 0, 1, 2, … without gaps (the embedded log's); Kafka's offsets have
