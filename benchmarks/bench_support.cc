@@ -75,17 +75,9 @@ kafka_log_options kafka_options(const args& a, bool follower) {
   // set, printed on stderr), to see where a unit's time goes.
   if (a.has("kafka-debug")) o.config["debug"] = a.str("kafka-debug");
   // --kafka-set name=value,name=value: librdkafka settings over the engine's own, to weigh one.
-  if (a.has("kafka-set")) {
-    std::string rest = a.str("kafka-set");
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      const std::string one = rest.substr(0, comma);
-      rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
-      const auto eq = one.find('=');
-      if (eq == std::string::npos || eq == 0) die("--kafka-set takes name=value pairs; bad: " + one);
-      o.config[one.substr(0, eq)] = one.substr(eq + 1);
-    }
-  }
+  if (a.has("kafka-set"))
+    if (auto s = add_kafka_settings(split_kafka_settings(a.str("kafka-set")), o.config, "--kafka-set"); !s)
+      die(s.error().message());
   // A first open reads the whole topic into the local store (engine/kafka/kafka_log.h): at
   // 10M events that is minutes, past the default bound of 30 s on each blocking step.
   o.timeout = std::chrono::milliseconds(a.num("timeout-ms", 1'800'000));

@@ -192,23 +192,11 @@ result<std::optional<kafka_log_options>> kafka_options(const parsed_args& global
   const char* env_group = std::getenv("SAZESH_KAFKA_PROJECTOR_GROUP");
   if (globals.has("kafka-projector-group")) o.progress_group = globals.get("kafka-projector-group");
   else if (env_group && *env_group) o.progress_group = env_group;
-  std::vector<std::string> settings;
-  if (const char* env_config = std::getenv("SAZESH_KAFKA_CONFIG"); env_config && *env_config) {
-    std::string_view rest(env_config);
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      settings.emplace_back(rest.substr(0, comma));
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
-  }
+  const char* env_config = std::getenv("SAZESH_KAFKA_CONFIG");
+  std::vector<std::string> settings = split_kafka_settings(env_config ? env_config : "");
   if (globals.has("kafka-config"))  // after the environment's, so the command line wins
     for (const auto& setting : globals.all("kafka-config")) settings.push_back(setting);
-  for (const auto& setting : settings) {
-    const auto eq = setting.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return error(errc::invalid_argument, "--kafka-config", "must be KEY=VALUE, e.g. security.protocol=SSL, not " + setting);
-    o.config[setting.substr(0, eq)] = setting.substr(eq + 1);
-  }
+  if (auto s = add_kafka_settings(settings, o.config, "--kafka-config"); !s) return s.error();
   if (auto s = check_kafka_config(o.config); !s) return s.error();
   return std::optional<kafka_log_options>(std::move(o));
 }
@@ -271,15 +259,16 @@ result<key_store*> session::keys() {
         // (The file first: the topic is read again only for a folder that holds keys.)
         std::error_code ec;
         const auto old_keys = data_dir / "keys" / "subjects.keys";
-        const bool folder_held = std::filesystem::exists(old_keys, ec) && std::filesystem::file_size(old_keys, ec) > 0;
-        auto held = folder_held ? (*opened)->entries() : result<std::vector<key_store::entry>>(std::vector<key_store::entry>{});
-        if (!held) return held.error();
-        if (folder_held && held->empty())
-          return error(errc::wrong_state, "keys",
-                       fmt::format("{} holds people's keys, and the log's keys topic {} none: copy the log with its keys "
-                                   "(copy-log --from-kafka into a copy of this folder, then copy-log --to-kafka into "
-                                   "a new prefix), or use a --data-dir of its own for this log",
-                                   old_keys.string(), kafka_keys_topic(kafka->topic_prefix)));
+        if (std::filesystem::exists(old_keys, ec) && std::filesystem::file_size(old_keys, ec) > 0) {
+          auto held = (*opened)->entries();
+          if (!held) return held.error();
+          if (held->empty())
+            return error(errc::wrong_state, "keys",
+                         fmt::format("{} holds people's keys, and the log's keys topic {} none: copy the log with its "
+                                     "keys (copy-log --from-kafka into a copy of this folder, then copy-log --to-kafka "
+                                     "into a new prefix), or use a --data-dir of its own for this log",
+                                     old_keys.string(), kafka_keys_topic(kafka->topic_prefix)));
+        }
       }
       keys_ = opened ? std::move(*opened) : no_keys(opened.error());
     } else {

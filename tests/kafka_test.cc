@@ -717,6 +717,20 @@ TEST_CASE("kafka: settings that would break one writer per log, or what readers 
   }();
   CHECK(r.first == 2);
   CHECK_MESSAGE(r.second.find("transactional.id is set by Sazesh") != std::string::npos, r.second);
+
+  // Settings are NAME=VALUE, from $SAZESH_KAFKA_CONFIG (comma-separated) and --kafka-config alike.
+  std::map<std::string, std::string> config;
+  REQUIRE(add_kafka_settings(split_kafka_settings("client.id=a,socket.timeout.ms=5000"), config, "--kafka-config"));
+  REQUIRE(add_kafka_settings({"client.id=b"}, config, "--kafka-config"));
+  CHECK(config == std::map<std::string, std::string>{{"client.id", "b"}, {"socket.timeout.ms", "5000"}});
+  for (const std::string bad : {"nope", "=x", ""}) {
+    auto refused = add_kafka_settings({bad}, config, "--kafka-config");
+    REQUIRE_FALSE(refused.has_value());
+    CHECK(refused.error().field() == "--kafka-config");
+    CHECK(refused.error().rule() == "must be KEY=VALUE, e.g. security.protocol=SSL, not " + bad);
+  }
+  CHECK(split_kafka_settings("a=1,,b=2") == std::vector<std::string>{"a=1", "", "b=2"});
+  CHECK(split_kafka_settings("").empty());
 }
 
 TEST_CASE("kafka: a writer whose local store no longer matches the topic refuses to open") {

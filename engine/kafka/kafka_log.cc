@@ -201,14 +201,11 @@ result<stored_event> kafka_event_log::event_of(const rd_kafka_message_t& m) cons
 // election, a broker restored from an old disk) or the topic was deleted and made again, and
 // offsets the store knows now hold other records; deciding on the store would fork history.
 status kafka_event_log::check_store_matches_topic(kafka::deadline until) {
-  std::vector<std::uint32_t> all(partitions_);
   bool any = false;
-  for (std::uint32_t p = 0; p < partitions_; ++p) {
-    all[p] = p;
-    any = any || store_->indexed_through(p) > 0;
-  }
+  for (std::uint32_t p = 0; p < partitions_; ++p) any = any || store_->indexed_through(p) > 0;
   if (!any) return ok;
-  auto ends = kafka::partition_offsets(reader_->client(), topic_, all, RD_KAFKA_OFFSET_END, reader_->context(), until);
+  auto ends = kafka::partition_offsets(reader_->client(), topic_, kafka::every_partition(partitions_),
+                                       RD_KAFKA_OFFSET_END, reader_->context(), until);
   if (!ends) return ends.error();
   const auto remedy = fmt::format("if the topic is as it should be, remove this writer's local store ({}) and the "
                                   "next open reads the topic whole",
@@ -364,6 +361,28 @@ status check_options(const kafka_log_options& o) {
 }
 
 }  // namespace
+
+std::vector<std::string> split_kafka_settings(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    out.emplace_back(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  return out;
+}
+
+status add_kafka_settings(const std::vector<std::string>& settings, std::map<std::string, std::string>& config,
+                          std::string_view field) {
+  for (const auto& setting : settings) {
+    const auto eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return error(errc::invalid_argument, std::string(field),
+                   "must be KEY=VALUE, e.g. security.protocol=SSL, not " + setting);
+    config[setting.substr(0, eq)] = setting.substr(eq + 1);
+  }
+  return ok;
+}
 
 status check_kafka_config(const std::map<std::string, std::string>& config) {
   // What these settings would break: one writer per log (the transactional id fences an older

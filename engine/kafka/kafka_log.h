@@ -120,6 +120,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/log/event_log.h"
 #include "engine/base/result.h"
@@ -168,6 +169,13 @@ struct kafka_log_options {
 // acks, isolation.level, enable.partition.eof, enable.auto.commit, enable.auto.offset.store,
 // group.id.
 status check_kafka_config(const std::map<std::string, std::string>& config);
+
+// "a=1,b=2" as {"a=1", "b=2"}.
+std::vector<std::string> split_kafka_settings(std::string_view list);
+// "NAME=VALUE" settings into `config`, a later one over an earlier; errc::invalid_argument
+// naming `field` for one that is not NAME=VALUE.
+status add_kafka_settings(const std::vector<std::string>& settings, std::map<std::string, std::string>& config,
+                          std::string_view field);
 
 // Opens the log: a writer (creating the events topic if missing, fencing older writers,
 // catching up) or a follower (catching up).
