@@ -21,19 +21,19 @@ for a in "$@"; do
     *) args+=("$a") ;;
   esac
 done
-if [ "$kafka" = 1 ] && [ "$cluster" = 1 ]; then
+if [ "$kafka" = 1 ]; then
   SAZESH_KAFKA_DIR="$(mktemp -u /tmp/sazesh-kafka-bench.XXXXXX)"
   export SAZESH_KAFKA_DIR
-  trap '"$root/tools/kafka.sh" cluster stop >/dev/null 2>&1 || true; rm -f "$SAZESH_KAFKA_DIR.lock"' EXIT
-  "$root/tools/kafka.sh" cluster start >&2
-  args+=(--kafka "$("$root/tools/kafka.sh" cluster bootstrap)" --kafka-replication 3 --kafka-appends-only
-         --out "$root/benchmarks/RESULTS-cluster.md")
-elif [ "$kafka" = 1 ]; then
-  SAZESH_KAFKA_DIR="$(mktemp -u /tmp/sazesh-kafka-bench.XXXXXX)"
-  export SAZESH_KAFKA_DIR
-  trap '"$root/tools/kafka.sh" stop >/dev/null 2>&1 || true; rm -f "$SAZESH_KAFKA_DIR.lock"' EXIT
-  bootstrap="$("$root/tools/kafka.sh" start)"
-  args+=(--kafka "$bootstrap")
+  scope=()  # tools/kafka.sh's commands for one broker; "cluster …" for three
+  [ "$cluster" = 0 ] || scope=(cluster)
+  trap '"$root/tools/kafka.sh" ${scope[@]+"${scope[@]}"} stop >/dev/null 2>&1 || true; rm -f "$SAZESH_KAFKA_DIR.lock"' EXIT
+  if [ "$cluster" = 1 ]; then
+    "$root/tools/kafka.sh" cluster start >&2
+    args+=(--kafka "$("$root/tools/kafka.sh" cluster bootstrap)" --kafka-replication 3 --kafka-appends-only
+           --out "$root/benchmarks/RESULTS-cluster.md")
+  else
+    args+=(--kafka "$("$root/tools/kafka.sh" start)")
+  fi
 fi
 python3 "$root/benchmarks/run.py" --bench "$root/build/benchmarks/sazesh-bench" --sazesh "$root/build/cli/sazesh" \
   ${args[@]+"${args[@]}"}

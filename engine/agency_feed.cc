@@ -188,18 +188,15 @@ std::vector<std::string> parties_named(const event_record& filed) {
 }
 
 result<const std::vector<std::string>*> stream_history::events(const std::string& stream, std::uint64_t count) {
-  auto found = streams_.find(stream);
-  if (found != streams_.end() && found->second.size() >= count) return &found->second;
-  const std::uint64_t have = found == streams_.end() ? 0 : found->second.size();
-  auto more = log_.read_stream(stream, stream_version{have + 1});
-  if (!more) return more.error();
-  if (bytes_ > max_bytes_) {
+  if (bytes_ > max_bytes_) {  // a pointer returned before is the caller's to have copied by now
     streams_.clear();
     bytes_ = 0;
   }
   auto& kept = streams_[stream];
-  if (kept.size() != have) return events(stream, count);  // emptied meanwhile: read it whole
-  std::uint64_t expected = have + 1;
+  if (kept.size() >= count) return &kept;
+  auto more = log_.read_stream(stream, stream_version{kept.size() + 1});
+  if (!more) return more.error();
+  std::uint64_t expected = kept.size() + 1;
   for (auto& e : *more) {
     if (e.sequence.value() != expected++) break;  // a gap: what follows is not this history
     bytes_ += e.bytes.size();

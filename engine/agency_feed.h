@@ -70,7 +70,7 @@ class stream_history {
   explicit stream_history(event_log& log, std::size_t max_bytes = std::size_t{64} << 20)
       : log_(log), max_bytes_(max_bytes) {}
   // The stream's events from sequence 1 (every one the log held when it was first read, or at
-  // least `count`), as bytes.
+  // least `count`), as bytes. The pointer holds until the next call.
   result<const std::vector<std::string>*> events(const std::string& stream, std::uint64_t count);
 
  private:

@@ -141,14 +141,14 @@ result<relay_report> publish_signed(event_log& log, checkpoint_store& store, con
       if (!proofs) return proofs.error();
       for (std::size_t i = 0; i < unit->records.size(); ++i) {
         auto& r = unit->records[i];
-        const auto* proof = &(*proofs)[i];
+        const auto& proof = (*proofs)[i];
         // Checked before it leaves: a store that disagreed with the log would publish bad proofs.
-        if (!merkle::verify_inclusion(r.leaf, unit->to, merkle::leaf_hash(r.leaf_bytes), *proof, root->root))
+        if (!merkle::verify_inclusion(r.leaf, unit->to, merkle::leaf_hash(r.leaf_bytes), proof, root->root))
           return error(errc::corrupt, "checkpoints",
                        fmt::format("partition {}: leaf {}'s inclusion proof does not hold: the Merkle tree does not "
                                    "match the log",
                                    p, r.leaf));
-        auto proven = with_proof(r.record.value, signed_at->note, r.leaf, *proof);
+        auto proven = with_proof(r.record.value, signed_at->note, r.leaf, proof);
         if (!proven) return proven.error();
         r.record.value = std::move(*proven);
         records.push_back(std::move(r.record));

@@ -293,6 +293,12 @@ result<topic_layout> ensure_topic(rd_kafka_t* rk, const std::string& topic, std:
   }
 }
 
+std::vector<std::uint32_t> every_partition(std::uint32_t count) {
+  std::vector<std::uint32_t> all(count);
+  for (std::uint32_t p = 0; p < count; ++p) all[p] = p;
+  return all;
+}
+
 result<std::vector<std::int64_t>> partition_offsets(rd_kafka_t* rk, const std::string& topic,
                                                     const std::vector<std::uint32_t>& partitions, std::int64_t which,
                                                     client_context& context, deadline until) {
@@ -390,8 +396,7 @@ status partition_reader::read_to_end(const record_fn& on_record, deadline until)
   if (broken_) return *broken_;
   // The last stable offset of each partition: a read_committed client's offset query answers
   // it (ListOffsets carries the client's isolation level).
-  std::vector<std::uint32_t> all(next_.size());
-  for (std::uint32_t p = 0; p < all.size(); ++p) all[p] = p;
+  const auto all = every_partition(static_cast<std::uint32_t>(next_.size()));
   auto starts = partition_offsets(client_.get(), topic_, all, RD_KAFKA_OFFSET_BEGINNING, *context_, until);
   if (!starts) return starts.error();
   for (std::size_t p = 0; p < next_.size(); ++p)

@@ -165,6 +165,8 @@ result<std::map<std::string, std::string>> topic_settings(rd_kafka_t* rk, const 
 // (RD_KAFKA_OFFSET_END: for a read_committed client, the last stable offset), asked in one
 // request per leader. Waits at most until `until`, also for a broker that went away (librdkafka
 // 2.0.2's rd_kafka_query_watermark_offsets waits for it to come back, whatever its timeout).
+// Partitions 0 to count - 1, as partition_offsets takes them.
+std::vector<std::uint32_t> every_partition(std::uint32_t count);
 result<std::vector<std::int64_t>> partition_offsets(rd_kafka_t* rk, const std::string& topic,
                                                     const std::vector<std::uint32_t>& partitions, std::int64_t which,
                                                     client_context& context, deadline until);

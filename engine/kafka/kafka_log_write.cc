@@ -171,8 +171,7 @@ status kafka_event_log::know_published() {
 // never fetches (a fetching one answers only after its long poll).
 status kafka_event_log::await_readable(kafka::deadline until) {
   if (producer_->in_turn() < 2) return ok;
-  std::vector<std::uint32_t> all(partitions_);
-  for (std::uint32_t p = 0; p < partitions_; ++p) all[p] = p;
+  const auto all = kafka::every_partition(partitions_);
   if (!stable_) {
     auto made = make_reader_client(options_);
     if (!made) return made.error();

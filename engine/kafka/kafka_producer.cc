@@ -10,6 +10,12 @@
 namespace sazesh::kafka {
 namespace {
 
+std::vector<std::pair<std::string, std::string>> with_id(std::vector<std::pair<std::string, std::string>> settings,
+                                                         const std::string& transactional_id) {
+  settings.emplace_back("transactional.id", transactional_id);
+  return settings;
+}
+
 bool fenced_code(rd_kafka_resp_err_t code) {
   return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
          code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
@@ -19,7 +25,7 @@ bool fenced_code(rd_kafka_resp_err_t code) {
 
 transactional_producer::transactional_producer(std::vector<std::pair<std::string, std::string>> settings,
                                                std::string bootstrap, std::string transactional_id, std::string topic)
-    : settings_(std::move(settings)),
+    : settings_(with_id(std::move(settings), transactional_id)),
       transactional_id_(std::move(transactional_id)),
       topic_(std::move(topic)),
       context_(std::move(bootstrap)) {
@@ -222,11 +228,8 @@ producer_rotation::producer_rotation(const std::vector<std::pair<std::string, st
                                      const std::string& bootstrap, const std::vector<std::string>& transactional_ids,
                                      std::size_t in_turn, const std::string& topic)
     : in_turn_(std::clamp<std::size_t>(in_turn, 1, std::max<std::size_t>(transactional_ids.size(), 1))) {
-  for (const std::string& id : transactional_ids) {
-    auto mine = settings;
-    mine.emplace_back("transactional.id", id);
-    producers_.push_back(std::make_unique<transactional_producer>(std::move(mine), bootstrap, id, topic));
-  }
+  for (const std::string& id : transactional_ids)
+    producers_.push_back(std::make_unique<transactional_producer>(settings, bootstrap, id, topic));
 }
 
 status producer_rotation::start(deadline until) {
@@ -256,19 +259,15 @@ bool producer_rotation::ready() const {
 
 result<std::vector<std::int64_t>> producer_rotation::run_transaction(const std::vector<outgoing_record>& records,
                                                                      deadline until) {
-  transactional_producer& p = *producers_[next_];
+  last_ = producers_[next_].get();
   next_ = (next_ + 1) % in_turn_;
-  auto offsets = p.run_transaction(records, until);
-  last_failure_ = p.last_failure();
-  return offsets;
+  return last_->run_transaction(records, until);
 }
 
 result<std::vector<std::int64_t>> producer_rotation::run_side_transaction(const std::vector<outgoing_record>& records,
                                                                           deadline until) {
-  transactional_producer& p = *producers_.front();
-  auto offsets = p.run_transaction(records, until);
-  last_failure_ = p.last_failure();
-  return offsets;
+  last_ = producers_.front().get();
+  return last_->run_transaction(records, until);
 }
 
 }  // namespace sazesh::kafka

@@ -44,8 +44,9 @@ struct outgoing_record {
 
 class transactional_producer {
  public:
-  // `settings` are the client's (bootstrap and the caller's pass-through settings included);
-  // `topic` is the one whose leaders are looked up at start, so the first produce need not wait.
+  // `settings` are the client's (bootstrap and the caller's pass-through settings included; the
+  // transactional id is added to them); `topic` is the one whose leaders are looked up at start,
+  // so the first produce need not wait.
   transactional_producer(std::vector<std::pair<std::string, std::string>> settings, std::string bootstrap,
                          std::string transactional_id, std::string topic);
   ~transactional_producer();
@@ -124,7 +125,7 @@ class producer_rotation {
   // first time waits for librdkafka's next metadata round; once per producer is enough.
   result<std::vector<std::int64_t>> run_side_transaction(const std::vector<outgoing_record>& records, deadline until);
   // What the last transaction left behind.
-  txn_failure last_failure() const { return last_failure_; }
+  txn_failure last_failure() const { return last_ ? last_->last_failure() : txn_failure::none; }
   // How many producers transactions take turns on.
   std::size_t in_turn() const { return in_turn_; }
 
@@ -132,7 +133,7 @@ class producer_rotation {
   std::vector<std::unique_ptr<transactional_producer>> producers_;
   std::size_t in_turn_;
   std::size_t next_ = 0;
-  txn_failure last_failure_ = txn_failure::none;
+  transactional_producer* last_ = nullptr;  // the one that ran the last transaction
 };
 
 }  // namespace sazesh::kafka

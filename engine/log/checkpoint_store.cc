@@ -292,9 +292,9 @@ class rocks_checkpoint_store final : public checkpoint_store {
 
   result<std::vector<std::string>> inclusion_proof(std::uint32_t partition, std::uint64_t index, std::uint64_t tree_size,
                                                    event_log& log) override {
-    if (auto s = check_size(partition, tree_size); !s) return s.error();
-    if (index >= tree_size) return error(errc::invalid_argument, "position", fmt::format("must be below the tree size {}", tree_size));
-    return merkle::inclusion_proof(index, tree_size, subtree_of(partition, log));
+    auto proofs = inclusion_proofs(partition, {index}, tree_size, log);
+    if (!proofs) return proofs.error();
+    return std::move(proofs->front());
   }
 
   result<std::vector<std::vector<std::string>>> inclusion_proofs(std::uint32_t partition,
@@ -391,7 +391,7 @@ class rocks_checkpoint_store final : public checkpoint_store {
   // What one root or proof (or one batch of proofs) has read and computed: the runs of 16
   // envelopes its subtrees below the first kept level lie in (the leaf's, the tree's last), and
   // every perfect subtree above them. A perfect subtree's hash never changes, whatever the size.
-  struct chunk_runs {
+  struct proof_reads {
     std::map<std::uint64_t, std::vector<stored_event>> runs;
     std::map<std::pair<unsigned, std::uint64_t>, std::string> subtrees;
   };
@@ -399,7 +399,7 @@ class rocks_checkpoint_store final : public checkpoint_store {
   // The perfect subtree (level, index): kept, or computed from the kept level below it, or from
   // its envelopes in the log.
   merkle::subtree_fn subtree_of(std::uint32_t partition, event_log& log) {
-    auto reads = std::make_shared<chunk_runs>();
+    auto reads = std::make_shared<proof_reads>();
     return [this, partition, &log, reads](unsigned level, std::uint64_t index) -> result<std::string> {
       if (level < 4) return subtree(partition, level, index, log, *reads);
       const auto key = std::make_pair(level, index);
@@ -410,7 +410,7 @@ class rocks_checkpoint_store final : public checkpoint_store {
     };
   }
   result<std::string> subtree(std::uint32_t partition, unsigned level, std::uint64_t index, event_log& log,
-                              chunk_runs& reads) {
+                              proof_reads& reads) {
     auto& runs = reads.runs;
     if (kept_level(level)) {
       auto kept = kept_subtree(partition, level, index);

@@ -124,15 +124,7 @@ class checkpoint_store {
   // The inclusion proofs of many leaves in one tree: the subtrees they share are computed once.
   virtual result<std::vector<std::vector<std::string>>> inclusion_proofs(std::uint32_t partition,
                                                                          const std::vector<std::uint64_t>& indices,
-                                                                         std::uint64_t tree_size, event_log& log) {
-    std::vector<std::vector<std::string>> out;
-    for (const std::uint64_t i : indices) {
-      auto proof = inclusion_proof(partition, i, tree_size, log);
-      if (!proof) return proof.error();
-      out.push_back(std::move(*proof));
-    }
-    return out;
-  }
+                                                                         std::uint64_t tree_size, event_log& log) = 0;
 
   // Which levels the store keeps.
   static bool kept_level(unsigned level) { return level >= 4 && level % 4 == 0; }
