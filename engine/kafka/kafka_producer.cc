@@ -164,6 +164,9 @@ status transactional_producer::commit(deadline until) {
     if (rd_kafka_error_txn_requires_abort(e.get())) {
       const error why = translate(*e, "committing a transaction", context_);
       abort(until);
+      // An abort refused as fenced: another writer took the id while this transaction ran. Said
+      // as a fence, so the writer does not take the topic back on its own in a retry.
+      if (fenced_) return failed(txn_failure::fenced, *fenced_);
       return failed(txn_failure::aborted, error(why.code(), why.field(), why.rule() + "; the transaction was aborted"));
     }
     if (rd_kafka_error_is_retriable(e.get()) && !passed(until)) continue;
