@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include <memory>
 #include <stdexcept>
 
 namespace sazesh {
@@ -28,12 +29,25 @@ std::string random_hex(std::size_t bytes) {
 
 // SHA-256 is OpenSSL's: it uses the CPU's SHA extensions where there are some (several times
 // libsodium's portable code, which hashing every envelope a projector reads makes count).
+// Fetched once: OpenSSL 3 otherwise looks the implementation up, under a lock, on every digest.
+namespace {
+const EVP_MD* sha256_implementation() {
+  static const EVP_MD* const md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (!fetched) throw std::runtime_error("SHA-256 is not available");
+    return fetched;  // kept for the life of the process
+  }();
+  return md;
+}
+}  // namespace
+
 struct sha256_stream::state {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   ~state() { EVP_MD_CTX_free(ctx); }
 };
 sha256_stream::sha256_stream() : s_(std::make_unique<state>()) {
-  if (!s_->ctx || EVP_DigestInit_ex(s_->ctx, EVP_sha256(), nullptr) != 1) throw std::runtime_error("SHA-256 is not available");
+  if (!s_->ctx || EVP_DigestInit_ex(s_->ctx, sha256_implementation(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 is not available");
 }
 sha256_stream::~sha256_stream() = default;
 void sha256_stream::update(std::string_view piece) {
@@ -48,10 +62,13 @@ std::string sha256_stream::finish() {
 }
 
 std::string sha256(std::string_view data) {
+  // One context per thread, set up again for each digest (no allocation once made).
+  thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   std::string out(32, '\0');
   unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(out.data()), &length, EVP_sha256(), nullptr) != 1 ||
-      length != out.size())
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256_implementation(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &length) != 1 || length != out.size())
     throw std::runtime_error("SHA-256 failed");
   return out;
 }
