@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
@@ -107,6 +108,8 @@ class rocks_local_store final : public local_store {
         indexed_(partitions),
         state_positions_(partitions, log_position(0)) {
     write_options_.sync = false;  // the topic is the log: a lost local write costs a re-read
+    // A store for this process alone (removed at close) is never recovered: it needs no journal.
+    write_options_.disableWAL = !scratch_.path().empty();
   }
   ~rocks_local_store() override { db_.reset(); }
 
@@ -459,6 +462,19 @@ result<std::unique_ptr<local_store>> local_store::open(const std::filesystem::pa
   if (ec) return error(errc::io, "kafka_state", "cannot create " + path.string() + ": " + ec.message());
   rocksdb::Options options = database_options();
   options.create_if_missing = true;
+  // Most rows are written in key order within a prefix of five bytes (a partition's events, the
+  // order rows): the memtable remembers where each prefix's last row went and starts there.
+  // RocksDB takes such hints only from one inserting thread at a time.
+  options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(5));
+  options.allow_concurrent_memtable_write = false;
+  // The newest files are rewritten soon by compaction: compressing them is wasted work.
+  options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression};
+  for (int level = 2; level < options.num_levels; ++level) options.compression_per_level.push_back(options.compression);
+  if (folder.empty()) {
+    // A store for this process alone: larger memtables, so fewer files to flush and merge.
+    options.write_buffer_size = std::size_t{64} << 20;
+    options.avoid_flush_during_shutdown = true;
+  }
   use_storage(options, path);
   rocksdb::DB* raw = nullptr;
   const auto s = rocksdb::DB::Open(options, path.string(), &raw);
