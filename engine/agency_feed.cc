@@ -187,11 +187,27 @@ std::vector<std::string> parties_named(const event_record& filed) {
   return {f.consumer_id, f.business_id};
 }
 
-result<const std::vector<std::string>*> stream_history::events(const std::string& stream, std::uint64_t count) {
+void stream_history::bound() {
   if (bytes_ > max_bytes_) {  // a pointer returned before is the caller's to have copied by now
     streams_.clear();
     bytes_ = 0;
   }
+}
+
+void stream_history::remember(const std::string& stream, std::uint64_t sequence, const std::string& bytes) {
+  bound();
+  auto found = streams_.find(stream);
+  if (found == streams_.end()) {
+    if (sequence != 1) return;  // its beginning is not kept: read from the log when asked
+    found = streams_.emplace(stream, std::vector<std::string>()).first;
+  }
+  if (found->second.size() + 1 != sequence) return;  // kept already, or not what follows
+  found->second.push_back(bytes);
+  bytes_ += bytes.size();
+}
+
+result<const std::vector<std::string>*> stream_history::events(const std::string& stream, std::uint64_t count) {
+  bound();
   auto& kept = streams_[stream];
   if (kept.size() >= count) return &kept;
   auto more = log_.read_stream(stream, stream_version{kept.size() + 1});

@@ -72,8 +72,14 @@ class stream_history {
   // The stream's events from sequence 1 (every one the log held when it was first read, or at
   // least `count`), as bytes. The pointer holds until the next call.
   result<const std::vector<std::string>*> events(const std::string& stream, std::uint64_t count);
+  // An event the caller already holds (the relay walks each partition in order, and a stream's
+  // events are all in one): kept if it is its stream's first or follows what is kept of it, so
+  // its history need not be read back. Invalidates a pointer events() returned.
+  void remember(const std::string& stream, std::uint64_t sequence, const std::string& bytes);
 
  private:
+  void bound();
+
   event_log& log_;
   std::size_t max_bytes_;
   std::size_t bytes_ = 0;

@@ -763,22 +763,66 @@ TEST_CASE("an agency's feed: dossiers built from remembered histories are those 
   REQUIRE(log.has_value());
   stream_history roomy(**log);
   stream_history cramped(**log, 2000);  // starts again empty every few streams
+  // Told each event as the relay walks the log, as the relay does.
+  stream_history fed(**log);
+  stream_history fed_cramped(**log, 2000);
   std::size_t dossiers = 0;
   for_each_event(**log, [&](const stored_event& e, const event_record& r) {
     auto fresh = agency_side_records(**log, {r}, {e.bytes});
-    auto kept = agency_side_records(roomy, {r}, {e.bytes});
-    auto squeezed = agency_side_records(cramped, {r}, {e.bytes});
-    REQUIRE((fresh.has_value() && kept.has_value() && squeezed.has_value()));
-    REQUIRE(kept->size() == fresh->size());
-    REQUIRE(squeezed->size() == fresh->size());
-    for (std::size_t i = 0; i < fresh->size(); ++i) {
-      CHECK((*kept)[i].value == (*fresh)[i].value);
-      CHECK((*squeezed)[i].value == (*fresh)[i].value);
-      CHECK((*kept)[i].topic_suffix == (*fresh)[i].topic_suffix);
+    std::vector<result<std::vector<side_record>>> built;
+    for (stream_history* h : {&roomy, &cramped, &fed, &fed_cramped}) built.push_back(agency_side_records(*h, {r}, {e.bytes}));
+    fed.remember(r.stream, r.sequence.value(), e.bytes);
+    fed_cramped.remember(r.stream, r.sequence.value(), e.bytes);
+    REQUIRE(fresh.has_value());
+    for (const auto& b : built) {
+      REQUIRE(b.has_value());
+      REQUIRE(b->size() == fresh->size());
+      for (std::size_t i = 0; i < fresh->size(); ++i) {
+        CHECK((*b)[i].value == (*fresh)[i].value);
+        CHECK((*b)[i].topic_suffix == (*fresh)[i].topic_suffix);
+      }
     }
     dossiers += fresh->size();
   });
   CHECK(dossiers > 3);
+}
+
+TEST_CASE("an agency's feed: a history told its events keeps them from the first, in order, and reads the rest") {
+  const auto& data = demo_folder();
+  auto log = open_embedded_log(data / "log", embedded_log_options{.follower = true});
+  REQUIRE(log.has_value());
+  // A case with several events, from the log.
+  std::string case_id;
+  for_each_event(**log, [&](const stored_event&, const event_record& r) {
+    if (case_id.empty() && r.sequence.value() == 4 && r.stream.rfind("C-", 0) == 0) case_id = r.stream;
+  });
+  REQUIRE_FALSE(case_id.empty());
+  const auto stored = *(*log)->read_stream(case_id, stream_version(1));
+  REQUIRE(stored.size() >= 4);
+
+  // What it was told is what it gives, without the log: told bytes that are not the log's show it.
+  stream_history told(**log);
+  told.remember(case_id, 1, "first");
+  told.remember(case_id, 3, "third, out of turn");  // not what follows: not kept
+  told.remember(case_id, 2, "second");
+  told.remember(case_id, 2, "second again");  // kept already
+  auto two = told.events(case_id, 2);
+  REQUIRE(two.has_value());
+  CHECK(**two == std::vector<std::string>{"first", "second"});
+  // Asked for more than it holds, it reads what follows from the log.
+  auto four = told.events(case_id, 4);
+  REQUIRE(four.has_value());
+  REQUIRE((*four)->size() == stored.size());
+  CHECK((**four)[1] == "second");
+  CHECK((**four)[2] == stored[2].bytes);
+
+  // A stream whose beginning it was not told is not kept from the middle: read whole from the log.
+  stream_history middle(**log);
+  middle.remember(case_id, 2, "second");
+  auto whole = middle.events(case_id, 2);
+  REQUIRE(whole.has_value());
+  REQUIRE((*whole)->size() == stored.size());
+  for (std::size_t i = 0; i < stored.size(); ++i) CHECK((**whole)[i] == stored[i].bytes);
 }
 
 TEST_CASE("an agency's feed: a Dossier must be a piece of its case's chain ending with its event, for that agency") {
