@@ -224,25 +224,30 @@ result<std::optional<topic_layout>> describe_topic(rd_kafka_t* rk, const std::st
 
 namespace {
 
-status create_topic(rd_kafka_t* rk, const std::string& topic, std::uint32_t partitions,
-                    std::int16_t replication, const std::map<std::string, std::string>& configs,
-                    client_context& context, deadline until) {
-  const std::string what = "creating topic " + topic;
+status create_topics(rd_kafka_t* rk, const std::vector<std::string>& topics, std::uint32_t partitions,
+                     std::int16_t replication, const std::map<std::string, std::string>& configs,
+                     client_context& context, deadline until) {
+  const std::string what = "creating topic " + fmt::format("{}", fmt::join(topics, ", "));
   char problem[512];
-  new_topic_ptr spec(rd_kafka_NewTopic_new(topic.c_str(), static_cast<int>(partitions), replication,
-                                           problem, sizeof problem));
-  if (!spec) return error(errc::invalid_argument, "topic", fmt::format("{}: {}", topic, problem));
-  for (const auto& [name, value] : configs) {
-    if (auto e = rd_kafka_NewTopic_set_config(spec.get(), name.c_str(), value.c_str()); e != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return translate(e, what, context);
+  std::vector<new_topic_ptr> owned;
+  std::vector<rd_kafka_NewTopic_t*> specs;
+  for (const std::string& topic : topics) {
+    new_topic_ptr spec(rd_kafka_NewTopic_new(topic.c_str(), static_cast<int>(partitions), replication, problem,
+                                             sizeof problem));
+    if (!spec) return error(errc::invalid_argument, "topic", fmt::format("{}: {}", topic, problem));
+    for (const auto& [name, value] : configs) {
+      if (auto e = rd_kafka_NewTopic_set_config(spec.get(), name.c_str(), value.c_str()); e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return translate(e, what, context);
+    }
+    specs.push_back(spec.get());
+    owned.push_back(std::move(spec));
   }
   admin_options_ptr options(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS));
   if (rd_kafka_AdminOptions_set_request_timeout(options.get(), remaining_ms(until), problem, sizeof problem) ||
       rd_kafka_AdminOptions_set_operation_timeout(options.get(), remaining_ms(until), problem, sizeof problem))
     return error(errc::invalid_argument, "timeout", problem);
   queue_ptr queue(rd_kafka_queue_new(rk));
-  rd_kafka_NewTopic_t* specs[] = {spec.get()};
-  rd_kafka_CreateTopics(rk, specs, 1, options.get(), queue.get());
+  rd_kafka_CreateTopics(rk, specs.data(), specs.size(), options.get(), queue.get());
   event_ptr ev(rd_kafka_queue_poll(queue.get(), remaining_ms(until) + 1000));
   if (!ev) return translate(RD_KAFKA_RESP_ERR__TIMED_OUT, what, context);
   if (auto e = rd_kafka_event_error(ev.get()); e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -273,6 +278,17 @@ namespace {
 // (the metadata of a new topic reaches each broker a moment after the one that showed it).
 bool settling(rd_kafka_resp_err_t e) { return is_unreachable(e) || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART; }
 
+// The metadata of a new topic reaches every broker a moment after the controller made it.
+result<topic_layout> await_topic(rd_kafka_t* rk, const std::string& topic, client_context& context, deadline until) {
+  for (;;) {
+    auto now_found = describe_topic(rk, topic, context, until);
+    if (!now_found) return now_found.error();
+    if (*now_found) return **now_found;
+    if (passed(until)) return translate(RD_KAFKA_RESP_ERR__TIMED_OUT, "waiting for new topic " + topic, context);
+    pause_briefly();
+  }
+}
+
 }  // namespace
 
 result<topic_layout> ensure_topic(rd_kafka_t* rk, const std::string& topic, std::uint32_t partitions,
@@ -282,15 +298,24 @@ result<topic_layout> ensure_topic(rd_kafka_t* rk, const std::string& topic, std:
   auto found = describe_topic(rk, topic, context, until);
   if (!found) return found.error();
   if (*found) return **found;
-  if (auto s = create_topic(rk, topic, partitions, replication, configs, context, until); !s) return s.error();
-  // The metadata of a new topic reaches every broker a moment after the controller made it.
-  for (;;) {
-    auto now_found = describe_topic(rk, topic, context, until);
-    if (!now_found) return now_found.error();
-    if (*now_found) return **now_found;
-    if (passed(until)) return translate(RD_KAFKA_RESP_ERR__TIMED_OUT, "waiting for new topic " + topic, context);
-    pause_briefly();
+  if (auto s = create_topics(rk, {topic}, partitions, replication, configs, context, until); !s) return s.error();
+  return await_topic(rk, topic, context, until);
+}
+
+status ensure_topics(rd_kafka_t* rk, const std::vector<std::string>& topics, std::uint32_t partitions,
+                     std::int16_t replication, const std::map<std::string, std::string>& configs,
+                     client_context& context, deadline until) {
+  std::vector<std::string> missing;
+  for (const std::string& topic : topics) {
+    auto found = describe_topic(rk, topic, context, until);
+    if (!found) return found.error();
+    if (!*found && std::find(missing.begin(), missing.end(), topic) == missing.end()) missing.push_back(topic);
   }
+  if (missing.empty()) return ok;
+  if (auto s = create_topics(rk, missing, partitions, replication, configs, context, until); !s) return s;
+  for (const std::string& topic : missing)
+    if (auto seen = await_topic(rk, topic, context, until); !seen) return seen.error();
+  return ok;
 }
 
 std::vector<std::uint32_t> every_partition(std::uint32_t count) {

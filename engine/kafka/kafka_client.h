@@ -154,6 +154,12 @@ result<topic_layout> ensure_topic(rd_kafka_t* rk, const std::string& topic, std:
                                   const std::map<std::string, std::string>& configs,
                                   client_context& context, deadline until);
 
+// Makes sure each of `topics` exists, as ensure_topic does, creating the missing ones in one
+// request.
+status ensure_topics(rd_kafka_t* rk, const std::vector<std::string>& topics, std::uint32_t partitions,
+                     std::int16_t replication, const std::map<std::string, std::string>& configs,
+                     client_context& context, deadline until);
+
 // The topic's settings as the cluster applies them (set on the topic or inherited from the
 // broker), by name.
 result<std::map<std::string, std::string>> topic_settings(rd_kafka_t* rk, const std::string& topic,

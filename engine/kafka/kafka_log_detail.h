@@ -136,8 +136,9 @@ class kafka_event_log final : public event_log {
   status ready_producer(kafka::deadline until);
   // Waits until every event this writer has indexed is readable (read_committed).
   status await_readable(kafka::deadline until);
-  // Makes sure a topic the writer publishes to exists (one partition), once per process.
-  status ensure_own_topic(const std::string& topic, kafka::deadline until);
+  // Makes sure the topics the writer publishes to exist (one partition each; those missing made
+  // in one request), asking the cluster once per topic per process.
+  status ensure_own_topics(const std::vector<std::string>& topics, kafka::deadline until);
   static std::size_t payload_size(const append_request& request);
   status check_sizes(const append_request& request) const;
   // The sizes of each partition's latest published checkpoint, read from the checkpoints topic

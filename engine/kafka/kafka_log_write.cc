@@ -104,7 +104,6 @@ status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::uint64_
                              "published meanwhile, or is still to be",
                              partition, latest, after));
   const std::string checkpoints = kafka_checkpoints_topic(options_.topic_prefix);
-  if (auto s = ensure_own_topic(checkpoints, until); !s) return s;
   std::deque<std::string> topics;
   for (const side_record& r : records) {
     const std::string& topic = topics.emplace_back(options_.topic_prefix + r.topic_suffix);
@@ -115,8 +114,11 @@ status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::uint64_
       return error(errc::invalid_argument, "records",
                    fmt::format("a record for {} is {} bytes; records take at most {} bytes", topic, r.value.size(),
                                max_record_bytes_));
-    if (auto s = ensure_own_topic(topic, until); !s) return s;  // an agency reads its feed in order
   }
+  // An agency reads its feed in order: one partition each.
+  std::vector<std::string> needed{checkpoints};
+  needed.insert(needed.end(), topics.begin(), topics.end());
+  if (auto s = ensure_own_topics(needed, until); !s) return s;
   const std::string key = std::to_string(partition);
   std::vector<kafka::outgoing_record> out;
   out.reserve(records.size() + 1);
@@ -201,13 +203,18 @@ status kafka_event_log::ready_producer(kafka::deadline until) {
   return ok;
 }
 
-status kafka_event_log::ensure_own_topic(const std::string& topic, kafka::deadline until) {
-  if (known_topics_.count(topic)) return ok;
+status kafka_event_log::ensure_own_topics(const std::vector<std::string>& topics, kafka::deadline until) {
+  std::vector<std::string> unknown;
+  for (const std::string& topic : topics)
+    if (!known_topics_.count(topic)) unknown.push_back(topic);
+  if (unknown.empty()) return ok;
   // One partition: a reader sees the records in the order the writer wrote them.
-  auto made = kafka::ensure_topic(reader_->client(), topic, 1, options_.replication_factor,
-                                  topic_configs(options_.replication_factor), reader_->context(), until);
-  if (!made) return made.error();
-  known_topics_.insert(topic);
+  if (auto made = kafka::ensure_topics(reader_->client(), unknown, 1, options_.replication_factor,
+                                       topic_configs(options_.replication_factor), reader_->context(), until);
+      !made)
+    return made;
+  if (auto learnt = producer_->learn_side_topics(unknown, until); !learnt) return learnt;
+  known_topics_.insert(unknown.begin(), unknown.end());
   return ok;
 }
 

@@ -59,6 +59,13 @@ status transactional_producer::start(deadline until) {
   return ok;
 }
 
+status transactional_producer::learn_topics(const std::vector<std::string>& topics, deadline until) {
+  if (!client_) return ok;  // the next start looks them up anyway
+  for (const std::string& topic : topics)
+    if (auto known = describe_topic(client_.get(), topic, context_, until); !known) return known.error();
+  return ok;
+}
+
 error transactional_producer::on_fatal(const rd_kafka_error_t& e, std::string_view what) {
   char text[512] = "";
   const rd_kafka_resp_err_t cause = client_ ? rd_kafka_fatal_error(client_.get(), text, sizeof text)
@@ -265,6 +272,10 @@ result<std::vector<std::int64_t>> producer_rotation::run_transaction(const std::
   last_ = producers_[next_].get();
   next_ = (next_ + 1) % in_turn_;
   return last_->run_transaction(records, until);
+}
+
+status producer_rotation::learn_side_topics(const std::vector<std::string>& topics, deadline until) {
+  return producers_.front()->learn_topics(topics, until);
 }
 
 result<std::vector<std::int64_t>> producer_rotation::run_side_transaction(const std::vector<outgoing_record>& records,
