@@ -262,6 +262,9 @@ rocksdb::Options database_options() {
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // The same in the memtable, where the newest ids are.
+  db_options.memtable_prefix_bloom_size_ratio = 0.02;
+  db_options.memtable_whole_key_filtering = true;
   // LZ4 is cheap enough to leave on for text-heavy events; fall back if this build lacks it.
   const auto supported = rocksdb::GetSupportedCompressions();
   db_options.compression =
