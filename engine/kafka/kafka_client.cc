@@ -259,12 +259,13 @@ status create_topics(rd_kafka_t* rk, const std::vector<std::string>& topics, std
     const auto e = rd_kafka_topic_result_error(results[i]);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) continue;
     const char* text = rd_kafka_topic_result_error_string(results[i]);
+    const std::string failed = std::string("creating topic ") + rd_kafka_topic_result_name(results[i]);
     if (e == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR)
       return error(errc::invalid_argument, "kafka_replication",
                    fmt::format("{}: {} copies asked, which the cluster at {} cannot keep ({}); a single test broker "
                                "takes --kafka-replication 1",
-                               what, replication, context.bootstrap(), text ? text : rd_kafka_err2str(e)));
-    return translate(e, what, context, text ? text : "");
+                               failed, replication, context.bootstrap(), text ? text : rd_kafka_err2str(e)));
+    return translate(e, failed, context, text ? text : "");
   }
   return ok;
 }

@@ -200,20 +200,23 @@ status kafka_event_log::ready_producer(kafka::deadline until) {
   if (auto s = producer_->start(until); !s) return s;
   index_stale_ = true;
   published_.reset();
+  // The new producers know the events topic only.
+  producer_->learn_side_topics({known_topics_.begin(), known_topics_.end()}, until);
   return ok;
 }
 
 status kafka_event_log::ensure_own_topics(const std::vector<std::string>& topics, kafka::deadline until) {
-  std::vector<std::string> unknown;
+  std::set<std::string> unknown;  // a unit's records name each agency's topic many times
   for (const std::string& topic : topics)
-    if (!known_topics_.count(topic)) unknown.push_back(topic);
+    if (!known_topics_.count(topic)) unknown.insert(topic);
   if (unknown.empty()) return ok;
+  const std::vector<std::string> list(unknown.begin(), unknown.end());
   // One partition: a reader sees the records in the order the writer wrote them.
-  if (auto made = kafka::ensure_topics(reader_->client(), unknown, 1, options_.replication_factor,
+  if (auto made = kafka::ensure_topics(reader_->client(), list, 1, options_.replication_factor,
                                        topic_configs(options_.replication_factor), reader_->context(), until);
       !made)
     return made;
-  if (auto learnt = producer_->learn_side_topics(unknown, until); !learnt) return learnt;
+  producer_->learn_side_topics(list, until);
   known_topics_.insert(unknown.begin(), unknown.end());
   return ok;
 }

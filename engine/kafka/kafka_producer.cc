@@ -59,11 +59,10 @@ status transactional_producer::start(deadline until) {
   return ok;
 }
 
-status transactional_producer::learn_topics(const std::vector<std::string>& topics, deadline until) {
-  if (!client_) return ok;  // the next start looks them up anyway
+void transactional_producer::learn_topics(const std::vector<std::string>& topics, deadline until) {
+  if (!client_) return;  // not started
   for (const std::string& topic : topics)
-    if (auto known = describe_topic(client_.get(), topic, context_, until); !known) return known.error();
-  return ok;
+    if (!describe_topic(client_.get(), topic, context_, until)) return;  // the cluster is away: no use asking on
 }
 
 error transactional_producer::on_fatal(const rd_kafka_error_t& e, std::string_view what) {
@@ -274,8 +273,8 @@ result<std::vector<std::int64_t>> producer_rotation::run_transaction(const std::
   return last_->run_transaction(records, until);
 }
 
-status producer_rotation::learn_side_topics(const std::vector<std::string>& topics, deadline until) {
-  return producers_.front()->learn_topics(topics, until);
+void producer_rotation::learn_side_topics(const std::vector<std::string>& topics, deadline until) {
+  producers_.front()->learn_topics(topics, until);
 }
 
 result<std::vector<std::int64_t>> producer_rotation::run_side_transaction(const std::vector<outgoing_record>& records,

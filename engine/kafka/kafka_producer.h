@@ -65,8 +65,9 @@ class transactional_producer {
   result<std::vector<std::int64_t>> run_transaction(const std::vector<outgoing_record>& records, deadline until);
   txn_failure last_failure() const { return last_failure_; }
   // Looks up the leaders of `topics` (made since the start), so the first produce to them need
-  // not wait for librdkafka's next metadata round.
-  status learn_topics(const std::vector<std::string>& topics, deadline until);
+  // not wait for librdkafka's next metadata round. Best effort: a topic it could not look up
+  // (the cluster slow to answer, a broker that has not heard of it yet) only makes that wait.
+  void learn_topics(const std::vector<std::string>& topics, deadline until);
 
  private:
   struct delivery {
@@ -127,8 +128,9 @@ class producer_rotation {
   // the first producer, which then knows their leaders. A producer producing to a topic for the
   // first time waits for librdkafka's next metadata round; once per producer is enough.
   result<std::vector<std::int64_t>> run_side_transaction(const std::vector<outgoing_record>& records, deadline until);
-  // The first producer looks up the leaders of topics its side transactions are about to use.
-  status learn_side_topics(const std::vector<std::string>& topics, deadline until);
+  // The first producer looks up the leaders of topics its side transactions use (best effort,
+  // as learn_topics).
+  void learn_side_topics(const std::vector<std::string>& topics, deadline until);
   // What the last transaction left behind.
   txn_failure last_failure() const { return last_ ? last_->last_failure() : txn_failure::none; }
   // How many producers transactions take turns on.
