@@ -62,19 +62,20 @@ std::vector<std::string> parties_named(const event_record& filed);
 
 inline constexpr std::size_t max_dossier_history_bytes = 256 * 1024;
 
-// The streams agency_side_records reads (a case's history, its parties' first events), each
-// read from the log once and then kept: the relay builds the dossiers of one case's events one
-// after another. Keeps at most about `max_bytes` of events; past that it starts again empty.
+// The streams agency_side_records reads (a case's history, its parties' first events), kept
+// once read from the log or told (remember): the relay builds the dossiers of one case's events
+// one after another. Keeps at most about `max_bytes` of events; past that it starts again empty.
 class stream_history {
  public:
   explicit stream_history(event_log& log, std::size_t max_bytes = std::size_t{64} << 20)
       : log_(log), max_bytes_(max_bytes) {}
-  // The stream's events from sequence 1 (every one the log held when it was first read, or at
-  // least `count`), as bytes. The pointer holds until the next call.
+  // The stream's events from sequence 1, as bytes: at least `count` of them (those told, then
+  // the log's), or all the log holds if it holds fewer. The pointer holds until the next call.
   result<const std::vector<std::string>*> events(const std::string& stream, std::uint64_t count);
-  // An event the caller already holds (the relay walks each partition in order, and a stream's
-  // events are all in one): kept if it is its stream's first or follows what is kept of it, so
-  // its history need not be read back. Invalidates a pointer events() returned.
+  // An event the caller already holds, read from this log or one holding the same events (the
+  // relay walks each partition in order, and a stream's events are all in one): kept if it is
+  // its stream's first or follows what is kept of it, so its history need not be read back.
+  // Invalidates a pointer events() returned.
   void remember(const std::string& stream, std::uint64_t sequence, const std::string& bytes);
 
  private:
