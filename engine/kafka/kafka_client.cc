@@ -296,21 +296,18 @@ result<topic_layout> ensure_topic(rd_kafka_t* rk, const std::string& topic, std:
                                   std::int16_t replication,
                                   const std::map<std::string, std::string>& configs,
                                   client_context& context, deadline until) {
-  auto found = describe_topic(rk, topic, context, until);
-  if (!found) return found.error();
-  if (*found) return **found;
-  if (auto s = create_topics(rk, {topic}, partitions, replication, configs, context, until); !s) return s.error();
+  if (auto s = ensure_topics(rk, {topic}, partitions, replication, configs, context, until); !s) return s.error();
   return await_topic(rk, topic, context, until);
 }
 
-status ensure_topics(rd_kafka_t* rk, const std::vector<std::string>& topics, std::uint32_t partitions,
+status ensure_topics(rd_kafka_t* rk, const std::set<std::string>& topics, std::uint32_t partitions,
                      std::int16_t replication, const std::map<std::string, std::string>& configs,
                      client_context& context, deadline until) {
   std::vector<std::string> missing;
   for (const std::string& topic : topics) {
     auto found = describe_topic(rk, topic, context, until);
     if (!found) return found.error();
-    if (!*found && std::find(missing.begin(), missing.end(), topic) == missing.end()) missing.push_back(topic);
+    if (!*found) missing.push_back(topic);
   }
   if (missing.empty()) return ok;
   if (auto s = create_topics(rk, missing, partitions, replication, configs, context, until); !s) return s;

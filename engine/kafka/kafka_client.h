@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -147,16 +148,15 @@ struct topic_layout {
 result<std::optional<topic_layout>> describe_topic(rd_kafka_t* rk, const std::string& topic,
                                                    client_context& context, deadline until);
 
-// Makes sure `topic` exists (creating it with `partitions`, `replication` and `configs` if
-// not; another client creating it at the same time is fine) and returns its layout.
+// Makes sure `topic` exists, as ensure_topics does, and returns its layout.
 result<topic_layout> ensure_topic(rd_kafka_t* rk, const std::string& topic, std::uint32_t partitions,
                                   std::int16_t replication,
                                   const std::map<std::string, std::string>& configs,
                                   client_context& context, deadline until);
 
-// Makes sure each of `topics` exists, as ensure_topic does, creating the missing ones in one
-// request.
-status ensure_topics(rd_kafka_t* rk, const std::vector<std::string>& topics, std::uint32_t partitions,
+// Makes sure each of `topics` exists (creating those missing, in one request, with `partitions`,
+// `replication` and `configs`; another client creating one at the same time is fine).
+status ensure_topics(rd_kafka_t* rk, const std::set<std::string>& topics, std::uint32_t partitions,
                      std::int16_t replication, const std::map<std::string, std::string>& configs,
                      client_context& context, deadline until);
 

@@ -139,7 +139,7 @@ class kafka_event_log final : public event_log {
   // Makes sure the topics the writer publishes to exist (one partition each; those missing made
   // in one request), asking the cluster once per topic per process; the first producer then
   // looks up their leaders (again after each new start of the producers).
-  status ensure_own_topics(const std::vector<std::string>& topics, kafka::deadline until);
+  status ensure_own_topics(const std::set<std::string>& topics, kafka::deadline until);
   static std::size_t payload_size(const append_request& request);
   status check_sizes(const append_request& request) const;
   // The sizes of each partition's latest published checkpoint, read from the checkpoints topic

@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -115,9 +117,8 @@ status kafka_event_log::publish_checkpoint(std::uint32_t partition, std::uint64_
                    fmt::format("a record for {} is {} bytes; records take at most {} bytes", topic, r.value.size(),
                                max_record_bytes_));
   }
-  // An agency reads its feed in order: one partition each.
-  std::vector<std::string> needed{checkpoints};
-  needed.insert(needed.end(), topics.begin(), topics.end());
+  std::set<std::string> needed(topics.begin(), topics.end());  // each agency's, named by many records
+  needed.insert(checkpoints);
   if (auto s = ensure_own_topics(needed, until); !s) return s;
   const std::string key = std::to_string(partition);
   std::vector<kafka::outgoing_record> out;
@@ -205,18 +206,17 @@ status kafka_event_log::ready_producer(kafka::deadline until) {
   return ok;
 }
 
-status kafka_event_log::ensure_own_topics(const std::vector<std::string>& topics, kafka::deadline until) {
-  std::set<std::string> unknown;  // a unit's records name each agency's topic many times
-  for (const std::string& topic : topics)
-    if (!known_topics_.count(topic)) unknown.insert(topic);
+status kafka_event_log::ensure_own_topics(const std::set<std::string>& topics, kafka::deadline until) {
+  std::set<std::string> unknown;
+  std::set_difference(topics.begin(), topics.end(), known_topics_.begin(), known_topics_.end(),
+                      std::inserter(unknown, unknown.end()));
   if (unknown.empty()) return ok;
-  const std::vector<std::string> list(unknown.begin(), unknown.end());
   // One partition: a reader sees the records in the order the writer wrote them.
-  if (auto made = kafka::ensure_topics(reader_->client(), list, 1, options_.replication_factor,
+  if (auto made = kafka::ensure_topics(reader_->client(), unknown, 1, options_.replication_factor,
                                        topic_configs(options_.replication_factor), reader_->context(), until);
       !made)
     return made;
-  producer_->learn_side_topics(list, until);
+  producer_->learn_side_topics({unknown.begin(), unknown.end()}, until);
   known_topics_.insert(unknown.begin(), unknown.end());
   return ok;
 }
