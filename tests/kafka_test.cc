@@ -47,6 +47,7 @@
 #include "engine/domain/evolve.h"
 #include "engine/kafka/kafka_feed.h"
 #include "engine/kafka/kafka_key_store.h"
+#include "engine/kafka/kafka_client.h"
 #include "engine/kafka/kafka_log.h"
 #include "engine/feed_relay.h"
 #include "engine/log/checkpoint_store.h"
@@ -1942,6 +1943,57 @@ std::map<std::string, std::string> last_key_records(const kafka_log_options& o) 
   for (const auto& r : read_feed(o, kafka_keys_topic(o.topic_prefix), fmt::format("{}keys-search-{}", o.topic_prefix, reads++)))
     last[r.key] = r.value;
   return last;
+}
+
+TEST_CASE("kafka: a reader that fetches only while reading holds nothing between reads and goes on where told") {
+  const std::string topic = unique_prefix("reader") + "records";
+  topic_admin admin;
+  admin.create(topic, 2, {});
+  for (int i = 0; i < 5; ++i) produce_raw(topic, 0, "k", fmt::format("a{}", i), {});
+  for (int i = 0; i < 3; ++i) produce_raw(topic, 1, "k", fmt::format("b{}", i), {});
+  const auto open_reader = [&](kafka::partition_reader::fetch when) {
+    auto context = std::make_unique<kafka::client_context>(broker());
+    auto client = kafka::make_client(RD_KAFKA_CONSUMER, kafka::reader_settings(broker()), *context);
+    REQUIRE(client.has_value());
+    auto reader = kafka::partition_reader::open(std::move(context), std::move(*client), topic, 2, {}, when);
+    REQUIRE_MESSAGE(reader.has_value(), reader.error().message());
+    return std::move(*reader);
+  };
+  auto ahead = open_reader(kafka::partition_reader::fetch::ahead);
+  auto resting = open_reader(kafka::partition_reader::fetch::while_reading);
+  const auto read = [](kafka::partition_reader& r) {
+    std::vector<std::pair<std::int32_t, std::int64_t>> got;
+    auto s = r.read_to_end(
+        [&](const rd_kafka_message_t& m) {
+          got.emplace_back(m.partition, m.offset);
+          return ok;
+        },
+        kafka::deadline_after(20s));
+    REQUIRE_MESSAGE(s.has_value(), s.error().message());
+    return got;
+  };
+  CHECK(read(ahead).size() == 8);
+  CHECK(read(resting).size() == 8);
+
+  for (int i = 5; i < 9; ++i) produce_raw(topic, 0, "k", fmt::format("a{}", i), {});
+  // The one fetching ahead has the new records before it is asked; the other fetched nothing.
+  for (int i = 0; i < 100 && ahead.queued() == 0; ++i) std::this_thread::sleep_for(50ms);
+  CHECK(ahead.queued() > 0);
+  CHECK(resting.queued() == 0);
+
+  // Told that it has offsets 5 and 6 already, the resting reader hands on 7 and 8 only.
+  resting.skip_to(0, 7);
+  resting.skip_to(1, 1);  // behind it: changes nothing
+  CHECK(read(resting) == std::vector<std::pair<std::int32_t, std::int64_t>>{{0, 7}, {0, 8}});
+  CHECK(resting.read_through(0) == 9);
+  CHECK(resting.read_through(1) == 3);
+  CHECK(read(ahead) == std::vector<std::pair<std::int32_t, std::int64_t>>{{0, 5}, {0, 6}, {0, 7}, {0, 8}});
+  // Nothing new: the resting reader starts no fetch at all, and holds nothing after a read.
+  CHECK(read(resting).empty());
+  produce_raw(topic, 1, "k", "b3", {});
+  std::this_thread::sleep_for(300ms);
+  CHECK(resting.queued() == 0);
+  CHECK(read(resting) == std::vector<std::pair<std::int32_t, std::int64_t>>{{1, 3}});
 }
 
 TEST_CASE("kafka: the keys live on the log's compacted keys topic, one for every machine; racing writers agree on the first") {

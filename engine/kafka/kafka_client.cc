@@ -390,29 +390,58 @@ result<std::map<std::string, std::string>> topic_settings(rd_kafka_t* rk, const 
   }
 }
 
-void partition_reader::started_partitions::stop() noexcept {
-  for (std::uint32_t p = 0; p < count_; ++p) rd_kafka_consume_stop(topic_, static_cast<std::int32_t>(p));
-  count_ = 0;
+void partition_reader::started_partitions::stop(std::uint32_t p) noexcept {
+  if (!on_[p]) return;
+  rd_kafka_consume_stop(topic_, static_cast<std::int32_t>(p));
+  on_[p] = false;
+}
+
+void partition_reader::started_partitions::stop_all() noexcept {
+  for (std::uint32_t p = 0; p < on_.size(); ++p) stop(p);
 }
 
 result<partition_reader> partition_reader::open(std::unique_ptr<client_context> context, client_ptr client,
                                                 const std::string& topic, std::uint32_t partitions,
-                                                const std::vector<std::int64_t>& start) {
+                                                const std::vector<std::int64_t>& start, fetch when) {
   topic_ptr handle(rd_kafka_topic_new(client.get(), topic.c_str(), nullptr));
   if (!handle) return translate(rd_kafka_last_error(), "reading " + topic, *context);
   queue_ptr queue(rd_kafka_queue_new(client.get()));
   partition_reader reader(std::move(context), std::move(client), std::move(handle), std::move(queue), topic,
                           partitions);
-  reader.started_ = started_partitions(reader.topic_handle_.get(), 0);
+  reader.when_ = when;
+  reader.started_ = started_partitions(reader.topic_handle_.get(), partitions);
   for (std::uint32_t p = 0; p < partitions; ++p) {
-    const std::int64_t from = p < start.size() ? start[p] : 0;
-    reader.next_[p] = from;
-    if (rd_kafka_consume_start_queue(reader.topic_handle_.get(), static_cast<std::int32_t>(p),
-                                     from > 0 ? from : RD_KAFKA_OFFSET_BEGINNING, reader.queue_.get()) == -1)
-      return translate(rd_kafka_last_error(), fmt::format("reading partition {} of {}", p, topic), *reader.context_);
-    reader.started_.add();
+    reader.next_[p] = p < start.size() ? start[p] : 0;
+    if (when == fetch::ahead)
+      if (auto s = reader.start(p); !s) return s.error();
   }
   return reader;
+}
+
+status partition_reader::start(std::uint32_t p) {
+  if (started_.on(p)) return ok;
+  if (rd_kafka_consume_start_queue(topic_handle_.get(), static_cast<std::int32_t>(p),
+                                   next_[p] > 0 ? next_[p] : RD_KAFKA_OFFSET_BEGINNING, queue_.get()) == -1)
+    return translate(rd_kafka_last_error(), fmt::format("reading partition {} of {}", p, topic_), *context_);
+  started_.started(p);
+  return ok;
+}
+
+void partition_reader::skip_to(std::uint32_t partition, std::int64_t offset) {
+  if (offset <= next_.at(partition)) return;
+  next_[partition] = offset;
+  // A fetch under way goes on from where it is; the records before `offset` are passed over.
+}
+
+std::size_t partition_reader::queued() const { return rd_kafka_queue_length(queue_.get()); }
+
+void partition_reader::rest() noexcept {
+  if (when_ != fetch::while_reading) return;
+  started_.stop_all();
+  // What was fetched past the read (a partition's end, records beyond it) goes now: the next
+  // read starts each partition again where it stands.
+  while (message_ptr m{rd_kafka_consume_queue(queue_.get(), 0)}) {
+  }
 }
 
 status partition_reader::read_to_end(const record_fn& on_record, deadline until) {
@@ -445,6 +474,14 @@ status partition_reader::read_up_to(const std::vector<std::int64_t>& target, con
       if (next_[p] < target[p]) return p;
     return std::nullopt;
   };
+  for (std::uint32_t p = 0; p < next_.size(); ++p)
+    if (next_[p] < target[p])
+      if (auto s = start(p); !s) return s;
+  // Whatever way the read ends, a reader that fetches only while reading stops here.
+  struct resting {
+    partition_reader& r;
+    ~resting() { r.rest(); }
+  } rests_after{*this};
   rd_kafka_resp_err_t last_problem = RD_KAFKA_RESP_ERR_NO_ERROR;
   while (auto lagging = behind()) {
     if (passed(until)) {

@@ -189,10 +189,14 @@ class partition_reader {
   using record_fn = std::function<status(const rd_kafka_message_t&)>;
 
   // `client` is a consumer made with reader_settings() reporting to `context`. Each partition
-  // is read from `start` (its offset there; none: from its first record).
+  // is read from `start` (its offset there; none: from its first record). `fetch` says whether
+  // the client fetches between reads (ahead of the next one: what a reader of others' records
+  // wants) or only while a read lasts (a writer that reads its own records only after a failure
+  // would otherwise have the cluster send it back everything it writes, and hold it in memory).
+  enum class fetch { ahead, while_reading };
   static result<partition_reader> open(std::unique_ptr<client_context> context, client_ptr client,
                                        const std::string& topic, std::uint32_t partitions,
-                                       const std::vector<std::int64_t>& start = {});
+                                       const std::vector<std::int64_t>& start = {}, fetch when = fetch::ahead);
   partition_reader(partition_reader&&) noexcept = default;
   partition_reader& operator=(partition_reader&&) noexcept = default;
 
@@ -203,38 +207,55 @@ class partition_reader {
   // Every record of the partition before this offset has been handed on; past the last
   // record once a read reached the end (transaction markers included).
   std::int64_t read_through(std::uint32_t partition) const { return next_.at(partition); }
+  // The caller has the partition's records before `offset` (a writer's own, indexed as it wrote
+  // them): reads go on from there, never handing them on. An offset behind the reader changes
+  // nothing.
+  void skip_to(std::uint32_t partition, std::int64_t offset);
+  // Records (and partition ends) the client has fetched and not yet handed on.
+  std::size_t queued() const;
   client_context& context() { return *context_; }
   rd_kafka_t* client() { return client_.get(); }
 
  private:
-  // Stops the partitions it started, before the queue, topic and client they use go.
+  // The partitions the client fetches; each stopped before the queue, topic and client it uses
+  // go.
   class started_partitions {
    public:
     started_partitions() = default;
-    started_partitions(rd_kafka_topic_t* topic, std::uint32_t count) : topic_(topic), count_(count) {}
+    started_partitions(rd_kafka_topic_t* topic, std::uint32_t count) : topic_(topic), on_(count, false) {}
     started_partitions(started_partitions&& other) noexcept
-        : topic_(std::exchange(other.topic_, nullptr)), count_(std::exchange(other.count_, 0)) {}
+        : topic_(std::exchange(other.topic_, nullptr)), on_(std::move(other.on_)) {}
     started_partitions& operator=(started_partitions&& other) noexcept {
       if (this != &other) {
-        stop();
+        stop_all();
         topic_ = std::exchange(other.topic_, nullptr);
-        count_ = std::exchange(other.count_, 0);
+        on_ = std::move(other.on_);
       }
       return *this;
     }
-    ~started_partitions() { stop(); }
-    void add() { ++count_; }
+    ~started_partitions() { stop_all(); }
+    bool on(std::uint32_t p) const { return on_[p]; }
+    void started(std::uint32_t p) { on_[p] = true; }
+    // Stops fetching; records of it not yet handed on are dropped by the client.
+    void stop(std::uint32_t p) noexcept;
+    void stop_all() noexcept;
 
    private:
-    void stop() noexcept;
     rd_kafka_topic_t* topic_ = nullptr;
-    std::uint32_t count_ = 0;  // partitions 0 .. count_-1 are started
+    std::vector<bool> on_;
   };
+
+  // Starts fetching the partition from next_ (fetch::while_reading starts a partition only when
+  // a read needs it).
+  status start(std::uint32_t partition);
 
   partition_reader(std::unique_ptr<client_context> context, client_ptr client, topic_ptr topic_handle,
                    queue_ptr queue, std::string topic, std::uint32_t partitions)
       : context_(std::move(context)), client_(std::move(client)), topic_handle_(std::move(topic_handle)),
         queue_(std::move(queue)), topic_(std::move(topic)), next_(partitions, 0) {}
+
+  // Stops what fetches only while a read lasts, however the read ends.
+  void rest() noexcept;
 
   // Declared in the order they are made; destroyed the other way round.
   std::unique_ptr<client_context> context_;
@@ -244,6 +265,7 @@ class partition_reader {
   started_partitions started_;
   std::string topic_;
   std::vector<std::int64_t> next_;  // per partition: every record before it has been handed on
+  fetch when_ = fetch::ahead;
   // Set once `on_record` refused a record: the consumer has moved past it, so every later call
   // reports the same error rather than leave a hole.
   std::optional<error> broken_;

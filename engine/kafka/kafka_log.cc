@@ -269,6 +269,10 @@ status kafka_event_log::read_to_end(kafka::deadline until) {
     versions.clear();
     return s;
   };
+  // The writer's own records are indexed already, from their delivery: not fetched again.
+  if (!options_.follower)
+    for (std::uint32_t p = 0; p < partitions_; ++p)
+      reader_->skip_to(p, static_cast<std::int64_t>(store_->indexed_through(p)));
   auto outcome = reader_->read_to_end(
       [&](const rd_kafka_message_t& m) -> status {
         const auto partition = static_cast<std::uint32_t>(m.partition);
@@ -491,7 +495,10 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
 
   std::vector<std::int64_t> start(partitions);
   for (std::uint32_t p = 0; p < partitions; ++p) start[p] = static_cast<std::int64_t>((*store)->indexed_through(p));
-  auto reader = kafka::partition_reader::open(std::move(context), std::move(consumer), topic, partitions, start);
+  // The writer reads the topic only when it opens and after a failure: between reads it does
+  // not fetch what it writes itself.
+  auto reader = kafka::partition_reader::open(std::move(context), std::move(consumer), topic, partitions, start,
+                                              kafka::partition_reader::fetch::while_reading);
   if (!reader) return reader.error();
   auto log = std::make_unique<kafka_event_log>(options, topic, partitions, std::move(*store), std::move(*reader),
                                                std::nullopt);
