@@ -194,31 +194,51 @@ void stream_history::bound() {
   }
 }
 
-void stream_history::remember(const std::string& stream, std::uint64_t sequence, const std::string& bytes) {
+// A decoded event costs about as much again as its bytes.
+void stream_history::remember(const std::string& stream, std::uint64_t sequence, const std::string& bytes,
+                              const event_record* record) {
   bound();
   auto found = streams_.find(stream);
   if (found == streams_.end()) {
     if (sequence != 1) return;  // its beginning is not kept: read from the log when asked
-    found = streams_.emplace(stream, std::vector<std::string>()).first;
+    found = streams_.emplace(stream, kept{}).first;
   }
-  if (found->second.size() + 1 != sequence) return;  // kept already, or not what follows
-  found->second.push_back(bytes);
+  kept& k = found->second;
+  if (k.bytes.size() + 1 != sequence) return;  // kept already, or not what follows
+  k.bytes.push_back(bytes);
   bytes_ += bytes.size();
+  if (record && k.records.size() + 1 == k.bytes.size()) {
+    k.records.push_back(*record);
+    bytes_ += bytes.size();
+  }
 }
 
 result<const std::vector<std::string>*> stream_history::events(const std::string& stream, std::uint64_t count) {
   bound();
-  auto& kept = streams_[stream];
-  if (kept.size() >= count) return &kept;
-  auto more = log_.read_stream(stream, stream_version{kept.size() + 1});
+  auto& k = streams_[stream];
+  if (k.bytes.size() >= count) return &k.bytes;
+  auto more = log_.read_stream(stream, stream_version{k.bytes.size() + 1});
   if (!more) return more.error();
-  std::uint64_t expected = kept.size() + 1;
+  std::uint64_t expected = k.bytes.size() + 1;
   for (auto& e : *more) {
     if (e.sequence.value() != expected++) break;  // a gap: what follows is not this history
     bytes_ += e.bytes.size();
-    kept.push_back(std::move(e.bytes));
+    k.bytes.push_back(std::move(e.bytes));
   }
-  return &kept;
+  return &k.bytes;
+}
+
+result<const std::vector<event_record>*> stream_history::decoded(const std::string& stream, std::uint64_t count) {
+  auto& k = streams_[stream];
+  const auto want = std::min<std::uint64_t>(count, k.bytes.size());
+  while (k.records.size() < want) {
+    const std::string& bytes = k.bytes[k.records.size()];
+    auto r = decode(bytes);
+    if (!r) return r.error();
+    k.records.push_back(std::move(*r));
+    bytes_ += bytes.size();
+  }
+  return &k.records;
 }
 
 result<std::vector<side_record>> agency_side_records(event_log& history_source, const std::vector<event_record>& records,
@@ -238,30 +258,31 @@ result<std::vector<side_record>> agency_side_records(stream_history& history_sou
   const std::uint64_t first = records.front().sequence.value();
   auto earlier = history_source.events(case_id, first - 1);
   if (!earlier) return earlier.error();
-  // The case's events before these, each decoded once.
   const std::size_t known = std::min<std::size_t>((*earlier)->size(), first - 1);
   std::vector<std::string> history((*earlier)->begin(), (*earlier)->begin() + static_cast<std::ptrdiff_t>(known));
-  std::vector<event_record> decoded;
   if (history.size() != first - 1)
     return error(errc::conflict, "log",
                  fmt::format("case {}: {} earlier events found for an event of sequence {}", case_id, history.size(), first));
-  for (const auto& h : history) {
-    auto r = decode(h);
-    if (!r) return r.error();
-    decoded.push_back(std::move(*r));
-  }
   std::vector<document_ref> documents;
   const auto note_documents = [&](const event_record& r) {
     if (r.payload.type != fb::Event_DocumentAttached) return;
     const auto& d = *r.payload.AsDocumentAttached();
     documents.push_back(document_ref{d.kind, std::string(d.sha256.begin(), d.sha256.end()), d.file_name, d.size_bytes});
   };
-  // Which agencies each event was told to, along the case.
+  // Which agencies each event was told to, along the case; and who its parties are (named by its
+  // first event). The earlier events are decoded by the history, once while it keeps them.
   case_feed feed;
   std::vector<std::vector<std::string>> told;
-  for (const auto& r : decoded) {
-    note_documents(r);
-    told.push_back(feed.next(r));
+  std::vector<std::string> party_streams = parties_named(records.front());
+  {
+    auto decoded = history_source.decoded(case_id, known);
+    if (!decoded) return decoded.error();
+    for (std::size_t i = 0; i < known; ++i) {
+      const event_record& r = (**decoded)[i];
+      note_documents(r);
+      told.push_back(feed.next(r));
+    }
+    if (known > 0) party_streams = parties_named((**decoded)[0]);
   }
   // Per agency: how much of the history it has had (its last record ended at that event).
   const auto had_by = [&](const std::string& agency, std::size_t before) {
@@ -274,7 +295,7 @@ result<std::vector<side_record>> agency_side_records(stream_history& history_sou
   bool parties_read = false;
   const auto read_parties = [&]() -> status {
     parties_read = true;
-    for (const std::string& party : parties_named(decoded.front())) {
+    for (const std::string& party : party_streams) {
       auto registration = history_source.events(party, 1);
       if (!registration) return registration.error();
       if ((*registration)->empty())
@@ -285,7 +306,6 @@ result<std::vector<side_record>> agency_side_records(stream_history& history_sou
   };
   for (std::size_t i = 0; i < records.size(); ++i) {
     history.push_back(bytes[i]);
-    decoded.push_back(records[i]);
     note_documents(records[i]);
     told.push_back(feed.next(records[i]));
     if (!told.back().empty() && !parties_read)

@@ -63,8 +63,9 @@ std::vector<std::string> parties_named(const event_record& filed);
 inline constexpr std::size_t max_dossier_history_bytes = 256 * 1024;
 
 // The streams agency_side_records reads (a case's history, its parties' first events), kept
-// once read from the log or told (remember): the relay builds the dossiers of one case's events
-// one after another. Keeps at most about `max_bytes` of events; past that it starts again empty.
+// once read from the log or told (remember), with each event decoded once: the relay builds the
+// dossiers of one case's events one after another. Keeps at most about `max_bytes` of events;
+// past that it starts again empty.
 class stream_history {
  public:
   explicit stream_history(event_log& log, std::size_t max_bytes = std::size_t{64} << 20)
@@ -72,19 +73,27 @@ class stream_history {
   // The stream's events from sequence 1, as bytes: at least `count` of them (those told, then
   // the log's), or all the log holds if it holds fewer. The pointer holds until the next call.
   result<const std::vector<std::string>*> events(const std::string& stream, std::uint64_t count);
+  // The first `count` of the events events() gave, decoded (each once while it is kept); at
+  // most as many as it holds. The pointer holds until the next call.
+  result<const std::vector<event_record>*> decoded(const std::string& stream, std::uint64_t count);
   // An event the caller already holds, read from this log or one holding the same events (the
   // relay walks each partition in order, and a stream's events are all in one): kept if it is
-  // its stream's first or follows what is kept of it, so its history need not be read back.
-  // Invalidates a pointer events() returned.
-  void remember(const std::string& stream, std::uint64_t sequence, const std::string& bytes);
+  // its stream's first or follows what is kept of it, so its history need not be read back;
+  // with `record`, its decoding (of these very bytes). Invalidates a pointer returned before.
+  void remember(const std::string& stream, std::uint64_t sequence, const std::string& bytes,
+                const event_record* record = nullptr);
 
  private:
+  struct kept {
+    std::vector<std::string> bytes;
+    std::vector<event_record> records;  // the first of `bytes`, decoded
+  };
   void bound();
 
   event_log& log_;
   std::size_t max_bytes_;
   std::size_t bytes_ = 0;
-  std::unordered_map<std::string, std::vector<std::string>> streams_;
+  std::unordered_map<std::string, kept> streams_;
 };
 
 // The side records for events of one stream, in order: `records` (decoded) and `bytes` (as in

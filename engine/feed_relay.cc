@@ -68,7 +68,7 @@ result<relay_unit> gather(event_log& log, checkpoint_store& store, std::uint32_t
       if (!rec) continue;
       auto sides = agency_side_records(history, {*rec}, {e.bytes});
       // As the log's index has it: an envelope claiming another place tells no history.
-      if (rec->stream == e.stream && rec->sequence == e.sequence) history.remember(e.stream, e.sequence.value(), e.bytes);
+      if (rec->stream == e.stream && rec->sequence == e.sequence) history.remember(e.stream, e.sequence.value(), e.bytes, &*rec);
       if (!sides) {
         // The event stays covered and the feed goes on; what could not be built is reported.
         report.skipped.push_back(fmt::format("{} #{}: {}", rec->stream, rec->sequence.value(), sides.error().message()));

@@ -766,13 +766,19 @@ TEST_CASE("an agency's feed: dossiers built from remembered histories are those 
   // Told each event as the relay walks the log, as the relay does.
   stream_history fed(**log);
   stream_history fed_cramped(**log, 2000);
+  // Told each event with its decoding, as the relay tells it.
+  stream_history fed_decoded(**log);
+  stream_history fed_decoded_cramped(**log, 2000);
   std::size_t dossiers = 0;
   for_each_event(**log, [&](const stored_event& e, const event_record& r) {
     auto fresh = agency_side_records(**log, {r}, {e.bytes});
     std::vector<result<std::vector<side_record>>> built;
-    for (stream_history* h : {&roomy, &cramped, &fed, &fed_cramped}) built.push_back(agency_side_records(*h, {r}, {e.bytes}));
+    for (stream_history* h : {&roomy, &cramped, &fed, &fed_cramped, &fed_decoded, &fed_decoded_cramped})
+      built.push_back(agency_side_records(*h, {r}, {e.bytes}));
     fed.remember(r.stream, r.sequence.value(), e.bytes);
     fed_cramped.remember(r.stream, r.sequence.value(), e.bytes);
+    fed_decoded.remember(r.stream, r.sequence.value(), e.bytes, &r);
+    fed_decoded_cramped.remember(r.stream, r.sequence.value(), e.bytes, &r);
     REQUIRE(fresh.has_value());
     for (const auto& b : built) {
       REQUIRE(b.has_value());
