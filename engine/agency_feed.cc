@@ -194,7 +194,14 @@ void stream_history::bound() {
   }
 }
 
-// A decoded event costs about as much again as its bytes.
+namespace {
+
+// What a decoded event adds to a history, roughly: the record itself, and its strings and
+// payload table on the heap, about twice its envelope's size.
+std::size_t decoded_cost(const std::string& bytes) { return sizeof(event_record) + 2 * bytes.size(); }
+
+}  // namespace
+
 void stream_history::remember(const std::string& stream, std::uint64_t sequence, const std::string& bytes,
                               const event_record* record) {
   bound();
@@ -209,7 +216,7 @@ void stream_history::remember(const std::string& stream, std::uint64_t sequence,
   bytes_ += bytes.size();
   if (record && k.records.size() + 1 == k.bytes.size()) {
     k.records.push_back(*record);
-    bytes_ += bytes.size();
+    bytes_ += decoded_cost(bytes);
   }
 }
 
@@ -236,7 +243,7 @@ result<const std::vector<event_record>*> stream_history::decoded(const std::stri
     auto r = decode(bytes);
     if (!r) return r.error();
     k.records.push_back(std::move(*r));
-    bytes_ += bytes.size();
+    bytes_ += decoded_cost(bytes);
   }
   return &k.records;
 }

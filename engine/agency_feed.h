@@ -64,8 +64,9 @@ inline constexpr std::size_t max_dossier_history_bytes = 256 * 1024;
 
 // The streams agency_side_records reads (a case's history, its parties' first events), kept
 // once read from the log or told (remember), with each event decoded once: the relay builds the
-// dossiers of one case's events one after another. Keeps at most about `max_bytes` of events;
-// past that it starts again empty.
+// dossiers of one case's events one after another. Keeps at most about `max_bytes` of events and
+// their decodings (a decoding counted as about twice its event's bytes); past that it starts
+// again empty.
 class stream_history {
  public:
   explicit stream_history(event_log& log, std::size_t max_bytes = std::size_t{64} << 20)
