@@ -198,10 +198,21 @@ def main():
         if a.kafka:
           try:
             prefix = f"bench{run_tag}-{name.lower()}."
-            started = time.time()
-            subprocess.run([a.sazesh, "--data-dir", d, "--kafka", a.kafka, "--kafka-prefix", prefix, "--kafka-replication", "1", "copy-log", "--to-kafka"],
-                           check=True, stdout=subprocess.DEVNULL)
-            entry["copy_seconds"] = time.time() - started
+            def copy_seconds(folder, to_prefix):
+                started = time.time()
+                subprocess.run([a.sazesh, "--data-dir", folder, "--kafka", a.kafka, "--kafka-prefix", to_prefix,
+                                "--kafka-replication", "1", "copy-log", "--to-kafka"], check=True, stdout=subprocess.DEVNULL)
+                return time.time() - started
+            entry["copy_seconds"] = copy_seconds(d, prefix)
+            if n == min(sizes):
+                # The first copy runs on a broker just started (its JVM not yet compiled what it
+                # runs); the same copy again, from a copy of the folder into topics of their own,
+                # shows the broker warm.
+                again = d + "-again"
+                shutil.rmtree(again, ignore_errors=True)
+                shutil.copytree(d, again, ignore=shutil.ignore_patterns("kafka-*"))
+                entry["copy_again_seconds"] = copy_seconds(again, f"bench{run_tag}-{name.lower()}-again.")
+                shutil.rmtree(again, ignore_errors=True)
             entry["kafka_rebuild"] = run_json([B, "rebuild", "--kafka", a.kafka, "--prefix", prefix,
                                                "--out", os.path.join(a.work, f"pk{name}")])
             # The Kafka writer's open: first with no local store (it indexes the whole topic),
@@ -258,9 +269,11 @@ def main():
         rep.details["raw librdkafka"] = raw
         copy = next((e for e in growth if e["size"] == size_name(n)), {})
         if "copy_seconds" in copy:
-            rep.row("append, Kafka", f"copy-log into Kafka ({size_name(n)} events, units of 1024 commands): events/s",
+            again = f"; {n / copy['copy_again_seconds']:,.0f} again on the warm broker" if "copy_again_seconds" in copy else ""
+            rep.row("append, Kafka", f"copy-log into Kafka ({size_name(n)} events, units of 1024 commands; the first onto "
+                    f"the broker just started{again}): events/s",
                     n / copy["copy_seconds"], "raw librdkafka producer, acks=all, same bytes", raw["events_per_second"],
-                    "≥ 0.7 of raw")
+                    "≥ 150,000/s; ≥ 0.7 of raw")
         if perf_rate:
             rep.row("append, Kafka", "  (Kafka's producer perf tool, same count and size)", None,
                     "kafka-producer-perf-test, acks=all", perf_rate)
