@@ -284,6 +284,9 @@ result<std::vector<side_record>> agency_side_records(stream_history& history_sou
   {
     auto decoded = history_source.decoded(case_id, known);
     if (!decoded) return decoded.error();
+    if ((*decoded)->size() < known)
+      return error(errc::conflict, "log", fmt::format("case {}: {} of its {} earlier events could be decoded", case_id,
+                                                      (*decoded)->size(), known));
     for (std::size_t i = 0; i < known; ++i) {
       const event_record& r = (**decoded)[i];
       note_documents(r);

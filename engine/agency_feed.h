@@ -64,9 +64,9 @@ inline constexpr std::size_t max_dossier_history_bytes = 256 * 1024;
 
 // The streams agency_side_records reads (a case's history, its parties' first events), kept
 // once read from the log or told (remember), with each event decoded once: the relay builds the
-// dossiers of one case's events one after another. Keeps at most about `max_bytes` of events and
-// their decodings (a decoding counted as about twice its event's bytes); past that it starts
-// again empty.
+// dossiers of one case's events one after another. Keeps about `max_bytes` of events and their
+// decodings (a decoding counted as about twice its event's bytes); once past that, its next
+// events() or remember() starts again empty.
 class stream_history {
  public:
   explicit stream_history(event_log& log, std::size_t max_bytes = std::size_t{64} << 20)
@@ -74,8 +74,8 @@ class stream_history {
   // The stream's events from sequence 1, as bytes: at least `count` of them (those told, then
   // the log's), or all the log holds if it holds fewer. The pointer holds until the next call.
   result<const std::vector<std::string>*> events(const std::string& stream, std::uint64_t count);
-  // The first `count` of the events events() gave, decoded (each once while it is kept); at
-  // most as many as it holds. The pointer holds until the next call.
+  // The stream's kept events decoded, at least its first `count` of them if it keeps that many
+  // (each decoded once while kept; call events() first). The pointer holds until the next call.
   result<const std::vector<event_record>*> decoded(const std::string& stream, std::uint64_t count);
   // An event the caller already holds, read from this log or one holding the same events (the
   // relay walks each partition in order, and a stream's events are all in one): kept if it is

@@ -1970,6 +1970,7 @@ TEST_CASE("kafka: a reader that fetches only while reading holds nothing between
         },
         kafka::deadline_after(20s));
     REQUIRE_MESSAGE(s.has_value(), s.error().message());
+    std::sort(got.begin(), got.end());  // partitions share one queue: no order across them
     return got;
   };
   CHECK(read(ahead).size() == 8);
@@ -1982,11 +1983,31 @@ TEST_CASE("kafka: a reader that fetches only while reading holds nothing between
   CHECK(resting.queued() == 0);
 
   // Told that it has offsets 5 and 6 already, the resting reader hands on 7 and 8 only.
-  resting.skip_to(0, 7);
-  resting.skip_to(1, 1);  // behind it: changes nothing
+  REQUIRE(resting.reposition({7, 3}).has_value());
   CHECK(read(resting) == std::vector<std::pair<std::int32_t, std::int64_t>>{{0, 7}, {0, 8}});
   CHECK(resting.read_through(0) == 9);
   CHECK(resting.read_through(1) == 3);
+  // Moved back, it reads again what it read before.
+  REQUIRE(resting.reposition({8, 1}).has_value());
+  CHECK(read(resting) == std::vector<std::pair<std::int32_t, std::int64_t>>{{0, 8}, {1, 1}, {1, 2}});
+  // A record refused midway stops the read, and every read after it, until the reader is moved
+  // back to it (a writer moves to where its index stands): then it is read again.
+  REQUIRE(resting.reposition({6, 3}).has_value());
+  const auto refuse_7 = [](const rd_kafka_message_t& m) -> status {
+    return m.partition == 0 && m.offset == 7 ? status(error(errc::io, "store", "full")) : ok;
+  };
+  CHECK_FALSE(resting.read_to_end(refuse_7, kafka::deadline_after(20s)).has_value());
+  CHECK(resting.read_through(0) == 7);
+  auto again = resting.read_to_end([](const rd_kafka_message_t&) { return ok; }, kafka::deadline_after(20s));
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().field() == "store");
+  REQUIRE(resting.reposition({7, 3}).has_value());
+  CHECK(read(resting) == std::vector<std::pair<std::int32_t, std::int64_t>>{{0, 7}, {0, 8}});
+  // One that fetches ahead has fetched past where it stands: it is not moved.
+  auto moved = ahead.reposition({0, 0});
+  REQUIRE_FALSE(moved.has_value());
+  CHECK(moved.error().field() == "reader");
+  CHECK(resting.reposition({0}).error().field() == "partition");
   CHECK(read(ahead) == std::vector<std::pair<std::int32_t, std::int64_t>>{{0, 5}, {0, 6}, {0, 7}, {0, 8}});
   // Nothing new: the resting reader starts no fetch at all, and holds nothing after a read.
   CHECK(read(resting).empty());

@@ -427,10 +427,15 @@ status partition_reader::start(std::uint32_t p) {
   return ok;
 }
 
-void partition_reader::skip_to(std::uint32_t partition, std::int64_t offset) {
-  if (offset <= next_.at(partition)) return;
-  next_[partition] = offset;
-  // A fetch under way goes on from where it is; the records before `offset` are passed over.
+status partition_reader::reposition(const std::vector<std::int64_t>& offsets) {
+  if (when_ != fetch::while_reading)
+    return error(errc::invalid_argument, "reader",
+                 fmt::format("the reader of {} fetches ahead; only one that fetches while reading moves", topic_));
+  if (offsets.size() != next_.size())
+    return error(errc::invalid_argument, "partition", fmt::format("{} has {} partitions", topic_, next_.size()));
+  next_ = offsets;
+  broken_.reset();
+  return ok;
 }
 
 std::size_t partition_reader::queued() const { return rd_kafka_queue_length(queue_.get()); }
@@ -474,14 +479,14 @@ status partition_reader::read_up_to(const std::vector<std::int64_t>& target, con
       if (next_[p] < target[p]) return p;
     return std::nullopt;
   };
-  for (std::uint32_t p = 0; p < next_.size(); ++p)
-    if (next_[p] < target[p])
-      if (auto s = start(p); !s) return s;
   // Whatever way the read ends, a reader that fetches only while reading stops here.
   struct resting {
     partition_reader& r;
     ~resting() { r.rest(); }
   } rests_after{*this};
+  for (std::uint32_t p = 0; p < next_.size(); ++p)
+    if (next_[p] < target[p])
+      if (auto s = start(p); !s) return s;
   rd_kafka_resp_err_t last_problem = RD_KAFKA_RESP_ERR_NO_ERROR;
   while (auto lagging = behind()) {
     if (passed(until)) {

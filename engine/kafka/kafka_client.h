@@ -179,9 +179,9 @@ result<std::vector<std::int64_t>> partition_offsets(rd_kafka_t* rk, const std::s
 
 // ---- reading partitions to their end -------------------------------------------------------
 
-// A read_committed consumer of every partition of one topic from offset 0 (librdkafka's simple
-// consumer: no group, so nothing to join, commit or be authorised for beyond reading the topic),
-// that reads to the end as of each call: read_to_end() asks each partition's last stable
+// A read_committed consumer of every partition of one topic from given offsets (librdkafka's
+// simple consumer: no group, so nothing to join, commit or be authorised for beyond reading the
+// topic), that reads to the end as of each call: read_to_end() asks each partition's last stable
 // offset, then hands every record before it to `on_record` in offset order per partition.
 // Not thread safe.
 class partition_reader {
@@ -189,16 +189,19 @@ class partition_reader {
   using record_fn = std::function<status(const rd_kafka_message_t&)>;
 
   // `client` is a consumer made with reader_settings() reporting to `context`. Each partition
-  // is read from `start` (its offset there; none: from its first record). `fetch` says whether
-  // the client fetches between reads (ahead of the next one: what a reader of others' records
-  // wants) or only while a read lasts (a writer that reads its own records only after a failure
-  // would otherwise have the cluster send it back everything it writes, and hold it in memory).
+  // is read from `start` (its offset there; none: from its first record). `when` says whether
+  // the client fetches between reads, ahead of the next one (a reader of records others write),
+  // or only while a read lasts: a writer reads the topic now and then (at its open, on refresh,
+  // after a failure) and, fetching ahead, would have the cluster send it back everything it
+  // writes itself, and hold it in memory.
   enum class fetch { ahead, while_reading };
   static result<partition_reader> open(std::unique_ptr<client_context> context, client_ptr client,
                                        const std::string& topic, std::uint32_t partitions,
                                        const std::vector<std::int64_t>& start = {}, fetch when = fetch::ahead);
   partition_reader(partition_reader&&) noexcept = default;
-  partition_reader& operator=(partition_reader&&) noexcept = default;
+  // Not assignable: the partitions must stop before the client they fetch with goes, which a
+  // member-wise assignment would not do (an optional reader is emplaced anew instead).
+  partition_reader& operator=(partition_reader&&) = delete;
 
   status read_to_end(const record_fn& on_record, deadline until);
   // The same up to given offsets (one per partition, e.g. one past a record this process has
@@ -207,11 +210,14 @@ class partition_reader {
   // Every record of the partition before this offset has been handed on; past the last
   // record once a read reached the end (transaction markers included).
   std::int64_t read_through(std::uint32_t partition) const { return next_.at(partition); }
-  // The caller has the partition's records before `offset` (a writer's own, indexed as it wrote
-  // them): reads go on from there, never handing them on. An offset behind the reader changes
-  // nothing.
-  void skip_to(std::uint32_t partition, std::int64_t offset);
-  // Records (and partition ends) the client has fetched and not yet handed on.
+  // A reader that fetches only while reading (nothing is fetched between reads) goes on from
+  // `offsets`, one per partition, before or after where it stands: a writer reads from where its
+  // index stands, past its own records, which it indexed as it wrote them, and again from there
+  // after a read that failed midway. Also forgets a refused record (broken_): it is read again.
+  // errc::invalid_argument for a reader that fetches ahead, or a count that is not one per
+  // partition.
+  status reposition(const std::vector<std::int64_t>& offsets);
+  // What the client has fetched and not yet handed on (records and partition ends).
   std::size_t queued() const;
   client_context& context() { return *context_; }
   rd_kafka_t* client() { return client_.get(); }
@@ -236,7 +242,8 @@ class partition_reader {
     ~started_partitions() { stop_all(); }
     bool on(std::uint32_t p) const { return on_[p]; }
     void started(std::uint32_t p) { on_[p] = true; }
-    // Stops fetching; records of it not yet handed on are dropped by the client.
+    // Stops fetching; what was fetched of it and not yet handed on is never handed on (the
+    // client drops it when it comes up in the queue).
     void stop(std::uint32_t p) noexcept;
     void stop_all() noexcept;
 
@@ -266,8 +273,8 @@ class partition_reader {
   std::string topic_;
   std::vector<std::int64_t> next_;  // per partition: every record before it has been handed on
   fetch when_ = fetch::ahead;
-  // Set once `on_record` refused a record: the consumer has moved past it, so every later call
-  // reports the same error rather than leave a hole.
+  // Set once `on_record` refused a record: the reader has moved past it, so every later call
+  // reports the same error rather than leave a hole (until a reposition() reads it again).
   std::optional<error> broken_;
 };
 

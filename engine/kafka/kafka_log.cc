@@ -8,7 +8,8 @@
 //    after a writer restarts its producer: every record, checked (headers present, stream in
 //    its partition, sequences consecutive);
 //  - a writer's own commits, from the delivery reports of the committed transaction. The
-//    reader sees those records later too, and the index skips offsets it holds.
+//    writer's reader fetches only while it reads, each time from where the index stands, so
+//    it never reads those records back.
 //
 // Writes: group commit in transactions
 // ====================================
@@ -269,10 +270,13 @@ status kafka_event_log::read_to_end(kafka::deadline until) {
     versions.clear();
     return s;
   };
-  // The writer's own records are indexed already, from their delivery: not fetched again.
-  if (!options_.follower)
-    for (std::uint32_t p = 0; p < partitions_; ++p)
-      reader_->skip_to(p, static_cast<std::int64_t>(store_->indexed_through(p)));
+  // Reading starts where the index stands: for a writer, past its own records, indexed from
+  // their delivery; after a read that failed midway, at the first record it did not index.
+  {
+    std::vector<std::int64_t> from(partitions_);
+    for (std::uint32_t p = 0; p < partitions_; ++p) from[p] = static_cast<std::int64_t>(store_->indexed_through(p));
+    if (auto s = reader_->reposition(from); !s) return s;
+  }
   auto outcome = reader_->read_to_end(
       [&](const rd_kafka_message_t& m) -> status {
         const auto partition = static_cast<std::uint32_t>(m.partition);
@@ -343,6 +347,8 @@ status kafka_event_log::read_to_end(kafka::deadline until) {
         return ok;
       },
       until);
+  // What a failed read took in and did not commit is read again next time (from where the
+  // index stands).
   if (!outcome) return outcome;
   return flush();
 }
@@ -495,8 +501,9 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
 
   std::vector<std::int64_t> start(partitions);
   for (std::uint32_t p = 0; p < partitions; ++p) start[p] = static_cast<std::int64_t>((*store)->indexed_through(p));
-  // The writer reads the topic only when it opens and after a failure: between reads it does
-  // not fetch what it writes itself.
+  // The writer reads the topic now and then (at its open, on refresh, after a failure), each
+  // time from where its index stands: between reads it fetches nothing, so never what it
+  // writes itself.
   auto reader = kafka::partition_reader::open(std::move(context), std::move(consumer), topic, partitions, start,
                                               kafka::partition_reader::fetch::while_reading);
   if (!reader) return reader.error();

@@ -166,10 +166,11 @@ status kafka_event_log::follower_index() {
     if (!store) return store.error();
     auto consumer = make_reader_client(options_);
     if (!consumer) return consumer.error();
-    auto reader = kafka::partition_reader::open(std::move(consumer->context), std::move(consumer->client), topic_, partitions_);
+    auto reader = kafka::partition_reader::open(std::move(consumer->context), std::move(consumer->client), topic_,
+                                                partitions_, {}, kafka::partition_reader::fetch::while_reading);
     if (!reader) return reader.error();
     store_ = std::move(*store);
-    reader_ = std::move(*reader);
+    reader_.emplace(std::move(*reader));
   }
   return read_to_end(until);
 }
