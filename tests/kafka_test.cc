@@ -1955,7 +1955,7 @@ TEST_CASE("kafka: a reader that fetches only while reading holds nothing between
     auto context = std::make_unique<kafka::client_context>(broker());
     auto client = kafka::make_client(RD_KAFKA_CONSUMER, kafka::reader_settings(broker()), *context);
     REQUIRE(client.has_value());
-    auto reader = kafka::partition_reader::open(std::move(context), std::move(*client), topic, 2, {}, when);
+    auto reader = kafka::partition_reader::open(std::move(context), std::move(*client), topic, 2, when);
     REQUIRE_MESSAGE(reader.has_value(), reader.error().message());
     return std::move(*reader);
   };

@@ -402,7 +402,7 @@ void partition_reader::started_partitions::stop_all() noexcept {
 
 result<partition_reader> partition_reader::open(std::unique_ptr<client_context> context, client_ptr client,
                                                 const std::string& topic, std::uint32_t partitions,
-                                                const std::vector<std::int64_t>& start, fetch when) {
+                                                fetch when) {
   topic_ptr handle(rd_kafka_topic_new(client.get(), topic.c_str(), nullptr));
   if (!handle) return translate(rd_kafka_last_error(), "reading " + topic, *context);
   queue_ptr queue(rd_kafka_queue_new(client.get()));
@@ -410,11 +410,9 @@ result<partition_reader> partition_reader::open(std::unique_ptr<client_context> 
                           partitions);
   reader.when_ = when;
   reader.started_ = started_partitions(reader.topic_handle_.get(), partitions);
-  for (std::uint32_t p = 0; p < partitions; ++p) {
-    reader.next_[p] = p < start.size() ? start[p] : 0;
-    if (when == fetch::ahead)
+  if (when == fetch::ahead)
+    for (std::uint32_t p = 0; p < partitions; ++p)
       if (auto s = reader.start(p); !s) return s.error();
-  }
   return reader;
 }
 

@@ -179,7 +179,7 @@ result<std::vector<std::int64_t>> partition_offsets(rd_kafka_t* rk, const std::s
 
 // ---- reading partitions to their end -------------------------------------------------------
 
-// A read_committed consumer of every partition of one topic from given offsets (librdkafka's
+// A read_committed consumer of every partition of one topic (librdkafka's
 // simple consumer: no group, so nothing to join, commit or be authorised for beyond reading the
 // topic), that reads to the end as of each call: read_to_end() asks each partition's last stable
 // offset, then hands every record before it to `on_record` in offset order per partition.
@@ -189,7 +189,7 @@ class partition_reader {
   using record_fn = std::function<status(const rd_kafka_message_t&)>;
 
   // `client` is a consumer made with reader_settings() reporting to `context`. Each partition
-  // is read from `start` (its offset there; none: from its first record). `when` says whether
+  // is read from its first record, or from where reposition() puts it. `when` says whether
   // the client fetches between reads, ahead of the next one (a reader of records others write),
   // or only while a read lasts: a writer reads the topic now and then (at its open, on refresh,
   // after a failure) and, fetching ahead, would have the cluster send it back everything it
@@ -197,7 +197,7 @@ class partition_reader {
   enum class fetch { ahead, while_reading };
   static result<partition_reader> open(std::unique_ptr<client_context> context, client_ptr client,
                                        const std::string& topic, std::uint32_t partitions,
-                                       const std::vector<std::int64_t>& start = {}, fetch when = fetch::ahead);
+                                       fetch when = fetch::ahead);
   partition_reader(partition_reader&&) noexcept = default;
   // Not assignable: the partitions must stop before the client they fetch with goes, which a
   // member-wise assignment would not do (an optional reader is emplaced anew instead).

@@ -280,8 +280,6 @@ status kafka_event_log::read_to_end(kafka::deadline until) {
   auto outcome = reader_->read_to_end(
       [&](const rd_kafka_message_t& m) -> status {
         const auto partition = static_cast<std::uint32_t>(m.partition);
-        // The writer's own records are indexed already, from their delivery.
-        if (static_cast<std::uint64_t>(m.offset) < store_->indexed_through(partition)) return ok;
         // Damage is contained, not fatal: a record that is not an event is noted and left
         // out; so is a stream's event that does not follow the one before it (two writers,
         // or a write from outside), and every later event of that stream, which stays frozen
@@ -499,12 +497,10 @@ result<std::unique_ptr<event_log>> open_kafka_log(const kafka_log_options& optio
   }
   if (auto s = check_durable(topic, *layout, topic_config, options.replication_factor); !s) return s.error();
 
-  std::vector<std::int64_t> start(partitions);
-  for (std::uint32_t p = 0; p < partitions; ++p) start[p] = static_cast<std::int64_t>((*store)->indexed_through(p));
   // The writer reads the topic now and then (at its open, on refresh, after a failure), each
-  // time from where its index stands: between reads it fetches nothing, so never what it
-  // writes itself.
-  auto reader = kafka::partition_reader::open(std::move(context), std::move(consumer), topic, partitions, start,
+  // time from where its index stands (read_to_end): between reads it fetches nothing, so never
+  // what it writes itself.
+  auto reader = kafka::partition_reader::open(std::move(context), std::move(consumer), topic, partitions,
                                               kafka::partition_reader::fetch::while_reading);
   if (!reader) return reader.error();
   auto log = std::make_unique<kafka_event_log>(options, topic, partitions, std::move(*store), std::move(*reader),

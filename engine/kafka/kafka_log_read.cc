@@ -167,7 +167,7 @@ status kafka_event_log::follower_index() {
     auto consumer = make_reader_client(options_);
     if (!consumer) return consumer.error();
     auto reader = kafka::partition_reader::open(std::move(consumer->context), std::move(consumer->client), topic_,
-                                                partitions_, {}, kafka::partition_reader::fetch::while_reading);
+                                                partitions_, kafka::partition_reader::fetch::while_reading);
     if (!reader) return reader.error();
     store_ = std::move(*store);
     reader_.emplace(std::move(*reader));
