@@ -203,7 +203,7 @@ std::size_t decoded_cost(const std::string& bytes) { return sizeof(event_record)
 }  // namespace
 
 void stream_history::remember(const std::string& stream, std::uint64_t sequence, const std::string& bytes,
-                              const event_record* record) {
+                              std::optional<event_record> record) {
   bound();
   auto found = streams_.find(stream);
   if (found == streams_.end()) {
@@ -215,7 +215,7 @@ void stream_history::remember(const std::string& stream, std::uint64_t sequence,
   k.bytes.push_back(bytes);
   bytes_ += bytes.size();
   if (record && k.records.size() + 1 == k.bytes.size()) {
-    k.records.push_back(*record);
+    k.records.push_back(std::move(*record));
     bytes_ += decoded_cost(bytes);
   }
 }
@@ -280,7 +280,7 @@ result<std::vector<side_record>> agency_side_records(stream_history& history_sou
   // first event). The earlier events are decoded by the history, once while it keeps them.
   case_feed feed;
   std::vector<std::vector<std::string>> told;
-  std::vector<std::string> party_streams = parties_named(records.front());
+  std::vector<std::string> party_streams;
   {
     auto decoded = history_source.decoded(case_id, known);
     if (!decoded) return decoded.error();
@@ -292,7 +292,7 @@ result<std::vector<side_record>> agency_side_records(stream_history& history_sou
       note_documents(r);
       told.push_back(feed.next(r));
     }
-    if (known > 0) party_streams = parties_named((**decoded)[0]);
+    party_streams = parties_named(known > 0 ? (**decoded)[0] : records.front());
   }
   // Per agency: how much of the history it has had (its last record ended at that event).
   const auto had_by = [&](const std::string& agency, std::size_t before) {

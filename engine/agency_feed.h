@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -82,7 +83,7 @@ class stream_history {
   // its stream's first or follows what is kept of it, so its history need not be read back;
   // with `record`, its decoding (of these very bytes). Invalidates a pointer returned before.
   void remember(const std::string& stream, std::uint64_t sequence, const std::string& bytes,
-                const event_record* record = nullptr);
+                std::optional<event_record> record = std::nullopt);
 
  private:
   struct kept {

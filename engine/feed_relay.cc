@@ -66,14 +66,16 @@ result<relay_unit> gather(event_log& log, checkpoint_store& store, std::uint32_t
       // A record that is no event (written from outside) concerns no agency; the tree covers it.
       auto rec = decode(e.bytes);
       if (!rec) continue;
-      auto sides = agency_side_records(history, {*rec}, {e.bytes});
+      std::vector<event_record> records;
+      records.push_back(std::move(*rec));
+      auto sides = agency_side_records(history, records, {e.bytes});
+      if (!sides)  // the event stays covered and the feed goes on; what could not be built is reported
+        report.skipped.push_back(fmt::format("{} #{}: {}", records.front().stream, records.front().sequence.value(),
+                                             sides.error().message()));
       // As the log's index has it: an envelope claiming another place tells no history.
-      if (rec->stream == e.stream && rec->sequence == e.sequence) history.remember(e.stream, e.sequence.value(), e.bytes, &*rec);
-      if (!sides) {
-        // The event stays covered and the feed goes on; what could not be built is reported.
-        report.skipped.push_back(fmt::format("{} #{}: {}", rec->stream, rec->sequence.value(), sides.error().message()));
-        continue;
-      }
+      if (records.front().stream == e.stream && records.front().sequence == e.sequence)
+        history.remember(e.stream, e.sequence.value(), e.bytes, std::move(records.front()));
+      if (!sides) continue;
       for (auto& s : *sides) {
         pending_record p{leaf, e.bytes, std::move(s)};
         const fb::Dossier* d = fb::GetDossier(p.record.value.data());

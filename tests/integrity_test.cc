@@ -777,8 +777,8 @@ TEST_CASE("an agency's feed: dossiers built from remembered histories are those 
       built.push_back(agency_side_records(*h, {r}, {e.bytes}));
     fed.remember(r.stream, r.sequence.value(), e.bytes);
     fed_cramped.remember(r.stream, r.sequence.value(), e.bytes);
-    fed_decoded.remember(r.stream, r.sequence.value(), e.bytes, &r);
-    fed_decoded_cramped.remember(r.stream, r.sequence.value(), e.bytes, &r);
+    fed_decoded.remember(r.stream, r.sequence.value(), e.bytes, r);
+    fed_decoded_cramped.remember(r.stream, r.sequence.value(), e.bytes, r);
     REQUIRE(fresh.has_value());
     for (const auto& b : built) {
       REQUIRE(b.has_value());
